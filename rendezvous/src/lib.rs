@@ -1,1 +1,14 @@
+//! The Tandem rendezvous: allocates nameplates, pairs a helper and a sharer in a mailbox and
+//! forwards their (end-to-end encrypted) pairing messages. It never sees a session key.
 
+pub mod client;
+pub mod display_name;
+pub mod metrics;
+pub mod rate_limit;
+pub mod server;
+pub mod store;
+pub mod wire;
+
+pub use client::{ClientError, MailboxClient, PeerEvent};
+pub use server::{serve, serve_tls, AppState, ServerConfig};
+pub use store::{memory::MemoryStore, Store};

@@ -1,0 +1,45 @@
+//! The helper's name as the sharer sees it: first name and last initial ("Anna R.").
+
+const MAX_FIRST_NAME_CHARS: usize = 32;
+
+/// Abbreviates a full name. Control characters are dropped so a name cannot forge lines in a
+/// terminal or dialog; an unusable name gives `None`.
+pub fn abbreviate(full_name: &str) -> Option<String> {
+    let cleaned: String = full_name
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let words: Vec<&str> = cleaned.split_whitespace().collect();
+    let first = words.first()?;
+    let first: String = first.chars().take(MAX_FIRST_NAME_CHARS).collect();
+    match words.last() {
+        Some(last) if words.len() > 1 => {
+            let initial: String = last.chars().next()?.to_uppercase().collect();
+            Some(format!("{first} {initial}."))
+        }
+        _ => Some(first),
+    }
+}
+
+/// From separate claims (given + family name), as OpenID tokens carry them.
+pub fn from_parts(given: &str, family: &str) -> Option<String> {
+    abbreviate(&format!("{given} {family}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn abbreviations() {
+        assert_eq!(abbreviate("Anna Rossi").as_deref(), Some("Anna R."));
+        assert_eq!(abbreviate("  anna   maria  rossi ").as_deref(), Some("anna r."));
+        assert_eq!(abbreviate("Zoë").as_deref(), Some("Zoë"));
+        assert_eq!(abbreviate("Łukasz żak").as_deref(), Some("Łukasz Ż."));
+        assert_eq!(abbreviate("Anna\nEvil Line").as_deref(), Some("Anna L."));
+        assert_eq!(abbreviate("   "), None);
+        assert_eq!(abbreviate(""), None);
+        assert_eq!(from_parts("Anna", "Rossi").as_deref(), Some("Anna R."));
+        assert_eq!(abbreviate(&"x".repeat(200)).map(|s| s.len()), Some(32));
+    }
+}

@@ -1,0 +1,170 @@
+//! `tandem-rendezvous`: the rendezvous service binary.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::Parser;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tandem_rendezvous::rate_limit::Limit;
+use tandem_rendezvous::{AppState, MemoryStore, ServerConfig};
+use tracing::info;
+
+#[derive(Parser, Debug)]
+#[command(version, about = "Tandem rendezvous: codes and the pairing mailbox")]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "TANDEM_LISTEN", default_value = "127.0.0.1:8443")]
+    listen: SocketAddr,
+    /// TLS certificate chain (PEM). Without it the server speaks plain HTTP/WS.
+    #[arg(long, env = "TANDEM_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, env = "TANDEM_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Make a self-signed certificate for these names and write it (PEM) to
+    /// --self-signed-cert-out, for development. Clients trust it with --rendezvous-ca.
+    #[arg(long, value_delimiter = ',', conflicts_with = "tls_cert")]
+    self_signed: Vec<String>,
+    #[arg(long, requires = "self_signed")]
+    self_signed_cert_out: Option<PathBuf>,
+    /// Accept helpers that identify with a bare name (no sign-in). Demos and tests only.
+    #[arg(long, env = "TANDEM_ALLOW_DEV_IDENTITY")]
+    allow_dev_identity: bool,
+    /// Lifetime of a code, seconds.
+    #[arg(long, default_value_t = 600)]
+    code_ttl_secs: u64,
+    /// Codes a client IP may request per minute (and in a burst).
+    #[arg(long, default_value_t = 10)]
+    allocate_per_minute: u32,
+    #[arg(long, default_value_t = 20)]
+    allocate_burst: u32,
+    /// Join attempts a client IP may make per minute (and in a burst).
+    #[arg(long, default_value_t = 10)]
+    join_per_minute: u32,
+    #[arg(long, default_value_t = 20)]
+    join_burst: u32,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let args = Args::parse();
+    let config = ServerConfig {
+        allow_dev_identity: args.allow_dev_identity,
+        nameplate_ttl: Duration::from_secs(args.code_ttl_secs),
+        allocate_limit: Limit {
+            per_minute: args.allocate_per_minute,
+            burst: args.allocate_burst,
+        },
+        join_limit: Limit {
+            per_minute: args.join_per_minute,
+            burst: args.join_burst,
+        },
+        ..ServerConfig::default()
+    };
+    if config.allow_dev_identity {
+        tracing::warn!("dev identities are accepted: anyone can claim any name");
+    }
+    let state = AppState::new(config, Arc::new(MemoryStore::new()));
+
+    let tls = match (&args.tls_cert, &args.tls_key, args.self_signed.is_empty()) {
+        (Some(cert), Some(key), _) => Some(load_tls(cert, key)?),
+        (None, None, false) => Some(self_signed(&args.self_signed, args.self_signed_cert_out.as_deref())?),
+        (None, None, true) => None,
+        _ => bail!("--tls-cert and --tls-key go together"),
+    };
+
+    let listener = std::net::TcpListener::bind(args.listen)
+        .with_context(|| format!("binding {}", args.listen))?;
+    listener.set_nonblocking(true)?;
+    let local = listener.local_addr()?;
+    // The bound address goes to stdout so that scripts and tests can use port 0.
+    println!(
+        "listening on {}://{local}",
+        if tls.is_some() { "wss" } else { "ws" }
+    );
+    info!(%local, tls = tls.is_some(), "rendezvous ready");
+
+    match tls {
+        Some(tls) => {
+            let handle = axum_server::Handle::new();
+            let h = handle.clone();
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                h.graceful_shutdown(Some(Duration::from_secs(10)));
+            });
+            tandem_rendezvous::serve_tls(listener, state, tls, handle).await?;
+        }
+        None => {
+            let listener = tokio::net::TcpListener::from_std(listener)?;
+            tandem_rendezvous::serve(listener, state, shutdown_signal()).await?;
+        }
+    }
+    Ok(())
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn server_config(
+    certs: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+    let mut config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+fn load_tls(cert: &PathBuf, key: &PathBuf) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+    let certs = CertificateDer::pem_file_iter(cert)
+        .with_context(|| format!("reading {}", cert.display()))?
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("parsing {}", cert.display()))?;
+    let key = PrivateKeyDer::from_pem_file(key)
+        .with_context(|| format!("reading key {}", key.display()))?;
+    server_config(certs, key)
+}
+
+fn self_signed(
+    names: &[String],
+    out: Option<&std::path::Path>,
+) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+    let certified = rcgen::generate_simple_self_signed(names.to_vec())?;
+    if let Some(out) = out {
+        std::fs::write(out, certified.cert.pem())
+            .with_context(|| format!("writing {}", out.display()))?;
+    }
+    let key = PrivateKeyDer::try_from(certified.signing_key.serialize_der())
+        .map_err(|e| anyhow::anyhow!("key: {e}"))?;
+    server_config(vec![certified.cert.der().clone()], key)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

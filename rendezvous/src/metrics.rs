@@ -1,0 +1,81 @@
+//! Prometheus metrics for the rendezvous (`/metrics`).
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabel {
+    pub result: &'static str,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    pub allocations: Family<ResultLabel, Counter>,
+    pub joins: Family<ResultLabel, Counter>,
+    pub pairing_failures: Counter,
+    pub messages_forwarded: Counter,
+    pub connections: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("tandem_rendezvous");
+        let allocations = Family::<ResultLabel, Counter>::default();
+        let joins = Family::<ResultLabel, Counter>::default();
+        let pairing_failures = Counter::default();
+        let messages_forwarded = Counter::default();
+        let connections = Gauge::default();
+        registry.register(
+            "allocations",
+            "Nameplate allocations by result",
+            allocations.clone(),
+        );
+        registry.register("joins", "Join attempts by result", joins.clone());
+        registry.register(
+            "pairing_failures",
+            "Pairings reported failed (wrong code or tampering)",
+            pairing_failures.clone(),
+        );
+        registry.register(
+            "messages_forwarded",
+            "Mailbox messages forwarded between peers",
+            messages_forwarded.clone(),
+        );
+        registry.register(
+            "connections",
+            "Open mailbox WebSocket connections",
+            connections.clone(),
+        );
+        Self {
+            registry,
+            allocations,
+            joins,
+            pairing_failures,
+            messages_forwarded,
+            connections,
+        }
+    }
+
+    pub fn render(&self, active_mailboxes: usize) -> String {
+        let mut out = String::new();
+        // Encoding into a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        // Live count comes from the store, not a counter that could drift.
+        let body = out.trim_end_matches("# EOF\n");
+        format!(
+            "{body}# HELP tandem_rendezvous_active_mailboxes Pending or paired mailboxes.\n\
+             # TYPE tandem_rendezvous_active_mailboxes gauge\n\
+             tandem_rendezvous_active_mailboxes {active_mailboxes}\n# EOF\n"
+        )
+    }
+}

@@ -1,0 +1,422 @@
+//! The HTTP/WebSocket server: `/v1/mailbox`, `/healthz`, `/metrics`.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use futures_util::{SinkExt, StreamExt};
+use tandem_crypto::Nameplate;
+use tokio::net::TcpListener;
+use tracing::{debug, info, warn};
+
+use crate::display_name;
+use crate::metrics::{Metrics, ResultLabel};
+use crate::rate_limit::{IpRateLimiter, Limit};
+use crate::store::{MailboxEvent, Side, Store, StoreError, Subscription};
+use crate::wire::{
+    ClientMessage, ErrorCode, HelperIdentity, ServerMessage, MAILBOX_PATH, MAX_BODY_LEN,
+    MAX_MESSAGES_PER_SIDE,
+};
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Accept `HelperIdentity::Dev` (a name on trust). Only for demos and tests.
+    pub allow_dev_identity: bool,
+    pub nameplate_ttl: Duration,
+    pub allocate_limit: Limit,
+    pub join_limit: Limit,
+    /// A connection must say what it wants within this time.
+    pub first_message_timeout: Duration,
+    /// A paired mailbox is closed after this long, whatever happens in it.
+    pub mailbox_lifetime: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            allow_dev_identity: false,
+            nameplate_ttl: Duration::from_secs(600),
+            allocate_limit: Limit {
+                per_minute: 10,
+                burst: 20,
+            },
+            join_limit: Limit {
+                per_minute: 10,
+                burst: 20,
+            },
+            first_message_timeout: Duration::from_secs(10),
+            mailbox_lifetime: Duration::from_secs(30 * 60),
+        }
+    }
+}
+
+pub struct AppState {
+    config: ServerConfig,
+    store: Arc<dyn Store>,
+    metrics: Metrics,
+    allocate_limiter: IpRateLimiter,
+    join_limiter: IpRateLimiter,
+}
+
+impl AppState {
+    pub fn new(config: ServerConfig, store: Arc<dyn Store>) -> Arc<Self> {
+        Arc::new(Self {
+            allocate_limiter: IpRateLimiter::new(config.allocate_limit),
+            join_limiter: IpRateLimiter::new(config.join_limit),
+            config,
+            store,
+            metrics: Metrics::new(),
+        })
+    }
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route(MAILBOX_PATH, get(mailbox))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+/// Serves on an already-bound listener (plain HTTP; put TLS in front with [`serve_tls`]).
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    spawn_sweeper(&state);
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+/// Serves with TLS (rustls).
+pub async fn serve_tls(
+    listener: std::net::TcpListener,
+    state: Arc<AppState>,
+    tls: Arc<rustls::ServerConfig>,
+    handle: axum_server::Handle<SocketAddr>,
+) -> std::io::Result<()> {
+    spawn_sweeper(&state);
+    let config = axum_server::tls_rustls::RustlsConfig::from_config(tls);
+    axum_server::from_tcp_rustls(listener, config)?
+        .handle(handle)
+        .serve(router(state).into_make_service_with_connect_info::<SocketAddr>())
+        .await
+}
+
+fn spawn_sweeper(state: &Arc<AppState>) {
+    let weak = Arc::downgrade(state);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(30));
+        loop {
+            tick.tick().await;
+            let Some(state) = weak.upgrade() else { break };
+            state.store.sweep().await;
+            state.allocate_limiter.sweep();
+            state.join_limiter.sweep();
+        }
+    });
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    let active = state.store.active_mailboxes().await;
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.render(active),
+    )
+}
+
+async fn mailbox(
+    ws: WebSocketUpgrade,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    State(state): State<Arc<AppState>>,
+) -> impl IntoResponse {
+    // The JSON envelope adds base64 (4/3) plus a little framing.
+    ws.max_message_size(MAX_BODY_LEN * 4 / 3 + 1024)
+        .on_upgrade(move |socket| async move {
+            state.metrics.connections.inc();
+            handle_connection(socket, peer.ip(), &state).await;
+            state.metrics.connections.dec();
+        })
+}
+
+async fn send(socket: &mut WebSocket, msg: &ServerMessage) -> bool {
+    match serde_json::to_string(msg) {
+        Ok(text) => socket.send(Message::Text(text.into())).await.is_ok(),
+        Err(_) => false,
+    }
+}
+
+async fn refuse(socket: &mut WebSocket, code: ErrorCode, message: impl Into<String>) {
+    let _ = send(
+        socket,
+        &ServerMessage::Error {
+            code,
+            message: message.into(),
+        },
+    )
+    .await;
+    let _ = socket.close().await;
+}
+
+/// Reads the next client message; `None` when the socket closed or sent garbage (answered).
+async fn next_message(socket: &mut WebSocket) -> Option<Result<ClientMessage, String>> {
+    loop {
+        match socket.next().await? {
+            Ok(Message::Text(text)) => {
+                return Some(serde_json::from_str(&text).map_err(|e| e.to_string()))
+            }
+            Ok(Message::Binary(_)) => return Some(Err("binary frames are not used".into())),
+            Ok(Message::Ping(_) | Message::Pong(_)) => continue,
+            Ok(Message::Close(_)) | Err(_) => return None,
+        }
+    }
+}
+
+async fn handle_connection(mut socket: WebSocket, ip: IpAddr, state: &AppState) {
+    let first =
+        match tokio::time::timeout(state.config.first_message_timeout, next_message(&mut socket))
+            .await
+        {
+            Ok(Some(Ok(m))) => m,
+            Ok(Some(Err(e))) => {
+                return refuse(&mut socket, ErrorCode::BadRequest, e).await;
+            }
+            Ok(None) => return,
+            Err(_) => {
+                return refuse(&mut socket, ErrorCode::BadRequest, "no request in time").await
+            }
+        };
+    match first {
+        ClientMessage::Allocate { identity } => helper(socket, ip, identity, state).await,
+        ClientMessage::Join { nameplate } => sharer(socket, ip, &nameplate, state).await,
+        _ => refuse(&mut socket, ErrorCode::BadRequest, "allocate or join first").await,
+    }
+}
+
+fn count(family: &prometheus_client::metrics::family::Family<ResultLabel, prometheus_client::metrics::counter::Counter>, result: &'static str) {
+    family.get_or_create(&ResultLabel { result }).inc();
+}
+
+async fn helper(mut socket: WebSocket, ip: IpAddr, identity: HelperIdentity, state: &AppState) {
+    if !state.allocate_limiter.check(ip) {
+        count(&state.metrics.allocations, "rate_limited");
+        return refuse(
+            &mut socket,
+            ErrorCode::RateLimited,
+            "too many codes requested; wait a minute",
+        )
+        .await;
+    }
+    let name = match identity {
+        HelperIdentity::Dev { name } if state.config.allow_dev_identity => {
+            display_name::abbreviate(&name)
+        }
+        HelperIdentity::Dev { .. } => {
+            count(&state.metrics.allocations, "identity_refused");
+            return refuse(
+                &mut socket,
+                ErrorCode::IdentityRefused,
+                "this server requires sign-in (dev identities are disabled)",
+            )
+            .await;
+        }
+    };
+    let Some(name) = name else {
+        count(&state.metrics.allocations, "identity_refused");
+        return refuse(&mut socket, ErrorCode::IdentityRefused, "no usable name").await;
+    };
+    let ttl = state.config.nameplate_ttl;
+    let (nameplate, mut events) = match state.store.allocate(name, ttl).await {
+        Ok(v) => v,
+        Err(e) => {
+            count(&state.metrics.allocations, "unavailable");
+            return refuse(&mut socket, ErrorCode::Unavailable, e.to_string()).await;
+        }
+    };
+    count(&state.metrics.allocations, "ok");
+    debug!(%nameplate, "allocated");
+    let allocated = ServerMessage::Allocated {
+        nameplate: nameplate.to_string(),
+        expires_in_secs: ttl.as_secs(),
+    };
+    if !send(&mut socket, &allocated).await {
+        state.store.leave(nameplate, Side::Helper).await;
+        return;
+    }
+    // Wait for the sharer, at most until the nameplate expires.
+    let deadline = tokio::time::sleep(ttl);
+    tokio::pin!(deadline);
+    let joined = loop {
+        tokio::select! {
+            _ = &mut deadline => break false,
+            ev = events.recv() => match ev {
+                Some(MailboxEvent::PeerJoined) => break true,
+                Some(_) => continue,
+                None => break false,
+            },
+            msg = next_message(&mut socket) => match msg {
+                // Nothing but waiting is allowed before the sharer arrives.
+                Some(Ok(_)) | Some(Err(_)) => {
+                    state.store.leave(nameplate, Side::Helper).await;
+                    return refuse(&mut socket, ErrorCode::BadRequest, "not paired yet").await;
+                }
+                None => {
+                    state.store.leave(nameplate, Side::Helper).await;
+                    return;
+                }
+            }
+        }
+    };
+    if !joined {
+        state.store.leave(nameplate, Side::Helper).await;
+        return refuse(
+            &mut socket,
+            ErrorCode::ExpiredNameplate,
+            "the code expired before anyone used it",
+        )
+        .await;
+    }
+    if send(&mut socket, &ServerMessage::PeerJoined).await {
+        relay(socket, nameplate, Side::Helper, events, state).await;
+    } else {
+        state.store.leave(nameplate, Side::Helper).await;
+        let _ = state
+            .store
+            .publish(nameplate, Side::Sharer, MailboxEvent::PeerLeft)
+            .await;
+    }
+}
+
+async fn sharer(mut socket: WebSocket, ip: IpAddr, nameplate: &str, state: &AppState) {
+    if !state.join_limiter.check(ip) {
+        count(&state.metrics.joins, "rate_limited");
+        return refuse(
+            &mut socket,
+            ErrorCode::RateLimited,
+            "too many attempts; wait a minute",
+        )
+        .await;
+    }
+    let Ok(nameplate) = Nameplate::parse(nameplate) else {
+        count(&state.metrics.joins, "bad_request");
+        return refuse(&mut socket, ErrorCode::BadRequest, "malformed nameplate").await;
+    };
+    let (helper_name, events) = match state.store.claim(nameplate).await {
+        Ok(v) => v,
+        Err(e) => {
+            let (code, label) = match e {
+                StoreError::Unknown => (ErrorCode::UnknownNameplate, "unknown"),
+                StoreError::Expired => (ErrorCode::ExpiredNameplate, "expired"),
+                StoreError::Used => (ErrorCode::UsedNameplate, "used"),
+                StoreError::Exhausted | StoreError::Unavailable(_) => {
+                    (ErrorCode::Unavailable, "unavailable")
+                }
+            };
+            count(&state.metrics.joins, label);
+            return refuse(&mut socket, code, e.to_string()).await;
+        }
+    };
+    count(&state.metrics.joins, "ok");
+    let _ = state
+        .store
+        .publish(nameplate, Side::Helper, MailboxEvent::PeerJoined)
+        .await;
+    if send(&mut socket, &ServerMessage::Joined { helper_name }).await {
+        relay(socket, nameplate, Side::Sharer, events, state).await;
+    } else {
+        state.store.leave(nameplate, Side::Sharer).await;
+        let _ = state
+            .store
+            .publish(nameplate, Side::Helper, MailboxEvent::PeerLeft)
+            .await;
+    }
+}
+
+/// Forwards opaque messages between the two sides until one leaves or the pairing fails.
+async fn relay(
+    mut socket: WebSocket,
+    nameplate: Nameplate,
+    side: Side,
+    mut events: Subscription,
+    state: &AppState,
+) {
+    let mut sent: u32 = 0;
+    let lifetime = tokio::time::sleep(state.config.mailbox_lifetime);
+    tokio::pin!(lifetime);
+    loop {
+        tokio::select! {
+            _ = &mut lifetime => {
+                refuse(&mut socket, ErrorCode::TooManyMessages, "mailbox lifetime exceeded").await;
+                break;
+            }
+            ev = events.recv() => {
+                let msg = match ev {
+                    Some(MailboxEvent::Message(body)) => ServerMessage::Message { body },
+                    Some(MailboxEvent::PeerLeft) => ServerMessage::PeerLeft,
+                    Some(MailboxEvent::PairingFailed) => ServerMessage::PairingFailed,
+                    Some(MailboxEvent::PeerJoined) => continue,
+                    None => break,
+                };
+                let last = !matches!(msg, ServerMessage::Message { .. });
+                if !send(&mut socket, &msg).await || last {
+                    let _ = socket.close().await;
+                    break;
+                }
+            }
+            msg = next_message(&mut socket) => match msg {
+                Some(Ok(ClientMessage::Send { body })) => {
+                    if body.len() > MAX_BODY_LEN * 4 / 3 + 4 {
+                        refuse(&mut socket, ErrorCode::MessageTooLarge, "message too large").await;
+                        break;
+                    }
+                    sent += 1;
+                    if sent > MAX_MESSAGES_PER_SIDE {
+                        refuse(&mut socket, ErrorCode::TooManyMessages, "too many messages").await;
+                        break;
+                    }
+                    state.metrics.messages_forwarded.inc();
+                    let _ = state.store.publish(nameplate, side.peer(), MailboxEvent::Message(body)).await;
+                }
+                Some(Ok(ClientMessage::PairingFailed)) => {
+                    info!(%nameplate, "pairing failed; nameplate burned");
+                    state.metrics.pairing_failures.inc();
+                    let _ = state.store.burn(nameplate).await;
+                    let _ = state.store.publish(nameplate, side.peer(), MailboxEvent::PairingFailed).await;
+                    state.store.leave(nameplate, side).await;
+                    let _ = socket.close().await;
+                    return;
+                }
+                Some(Ok(_)) => {
+                    refuse(&mut socket, ErrorCode::BadRequest, "already paired").await;
+                    break;
+                }
+                Some(Err(e)) => {
+                    warn!(%nameplate, "malformed message: {e}");
+                    refuse(&mut socket, ErrorCode::BadRequest, e).await;
+                    break;
+                }
+                None => break,
+            }
+        }
+    }
+    state.store.leave(nameplate, side).await;
+    let _ = state
+        .store
+        .publish(nameplate, side.peer(), MailboxEvent::PeerLeft)
+        .await;
+}

@@ -1,0 +1,235 @@
+//! The default store: one process, nothing to install.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use tandem_crypto::Nameplate;
+use tokio::sync::mpsc;
+
+use super::{MailboxEvent, Side, Store, StoreError, Subscription};
+
+/// How long a used or expired nameplate is remembered, so that a late sharer is told
+/// "expired" or "used" rather than "unknown", and the nameplate is not handed out again soon.
+const TOMBSTONE_FOR: Duration = Duration::from_secs(3600);
+const ALLOCATION_ATTEMPTS: usize = 64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Pending,
+    Paired,
+    Burned,
+    Retired,
+}
+
+struct Entry {
+    state: State,
+    helper_name: String,
+    expires_at: Instant,
+    forget_at: Instant,
+    helper: Option<mpsc::UnboundedSender<MailboxEvent>>,
+    sharer: Option<mpsc::UnboundedSender<MailboxEvent>>,
+}
+
+impl Entry {
+    fn live(&self) -> bool {
+        self.helper.is_some() || self.sharer.is_some()
+    }
+}
+
+#[derive(Default)]
+pub struct MemoryStore {
+    entries: Mutex<HashMap<Nameplate, Entry>>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Nameplate, Entry>> {
+        // A panic while holding the lock cannot leave a half-updated entry behind (every
+        // mutation is a single assignment), so a poisoned map is still consistent.
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn allocate(
+        &self,
+        helper_name: String,
+        ttl: Duration,
+    ) -> Result<(Nameplate, Subscription), StoreError> {
+        let now = Instant::now();
+        let mut entries = self.lock();
+        for _ in 0..ALLOCATION_ATTEMPTS {
+            let nameplate = Nameplate::random();
+            if entries.contains_key(&nameplate) {
+                continue;
+            }
+            let (tx, rx) = mpsc::unbounded_channel();
+            entries.insert(
+                nameplate,
+                Entry {
+                    state: State::Pending,
+                    helper_name,
+                    expires_at: now + ttl,
+                    forget_at: now + ttl + TOMBSTONE_FOR,
+                    helper: Some(tx),
+                    sharer: None,
+                },
+            );
+            return Ok((nameplate, rx));
+        }
+        Err(StoreError::Exhausted)
+    }
+
+    async fn claim(&self, nameplate: Nameplate) -> Result<(String, Subscription), StoreError> {
+        let now = Instant::now();
+        let mut entries = self.lock();
+        let entry = entries.get_mut(&nameplate).ok_or(StoreError::Unknown)?;
+        match entry.state {
+            State::Pending if now >= entry.expires_at => {
+                entry.state = State::Retired;
+                Err(StoreError::Expired)
+            }
+            State::Pending => {
+                let (tx, rx) = mpsc::unbounded_channel();
+                entry.state = State::Paired;
+                entry.sharer = Some(tx);
+                entry.forget_at = now + TOMBSTONE_FOR;
+                Ok((entry.helper_name.clone(), rx))
+            }
+            State::Paired | State::Burned => Err(StoreError::Used),
+            State::Retired => Err(StoreError::Expired),
+        }
+    }
+
+    async fn publish(
+        &self,
+        nameplate: Nameplate,
+        to: Side,
+        event: MailboxEvent,
+    ) -> Result<(), StoreError> {
+        let entries = self.lock();
+        if let Some(entry) = entries.get(&nameplate) {
+            let target = match to {
+                Side::Helper => &entry.helper,
+                Side::Sharer => &entry.sharer,
+            };
+            if let Some(tx) = target {
+                // A closed receiver means that side is leaving; nothing to deliver to.
+                let _ = tx.send(event);
+            }
+        }
+        Ok(())
+    }
+
+    async fn burn(&self, nameplate: Nameplate) -> Result<(), StoreError> {
+        if let Some(entry) = self.lock().get_mut(&nameplate) {
+            entry.state = State::Burned;
+        }
+        Ok(())
+    }
+
+    async fn leave(&self, nameplate: Nameplate, side: Side) {
+        if let Some(entry) = self.lock().get_mut(&nameplate) {
+            match side {
+                Side::Helper => entry.helper = None,
+                Side::Sharer => entry.sharer = None,
+            }
+            if entry.state == State::Pending {
+                entry.state = State::Retired;
+            }
+        }
+    }
+
+    async fn sweep(&self) {
+        let now = Instant::now();
+        self.lock()
+            .retain(|_, e| e.live() || now < e.forget_at);
+    }
+
+    async fn active_mailboxes(&self) -> usize {
+        self.lock().values().filter(|e| e.live()).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn claim_is_single_use_with_distinct_errors() {
+        let store = MemoryStore::new();
+        let (np, mut helper_rx) = store
+            .allocate("Anna R.".into(), Duration::from_secs(60))
+            .await
+            .expect("allocate");
+        let (name, mut sharer_rx) = store.claim(np).await.expect("claim");
+        assert_eq!(name, "Anna R.");
+        assert_eq!(store.claim(np).await.err(), Some(StoreError::Used));
+        let unknown = Nameplate::parse("ZZZZ").expect("valid");
+        if unknown != np {
+            assert_eq!(store.claim(unknown).await.err(), Some(StoreError::Unknown));
+        }
+        store
+            .publish(np, Side::Helper, MailboxEvent::PeerJoined)
+            .await
+            .expect("publish");
+        store
+            .publish(np, Side::Sharer, MailboxEvent::Message("aGk=".into()))
+            .await
+            .expect("publish");
+        assert_eq!(helper_rx.recv().await, Some(MailboxEvent::PeerJoined));
+        assert_eq!(
+            sharer_rx.recv().await,
+            Some(MailboxEvent::Message("aGk=".into()))
+        );
+        assert_eq!(store.active_mailboxes().await, 1);
+        store.leave(np, Side::Helper).await;
+        store.leave(np, Side::Sharer).await;
+        assert_eq!(store.active_mailboxes().await, 0);
+        store.burn(np).await.expect("burn");
+        assert_eq!(store.claim(np).await.err(), Some(StoreError::Used));
+    }
+
+    #[tokio::test]
+    async fn expired_and_abandoned_nameplates() {
+        let store = MemoryStore::new();
+        let (np, _rx) = store
+            .allocate("Anna R.".into(), Duration::from_millis(0))
+            .await
+            .expect("allocate");
+        assert_eq!(store.claim(np).await.err(), Some(StoreError::Expired));
+        assert_eq!(store.claim(np).await.err(), Some(StoreError::Expired));
+
+        let (np, _rx) = store
+            .allocate("Anna R.".into(), Duration::from_secs(60))
+            .await
+            .expect("allocate");
+        store.leave(np, Side::Helper).await;
+        assert_eq!(store.claim(np).await.err(), Some(StoreError::Expired));
+    }
+
+    #[tokio::test]
+    async fn nameplates_are_random_not_sequential() {
+        let store = MemoryStore::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut keep = Vec::new();
+        for _ in 0..200 {
+            let (np, rx) = store
+                .allocate("A".into(), Duration::from_secs(60))
+                .await
+                .expect("allocate");
+            assert!(seen.insert(np), "duplicate live nameplate");
+            keep.push(rx);
+        }
+        // 200 draws out of 32^4: the first symbols should spread over the alphabet.
+        let firsts: std::collections::HashSet<u8> =
+            seen.iter().map(|n| n.as_str().as_bytes()[0]).collect();
+        assert!(firsts.len() > 20, "first symbols {firsts:?}");
+    }
+}

@@ -1,0 +1,86 @@
+//! Where nameplates and mailboxes live. In memory by default; the trait is what a shared
+//! store (Redis, for several instances) implements.
+
+pub mod memory;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tandem_crypto::Nameplate;
+use tokio::sync::mpsc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Side {
+    Helper,
+    Sharer,
+}
+
+impl Side {
+    pub fn peer(self) -> Side {
+        match self {
+            Side::Helper => Side::Sharer,
+            Side::Sharer => Side::Helper,
+        }
+    }
+}
+
+/// What one side of a mailbox receives from the other (via the store).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailboxEvent {
+    PeerJoined,
+    /// An opaque body, still base64 as it arrived: the server never decodes it.
+    Message(String),
+    PeerLeft,
+    PairingFailed,
+}
+
+pub type Subscription = mpsc::UnboundedReceiver<MailboxEvent>;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("no such code")]
+    Unknown,
+    #[error("this code has expired")]
+    Expired,
+    #[error("this code has already been used")]
+    Used,
+    #[error("no free code right now, try again")]
+    Exhausted,
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// A fresh random nameplate for a helper, valid for `ttl`, with the helper subscribed.
+    async fn allocate(
+        &self,
+        helper_name: String,
+        ttl: Duration,
+    ) -> Result<(Nameplate, Subscription), StoreError>;
+
+    /// Single-use claim by a sharer: returns the helper's display name and subscribes the
+    /// sharer. A second claim, an expired or unknown nameplate each give their own error.
+    async fn claim(&self, nameplate: Nameplate) -> Result<(String, Subscription), StoreError>;
+
+    /// Delivers an event to one side; silently dropped when that side is gone.
+    async fn publish(
+        &self,
+        nameplate: Nameplate,
+        to: Side,
+        event: MailboxEvent,
+    ) -> Result<(), StoreError>;
+
+    /// Marks a nameplate as burned after a failed pairing (it was already single use; this
+    /// keeps the reason).
+    async fn burn(&self, nameplate: Nameplate) -> Result<(), StoreError>;
+
+    /// One side has left: unsubscribe it. A pending nameplate whose helper left is retired.
+    async fn leave(&self, nameplate: Nameplate, side: Side);
+
+    /// Forgets tombstones that are old enough; called periodically.
+    async fn sweep(&self);
+
+    /// Number of live (pending or paired) mailboxes, for metrics.
+    async fn active_mailboxes(&self) -> usize;
+}

@@ -1,0 +1,78 @@
+//! The mailbox protocol: JSON text frames over one WebSocket at `/v1/mailbox`.
+//!
+//! A helper sends `allocate`, gets `allocated`, then `peer_joined` when the sharer arrives.
+//! A sharer sends `join`, gets `joined` with the helper's verified short name. Both then
+//! exchange `send` → `message` with opaque (base64) bodies that only the peers can read.
+
+use serde::{Deserialize, Serialize};
+
+/// Path of the WebSocket endpoint.
+pub const MAILBOX_PATH: &str = "/v1/mailbox";
+/// Largest body of one mailbox message, after base64 decoding.
+pub const MAX_BODY_LEN: usize = 64 * 1024;
+/// Messages one side may send through one mailbox (pairing + candidates need a few dozen).
+pub const MAX_MESSAGES_PER_SIDE: u32 = 1000;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum HelperIdentity {
+    /// A name taken on trust; accepted only by a server started with `--allow-dev-identity`.
+    Dev { name: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMessage {
+    Allocate { identity: HelperIdentity },
+    Join { nameplate: String },
+    Send { body: String },
+    /// Either side: the pairing failed (wrong code or tampering); burn the nameplate.
+    PairingFailed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    UnknownNameplate,
+    ExpiredNameplate,
+    UsedNameplate,
+    RateLimited,
+    IdentityRefused,
+    BadRequest,
+    MessageTooLarge,
+    TooManyMessages,
+    Unavailable,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::UnknownNameplate => "unknown_nameplate",
+            ErrorCode::ExpiredNameplate => "expired_nameplate",
+            ErrorCode::UsedNameplate => "used_nameplate",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::IdentityRefused => "identity_refused",
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::MessageTooLarge => "message_too_large",
+            ErrorCode::TooManyMessages => "too_many_messages",
+            ErrorCode::Unavailable => "unavailable",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    Allocated {
+        nameplate: String,
+        expires_in_secs: u64,
+    },
+    /// To the sharer: who is asking, as verified by the rendezvous ("Anna R.").
+    Joined { helper_name: String },
+    /// To the helper: a sharer has claimed the nameplate.
+    PeerJoined,
+    Message { body: String },
+    PeerLeft,
+    PairingFailed,
+    Error { code: ErrorCode, message: String },
+}
