@@ -82,6 +82,16 @@ impl fmt::Debug for SessionCertificate {
     }
 }
 
+impl Clone for SessionCertificate {
+    fn clone(&self) -> Self {
+        Self {
+            cert_der: self.cert_der.clone(),
+            key_der: self.key_der.clone_key(),
+            fingerprint: self.fingerprint,
+        }
+    }
+}
+
 impl SessionCertificate {
     /// ECDSA P-256: fast to make (≈1 ms) and universally supported.
     pub fn generate() -> Result<Self, CertError> {

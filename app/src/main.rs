@@ -1,0 +1,438 @@
+//! `tandem`: the command line.
+//!
+//! - `tandem assist --dev-identity "Anna Rossi"`: be the helper; prints the code to read out.
+//! - `tandem share ABCD-EFGH`: be the sharer; asks before anything is shared.
+//! - `tandem demo`: both, plus an embedded rendezvous, on this machine.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use tandem::session::{
+    run_helper, run_sharer, Command, EndReason, Event, HelperIdentity, IceOptions, Role,
+    SessionConfig, SessionError, VideoConfig,
+};
+use tandem_crypto::SessionCode;
+use tokio::io::AsyncBufReadExt;
+use tokio::sync::mpsc;
+
+#[derive(Parser)]
+#[command(version, about = "Tandem remote assistance")]
+struct Cli {
+    #[command(subcommand)]
+    command: Mode,
+}
+
+#[derive(Subcommand)]
+enum Mode {
+    /// Help someone: get a code to read to them, then see their screen.
+    Assist {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// Identify with this name instead of signing in (the server must allow it).
+        #[arg(long, env = "TANDEM_DEV_IDENTITY")]
+        dev_identity: String,
+    },
+    /// Get help: enter the code the helper read to you.
+    Share {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// The code, e.g. ABCD-EFGH (spaces, dashes and case do not matter).
+        code: String,
+        #[command(flatten)]
+        video: VideoArgs,
+    },
+    /// A whole session on this machine: embedded rendezvous, helper and sharer.
+    Demo {
+        /// How long to share before the helper ends the session.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[command(flatten)]
+        video: VideoArgs,
+    },
+}
+
+#[derive(Args, Clone)]
+struct CommonArgs {
+    /// Rendezvous service URL (ws:// or wss://).
+    #[arg(long, env = "TANDEM_RENDEZVOUS", default_value = "ws://127.0.0.1:8443")]
+    rendezvous: String,
+    /// Extra CA certificate (PEM) to trust for a wss:// rendezvous.
+    #[arg(long, env = "TANDEM_RENDEZVOUS_CA")]
+    rendezvous_ca: Option<PathBuf>,
+    /// Print one JSON event per line instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Only use these local addresses for the session (default: all interfaces).
+    #[arg(long, value_delimiter = ',')]
+    bind: Vec<std::net::IpAddr>,
+    /// Give up pairing after this many seconds.
+    #[arg(long, default_value_t = 15)]
+    pairing_timeout_secs: u64,
+}
+
+#[derive(Args, Clone, Copy)]
+struct VideoArgs {
+    /// Size of the synthetic test screen, WIDTHxHEIGHT.
+    #[arg(long, default_value = "1280x720", value_parser = parse_size)]
+    test_pattern: (u32, u32),
+    #[arg(long, default_value_t = 30)]
+    fps: u32,
+}
+
+fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let (w, h) = s.split_once(['x', 'X']).ok_or("expected WIDTHxHEIGHT")?;
+    let w: u32 = w.parse().map_err(|_| "bad width")?;
+    let h: u32 = h.parse().map_err(|_| "bad height")?;
+    if w % 2 != 0 || h % 2 != 0 || !(16..=8192).contains(&w) || !(16..=8192).contains(&h) {
+        return Err("width and height must be even, 16…8192".into());
+    }
+    Ok((w, h))
+}
+
+impl VideoArgs {
+    fn config(&self) -> VideoConfig {
+        VideoConfig {
+            width: self.test_pattern.0,
+            height: self.test_pattern.1,
+            fps: self.fps.clamp(1, 120),
+            ..VideoConfig::default()
+        }
+    }
+}
+
+fn session_config(common: &CommonArgs) -> anyhow::Result<SessionConfig> {
+    let tls = match &common.rendezvous_ca {
+        Some(path) => Some(tandem_rendezvous::client::tls_config(Some(path))?),
+        None => None,
+    };
+    Ok(SessionConfig {
+        rendezvous: common.rendezvous.clone(),
+        rendezvous_tls: tls,
+        ice: IceOptions {
+            only_addresses: common.bind.clone(),
+            ..IceOptions::default()
+        },
+        pairing_timeout: Duration::from_secs(common.pairing_timeout_secs),
+        ..SessionConfig::default()
+    })
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn,rtc_ice=error".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("tandem: cannot start: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("tandem: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
+    match cli.command {
+        Mode::Assist {
+            common,
+            dev_identity,
+        } => {
+            let config = session_config(&common)?;
+            let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+            let (ev_tx, ev_rx) = mpsc::unbounded_channel();
+            let identity = HelperIdentity::Dev { name: dev_identity };
+            let session = tokio::spawn(run_helper(config, identity, cmd_rx, ev_tx));
+            let ui = Terminal::new(Role::Helper, common.json);
+            ui.drive(session, ev_rx, cmd_tx).await
+        }
+        Mode::Share {
+            common,
+            code,
+            video,
+        } => {
+            let code = SessionCode::parse(&code).context("that code is not valid")?;
+            let mut config = session_config(&common)?;
+            config.video = video.config();
+            let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+            let (ev_tx, ev_rx) = mpsc::unbounded_channel();
+            let session = tokio::spawn(run_sharer(config, code, cmd_rx, ev_tx));
+            let ui = Terminal::new(Role::Sharer, common.json);
+            ui.drive(session, ev_rx, cmd_tx).await
+        }
+        Mode::Demo { seconds, video } => demo(seconds, video).await,
+    }
+}
+
+/// Maps stdin lines to commands and events to stdout.
+struct Terminal {
+    role: Role,
+    json: bool,
+}
+
+impl Terminal {
+    fn new(role: Role, json: bool) -> Self {
+        Self { role, json }
+    }
+
+    async fn drive(
+        self,
+        session: tokio::task::JoinHandle<Result<EndReason, SessionError>>,
+        mut events: mpsc::UnboundedReceiver<Event>,
+        commands: mpsc::UnboundedSender<Command>,
+    ) -> anyhow::Result<std::process::ExitCode> {
+        let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+        let mut stdin_open = true;
+        let mut awaiting_consent = false;
+        tokio::pin!(session);
+        loop {
+            tokio::select! {
+                ev = events.recv() => {
+                    let Some(ev) = ev else { continue };
+                    if matches!(ev, Event::ConsentRequested { .. }) {
+                        awaiting_consent = true;
+                    }
+                    self.show(&ev);
+                }
+                line = lines.next_line(), if stdin_open => match line {
+                    Ok(Some(line)) => {
+                        let line = line.trim().to_string();
+                        let cmd = if awaiting_consent {
+                            awaiting_consent = false;
+                            if matches!(line.to_lowercase().as_str(), "y" | "yes" | "s" | "si" | "sì") {
+                                Command::Allow
+                            } else {
+                                Command::Decline
+                            }
+                        } else {
+                            match line.as_str() {
+                                "" => continue,
+                                "/pause" => Command::Pause,
+                                "/resume" => Command::Resume,
+                                "/end" | "/quit" => Command::End,
+                                text => Command::Chat(text.to_string()),
+                            }
+                        };
+                        let _ = commands.send(cmd);
+                    }
+                    // End of input: an unanswered consent question is a "no"; otherwise the
+                    // session simply goes on (input may be a finished pipe).
+                    Ok(None) | Err(_) => {
+                        stdin_open = false;
+                        if awaiting_consent {
+                            awaiting_consent = false;
+                            let _ = commands.send(Command::Decline);
+                        }
+                    }
+                },
+                result = &mut session => {
+                    while let Ok(ev) = events.try_recv() {
+                        self.show(&ev);
+                    }
+                    return match result {
+                        Ok(Ok(reason)) => Ok(exit_code(reason)),
+                        Ok(Err(e)) => {
+                            self.error(&e);
+                            Ok(std::process::ExitCode::from(2))
+                        }
+                        Err(e) => Err(anyhow::anyhow!("session task failed: {e}")),
+                    };
+                }
+            }
+        }
+    }
+
+    fn error(&self, e: &SessionError) {
+        if self.json {
+            let line = serde_json::json!({ "event": "error", "kind": e.kind(), "message": e.to_string() });
+            println!("{line}");
+        } else {
+            eprintln!("tandem: {e}");
+        }
+    }
+
+    fn show(&self, ev: &Event) {
+        if self.json {
+            if let Ok(line) = serde_json::to_string(ev) {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{line}");
+                let _ = out.flush();
+            }
+            return;
+        }
+        let text = match ev {
+            Event::CodeIssued { code, expires_in_secs } => format!(
+                "Your code: {code}\nRead it to the person you are helping. It is valid for {} minutes.",
+                expires_in_secs / 60
+            ),
+            Event::PeerJoined => "The code was entered; checking it…".into(),
+            Event::Paired { peer_name: Some(name) } => format!("Code accepted. {name} is connecting."),
+            Event::Paired { peer_name: None } => "Code accepted. Waiting for permission to see the screen…".into(),
+            Event::ConsentRequested { helper_name } => {
+                print!("{helper_name} wants to see your screen. Allow? [y/N] ");
+                let _ = std::io::stdout().flush();
+                return;
+            }
+            Event::ConsentGiven => match self.role {
+                Role::Helper => "Screen sharing allowed.".into(),
+                Role::Sharer => "You are sharing your screen. Type /pause, /resume, /end, or a chat message.".into(),
+            },
+            Event::ConsentDeclined => "Screen sharing was not allowed.".into(),
+            Event::Connected { path, setup_ms } => format!(
+                "Connected ({} over {}, {} ↔ {}) in {setup_ms} ms.",
+                path.kind, path.transport, path.local, path.remote
+            ),
+            Event::FrameReceived { .. } | Event::FrameSent { .. } => return,
+            Event::Chat { from, text } => format!("{}: {text}", if *from == Role::Helper { "Helper" } else { "Sharer" }),
+            Event::Paused { by } => format!("Paused by the {}.", role_name(*by)),
+            Event::Resumed { by } => format!("Resumed by the {}.", role_name(*by)),
+            Event::Stats { fps, kbit_per_s, rtt_ms, latency_ms } => format!(
+                "  {fps:5.1} fps  {kbit_per_s:7.0} kbit/s  rtt {rtt_ms:5.1} ms  latency {}",
+                latency_ms.map(|l| format!("{l:5.1} ms")).unwrap_or_else(|| "  –".into())
+            ),
+            Event::Ended { message, frames, .. } => format!("Session ended: {message} ({frames} frames)."),
+        };
+        println!("{text}");
+    }
+}
+
+/// 0 when a person ended the session (or declined), 3 when it ended on its own.
+fn exit_code(reason: EndReason) -> std::process::ExitCode {
+    match reason {
+        EndReason::HelperEnded | EndReason::SharerEnded | EndReason::Declined => {
+            std::process::ExitCode::SUCCESS
+        }
+        _ => std::process::ExitCode::from(3),
+    }
+}
+
+fn role_name(r: Role) -> &'static str {
+    match r {
+        Role::Helper => "helper",
+        Role::Sharer => "sharer",
+    }
+}
+
+/// The README's first command: everything on this machine, nothing to install.
+async fn demo(seconds: u64, video: VideoArgs) -> anyhow::Result<std::process::ExitCode> {
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+    let url = format!("ws://{}", listener.local_addr()?);
+    let state = tandem_rendezvous::AppState::new(
+        tandem_rendezvous::ServerConfig {
+            allow_dev_identity: true,
+            ..Default::default()
+        },
+        Arc::new(tandem_rendezvous::MemoryStore::new()),
+    );
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(tandem_rendezvous::serve(listener, state, async {
+        let _ = stop_rx.await;
+    }));
+    println!("Embedded rendezvous on {url}");
+
+    let base = SessionConfig {
+        rendezvous: url,
+        video: video.config(),
+        ..SessionConfig::default()
+    };
+    let (helper_cmd, helper_cmd_rx) = mpsc::unbounded_channel();
+    let (helper_ev_tx, mut helper_ev) = mpsc::unbounded_channel();
+    let helper = tokio::spawn(run_helper(
+        base.clone(),
+        HelperIdentity::Dev {
+            name: "Anna Rossi".into(),
+        },
+        helper_cmd_rx,
+        helper_ev_tx,
+    ));
+    let code = loop {
+        match helper_ev.recv().await {
+            Some(Event::CodeIssued { code, .. }) => break code,
+            Some(_) => continue,
+            None => anyhow::bail!("the helper stopped before getting a code"),
+        }
+    };
+    println!("[helper] Your code: {code} — the sharer types it in.");
+    let code = SessionCode::parse(&code)?;
+    let (sharer_cmd, sharer_cmd_rx) = mpsc::unbounded_channel();
+    let (sharer_ev_tx, mut sharer_ev) = mpsc::unbounded_channel();
+    let sharer = tokio::spawn(run_sharer(base, code, sharer_cmd_rx, sharer_ev_tx));
+
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    let mut deadline: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
+    let (mut helper_done, mut sharer_done) = (false, false);
+    let mut frames = 0u64;
+    let mut latencies = Vec::new();
+    while !(helper_done && sharer_done) {
+        tokio::select! {
+            ev = sharer_ev.recv(), if !sharer_done => match ev {
+                Some(Event::ConsentRequested { helper_name }) => {
+                    print!("[sharer] {helper_name} wants to see your screen. Allow? [y/N] ");
+                    let _ = std::io::stdout().flush();
+                    let answer = lines.next_line().await.ok().flatten().unwrap_or_default();
+                    let allow = matches!(answer.trim().to_lowercase().as_str(), "y" | "yes");
+                    let _ = sharer_cmd.send(if allow { Command::Allow } else { Command::Decline });
+                }
+                Some(Event::Ended { message, frames, .. }) => {
+                    println!("[sharer] ended: {message}; {frames} frames sent");
+                }
+                Some(Event::Connected { path, setup_ms }) => {
+                    println!("[sharer] connected {} ({} ↔ {}) in {setup_ms} ms", path.kind, path.local, path.remote);
+                }
+                Some(_) => {}
+                None => sharer_done = true,
+            },
+            ev = helper_ev.recv(), if !helper_done => match ev {
+                Some(Event::ConsentGiven) => {
+                    println!("[helper] allowed; sharing for {seconds} s");
+                    deadline = Some(Box::pin(tokio::time::sleep(Duration::from_secs(seconds))));
+                    let _ = helper_cmd.send(Command::Chat("Hello, I can see your screen now.".into()));
+                }
+                Some(Event::FrameReceived { latency_ms, .. }) => {
+                    frames += 1;
+                    latencies.push(latency_ms);
+                }
+                Some(Event::Stats { fps, kbit_per_s, latency_ms, .. }) => println!(
+                    "[helper] {fps:5.1} fps {kbit_per_s:7.0} kbit/s latency {}",
+                    latency_ms.map(|l| format!("{l:.1} ms")).unwrap_or_else(|| "–".into())
+                ),
+                Some(Event::Ended { message, .. }) => println!("[helper] ended: {message}"),
+                Some(Event::ConsentDeclined) => println!("[helper] the sharer declined"),
+                Some(_) => {}
+                None => helper_done = true,
+            },
+            _ = async { match deadline.as_mut() { Some(d) => d.await, None => std::future::pending().await } } => {
+                deadline = None;
+                let _ = helper_cmd.send(Command::End);
+            }
+            _ = tokio::signal::ctrl_c() => {
+                let _ = helper_cmd.send(Command::End);
+            }
+        }
+    }
+    let helper_result = helper.await?;
+    let sharer_result = sharer.await?;
+    let _ = stop_tx.send(());
+    latencies.sort_by(|a, b| a.total_cmp(b));
+    if let Some(p50) = latencies.get(latencies.len() / 2) {
+        println!("Demo summary: {frames} frames decoded, median latency {p50:.1} ms");
+    }
+    helper_result?;
+    sharer_result?;
+    Ok(std::process::ExitCode::SUCCESS)
+}

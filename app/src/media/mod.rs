@@ -1,0 +1,5 @@
+//! Video: frames, the synthetic test pattern, and the H.264 codec.
+
+pub mod frame;
+pub mod h264;
+pub mod pattern;

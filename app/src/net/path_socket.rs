@@ -1,0 +1,173 @@
+//! A quinn socket that sends over whichever ICE pair is selected right now.
+//!
+//! QUIC sees one fixed, virtual peer address; the real addresses live here. When ICE
+//! selects a better pair (later: relay → direct), packets simply start flowing there and
+//! QUIC never notices a migration.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::io::{self, IoSliceMut};
+use std::net::{Ipv6Addr, SocketAddr, SocketAddrV6};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, RwLock};
+use std::task::{Context, Poll};
+
+use quinn::udp::{RecvMeta, Transmit};
+use quinn::{AsyncUdpSocket, UdpPoller};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+/// The address QUIC believes its peer has: in the IPv6 discard-only prefix (RFC 6666), so it
+/// can never be mistaken for a real one.
+pub const VIRTUAL_PEER: SocketAddr =
+    SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::new(0x100, 0, 0, 0, 0, 0, 0, 1), 1, 0, 0));
+const VIRTUAL_LOCAL: SocketAddr =
+    SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::new(0x100, 0, 0, 0, 0, 0, 0, 2), 1, 0, 0));
+
+pub struct Datagram {
+    pub from: SocketAddr,
+    pub payload: Vec<u8>,
+}
+
+#[derive(Default)]
+struct Selection {
+    current: Option<(SocketAddr, SocketAddr)>,
+    /// Remote addresses ICE has selected at some point; session traffic is accepted only
+    /// from these (a pair changes on both sides at slightly different moments).
+    verified: HashSet<SocketAddr>,
+}
+
+/// The selected (local, remote) pair, shared between the ICE task and the socket.
+#[derive(Clone, Default)]
+pub struct SelectedPair(Arc<RwLock<Selection>>);
+
+impl SelectedPair {
+    pub fn set(&self, local: SocketAddr, remote: SocketAddr) {
+        let mut s = self.0.write().unwrap_or_else(|p| p.into_inner());
+        s.current = Some((local, remote));
+        s.verified.insert(remote);
+    }
+
+    pub fn get(&self) -> Option<(SocketAddr, SocketAddr)> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).current
+    }
+
+    pub fn accepts(&self, from: SocketAddr) -> bool {
+        self.0
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .verified
+            .contains(&from)
+    }
+}
+
+pub struct PathSocket {
+    sockets: HashMap<SocketAddr, Arc<UdpSocket>>,
+    selected: SelectedPair,
+    incoming: Mutex<mpsc::UnboundedReceiver<Datagram>>,
+}
+
+impl fmt::Debug for PathSocket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PathSocket")
+            .field("selected", &self.selected.get())
+            .finish()
+    }
+}
+
+impl PathSocket {
+    pub fn new(
+        sockets: HashMap<SocketAddr, Arc<UdpSocket>>,
+        selected: SelectedPair,
+        incoming: mpsc::UnboundedReceiver<Datagram>,
+    ) -> Self {
+        Self {
+            sockets,
+            selected,
+            incoming: Mutex::new(incoming),
+        }
+    }
+
+    fn current(&self) -> Option<(&Arc<UdpSocket>, SocketAddr)> {
+        let (local, remote) = self.selected.get()?;
+        self.sockets.get(&local).map(|s| (s, remote))
+    }
+}
+
+impl AsyncUdpSocket for PathSocket {
+    fn create_io_poller(self: Arc<Self>) -> Pin<Box<dyn UdpPoller>> {
+        Box::pin(Poller { socket: self })
+    }
+
+    fn try_send(&self, transmit: &Transmit) -> io::Result<()> {
+        match self.current() {
+            Some((socket, remote)) => socket.try_send_to(transmit.contents, remote).map(|_| ()),
+            // No path yet: QUIC retransmits once there is one.
+            None => Ok(()),
+        }
+    }
+
+    fn poll_recv(
+        &self,
+        cx: &mut Context,
+        bufs: &mut [IoSliceMut<'_>],
+        meta: &mut [RecvMeta],
+    ) -> Poll<io::Result<usize>> {
+        let mut incoming = self.incoming.lock().unwrap_or_else(|p| p.into_inner());
+        let mut filled = 0;
+        while filled < bufs.len().min(meta.len()) {
+            let poll = if filled == 0 {
+                incoming.poll_recv(cx)
+            } else {
+                match incoming.try_recv() {
+                    Ok(d) => Poll::Ready(Some(d)),
+                    Err(_) => break,
+                }
+            };
+            match poll {
+                Poll::Ready(Some(d)) => {
+                    let n = d.payload.len().min(bufs[filled].len());
+                    bufs[filled][..n].copy_from_slice(&d.payload[..n]);
+                    let mut m = RecvMeta::default();
+                    m.addr = VIRTUAL_PEER;
+                    m.len = n;
+                    m.stride = n;
+                    m.ecn = None;
+                    m.dst_ip = Some(VIRTUAL_LOCAL.ip());
+                    meta[filled] = m;
+                    filled += 1;
+                }
+                Poll::Ready(None) => {
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::BrokenPipe,
+                        "ICE path closed",
+                    )))
+                }
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        Poll::Ready(Ok(filled))
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        Ok(VIRTUAL_LOCAL)
+    }
+
+    fn may_fragment(&self) -> bool {
+        false
+    }
+}
+
+#[derive(Debug)]
+struct Poller {
+    socket: Arc<PathSocket>,
+}
+
+impl UdpPoller for Poller {
+    fn poll_writable(self: Pin<&mut Self>, cx: &mut Context) -> Poll<io::Result<()>> {
+        match self.socket.current() {
+            Some((socket, _)) => socket.poll_send_ready(cx),
+            None => Poll::Ready(Ok(())),
+        }
+    }
+}

@@ -1,0 +1,234 @@
+//! What the two peers say to each other.
+//!
+//! - [`Signal`]: over the end-to-end Noise channel through the rendezvous mailbox, before
+//!   and while the direct path is set up (hello, ICE, certificate fingerprint, consent).
+//! - [`Control`]: over the QUIC control stream once connected.
+//! - Video: one QUIC unidirectional stream per encoded frame, a [`FrameHeader`] then H.264.
+
+use serde::{Deserialize, Serialize};
+use tandem_crypto::Fingerprint;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+pub const PROTOCOL_VERSION: u32 = 1;
+/// Largest control message; anything bigger is a protocol violation.
+pub const MAX_CONTROL_LEN: usize = 64 * 1024;
+/// Largest encoded frame accepted from the network (a 4K keyframe fits comfortably).
+pub const MAX_FRAME_LEN: usize = 8 * 1024 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Helper,
+    Sharer,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// The helper ended the session.
+    HelperEnded,
+    /// The sharer ended the session.
+    SharerEnded,
+    /// The sharer did not allow screen sharing.
+    Declined,
+    /// The other side stopped answering.
+    PeerLost,
+    /// The codes did not match (or someone tampered with the pairing).
+    PairingFailed,
+    /// No network path between the two could be found.
+    NoPath,
+    /// The other side broke the protocol.
+    ProtocolError,
+}
+
+impl EndReason {
+    pub fn describe(self) -> &'static str {
+        match self {
+            EndReason::HelperEnded => "the helper ended the session",
+            EndReason::SharerEnded => "the sharer ended the session",
+            EndReason::Declined => "screen sharing was not allowed",
+            EndReason::PeerLost => "the connection to the other side was lost",
+            EndReason::PairingFailed => "the code did not match",
+            EndReason::NoPath => "no network path could be found",
+            EndReason::ProtocolError => "the other side sent something invalid",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Signal {
+    Hello {
+        version: u32,
+        role: Role,
+        capabilities: Vec<String>,
+        /// SHA-256 of this side's per-session QUIC certificate.
+        fingerprint: Fingerprint,
+        ice_ufrag: String,
+        ice_pwd: String,
+        /// Candidates known at once (host); later ones are trickled.
+        candidates: Vec<String>,
+    },
+    IceCandidate {
+        candidate: String,
+    },
+    EndOfCandidates,
+    /// Sharer → helper: the answer to "may I see your screen?".
+    Consent {
+        granted: bool,
+    },
+    Bye {
+        reason: EndReason,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Control {
+    Chat { text: String },
+    Pause,
+    Resume,
+    End { reason: EndReason },
+    /// Clock and RTT probe; times are the sender's wall clock in µs since the epoch.
+    Ping { t0_us: u64 },
+    Pong { t0_us: u64, t1_us: u64 },
+    /// Helper → sharer: frame `seq` was decoded (drives frames-in-flight pacing).
+    FrameAck { seq: u64 },
+    KeyframeRequest,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FramingError {
+    #[error("stream: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("message of {0} bytes is too large")]
+    TooLarge(usize),
+    #[error("malformed message: {0}")]
+    Malformed(#[from] serde_json::Error),
+    #[error("stream closed")]
+    Closed,
+}
+
+/// Writes one length-prefixed JSON message.
+pub async fn write_message<W: AsyncWriteExt + Unpin, T: Serialize>(
+    w: &mut W,
+    msg: &T,
+) -> Result<(), FramingError> {
+    let body = serde_json::to_vec(msg)?;
+    if body.len() > MAX_CONTROL_LEN {
+        return Err(FramingError::TooLarge(body.len()));
+    }
+    let mut buf = Vec::with_capacity(4 + body.len());
+    buf.extend_from_slice(&(body.len() as u32).to_be_bytes());
+    buf.extend_from_slice(&body);
+    w.write_all(&buf).await?;
+    Ok(())
+}
+
+/// Reads one length-prefixed JSON message; `Closed` at a clean end of stream.
+pub async fn read_message<R: AsyncReadExt + Unpin, T: for<'de> Deserialize<'de>>(
+    r: &mut R,
+) -> Result<T, FramingError> {
+    let mut len = [0u8; 4];
+    match r.read_exact(&mut len).await {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Err(FramingError::Closed),
+        Err(e) => return Err(e.into()),
+    }
+    let len = u32::from_be_bytes(len) as usize;
+    if len > MAX_CONTROL_LEN {
+        return Err(FramingError::TooLarge(len));
+    }
+    let mut body = vec![0u8; len];
+    r.read_exact(&mut body).await?;
+    Ok(serde_json::from_slice(&body)?)
+}
+
+/// Precedes each encoded frame on its stream. Fixed binary layout, big endian.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameHeader {
+    pub seq: u64,
+    /// Sharer's wall clock when the frame was captured, µs since the epoch.
+    pub capture_us: u64,
+    pub width: u16,
+    pub height: u16,
+    pub keyframe: bool,
+}
+
+impl FrameHeader {
+    pub const LEN: usize = 8 + 8 + 2 + 2 + 1;
+
+    pub fn encode(&self) -> [u8; Self::LEN] {
+        let mut b = [0u8; Self::LEN];
+        b[0..8].copy_from_slice(&self.seq.to_be_bytes());
+        b[8..16].copy_from_slice(&self.capture_us.to_be_bytes());
+        b[16..18].copy_from_slice(&self.width.to_be_bytes());
+        b[18..20].copy_from_slice(&self.height.to_be_bytes());
+        b[20] = u8::from(self.keyframe);
+        b
+    }
+
+    pub fn decode(b: &[u8]) -> Option<Self> {
+        if b.len() < Self::LEN || b[20] > 1 {
+            return None;
+        }
+        let u64_at = |i: usize| -> Option<u64> { Some(u64::from_be_bytes(b[i..i + 8].try_into().ok()?)) };
+        let u16_at = |i: usize| -> Option<u16> { Some(u16::from_be_bytes(b[i..i + 2].try_into().ok()?)) };
+        Some(Self {
+            seq: u64_at(0)?,
+            capture_us: u64_at(8)?,
+            width: u16_at(16)?,
+            height: u16_at(18)?,
+            keyframe: b[20] == 1,
+        })
+    }
+}
+
+/// Wall clock in µs since the Unix epoch.
+pub fn now_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_header_roundtrip_and_rejects_garbage() {
+        let h = FrameHeader {
+            seq: 42,
+            capture_us: 1_700_000_000_000_000,
+            width: 1920,
+            height: 1080,
+            keyframe: true,
+        };
+        assert_eq!(FrameHeader::decode(&h.encode()), Some(h));
+        assert_eq!(FrameHeader::decode(&[0; 5]), None);
+        let mut bad = h.encode();
+        bad[20] = 7;
+        assert_eq!(FrameHeader::decode(&bad), None);
+    }
+
+    #[tokio::test]
+    async fn framing_roundtrip_and_limits() {
+        let mut buf = Vec::new();
+        write_message(&mut buf, &Control::Chat { text: "ciao".into() })
+            .await
+            .expect("write");
+        let mut r = buf.as_slice();
+        let m: Control = read_message(&mut r).await.expect("read");
+        assert_eq!(m, Control::Chat { text: "ciao".into() });
+        let mut r: &[u8] = &[];
+        assert!(matches!(read_message::<_, Control>(&mut r).await, Err(FramingError::Closed)));
+        let huge = (MAX_CONTROL_LEN as u32 + 1).to_be_bytes();
+        let mut r: &[u8] = &huge;
+        assert!(matches!(read_message::<_, Control>(&mut r).await, Err(FramingError::TooLarge(_))));
+        let mut junk = 3u32.to_be_bytes().to_vec();
+        junk.extend_from_slice(b"{x}");
+        let mut r = junk.as_slice();
+        assert!(matches!(read_message::<_, Control>(&mut r).await, Err(FramingError::Malformed(_))));
+    }
+}

@@ -1,0 +1,215 @@
+//! From an encrypted channel to a working session: ICE and QUIC set up while the sharer is
+//! asked for consent, so the first frame can follow "Allow" at once.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Instant;
+
+use quinn::{Connection, Endpoint};
+use rtc_ice::state::ConnectionState;
+use tandem_crypto::{Fingerprint, SessionCertificate};
+use tracing::debug;
+
+use super::signaling::{Incoming, Signaling};
+use super::{emit, Command, CommandSource, Event, EventSink, SessionConfig, SessionError};
+use crate::net::ice::{IceSession, IceUpdate};
+use crate::net::quic::{self, QuicError};
+use crate::net::PathInfo;
+use crate::protocol::{EndReason, Role, Signal, PROTOCOL_VERSION};
+
+pub(super) struct Established {
+    pub endpoint: Endpoint,
+    pub connection: Connection,
+    /// Kept for the whole session: it owns the sockets and keeps the pair alive.
+    pub ice: IceSession,
+    /// Chat typed before the path was up, to send first.
+    pub pending_chat: Vec<String>,
+}
+
+pub(super) enum Outcome {
+    Ready(Box<Established>),
+    Ended(EndReason),
+}
+
+type QuicFuture = Pin<Box<dyn Future<Output = Result<(Endpoint, Connection), QuicError>> + Send>>;
+
+async fn maybe<F: Future + Unpin>(f: &mut Option<F>) -> F::Output {
+    match f {
+        Some(f) => f.await,
+        None => std::future::pending().await,
+    }
+}
+
+pub(super) async fn establish(
+    role: Role,
+    config: &SessionConfig,
+    signaling: &mut Signaling,
+    commands: &mut CommandSource,
+    events: &EventSink,
+) -> Result<Outcome, SessionError> {
+    let started = Instant::now();
+    let cert = SessionCertificate::generate().map_err(|e| SessionError::Network(e.to_string()))?;
+    let mut ice = IceSession::start(role == Role::Helper, config.ice.clone())
+        .await
+        .map_err(|e| SessionError::Network(e.to_string()))?;
+
+    signaling
+        .send(&Signal::Hello {
+            version: PROTOCOL_VERSION,
+            role,
+            capabilities: vec!["video/h264".into(), "chat".into()],
+            fingerprint: cert.fingerprint,
+            ice_ufrag: ice.local_ufrag.clone(),
+            ice_pwd: ice.local_pwd.clone(),
+            candidates: ice.local_candidates.clone(),
+        })
+        .await?;
+    signaling.send(&Signal::EndOfCandidates).await?;
+
+    let mut peer_fingerprint: Option<Fingerprint> = None;
+    let mut path: Option<PathInfo> = None;
+    let mut quic_attempt: Option<QuicFuture> = None;
+    let mut connected: Option<(Endpoint, Connection)> = None;
+    // The sharer decides; the helper learns the decision.
+    let mut consent: Option<bool> = None;
+    let mut pending_chat = Vec::new();
+    let mut mailbox_open = true;
+    let deadline = tokio::time::sleep(config.connect_timeout);
+    tokio::pin!(deadline);
+
+    loop {
+        if connected.is_some() && consent == Some(true) && path.is_some() {
+            break;
+        }
+        // Start QUIC once we know whom to trust and (for the client) where to send.
+        if quic_attempt.is_none() && connected.is_none() {
+            if let Some(fp) = peer_fingerprint {
+                let socket = ice.socket.clone();
+                let own = cert.clone();
+                match role {
+                    Role::Sharer => {
+                        quic_attempt = Some(Box::pin(async move { quic::accept(socket, &own, fp).await }));
+                    }
+                    Role::Helper if path.is_some() => {
+                        quic_attempt = Some(Box::pin(async move { quic::connect(socket, &own, fp).await }));
+                    }
+                    Role::Helper => {}
+                }
+            }
+        }
+        tokio::select! {
+            _ = &mut deadline => {
+                let _ = signaling.send(&Signal::Bye { reason: EndReason::NoPath }).await;
+                return Err(SessionError::Timeout("connecting to the other side"));
+            }
+            incoming = signaling.recv(), if mailbox_open => match incoming? {
+                Incoming::Signal(Signal::Hello { version, fingerprint, ice_ufrag, ice_pwd, role: peer_role, candidates, .. }) => {
+                    if version != PROTOCOL_VERSION || peer_role == role || peer_fingerprint.is_some() {
+                        return Err(SessionError::Protocol("unexpected hello".into()));
+                    }
+                    peer_fingerprint = Some(fingerprint);
+                    // Candidates first, so that checks start with real pairs rather than
+                    // peer-reflexive guesses.
+                    for candidate in candidates {
+                        if let Err(e) = ice.add_remote_candidate(&candidate) {
+                            debug!("ignoring candidate: {e}");
+                        }
+                    }
+                    ice.start_checks(ice_ufrag, ice_pwd);
+                }
+                Incoming::Signal(Signal::IceCandidate { candidate }) => {
+                    if let Err(e) = ice.add_remote_candidate(&candidate) {
+                        debug!("ignoring candidate: {e}");
+                    }
+                }
+                Incoming::Signal(Signal::EndOfCandidates) => {}
+                Incoming::Signal(Signal::Consent { granted }) if role == Role::Helper => {
+                    consent = Some(granted);
+                    if granted {
+                        emit(events, Event::ConsentGiven);
+                    } else {
+                        emit(events, Event::ConsentDeclined);
+                        return Ok(Outcome::Ended(EndReason::Declined));
+                    }
+                }
+                Incoming::Signal(Signal::Bye { reason }) => return Ok(Outcome::Ended(reason)),
+                Incoming::Signal(other) => {
+                    return Err(SessionError::Protocol(format!("unexpected signal {other:?}")));
+                }
+                Incoming::PeerLeft => {
+                    mailbox_open = false;
+                    // After consent the mailbox is no longer needed; before it, the peer is gone.
+                    if consent.is_none() {
+                        return Ok(Outcome::Ended(EndReason::PeerLost));
+                    }
+                }
+            },
+            update = ice.updates.recv() => match update {
+                Some(IceUpdate::Selected(info)) => {
+                    if path.is_none() {
+                        debug!(?info, "path selected");
+                    }
+                    path = Some(info);
+                }
+                Some(IceUpdate::State(ConnectionState::Failed)) => {
+                    let _ = signaling.send(&Signal::Bye { reason: EndReason::NoPath }).await;
+                    return Ok(Outcome::Ended(EndReason::NoPath));
+                }
+                Some(IceUpdate::State(_)) => {}
+                None => return Err(SessionError::Network("ICE stopped".into())),
+            },
+            result = maybe(&mut quic_attempt) => {
+                quic_attempt = None;
+                match result {
+                    Ok(pair) => connected = Some(pair),
+                    Err(e) => return Err(SessionError::Network(e.to_string())),
+                }
+            }
+            cmd = commands.recv() => match cmd {
+                Some(Command::Allow) if role == Role::Sharer && consent.is_none() => {
+                    consent = Some(true);
+                    signaling.send(&Signal::Consent { granted: true }).await?;
+                    emit(events, Event::ConsentGiven);
+                }
+                Some(Command::Decline) if role == Role::Sharer && consent.is_none() => {
+                    signaling.send(&Signal::Consent { granted: false }).await?;
+                    emit(events, Event::ConsentDeclined);
+                    return Ok(Outcome::Ended(EndReason::Declined));
+                }
+                Some(Command::Chat(text)) => pending_chat.push(text),
+                Some(Command::End) | None => {
+                    let reason = match role {
+                        Role::Helper => EndReason::HelperEnded,
+                        Role::Sharer if consent.is_none() => EndReason::Declined,
+                        Role::Sharer => EndReason::SharerEnded,
+                    };
+                    let _ = signaling.send(&Signal::Bye { reason }).await;
+                    return Ok(Outcome::Ended(reason));
+                }
+                Some(_) => {}
+            },
+        }
+    }
+
+    let (endpoint, connection) = match connected {
+        Some(c) => c,
+        None => return Err(SessionError::Network("not connected".into())),
+    };
+    let path = match path {
+        Some(p) => p,
+        None => return Err(SessionError::Network("connected without a selected path".into())),
+    };
+    emit(
+        events,
+        Event::Connected {
+            path: path.clone(),
+            setup_ms: started.elapsed().as_millis() as u64,
+        },
+    );
+    Ok(Outcome::Ready(Box::new(Established {
+        endpoint,
+        connection,
+        ice,
+        pending_chat,
+    })))
+}

@@ -1,0 +1,167 @@
+//! The helper's side of a session.
+
+use std::time::Duration;
+
+use tandem_crypto::{PairingRole, Secret, SessionCode};
+use tandem_rendezvous::wire::HelperIdentity;
+use tandem_rendezvous::{MailboxClient, PeerEvent};
+use tokio::time::MissedTickBehavior;
+use tracing::debug;
+
+use super::clock::ClockOffset;
+use super::connect::{establish, Outcome};
+use super::media_loop::{close_gracefully, ControlChannel, Stats};
+use super::signaling::pair;
+use super::video::{spawn_receiver, ReceiverEvent};
+use super::{emit, Command, CommandSource, Event, EventSink, SessionConfig, SessionError};
+use crate::protocol::{now_us, Control, EndReason, Role};
+
+/// Runs a whole helper session: code → pairing → path → consent → viewing → end.
+pub async fn run_helper(
+    config: SessionConfig,
+    identity: HelperIdentity,
+    mut commands: CommandSource,
+    events: EventSink,
+) -> Result<EndReason, SessionError> {
+    let mut mailbox = MailboxClient::connect(&config.rendezvous, config.rendezvous_tls.clone()).await?;
+    let allocation = mailbox.allocate(identity).await?;
+    let nameplate = tandem_crypto::Nameplate::parse(&allocation.nameplate)
+        .map_err(|e| SessionError::Protocol(format!("rendezvous sent a bad nameplate: {e}")))?;
+    // The secret half never leaves this machine except by voice.
+    let code = SessionCode::new(nameplate, Secret::generate());
+    emit(
+        &events,
+        Event::CodeIssued {
+            code: code.to_string(),
+            expires_in_secs: allocation.expires_in_secs,
+        },
+    );
+
+    // Wait for the sharer (the rendezvous ends the wait when the code expires).
+    loop {
+        tokio::select! {
+            ev = mailbox.recv() => match ev? {
+                PeerEvent::PeerJoined => break,
+                other => debug!(?other, "ignored while waiting"),
+            },
+            cmd = commands.recv() => if matches!(cmd, Some(Command::End) | None) {
+                mailbox.close().await;
+                return finish(&events, EndReason::HelperEnded, 0);
+            },
+        }
+    }
+    emit(&events, Event::PeerJoined);
+
+    let mut signaling = tokio::time::timeout(config.pairing_timeout, pair(mailbox, PairingRole::Helper, &code))
+        .await
+        .map_err(|_| SessionError::Timeout("pairing"))??;
+    emit(&events, Event::Paired { peer_name: None });
+
+    let established = match establish(Role::Helper, &config, &mut signaling, &mut commands, &events).await? {
+        Outcome::Ready(e) => e,
+        Outcome::Ended(reason) => {
+            signaling.close().await;
+            return finish(&events, reason, 0);
+        }
+    };
+    signaling.close().await;
+    let super::connect::Established {
+        endpoint,
+        connection,
+        ice: _ice,
+        pending_chat,
+        ..
+    } = *established;
+
+    let (send, recv) = connection
+        .open_bi()
+        .await
+        .map_err(|e| SessionError::Network(e.to_string()))?;
+    let mut control = ControlChannel::new(send, recv);
+    // The first message makes the stream visible to the sharer.
+    control.send(&Control::Ping { t0_us: now_us() }).await?;
+    for text in pending_chat {
+        control.send(&Control::Chat { text }).await?;
+    }
+    let mut frames = spawn_receiver(connection.clone()).map_err(SessionError::Video)?;
+    let mut clock = ClockOffset::default();
+    let mut stats = Stats::default();
+    let mut frames_decoded = 0u64;
+    let mut ping = tokio::time::interval(Duration::from_millis(500));
+    ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut report = tokio::time::interval(Duration::from_secs(1));
+    report.tick().await;
+
+    let reason = loop {
+        tokio::select! {
+            msg = control.recv() => match msg {
+                Ok(Control::Chat { text }) => emit(&events, Event::Chat { from: Role::Sharer, text }),
+                Ok(Control::Pause) => emit(&events, Event::Paused { by: Role::Sharer }),
+                Ok(Control::Resume) => emit(&events, Event::Resumed { by: Role::Sharer }),
+                Ok(Control::End { reason }) => {
+                    connection.close(0u32.into(), b"end");
+                    break reason;
+                }
+                Ok(Control::Pong { t0_us, t1_us }) => clock.sample(t0_us, t1_us, now_us()),
+                Ok(Control::Ping { t0_us }) => control.send(&Control::Pong { t0_us, t1_us: now_us() }).await?,
+                Ok(other) => debug!(?other, "ignored control message"),
+                Err(e) => {
+                    debug!("control stream: {e}");
+                    break EndReason::PeerLost;
+                }
+            },
+            ev = frames.recv() => match ev {
+                Some(ReceiverEvent::Decoded(d)) => {
+                    frames_decoded += 1;
+                    let latency_ms = clock.latency_ms(d.header.capture_us, d.received_us);
+                    stats.record(d.bytes, latency_ms);
+                    control.send(&Control::FrameAck { seq: d.header.seq }).await?;
+                    emit(&events, Event::FrameReceived {
+                        seq: d.header.seq,
+                        bytes: d.bytes,
+                        width: d.width,
+                        height: d.height,
+                        keyframe: d.header.keyframe,
+                        latency_ms,
+                        decode_ms: d.decode_ms,
+                    });
+                }
+                Some(ReceiverEvent::NeedKeyframe) => control.send(&Control::KeyframeRequest).await?,
+                None => break EndReason::PeerLost,
+            },
+            cmd = commands.recv() => match cmd {
+                Some(Command::Chat(text)) => control.send(&Control::Chat { text }).await?,
+                Some(Command::Pause) => {
+                    control.send(&Control::Pause).await?;
+                    emit(&events, Event::Paused { by: Role::Helper });
+                }
+                Some(Command::Resume) => {
+                    control.send(&Control::Resume).await?;
+                    emit(&events, Event::Resumed { by: Role::Helper });
+                }
+                Some(Command::End) | None => {
+                    close_gracefully(&connection, &mut control, EndReason::HelperEnded).await;
+                    break EndReason::HelperEnded;
+                }
+                Some(Command::Allow | Command::Decline) => {}
+            },
+            _ = ping.tick() => control.send(&Control::Ping { t0_us: now_us() }).await?,
+            _ = report.tick() => emit(&events, stats.take(connection.rtt())),
+            _ = connection.closed() => break EndReason::PeerLost,
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), endpoint.wait_idle()).await;
+    finish(&events, reason, frames_decoded)
+}
+
+pub(super) fn finish(events: &EventSink, reason: EndReason, frames: u64) -> Result<EndReason, SessionError> {
+    emit(
+        events,
+        Event::Ended {
+            reason,
+            message: reason.describe().to_string(),
+            frames,
+        },
+    );
+    Ok(reason)
+}

@@ -1,0 +1,176 @@
+//! The headless session engine: helper and sharer roles, driven by [`Command`]s, reporting
+//! [`Event`]s. The CLI and the GUI are thin layers on top; nothing here knows about either.
+
+mod clock;
+mod connect;
+mod helper;
+mod media_loop;
+mod sharer;
+mod signaling;
+mod video;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use tandem_crypto::PairingError;
+use tandem_rendezvous::ClientError;
+
+pub use crate::net::ice::IceOptions;
+pub use crate::net::PathInfo;
+pub use crate::protocol::{EndReason, Role};
+pub use helper::run_helper;
+pub use sharer::run_sharer;
+pub use tandem_rendezvous::wire::HelperIdentity;
+
+/// What the user (or a script, or the GUI) asks the session to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Sharer: allow the helper to see the screen.
+    Allow,
+    /// Sharer: refuse.
+    Decline,
+    Chat(String),
+    Pause,
+    Resume,
+    End,
+}
+
+/// What the session reports. Serialized one per line by `--json`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// Helper: the code to read to the sharer.
+    CodeIssued { code: String, expires_in_secs: u64 },
+    /// Helper: someone entered the nameplate; pairing starts.
+    PeerJoined,
+    /// Both: the code matched; the channel is end-to-end encrypted.
+    Paired { peer_name: Option<String> },
+    /// Sharer: ask the person whether `helper_name` may see the screen.
+    ConsentRequested { helper_name: String },
+    ConsentGiven,
+    ConsentDeclined,
+    /// The direct/relayed path and QUIC are up.
+    Connected { path: PathInfo, setup_ms: u64 },
+    /// Helper: a frame was decoded.
+    FrameReceived {
+        seq: u64,
+        bytes: usize,
+        width: u32,
+        height: u32,
+        keyframe: bool,
+        latency_ms: f64,
+        decode_ms: f64,
+    },
+    /// Sharer: a frame left for the helper.
+    FrameSent { seq: u64, bytes: usize, keyframe: bool },
+    Chat { from: Role, text: String },
+    Paused { by: Role },
+    Resumed { by: Role },
+    /// Once a second while connected.
+    Stats {
+        fps: f64,
+        kbit_per_s: f64,
+        rtt_ms: f64,
+        latency_ms: Option<f64>,
+    },
+    Ended {
+        reason: EndReason,
+        message: String,
+        frames: u64,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error(transparent)]
+    Rendezvous(#[from] ClientError),
+    #[error("pairing failed: {0}")]
+    Pairing(#[from] PairingError),
+    #[error("{0}")]
+    Network(String),
+    #[error("the other side broke the protocol: {0}")]
+    Protocol(String),
+    #[error("timed out while {0}")]
+    Timeout(&'static str),
+    #[error("video: {0}")]
+    Video(String),
+}
+
+impl SessionError {
+    /// A stable, short name for scripts (`--json`) and telemetry.
+    pub fn kind(&self) -> &'static str {
+        use tandem_rendezvous::wire::ErrorCode;
+        match self {
+            SessionError::Rendezvous(ClientError::Refused { code, .. }) => match code {
+                ErrorCode::UnknownNameplate => "unknown_code",
+                ErrorCode::ExpiredNameplate => "expired_code",
+                ErrorCode::UsedNameplate => "used_code",
+                ErrorCode::RateLimited => "rate_limited",
+                ErrorCode::IdentityRefused => "identity_refused",
+                _ => "rendezvous_refused",
+            },
+            SessionError::Rendezvous(_) => "rendezvous_unreachable",
+            SessionError::Pairing(_) => "wrong_code",
+            SessionError::Network(_) => "network",
+            SessionError::Protocol(_) => "protocol",
+            SessionError::Timeout(_) => "timeout",
+            SessionError::Video(_) => "video",
+        }
+    }
+}
+
+/// The synthetic screen the sharer sends until real capture exists.
+#[derive(Debug, Clone, Copy)]
+pub struct VideoConfig {
+    pub width: u32,
+    pub height: u32,
+    pub fps: u32,
+    pub bitrate_bps: u32,
+}
+
+impl Default for VideoConfig {
+    fn default() -> Self {
+        Self {
+            width: 1280,
+            height: 720,
+            fps: 30,
+            bitrate_bps: 2_500_000,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct SessionConfig {
+    /// `ws://host:port` or `wss://host`.
+    pub rendezvous: String,
+    pub rendezvous_tls: Option<Arc<rustls::ClientConfig>>,
+    pub ice: IceOptions,
+    pub video: VideoConfig,
+    /// From the peer joining to an encrypted channel.
+    pub pairing_timeout: Duration,
+    /// From pairing to a working path.
+    pub connect_timeout: Duration,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            rendezvous: "ws://127.0.0.1:8443".into(),
+            rendezvous_tls: None,
+            ice: IceOptions::default(),
+            video: VideoConfig::default(),
+            pairing_timeout: Duration::from_secs(15),
+            connect_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Where events go. Unbounded: events are small and the consumer is a UI loop.
+pub type EventSink = tokio::sync::mpsc::UnboundedSender<Event>;
+pub type CommandSource = tokio::sync::mpsc::UnboundedReceiver<Command>;
+
+fn emit(events: &EventSink, event: Event) {
+    // A closed sink means the UI went away; the session still ends cleanly on its own.
+    let _ = events.send(event);
+}

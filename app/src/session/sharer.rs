@@ -1,0 +1,140 @@
+//! The sharer's side of a session.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tandem_crypto::{PairingRole, SessionCode};
+use tandem_rendezvous::MailboxClient;
+use tracing::debug;
+
+use super::connect::{establish, Outcome};
+use super::helper::finish;
+use super::media_loop::{close_gracefully, ControlChannel};
+use super::signaling::pair;
+use super::video::{send_frame, spawn_pipeline, PipelineControl};
+use super::{emit, Command, CommandSource, Event, EventSink, SessionConfig, SessionError};
+use crate::protocol::{now_us, Control, EndReason, Role};
+
+/// Runs a whole sharer session: join → pairing → consent (while the path is set up) →
+/// sharing → end. No frame is produced, let alone sent, before the person allows it.
+pub async fn run_sharer(
+    config: SessionConfig,
+    code: SessionCode,
+    mut commands: CommandSource,
+    events: EventSink,
+) -> Result<EndReason, SessionError> {
+    let mut mailbox = MailboxClient::connect(&config.rendezvous, config.rendezvous_tls.clone()).await?;
+    let helper_name = mailbox.join(code.nameplate.as_str()).await?;
+    let mut signaling = tokio::time::timeout(config.pairing_timeout, pair(mailbox, PairingRole::Sharer, &code))
+        .await
+        .map_err(|_| SessionError::Timeout("pairing"))??;
+    emit(
+        &events,
+        Event::Paired {
+            peer_name: Some(helper_name.clone()),
+        },
+    );
+    emit(&events, Event::ConsentRequested { helper_name });
+
+    let established = match establish(Role::Sharer, &config, &mut signaling, &mut commands, &events).await? {
+        Outcome::Ready(e) => e,
+        Outcome::Ended(reason) => {
+            signaling.close().await;
+            return finish(&events, reason, 0);
+        }
+    };
+    signaling.close().await;
+    let super::connect::Established {
+        endpoint,
+        connection,
+        ice: _ice,
+        pending_chat,
+        ..
+    } = *established;
+
+    let (send, recv) = tokio::time::timeout(Duration::from_secs(10), connection.accept_bi())
+        .await
+        .map_err(|_| SessionError::Timeout("waiting for the helper's control stream"))?
+        .map_err(|e| SessionError::Network(e.to_string()))?;
+    let mut control = ControlChannel::new(send, recv);
+    for text in pending_chat {
+        control.send(&Control::Chat { text }).await?;
+    }
+
+    // Consent was given: only now does the video pipeline exist.
+    let pipeline = Arc::new(PipelineControl::default());
+    let mut outgoing = spawn_pipeline(config.video, pipeline.clone()).map_err(SessionError::Video)?;
+    let mut frames_sent = 0u64;
+
+    let reason = loop {
+        tokio::select! {
+            msg = control.recv() => match msg {
+                Ok(Control::Chat { text }) => emit(&events, Event::Chat { from: Role::Helper, text }),
+                Ok(Control::FrameAck { seq }) => pipeline.ack(seq),
+                Ok(Control::KeyframeRequest) => pipeline.force_keyframe.store(true, Ordering::Relaxed),
+                Ok(Control::Ping { t0_us }) => control.send(&Control::Pong { t0_us, t1_us: now_us() }).await?,
+                Ok(Control::Pong { .. }) => {}
+                Ok(Control::Pause) => {
+                    pipeline.paused.store(true, Ordering::Relaxed);
+                    emit(&events, Event::Paused { by: Role::Helper });
+                }
+                Ok(Control::Resume) => {
+                    pipeline.force_keyframe.store(true, Ordering::Relaxed);
+                    pipeline.paused.store(false, Ordering::Relaxed);
+                    emit(&events, Event::Resumed { by: Role::Helper });
+                }
+                Ok(Control::End { reason }) => {
+                    connection.close(0u32.into(), b"end");
+                    break reason;
+                }
+                Err(e) => {
+                    debug!("control stream: {e}");
+                    break EndReason::PeerLost;
+                }
+            },
+            frame = outgoing.recv() => match frame {
+                Some(frame) => {
+                    // Frames go out concurrently; ordering is restored by sequence number.
+                    frames_sent += 1;
+                    emit(&events, Event::FrameSent {
+                        seq: frame.header.seq,
+                        bytes: frame.data.len(),
+                        keyframe: frame.header.keyframe,
+                    });
+                    let conn = connection.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = send_frame(&conn, &frame).await {
+                            debug!("frame {} not sent: {e}", frame.header.seq);
+                        }
+                    });
+                }
+                None => break EndReason::ProtocolError,
+            },
+            cmd = commands.recv() => match cmd {
+                Some(Command::Chat(text)) => control.send(&Control::Chat { text }).await?,
+                Some(Command::Pause) => {
+                    pipeline.paused.store(true, Ordering::Relaxed);
+                    control.send(&Control::Pause).await?;
+                    emit(&events, Event::Paused { by: Role::Sharer });
+                }
+                Some(Command::Resume) => {
+                    pipeline.force_keyframe.store(true, Ordering::Relaxed);
+                    pipeline.paused.store(false, Ordering::Relaxed);
+                    control.send(&Control::Resume).await?;
+                    emit(&events, Event::Resumed { by: Role::Sharer });
+                }
+                Some(Command::End) | None => {
+                    pipeline.stop.store(true, Ordering::Relaxed);
+                    close_gracefully(&connection, &mut control, EndReason::SharerEnded).await;
+                    break EndReason::SharerEnded;
+                }
+                Some(Command::Allow | Command::Decline) => {}
+            },
+            _ = connection.closed() => break EndReason::PeerLost,
+        }
+    };
+    pipeline.stop.store(true, Ordering::Relaxed);
+    let _ = tokio::time::timeout(Duration::from_secs(1), endpoint.wait_idle()).await;
+    finish(&events, reason, frames_sent)
+}

@@ -1,0 +1,239 @@
+//! The video legs: on the sharer a pipeline thread (source → I420 → H.264) feeding one QUIC
+//! stream per frame; on the helper a stream reader feeding a decoder thread.
+//!
+//! Pacing: the sharer encodes a new frame only while fewer than [`MAX_IN_FLIGHT`] frames are
+//! unacknowledged by the helper's decoder, so a slow path or a slow decoder never builds a
+//! queue: frames are skipped before they are encoded, and what is shown is always recent.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use quinn::Connection;
+use tokio::sync::mpsc;
+use tracing::{debug, warn};
+
+use super::VideoConfig;
+use crate::media::frame::BgraFrame;
+use crate::media::h264::{VideoDecoder, VideoEncoder};
+use crate::media::pattern::TestPattern;
+use crate::protocol::{now_us, FrameHeader, MAX_FRAME_LEN};
+
+pub const MAX_IN_FLIGHT: u64 = 3;
+
+/// Shared between the sharer's session task and its pipeline thread.
+#[derive(Default)]
+pub struct PipelineControl {
+    pub paused: AtomicBool,
+    pub stop: AtomicBool,
+    pub force_keyframe: AtomicBool,
+    /// Sequence number the next frame will get.
+    pub next_seq: AtomicU64,
+    /// One past the highest sequence the helper has decoded.
+    pub acked_through: AtomicU64,
+}
+
+impl PipelineControl {
+    pub fn ack(&self, seq: u64) {
+        self.acked_through.fetch_max(seq + 1, Ordering::Relaxed);
+    }
+
+    fn in_flight(&self) -> u64 {
+        self.next_seq
+            .load(Ordering::Relaxed)
+            .saturating_sub(self.acked_through.load(Ordering::Relaxed))
+    }
+}
+
+pub struct OutgoingFrame {
+    pub header: FrameHeader,
+    pub data: Vec<u8>,
+}
+
+/// Starts the sharer's pipeline thread. It ends when `control.stop` is set or the receiver
+/// is dropped.
+pub fn spawn_pipeline(
+    config: VideoConfig,
+    control: Arc<PipelineControl>,
+) -> Result<mpsc::Receiver<OutgoingFrame>, String> {
+    let (tx, rx) = mpsc::channel(2);
+    let mut encoder = VideoEncoder::new(config.width, config.height, config.bitrate_bps, config.fps as f32)
+        .map_err(|e| e.to_string())?;
+    std::thread::Builder::new()
+        .name("tandem-video-out".into())
+        .spawn(move || {
+            let mut source = TestPattern::new(config.width, config.height);
+            let mut frame = BgraFrame::new(config.width, config.height);
+            let interval = Duration::from_secs_f64(1.0 / config.fps.max(1) as f64);
+            let mut next_tick = Instant::now();
+            let mut first = true;
+            while !control.stop.load(Ordering::Relaxed) && !tx.is_closed() {
+                let now = Instant::now();
+                if now < next_tick {
+                    std::thread::sleep(next_tick - now);
+                }
+                next_tick += interval;
+                // Never try to catch up on missed ticks: late frames are useless.
+                if next_tick < Instant::now() {
+                    next_tick = Instant::now() + interval;
+                }
+                if control.paused.load(Ordering::Relaxed) || control.in_flight() >= MAX_IN_FLIGHT {
+                    continue;
+                }
+                let capture_us = now_us();
+                source.draw_next(&mut frame);
+                let keyframe = first || control.force_keyframe.swap(false, Ordering::Relaxed);
+                let encoded = match encoder.encode(&frame, keyframe) {
+                    Ok(e) => e,
+                    Err(e) => {
+                        warn!("encode failed: {e}");
+                        control.force_keyframe.store(true, Ordering::Relaxed);
+                        continue;
+                    }
+                };
+                if encoded.data.is_empty() {
+                    continue;
+                }
+                first = false;
+                let seq = control.next_seq.fetch_add(1, Ordering::Relaxed);
+                let out = OutgoingFrame {
+                    header: FrameHeader {
+                        seq,
+                        capture_us,
+                        width: config.width as u16,
+                        height: config.height as u16,
+                        keyframe: encoded.keyframe,
+                    },
+                    data: encoded.data,
+                };
+                if tx.blocking_send(out).is_err() {
+                    break;
+                }
+            }
+            debug!("video pipeline stopped");
+        })
+        .map_err(|e| e.to_string())?;
+    Ok(rx)
+}
+
+/// Sends one frame on its own unidirectional stream.
+pub async fn send_frame(conn: &Connection, frame: &OutgoingFrame) -> Result<(), String> {
+    let mut stream = conn.open_uni().await.map_err(|e| e.to_string())?;
+    stream
+        .write_all(&frame.header.encode())
+        .await
+        .map_err(|e| e.to_string())?;
+    stream.write_all(&frame.data).await.map_err(|e| e.to_string())?;
+    stream.finish().map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// A frame the helper decoded.
+pub struct Decoded {
+    pub header: FrameHeader,
+    pub bytes: usize,
+    pub width: u32,
+    pub height: u32,
+    pub decode_ms: f64,
+    pub received_us: u64,
+}
+
+pub enum ReceiverEvent {
+    Decoded(Decoded),
+    /// The decoder lost sync; ask the sharer for a keyframe.
+    NeedKeyframe,
+}
+
+/// Reads frame streams and decodes them in order on a dedicated thread.
+pub fn spawn_receiver(conn: Connection) -> Result<mpsc::UnboundedReceiver<ReceiverEvent>, String> {
+    let (frames_tx, mut frames_rx) = mpsc::channel::<(FrameHeader, Vec<u8>)>(64);
+    let (events_tx, events_rx) = mpsc::unbounded_channel();
+
+    tokio::spawn(async move {
+        while let Ok(mut stream) = conn.accept_uni().await {
+            let frames_tx = frames_tx.clone();
+            tokio::spawn(async move {
+                let data = match stream.read_to_end(MAX_FRAME_LEN + FrameHeader::LEN).await {
+                    Ok(d) => d,
+                    Err(e) => {
+                        debug!("frame stream: {e}");
+                        return;
+                    }
+                };
+                let Some(header) = FrameHeader::decode(&data) else {
+                    warn!("malformed frame header");
+                    return;
+                };
+                let _ = frames_tx.send((header, data[FrameHeader::LEN..].to_vec())).await;
+            });
+        }
+    });
+
+    let mut decoder = VideoDecoder::new().map_err(|e| e.to_string())?;
+    std::thread::Builder::new()
+        .name("tandem-video-in".into())
+        .spawn(move || {
+            let mut reorder: BTreeMap<u64, (FrameHeader, Vec<u8>)> = BTreeMap::new();
+            let mut next: Option<u64> = None;
+            let mut waiting_for_key = true;
+            while let Some((header, data)) = frames_rx.blocking_recv() {
+                if next.is_some_and(|n| header.seq < n) {
+                    continue;
+                }
+                reorder.insert(header.seq, (header, data));
+                // Resynchronise if a gap persists while later frames pile up.
+                if reorder.len() > 8 {
+                    if let Some((&key_seq, _)) = reorder.iter().find(|(_, (h, _))| h.keyframe) {
+                        reorder = reorder.split_off(&key_seq);
+                        next = Some(key_seq);
+                    } else {
+                        let _ = events_tx.send(ReceiverEvent::NeedKeyframe);
+                        reorder.clear();
+                        next = None;
+                        waiting_for_key = true;
+                        continue;
+                    }
+                }
+                loop {
+                    let expected = match next {
+                        Some(n) => n,
+                        None => match reorder.iter().find(|(_, (h, _))| h.keyframe) {
+                            Some((&s, _)) => s,
+                            None => break,
+                        },
+                    };
+                    let Some((header, data)) = reorder.remove(&expected) else { break };
+                    next = Some(expected + 1);
+                    if waiting_for_key && !header.keyframe {
+                        continue;
+                    }
+                    waiting_for_key = false;
+                    let started = Instant::now();
+                    match decoder.decode(&data) {
+                        Ok(Some(picture)) => {
+                            let decoded = Decoded {
+                                header,
+                                bytes: data.len(),
+                                width: picture.width,
+                                height: picture.height,
+                                decode_ms: started.elapsed().as_secs_f64() * 1000.0,
+                                received_us: now_us(),
+                            };
+                            if events_tx.send(ReceiverEvent::Decoded(decoded)).is_err() {
+                                return;
+                            }
+                        }
+                        Ok(None) => {}
+                        Err(e) => {
+                            warn!("decode failed: {e}");
+                            waiting_for_key = true;
+                            let _ = events_tx.send(ReceiverEvent::NeedKeyframe);
+                        }
+                    }
+                }
+            }
+        })
+        .map_err(|e| e.to_string())?;
+    Ok(events_rx)
+}
