@@ -122,7 +122,7 @@ fn session_config(common: &CommonArgs) -> anyhow::Result<SessionConfig> {
     })
 }
 
-fn main() -> std::process::ExitCode {
+fn main() {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
@@ -135,19 +135,23 @@ fn main() -> std::process::ExitCode {
         Ok(r) => r,
         Err(e) => {
             eprintln!("tandem: cannot start: {e}");
-            return std::process::ExitCode::FAILURE;
+            std::process::exit(1);
         }
     };
-    match runtime.block_on(run(cli)) {
+    let code = match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("tandem: {e:#}");
-            std::process::ExitCode::FAILURE
+            1
         }
-    }
+    };
+    // Exit before the runtime drops: tokio's stdin reader is a blocking thread that would
+    // otherwise keep the process alive until the user presses Enter.
+    let _ = std::io::stdout().flush();
+    std::process::exit(code);
 }
 
-async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
+async fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Mode::Assist {
             common,
@@ -195,7 +199,7 @@ impl Terminal {
         session: tokio::task::JoinHandle<Result<EndReason, SessionError>>,
         mut events: mpsc::UnboundedReceiver<Event>,
         commands: mpsc::UnboundedSender<Command>,
-    ) -> anyhow::Result<std::process::ExitCode> {
+    ) -> anyhow::Result<i32> {
         let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
         let mut stdin_open = true;
         let mut awaiting_consent = false;
@@ -248,7 +252,7 @@ impl Terminal {
                         Ok(Ok(reason)) => Ok(exit_code(reason)),
                         Ok(Err(e)) => {
                             self.error(&e);
-                            Ok(std::process::ExitCode::from(2))
+                            Ok(2)
                         }
                         Err(e) => Err(anyhow::anyhow!("session task failed: {e}")),
                     };
@@ -312,12 +316,12 @@ impl Terminal {
 }
 
 /// 0 when a person ended the session (or declined), 3 when it ended on its own.
-fn exit_code(reason: EndReason) -> std::process::ExitCode {
+fn exit_code(reason: EndReason) -> i32 {
     match reason {
         EndReason::HelperEnded | EndReason::SharerEnded | EndReason::Declined => {
-            std::process::ExitCode::SUCCESS
+            0
         }
-        _ => std::process::ExitCode::from(3),
+        _ => 3,
     }
 }
 
@@ -329,7 +333,7 @@ fn role_name(r: Role) -> &'static str {
 }
 
 /// The README's first command: everything on this machine, nothing to install.
-async fn demo(seconds: u64, video: VideoArgs) -> anyhow::Result<std::process::ExitCode> {
+async fn demo(seconds: u64, video: VideoArgs) -> anyhow::Result<i32> {
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
     let url = format!("ws://{}", listener.local_addr()?);
     let state = tandem_rendezvous::AppState::new(
@@ -434,5 +438,5 @@ async fn demo(seconds: u64, video: VideoArgs) -> anyhow::Result<std::process::Ex
     }
     helper_result?;
     sharer_result?;
-    Ok(std::process::ExitCode::SUCCESS)
+    Ok(0)
 }

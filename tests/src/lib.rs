@@ -1,1 +1,273 @@
+//! Test harness: runs the real binaries (`tandem-rendezvous`, `tandem`) as processes and
+//! reads their `--json` event streams.
 
+pub mod hostile;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// A workspace binary next to the test executable (`target/<profile>/NAME`).
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    // target/<profile>/deps/test-xxxx → target/<profile>
+    let dir = exe
+        .parent()
+        .and_then(|p| p.parent())
+        .expect("target dir");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} not found: run `cargo build --workspace` first",
+        path.display()
+    );
+    path
+}
+
+/// A `tandem-rendezvous` process on a free loopback port.
+pub struct Rendezvous {
+    child: Child,
+    pub url: String,
+}
+
+impl Rendezvous {
+    pub fn start(extra: &[&str]) -> Self {
+        let mut child = Command::new(bin("tandem-rendezvous"))
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--allow-dev-identity",
+                "--allocate-per-minute",
+                "1000",
+                "--allocate-burst",
+                "1000",
+                "--join-per-minute",
+                "1000",
+                "--join-burst",
+                "1000",
+            ])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start tandem-rendezvous");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read listen line");
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_string();
+        Self { child, url }
+    }
+}
+
+impl Drop for Rendezvous {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A `tandem` process in `--json` mode with its stdin held open.
+pub struct Peer {
+    pub name: &'static str,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    events: mpsc::Receiver<(Instant, Value)>,
+    /// Every event seen so far, in order.
+    pub seen: Vec<(Instant, Value)>,
+}
+
+impl Peer {
+    pub fn assist(rendezvous: &str, name: &str, extra: &[&str]) -> Self {
+        let mut args = vec!["assist", "--json", "--rendezvous", rendezvous, "--dev-identity", name];
+        args.extend_from_slice(extra);
+        Self::spawn("helper", &args)
+    }
+
+    pub fn share(rendezvous: &str, code: &str, extra: &[&str]) -> Self {
+        let mut args = vec![
+            "share",
+            "--json",
+            "--rendezvous",
+            rendezvous,
+            "--test-pattern",
+            "640x360",
+            code,
+        ];
+        args.extend_from_slice(extra);
+        Self::spawn("sharer", &args)
+    }
+
+    pub fn spawn(name: &'static str, args: &[&str]) -> Self {
+        let mut child = Command::new(bin("tandem"))
+            .args(args)
+            .env("RUST_LOG", "warn,rtc_ice=error")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start tandem");
+        let stdout = child.stdout.take().expect("stdout");
+        let stdin = child.stdin.take();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                match serde_json::from_str::<Value>(&line) {
+                    Ok(v) => {
+                        if tx.send((Instant::now(), v)).is_err() {
+                            break;
+                        }
+                    }
+                    Err(_) => eprintln!("[{name}] non-JSON output: {line}"),
+                }
+            }
+        });
+        Self {
+            name,
+            child,
+            stdin,
+            events: rx,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Types a line on the process's stdin.
+    pub fn type_line(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        writeln!(stdin, "{line}").expect("write stdin");
+        stdin.flush().expect("flush stdin");
+    }
+
+    pub fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
+    /// Waits for the next event named `event`; panics with the history on timeout.
+    pub fn wait_for(&mut self, event: &str, timeout: Duration) -> Value {
+        self.wait_until(timeout, |v| v["event"] == event)
+            .unwrap_or_else(|| panic!("[{}] no {event} within {timeout:?}; saw {}", self.name, self.history()))
+    }
+
+    /// Waits for an event matching `pred`; `None` on timeout or when the process ended.
+    pub fn wait_until(&mut self, timeout: Duration, pred: impl Fn(&Value) -> bool) -> Option<Value> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.events.recv_timeout(left) {
+                Ok((at, v)) => {
+                    self.seen.push((at, v.clone()));
+                    if pred(&v) {
+                        return Some(v);
+                    }
+                }
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// Collects events for `period`, returning how many matched `pred`.
+    pub fn count_for(&mut self, period: Duration, pred: impl Fn(&Value) -> bool) -> usize {
+        let deadline = Instant::now() + period;
+        let mut n = 0;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.events.recv_timeout(left) {
+                Ok((at, v)) => {
+                    if pred(&v) {
+                        n += 1;
+                    }
+                    self.seen.push((at, v));
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => break,
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    std::thread::sleep(left);
+                    break;
+                }
+            }
+        }
+        n
+    }
+
+    /// Waits for the process to exit, draining its remaining events.
+    pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                // Drain what it printed before exiting.
+                while let Ok(ev) = self.events.recv_timeout(Duration::from_millis(200)) {
+                    self.seen.push(ev);
+                }
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("[{}] did not exit within {timeout:?}; saw {}", self.name, self.history());
+            }
+            while let Ok(ev) = self.events.try_recv() {
+                self.seen.push(ev);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn count(&self, event: &str) -> usize {
+        self.seen.iter().filter(|(_, v)| v["event"] == event).count()
+    }
+
+    pub fn find(&self, event: &str) -> Option<&Value> {
+        self.seen.iter().map(|(_, v)| v).find(|v| v["event"] == event)
+    }
+
+    pub fn history(&self) -> String {
+        let mut names: Vec<String> = Vec::new();
+        for (_, v) in &self.seen {
+            let name = v["event"].as_str().unwrap_or("?").to_string();
+            if name == "frame_received" || name == "frame_sent" || name == "stats" {
+                if names.last().is_some_and(|l| l.starts_with(&name)) {
+                    continue;
+                }
+                names.push(format!("{name}…"));
+            } else {
+                names.push(v.to_string());
+            }
+        }
+        names.join(", ")
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts a helper and returns it with the code it was given.
+pub fn helper_with_code(rendezvous: &str) -> (Peer, String) {
+    let mut helper = Peer::assist(rendezvous, "Anna Rossi", &[]);
+    let issued = helper.wait_for("code_issued", Duration::from_secs(20));
+    let code = issued["code"].as_str().expect("code").to_string();
+    (helper, code)
+}
+
+/// A code with the same nameplate and a different secret.
+pub fn wrong_secret(code: &str) -> String {
+    let (nameplate, secret) = code.split_once('-').expect("ABCD-EFGH");
+    let mut wrong: Vec<char> = secret.chars().collect();
+    wrong[0] = if wrong[0] == 'Z' { 'Y' } else { 'Z' };
+    format!("{nameplate}-{}", wrong.into_iter().collect::<String>())
+}
