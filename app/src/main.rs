@@ -131,7 +131,10 @@ fn main() {
         )
         .init();
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("tandem: cannot start: {e}");
@@ -263,7 +266,8 @@ impl Terminal {
 
     fn error(&self, e: &SessionError) {
         if self.json {
-            let line = serde_json::json!({ "event": "error", "kind": e.kind(), "message": e.to_string() });
+            let line =
+                serde_json::json!({ "event": "error", "kind": e.kind(), "message": e.to_string() });
             println!("{line}");
         } else {
             eprintln!("tandem: {e}");
@@ -318,9 +322,7 @@ impl Terminal {
 /// 0 when a person ended the session (or declined), 3 when it ended on its own.
 fn exit_code(reason: EndReason) -> i32 {
     match reason {
-        EndReason::HelperEnded | EndReason::SharerEnded | EndReason::Declined => {
-            0
-        }
+        EndReason::HelperEnded | EndReason::SharerEnded | EndReason::Declined => 0,
         _ => 3,
     }
 }

@@ -85,15 +85,26 @@ pub enum Signal {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Control {
-    Chat { text: String },
+    Chat {
+        text: String,
+    },
     Pause,
     Resume,
-    End { reason: EndReason },
+    End {
+        reason: EndReason,
+    },
     /// Clock and RTT probe; times are the sender's wall clock in µs since the epoch.
-    Ping { t0_us: u64 },
-    Pong { t0_us: u64, t1_us: u64 },
+    Ping {
+        t0_us: u64,
+    },
+    Pong {
+        t0_us: u64,
+        t1_us: u64,
+    },
     /// Helper → sharer: frame `seq` was decoded (drives frames-in-flight pacing).
-    FrameAck { seq: u64 },
+    FrameAck {
+        seq: u64,
+    },
     KeyframeRequest,
 }
 
@@ -132,7 +143,9 @@ pub async fn read_message<R: AsyncReadExt + Unpin, T: for<'de> Deserialize<'de>>
     let mut len = [0u8; 4];
     match r.read_exact(&mut len).await {
         Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Err(FramingError::Closed),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            return Err(FramingError::Closed)
+        }
         Err(e) => return Err(e.into()),
     }
     let len = u32::from_be_bytes(len) as usize;
@@ -172,8 +185,10 @@ impl FrameHeader {
         if b.len() < Self::LEN || b[20] > 1 {
             return None;
         }
-        let u64_at = |i: usize| -> Option<u64> { Some(u64::from_be_bytes(b[i..i + 8].try_into().ok()?)) };
-        let u16_at = |i: usize| -> Option<u16> { Some(u16::from_be_bytes(b[i..i + 2].try_into().ok()?)) };
+        let u64_at =
+            |i: usize| -> Option<u64> { Some(u64::from_be_bytes(b[i..i + 8].try_into().ok()?)) };
+        let u16_at =
+            |i: usize| -> Option<u16> { Some(u16::from_be_bytes(b[i..i + 2].try_into().ok()?)) };
         Some(Self {
             seq: u64_at(0)?,
             capture_us: u64_at(8)?,
@@ -215,20 +230,39 @@ mod tests {
     #[tokio::test]
     async fn framing_roundtrip_and_limits() {
         let mut buf = Vec::new();
-        write_message(&mut buf, &Control::Chat { text: "ciao".into() })
-            .await
-            .expect("write");
+        write_message(
+            &mut buf,
+            &Control::Chat {
+                text: "ciao".into(),
+            },
+        )
+        .await
+        .expect("write");
         let mut r = buf.as_slice();
         let m: Control = read_message(&mut r).await.expect("read");
-        assert_eq!(m, Control::Chat { text: "ciao".into() });
+        assert_eq!(
+            m,
+            Control::Chat {
+                text: "ciao".into()
+            }
+        );
         let mut r: &[u8] = &[];
-        assert!(matches!(read_message::<_, Control>(&mut r).await, Err(FramingError::Closed)));
+        assert!(matches!(
+            read_message::<_, Control>(&mut r).await,
+            Err(FramingError::Closed)
+        ));
         let huge = (MAX_CONTROL_LEN as u32 + 1).to_be_bytes();
         let mut r: &[u8] = &huge;
-        assert!(matches!(read_message::<_, Control>(&mut r).await, Err(FramingError::TooLarge(_))));
+        assert!(matches!(
+            read_message::<_, Control>(&mut r).await,
+            Err(FramingError::TooLarge(_))
+        ));
         let mut junk = 3u32.to_be_bytes().to_vec();
         junk.extend_from_slice(b"{x}");
         let mut r = junk.as_slice();
-        assert!(matches!(read_message::<_, Control>(&mut r).await, Err(FramingError::Malformed(_))));
+        assert!(matches!(
+            read_message::<_, Control>(&mut r).await,
+            Err(FramingError::Malformed(_))
+        ));
     }
 }

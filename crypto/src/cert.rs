@@ -183,7 +183,8 @@ impl ServerCertVerifier for PinnedVerifier {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        self.check(end_entity).map(|_| ServerCertVerified::assertion())
+        self.check(end_entity)
+            .map(|_| ServerCertVerified::assertion())
     }
 
     fn verify_tls12_signature(
@@ -220,7 +221,8 @@ impl ClientCertVerifier for PinnedVerifier {
         _intermediates: &[CertificateDer<'_>],
         _now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
-        self.check(end_entity).map(|_| ClientCertVerified::assertion())
+        self.check(end_entity)
+            .map(|_| ClientCertVerified::assertion())
     }
 
     fn verify_tls12_signature(
@@ -255,7 +257,10 @@ mod tests {
         let cert = SessionCertificate::generate().expect("generate");
         let hex = cert.fingerprint.to_hex();
         assert_eq!(hex.len(), 64);
-        assert_eq!(Fingerprint::from_hex(&hex).expect("parse"), cert.fingerprint);
+        assert_eq!(
+            Fingerprint::from_hex(&hex).expect("parse"),
+            cert.fingerprint
+        );
         assert!(Fingerprint::from_hex("abcd").is_err());
         assert!(Fingerprint::from_hex(&"zz".repeat(32)).is_err());
         let other = SessionCertificate::generate().expect("generate");

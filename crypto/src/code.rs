@@ -232,7 +232,11 @@ mod tests {
             ("ABCD-EFGÉ", CodeError::InvalidSymbol('É')),
         ];
         for (input, want) in bad {
-            assert_eq!(SessionCode::parse(input).as_ref(), Err(want), "input {input:?}");
+            assert_eq!(
+                SessionCode::parse(input).as_ref(),
+                Err(want),
+                "input {input:?}"
+            );
         }
     }
 

@@ -156,7 +156,9 @@ impl Pairing {
         match state {
             State::AwaitSpake2(spake) => {
                 if msg.len() != SPAKE2_MSG_LEN {
-                    return Err(PairingError::Malformed("SPAKE2 message has the wrong length"));
+                    return Err(PairingError::Malformed(
+                        "SPAKE2 message has the wrong length",
+                    ));
                 }
                 let key = spake
                     .finish(msg)
@@ -327,7 +329,10 @@ mod tests {
         let mut hc = h.into_channel().expect("helper established");
         let mut sc = s.into_channel().expect("sharer established");
         let ct = hc.seal(b"hello sharer").expect("seal");
-        assert!(!ct.windows(5).any(|w| w == b"hello"), "ciphertext must not leak");
+        assert!(
+            !ct.windows(5).any(|w| w == b"hello"),
+            "ciphertext must not leak"
+        );
         assert_eq!(sc.open(&ct).expect("open"), b"hello sharer");
         let ct = sc.seal(b"hello helper").expect("seal");
         assert_eq!(hc.open(&ct).expect("open"), b"hello helper");
@@ -342,8 +347,14 @@ mod tests {
         assert!(s.has_failed());
         // The helper never gets an answer; its transport is unavailable.
         assert!(he.is_none());
-        assert!(matches!(h.into_channel(), Err(PairingError::NotEstablished)));
-        assert!(matches!(s.into_channel(), Err(PairingError::NotEstablished)));
+        assert!(matches!(
+            h.into_channel(),
+            Err(PairingError::NotEstablished)
+        ));
+        assert!(matches!(
+            s.into_channel(),
+            Err(PairingError::NotEstablished)
+        ));
     }
 
     #[test]
@@ -394,7 +405,8 @@ mod tests {
         // ...and replay both recorded helper messages to a fresh sharer.
         let mut s2 = Pairing::new(PairingRole::Sharer, &code("ABCD-EFGH"));
         while s2.poll_transmit().is_some() {}
-        s2.handle_message(&recorded[0]).expect("a SPAKE2 message is always accepted");
+        s2.handle_message(&recorded[0])
+            .expect("a SPAKE2 message is always accepted");
         assert_eq!(
             s2.handle_message(&recorded[1]),
             Err(PairingError::CodeMismatch),

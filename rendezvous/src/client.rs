@@ -37,11 +37,13 @@ pub enum PeerEvent {
     PairingFailed,
 }
 
+#[derive(Debug, Clone)]
 pub struct Allocation {
     pub nameplate: String,
     pub expires_in_secs: u64,
 }
 
+#[derive(Debug)]
 pub struct MailboxClient {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
 }
@@ -86,9 +88,9 @@ impl MailboxClient {
         let url = format!("{}{}", base.trim_end_matches('/'), MAILBOX_PATH);
         let connector = match tls {
             Some(config) => Some(tokio_tungstenite::Connector::Rustls(config)),
-            None if url.starts_with("wss://") => Some(tokio_tungstenite::Connector::Rustls(
-                tls_config(None)?,
-            )),
+            None if url.starts_with("wss://") => {
+                Some(tokio_tungstenite::Connector::Rustls(tls_config(None)?))
+            }
             None => None,
         };
         let (ws, _) =

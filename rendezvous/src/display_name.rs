@@ -33,7 +33,10 @@ mod tests {
     #[test]
     fn abbreviations() {
         assert_eq!(abbreviate("Anna Rossi").as_deref(), Some("Anna R."));
-        assert_eq!(abbreviate("  anna   maria  rossi ").as_deref(), Some("anna R."));
+        assert_eq!(
+            abbreviate("  anna   maria  rossi ").as_deref(),
+            Some("anna R.")
+        );
         assert_eq!(abbreviate("Zoë").as_deref(), Some("Zoë"));
         assert_eq!(abbreviate("Łukasz żak").as_deref(), Some("Łukasz Ż."));
         assert_eq!(abbreviate("Anna\nEvil Line").as_deref(), Some("Anna L."));

@@ -54,8 +54,7 @@ async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
     let args = Args::parse();
@@ -79,7 +78,10 @@ async fn main() -> anyhow::Result<()> {
 
     let tls = match (&args.tls_cert, &args.tls_key, args.self_signed.is_empty()) {
         (Some(cert), Some(key), _) => Some(load_tls(cert, key)?),
-        (None, None, false) => Some(self_signed(&args.self_signed, args.self_signed_cert_out.as_deref())?),
+        (None, None, false) => Some(self_signed(
+            &args.self_signed,
+            args.self_signed_cert_out.as_deref(),
+        )?),
         (None, None, true) => None,
         _ => bail!("--tls-cert and --tls-key go together"),
     };

@@ -188,19 +188,19 @@ async fn next_message(socket: &mut WebSocket) -> Option<Result<ClientMessage, St
 }
 
 async fn handle_connection(mut socket: WebSocket, ip: IpAddr, state: &AppState) {
-    let first =
-        match tokio::time::timeout(state.config.first_message_timeout, next_message(&mut socket))
-            .await
-        {
-            Ok(Some(Ok(m))) => m,
-            Ok(Some(Err(e))) => {
-                return refuse(&mut socket, ErrorCode::BadRequest, e).await;
-            }
-            Ok(None) => return,
-            Err(_) => {
-                return refuse(&mut socket, ErrorCode::BadRequest, "no request in time").await
-            }
-        };
+    let first = match tokio::time::timeout(
+        state.config.first_message_timeout,
+        next_message(&mut socket),
+    )
+    .await
+    {
+        Ok(Some(Ok(m))) => m,
+        Ok(Some(Err(e))) => {
+            return refuse(&mut socket, ErrorCode::BadRequest, e).await;
+        }
+        Ok(None) => return,
+        Err(_) => return refuse(&mut socket, ErrorCode::BadRequest, "no request in time").await,
+    };
     match first {
         ClientMessage::Allocate { identity } => helper(socket, ip, identity, state).await,
         ClientMessage::Join { nameplate } => sharer(socket, ip, &nameplate, state).await,
@@ -208,7 +208,13 @@ async fn handle_connection(mut socket: WebSocket, ip: IpAddr, state: &AppState) 
     }
 }
 
-fn count(family: &prometheus_client::metrics::family::Family<ResultLabel, prometheus_client::metrics::counter::Counter>, result: &'static str) {
+fn count(
+    family: &prometheus_client::metrics::family::Family<
+        ResultLabel,
+        prometheus_client::metrics::counter::Counter,
+    >,
+    result: &'static str,
+) {
     family.get_or_create(&ResultLabel { result }).inc();
 }
 

@@ -23,9 +23,15 @@ pub enum HelperIdentity {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientMessage {
-    Allocate { identity: HelperIdentity },
-    Join { nameplate: String },
-    Send { body: String },
+    Allocate {
+        identity: HelperIdentity,
+    },
+    Join {
+        nameplate: String,
+    },
+    Send {
+        body: String,
+    },
     /// Either side: the pairing failed (wrong code or tampering); burn the nameplate.
     PairingFailed,
 }
@@ -68,11 +74,18 @@ pub enum ServerMessage {
         expires_in_secs: u64,
     },
     /// To the sharer: who is asking, as verified by the rendezvous ("Anna R.").
-    Joined { helper_name: String },
+    Joined {
+        helper_name: String,
+    },
     /// To the helper: a sharer has claimed the nameplate.
     PeerJoined,
-    Message { body: String },
+    Message {
+        body: String,
+    },
     PeerLeft,
     PairingFailed,
-    Error { code: ErrorCode, message: String },
+    Error {
+        code: ErrorCode,
+        message: String,
+    },
 }

@@ -15,10 +15,7 @@ use serde_json::Value;
 pub fn bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
     // target/<profile>/deps/test-xxxx → target/<profile>
-    let dir = exe
-        .parent()
-        .and_then(|p| p.parent())
-        .expect("target dir");
+    let dir = exe.parent().and_then(|p| p.parent()).expect("target dir");
     let path = dir.join(name);
     assert!(
         path.exists(),
@@ -88,7 +85,14 @@ pub struct Peer {
 
 impl Peer {
     pub fn assist(rendezvous: &str, name: &str, extra: &[&str]) -> Self {
-        let mut args = vec!["assist", "--json", "--rendezvous", rendezvous, "--dev-identity", name];
+        let mut args = vec![
+            "assist",
+            "--json",
+            "--rendezvous",
+            rendezvous,
+            "--dev-identity",
+            name,
+        ];
         args.extend_from_slice(extra);
         Self::spawn("helper", &args)
     }
@@ -155,11 +159,21 @@ impl Peer {
     /// Waits for the next event named `event`; panics with the history on timeout.
     pub fn wait_for(&mut self, event: &str, timeout: Duration) -> Value {
         self.wait_until(timeout, |v| v["event"] == event)
-            .unwrap_or_else(|| panic!("[{}] no {event} within {timeout:?}; saw {}", self.name, self.history()))
+            .unwrap_or_else(|| {
+                panic!(
+                    "[{}] no {event} within {timeout:?}; saw {}",
+                    self.name,
+                    self.history()
+                )
+            })
     }
 
     /// Waits for an event matching `pred`; `None` on timeout or when the process ended.
-    pub fn wait_until(&mut self, timeout: Duration, pred: impl Fn(&Value) -> bool) -> Option<Value> {
+    pub fn wait_until(
+        &mut self,
+        timeout: Duration,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Option<Value> {
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -210,7 +224,11 @@ impl Peer {
             }
             if Instant::now() > deadline {
                 let _ = self.child.kill();
-                panic!("[{}] did not exit within {timeout:?}; saw {}", self.name, self.history());
+                panic!(
+                    "[{}] did not exit within {timeout:?}; saw {}",
+                    self.name,
+                    self.history()
+                );
             }
             while let Ok(ev) = self.events.try_recv() {
                 self.seen.push(ev);
@@ -225,11 +243,17 @@ impl Peer {
     }
 
     pub fn count(&self, event: &str) -> usize {
-        self.seen.iter().filter(|(_, v)| v["event"] == event).count()
+        self.seen
+            .iter()
+            .filter(|(_, v)| v["event"] == event)
+            .count()
     }
 
     pub fn find(&self, event: &str) -> Option<&Value> {
-        self.seen.iter().map(|(_, v)| v).find(|v| v["event"] == event)
+        self.seen
+            .iter()
+            .map(|(_, v)| v)
+            .find(|v| v["event"] == event)
     }
 
     pub fn history(&self) -> String {

@@ -32,7 +32,10 @@ fn full_session_with_chat_pause_resume_and_end() {
     let mut last_seq = None;
     for _ in 0..60 {
         let f = helper.wait_for("frame_received", T);
-        assert_eq!((f["width"].as_u64(), f["height"].as_u64()), (Some(640), Some(360)));
+        assert_eq!(
+            (f["width"].as_u64(), f["height"].as_u64()),
+            (Some(640), Some(360))
+        );
         assert!(f["bytes"].as_u64().unwrap_or(0) > 0);
         let seq = f["seq"].as_u64().expect("seq");
         if let Some(prev) = last_seq {
@@ -47,7 +50,9 @@ fn full_session_with_chat_pause_resume_and_end() {
     assert_eq!(chat["from"], "helper");
     assert_eq!(chat["text"], "Can you open the settings?");
     sharer.type_line("Sure, one moment");
-    let chat = helper.wait_until(T, |v| v["event"] == "chat").expect("chat to helper");
+    let chat = helper
+        .wait_until(T, |v| v["event"] == "chat")
+        .expect("chat to helper");
     assert_eq!(chat["from"], "sharer");
     assert_eq!(chat["text"], "Sure, one moment");
 
@@ -60,14 +65,23 @@ fn full_session_with_chat_pause_resume_and_end() {
     sharer.type_line("/resume");
     helper.wait_for("resumed", T);
     let after_resume = helper.count_for(Duration::from_millis(1500), is_frame);
-    assert!(after_resume >= 15, "only {after_resume} frames in 1.5 s after resume");
+    assert!(
+        after_resume >= 15,
+        "only {after_resume} frames in 1.5 s after resume"
+    );
 
     // The helper ends; both exit cleanly and say why.
     helper.type_line("/end");
     assert!(helper.wait_exit(T).success());
     assert!(sharer.wait_exit(T).success());
-    assert_eq!(helper.find("ended").expect("helper ended")["reason"], "helper_ended");
-    assert_eq!(sharer.find("ended").expect("sharer ended")["reason"], "helper_ended");
+    assert_eq!(
+        helper.find("ended").expect("helper ended")["reason"],
+        "helper_ended"
+    );
+    assert_eq!(
+        sharer.find("ended").expect("sharer ended")["reason"],
+        "helper_ended"
+    );
 }
 
 #[test]
@@ -102,7 +116,11 @@ fn unknown_and_expired_codes_get_distinct_errors() {
     assert_eq!(helper.find("error").expect("error")["kind"], "expired_code");
 
     // Nameplate nobody allocated (the rendezvous is fresh apart from the one above).
-    let unknown = if code.starts_with("ZZZZ") { "YYYY-YYYY" } else { "ZZZZ-ZZZZ" };
+    let unknown = if code.starts_with("ZZZZ") {
+        "YYYY-YYYY"
+    } else {
+        "ZZZZ-ZZZZ"
+    };
     let mut nobody = Peer::share(&rv.url, unknown, &[]);
     assert!(!nobody.wait_exit(T).success());
     assert_eq!(nobody.find("error").expect("error")["kind"], "unknown_code");
@@ -121,7 +139,11 @@ fn declining_consent_sends_zero_frames() {
     assert!(helper.wait_exit(T).success());
     assert_eq!(sharer.count("frame_sent"), 0);
     assert_eq!(helper.count("frame_received"), 0);
-    assert!(helper.find("consent_declined").is_some(), "{}", helper.history());
+    assert!(
+        helper.find("consent_declined").is_some(),
+        "{}",
+        helper.history()
+    );
     assert_eq!(helper.find("ended").expect("ended")["reason"], "declined");
     assert_eq!(sharer.find("ended").expect("ended")["frames"], 0);
 }
@@ -176,10 +198,25 @@ fn hostile_rendezvous_substituting_pake_messages_gets_no_session() {
     sharer.type_line("y");
     assert!(!sharer.wait_exit(T).success());
     assert!(!helper.wait_exit(T).success());
-    assert_eq!(sharer.find("error").expect("sharer error")["kind"], "wrong_code");
+    assert_eq!(
+        sharer.find("error").expect("sharer error")["kind"],
+        "wrong_code"
+    );
     for peer in [&helper, &sharer] {
-        for forbidden in ["paired", "consent_requested", "connected", "frame_sent", "frame_received"] {
-            assert_eq!(peer.count(forbidden), 0, "[{}] saw {forbidden}: {}", peer.name, peer.history());
+        for forbidden in [
+            "paired",
+            "consent_requested",
+            "connected",
+            "frame_sent",
+            "frame_received",
+        ] {
+            assert_eq!(
+                peer.count(forbidden),
+                0,
+                "[{}] saw {forbidden}: {}",
+                peer.name,
+                peer.history()
+            );
         }
     }
 }
@@ -191,7 +228,9 @@ fn hostile_rendezvous_tampering_with_signals_gets_no_session() {
     let mut sharer = Peer::share(&rv.url, &code, &[]);
     // The code was right, so the sharer may be asked; even a "yes" must not start anything.
     if sharer
-        .wait_until(Duration::from_secs(5), |v| v["event"] == "consent_requested" || v["event"] == "error")
+        .wait_until(Duration::from_secs(5), |v| {
+            v["event"] == "consent_requested" || v["event"] == "error"
+        })
         .is_some_and(|v| v["event"] == "consent_requested")
     {
         sharer.type_line("y");
@@ -199,9 +238,20 @@ fn hostile_rendezvous_tampering_with_signals_gets_no_session() {
     assert!(!sharer.wait_exit(T).success());
     assert!(!helper.wait_exit(T).success());
     for peer in [&helper, &sharer] {
-        assert_eq!(peer.find("error").expect("error")["kind"], "protocol", "[{}]", peer.name);
+        assert_eq!(
+            peer.find("error").expect("error")["kind"],
+            "protocol",
+            "[{}]",
+            peer.name
+        );
         for forbidden in ["connected", "frame_sent", "frame_received"] {
-            assert_eq!(peer.count(forbidden), 0, "[{}] saw {forbidden}: {}", peer.name, peer.history());
+            assert_eq!(
+                peer.count(forbidden),
+                0,
+                "[{}] saw {forbidden}: {}",
+                peer.name,
+                peer.history()
+            );
         }
     }
     // The sharer's own "yes" is local; an altered consent never convinces the helper.

@@ -3,8 +3,7 @@
 
 use openh264::decoder::{Decoder, DecoderConfig};
 use openh264::encoder::{
-    BitRate, Complexity, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod,
-    UsageType,
+    BitRate, Complexity, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod, UsageType,
 };
 use openh264::formats::YUVSource;
 use openh264::OpenH264API;
@@ -58,7 +57,11 @@ impl VideoEncoder {
         })
     }
 
-    pub fn encode(&mut self, frame: &BgraFrame, keyframe: bool) -> Result<EncodedFrame, CodecError> {
+    pub fn encode(
+        &mut self,
+        frame: &BgraFrame,
+        keyframe: bool,
+    ) -> Result<EncodedFrame, CodecError> {
         self.yuv.fill_from_bgra(frame)?;
         if keyframe {
             self.encoder.force_intra_frame();
@@ -99,7 +102,15 @@ impl VideoDecoder {
         };
         let (w, h) = yuv.dimensions();
         let (w, h) = (w as u32, h as u32);
-        i420_to_rgba(yuv.y(), yuv.u(), yuv.v(), yuv.strides(), w, h, &mut self.rgba)?;
+        i420_to_rgba(
+            yuv.y(),
+            yuv.u(),
+            yuv.v(),
+            yuv.strides(),
+            w,
+            h,
+            &mut self.rgba,
+        )?;
         Ok(Some(DecodedFrame {
             width: w,
             height: h,
@@ -142,7 +153,11 @@ mod tests {
                 .chunks(4)
                 .flat_map(|p| [p[2], p[1], p[0]])
                 .collect();
-            let out: Vec<u8> = decoded.rgba.chunks(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
+            let out: Vec<u8> = decoded
+                .rgba
+                .chunks(4)
+                .flat_map(|p| [p[0], p[1], p[2]])
+                .collect();
             let q = psnr(&src, &out);
             assert!(q > 28.0, "frame {i}: PSNR {q:.1} dB");
         }

@@ -154,7 +154,9 @@ impl IceSession {
 
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let (upd_tx, upd_rx) = mpsc::unbounded_channel();
-        tokio::spawn(agent_loop(agent, sockets, cmd_rx, stun_rx, upd_tx, selected));
+        tokio::spawn(agent_loop(
+            agent, sockets, cmd_rx, stun_rx, upd_tx, selected,
+        ));
 
         Ok(Self {
             commands: cmd_tx,

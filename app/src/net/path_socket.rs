@@ -19,10 +19,18 @@ use tokio::sync::mpsc;
 
 /// The address QUIC believes its peer has: in the IPv6 discard-only prefix (RFC 6666), so it
 /// can never be mistaken for a real one.
-pub const VIRTUAL_PEER: SocketAddr =
-    SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::new(0x100, 0, 0, 0, 0, 0, 0, 1), 1, 0, 0));
-const VIRTUAL_LOCAL: SocketAddr =
-    SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::new(0x100, 0, 0, 0, 0, 0, 0, 2), 1, 0, 0));
+pub const VIRTUAL_PEER: SocketAddr = SocketAddr::V6(SocketAddrV6::new(
+    Ipv6Addr::new(0x100, 0, 0, 0, 0, 0, 0, 1),
+    1,
+    0,
+    0,
+));
+const VIRTUAL_LOCAL: SocketAddr = SocketAddr::V6(SocketAddrV6::new(
+    Ipv6Addr::new(0x100, 0, 0, 0, 0, 0, 0, 2),
+    1,
+    0,
+    0,
+));
 
 pub struct Datagram {
     pub from: SocketAddr,
@@ -128,13 +136,13 @@ impl AsyncUdpSocket for PathSocket {
                 Poll::Ready(Some(d)) => {
                     let n = d.payload.len().min(bufs[filled].len());
                     bufs[filled][..n].copy_from_slice(&d.payload[..n]);
-                    let mut m = RecvMeta::default();
-                    m.addr = VIRTUAL_PEER;
-                    m.len = n;
-                    m.stride = n;
-                    m.ecn = None;
-                    m.dst_ip = Some(VIRTUAL_LOCAL.ip());
-                    meta[filled] = m;
+                    meta[filled] = RecvMeta {
+                        addr: VIRTUAL_PEER,
+                        len: n,
+                        stride: n,
+                        ecn: None,
+                        dst_ip: Some(VIRTUAL_LOCAL.ip()),
+                    };
                     filled += 1;
                 }
                 Poll::Ready(None) => {

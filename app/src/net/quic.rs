@@ -30,7 +30,9 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(6);
 fn transport() -> Arc<TransportConfig> {
     let mut t = TransportConfig::default();
     t.keep_alive_interval(Some(Duration::from_millis(1000)));
-    t.max_idle_timeout(Some(VarInt::from_u32(IDLE_TIMEOUT.as_millis() as u32).into()));
+    t.max_idle_timeout(Some(
+        VarInt::from_u32(IDLE_TIMEOUT.as_millis() as u32).into(),
+    ));
     // One video frame per unidirectional stream: allow many in flight.
     t.max_concurrent_uni_streams(VarInt::from_u32(256));
     t.stream_receive_window(VarInt::from_u32(4 * 1024 * 1024));

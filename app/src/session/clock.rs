@@ -10,7 +10,9 @@ pub struct ClockOffset {
 impl ClockOffset {
     /// `t0` sent (helper clock), `t1` answered (sharer clock), `t2` received (helper clock).
     pub fn sample(&mut self, t0: u64, t1: u64, t2: u64) {
-        let Some(rtt) = t2.checked_sub(t0) else { return };
+        let Some(rtt) = t2.checked_sub(t0) else {
+            return;
+        };
         let offset = t1 as i64 - ((t0 as i128 + t2 as i128) / 2) as i64;
         if self.best.is_none_or(|(best_rtt, _)| rtt <= best_rtt) {
             self.best = Some((rtt, offset));

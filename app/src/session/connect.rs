@@ -88,10 +88,16 @@ pub(super) async fn establish(
                 let own = cert.clone();
                 match role {
                     Role::Sharer => {
-                        quic_attempt = Some(Box::pin(async move { quic::accept(socket, &own, fp).await }));
+                        quic_attempt =
+                            Some(Box::pin(
+                                async move { quic::accept(socket, &own, fp).await },
+                            ));
                     }
                     Role::Helper if path.is_some() => {
-                        quic_attempt = Some(Box::pin(async move { quic::connect(socket, &own, fp).await }));
+                        quic_attempt =
+                            Some(Box::pin(
+                                async move { quic::connect(socket, &own, fp).await },
+                            ));
                     }
                     Role::Helper => {}
                 }
@@ -197,7 +203,11 @@ pub(super) async fn establish(
     };
     let path = match path {
         Some(p) => p,
-        None => return Err(SessionError::Network("connected without a selected path".into())),
+        None => {
+            return Err(SessionError::Network(
+                "connected without a selected path".into(),
+            ))
+        }
     };
     emit(
         events,

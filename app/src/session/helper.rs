@@ -23,7 +23,8 @@ pub async fn run_helper(
     mut commands: CommandSource,
     events: EventSink,
 ) -> Result<EndReason, SessionError> {
-    let mut mailbox = MailboxClient::connect(&config.rendezvous, config.rendezvous_tls.clone()).await?;
+    let mut mailbox =
+        MailboxClient::connect(&config.rendezvous, config.rendezvous_tls.clone()).await?;
     let allocation = mailbox.allocate(identity).await?;
     let nameplate = tandem_crypto::Nameplate::parse(&allocation.nameplate)
         .map_err(|e| SessionError::Protocol(format!("rendezvous sent a bad nameplate: {e}")))?;
@@ -52,12 +53,23 @@ pub async fn run_helper(
     }
     emit(&events, Event::PeerJoined);
 
-    let mut signaling = tokio::time::timeout(config.pairing_timeout, pair(mailbox, PairingRole::Helper, &code))
-        .await
-        .map_err(|_| SessionError::Timeout("pairing"))??;
+    let mut signaling = tokio::time::timeout(
+        config.pairing_timeout,
+        pair(mailbox, PairingRole::Helper, &code),
+    )
+    .await
+    .map_err(|_| SessionError::Timeout("pairing"))??;
     emit(&events, Event::Paired { peer_name: None });
 
-    let established = match establish(Role::Helper, &config, &mut signaling, &mut commands, &events).await? {
+    let established = match establish(
+        Role::Helper,
+        &config,
+        &mut signaling,
+        &mut commands,
+        &events,
+    )
+    .await?
+    {
         Outcome::Ready(e) => e,
         Outcome::Ended(reason) => {
             signaling.close().await;
@@ -154,7 +166,11 @@ pub async fn run_helper(
     finish(&events, reason, frames_decoded)
 }
 
-pub(super) fn finish(events: &EventSink, reason: EndReason, frames: u64) -> Result<EndReason, SessionError> {
+pub(super) fn finish(
+    events: &EventSink,
+    reason: EndReason,
+    frames: u64,
+) -> Result<EndReason, SessionError> {
     emit(
         events,
         Event::Ended {

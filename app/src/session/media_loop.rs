@@ -37,13 +37,20 @@ impl ControlChannel {
 
     /// Cancel-safe.
     pub async fn recv(&mut self) -> Result<Control, FramingError> {
-        self.incoming.recv().await.unwrap_or(Err(FramingError::Closed))
+        self.incoming
+            .recv()
+            .await
+            .unwrap_or(Err(FramingError::Closed))
     }
 }
 
 /// Sends `End`, then waits briefly for the peer to close the connection so the message is
 /// delivered rather than lost in our own close.
-pub(super) async fn close_gracefully(conn: &Connection, control: &mut ControlChannel, reason: EndReason) {
+pub(super) async fn close_gracefully(
+    conn: &Connection,
+    control: &mut ControlChannel,
+    reason: EndReason,
+) {
     let _ = control.send(&Control::End { reason }).await;
     let _ = control.send.finish();
     let _ = tokio::time::timeout(Duration::from_secs(2), conn.closed()).await;

@@ -41,17 +41,27 @@ pub enum Command {
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     /// Helper: the code to read to the sharer.
-    CodeIssued { code: String, expires_in_secs: u64 },
+    CodeIssued {
+        code: String,
+        expires_in_secs: u64,
+    },
     /// Helper: someone entered the nameplate; pairing starts.
     PeerJoined,
     /// Both: the code matched; the channel is end-to-end encrypted.
-    Paired { peer_name: Option<String> },
+    Paired {
+        peer_name: Option<String>,
+    },
     /// Sharer: ask the person whether `helper_name` may see the screen.
-    ConsentRequested { helper_name: String },
+    ConsentRequested {
+        helper_name: String,
+    },
     ConsentGiven,
     ConsentDeclined,
     /// The direct/relayed path and QUIC are up.
-    Connected { path: PathInfo, setup_ms: u64 },
+    Connected {
+        path: PathInfo,
+        setup_ms: u64,
+    },
     /// Helper: a frame was decoded.
     FrameReceived {
         seq: u64,
@@ -63,10 +73,21 @@ pub enum Event {
         decode_ms: f64,
     },
     /// Sharer: a frame left for the helper.
-    FrameSent { seq: u64, bytes: usize, keyframe: bool },
-    Chat { from: Role, text: String },
-    Paused { by: Role },
-    Resumed { by: Role },
+    FrameSent {
+        seq: u64,
+        bytes: usize,
+        keyframe: bool,
+    },
+    Chat {
+        from: Role,
+        text: String,
+    },
+    Paused {
+        by: Role,
+    },
+    Resumed {
+        by: Role,
+    },
     /// Once a second while connected.
     Stats {
         fps: f64,

@@ -24,11 +24,15 @@ pub async fn run_sharer(
     mut commands: CommandSource,
     events: EventSink,
 ) -> Result<EndReason, SessionError> {
-    let mut mailbox = MailboxClient::connect(&config.rendezvous, config.rendezvous_tls.clone()).await?;
+    let mut mailbox =
+        MailboxClient::connect(&config.rendezvous, config.rendezvous_tls.clone()).await?;
     let helper_name = mailbox.join(code.nameplate.as_str()).await?;
-    let mut signaling = tokio::time::timeout(config.pairing_timeout, pair(mailbox, PairingRole::Sharer, &code))
-        .await
-        .map_err(|_| SessionError::Timeout("pairing"))??;
+    let mut signaling = tokio::time::timeout(
+        config.pairing_timeout,
+        pair(mailbox, PairingRole::Sharer, &code),
+    )
+    .await
+    .map_err(|_| SessionError::Timeout("pairing"))??;
     emit(
         &events,
         Event::Paired {
@@ -37,7 +41,15 @@ pub async fn run_sharer(
     );
     emit(&events, Event::ConsentRequested { helper_name });
 
-    let established = match establish(Role::Sharer, &config, &mut signaling, &mut commands, &events).await? {
+    let established = match establish(
+        Role::Sharer,
+        &config,
+        &mut signaling,
+        &mut commands,
+        &events,
+    )
+    .await?
+    {
         Outcome::Ready(e) => e,
         Outcome::Ended(reason) => {
             signaling.close().await;
@@ -64,7 +76,8 @@ pub async fn run_sharer(
 
     // Consent was given: only now does the video pipeline exist.
     let pipeline = Arc::new(PipelineControl::default());
-    let mut outgoing = spawn_pipeline(config.video, pipeline.clone()).map_err(SessionError::Video)?;
+    let mut outgoing =
+        spawn_pipeline(config.video, pipeline.clone()).map_err(SessionError::Video)?;
     let mut frames_sent = 0u64;
 
     let reason = loop {

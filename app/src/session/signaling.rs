@@ -60,7 +60,8 @@ pub async fn pair(
 
 impl Signaling {
     pub async fn send(&mut self, signal: &Signal) -> Result<(), SessionError> {
-        let plain = serde_json::to_vec(signal).map_err(|e| SessionError::Protocol(e.to_string()))?;
+        let plain =
+            serde_json::to_vec(signal).map_err(|e| SessionError::Protocol(e.to_string()))?;
         let sealed = self
             .channel
             .seal(&plain)
@@ -75,14 +76,17 @@ impl Signaling {
         loop {
             match self.mailbox.recv().await {
                 Ok(PeerEvent::Message(sealed)) => {
-                    let plain = self.channel.open(&sealed).map_err(|e| {
-                        SessionError::Protocol(format!("signal rejected: {e}"))
-                    })?;
+                    let plain = self
+                        .channel
+                        .open(&sealed)
+                        .map_err(|e| SessionError::Protocol(format!("signal rejected: {e}")))?;
                     let signal = serde_json::from_slice(&plain)
                         .map_err(|e| SessionError::Protocol(format!("bad signal: {e}")))?;
                     return Ok(Incoming::Signal(signal));
                 }
-                Ok(PeerEvent::PeerLeft) | Err(ClientError::Closed) => return Ok(Incoming::PeerLeft),
+                Ok(PeerEvent::PeerLeft) | Err(ClientError::Closed) => {
+                    return Ok(Incoming::PeerLeft)
+                }
                 Ok(PeerEvent::PeerJoined) => continue,
                 Ok(PeerEvent::PairingFailed) => {
                     return Err(SessionError::Protocol("unexpected pairing failure".into()))

@@ -58,8 +58,13 @@ pub fn spawn_pipeline(
     control: Arc<PipelineControl>,
 ) -> Result<mpsc::Receiver<OutgoingFrame>, String> {
     let (tx, rx) = mpsc::channel(2);
-    let mut encoder = VideoEncoder::new(config.width, config.height, config.bitrate_bps, config.fps as f32)
-        .map_err(|e| e.to_string())?;
+    let mut encoder = VideoEncoder::new(
+        config.width,
+        config.height,
+        config.bitrate_bps,
+        config.fps as f32,
+    )
+    .map_err(|e| e.to_string())?;
     std::thread::Builder::new()
         .name("tandem-video-out".into())
         .spawn(move || {
@@ -124,7 +129,10 @@ pub async fn send_frame(conn: &Connection, frame: &OutgoingFrame) -> Result<(), 
         .write_all(&frame.header.encode())
         .await
         .map_err(|e| e.to_string())?;
-    stream.write_all(&frame.data).await.map_err(|e| e.to_string())?;
+    stream
+        .write_all(&frame.data)
+        .await
+        .map_err(|e| e.to_string())?;
     stream.finish().map_err(|e| e.to_string())?;
     Ok(())
 }
@@ -165,7 +173,9 @@ pub fn spawn_receiver(conn: Connection) -> Result<mpsc::UnboundedReceiver<Receiv
                     warn!("malformed frame header");
                     return;
                 };
-                let _ = frames_tx.send((header, data[FrameHeader::LEN..].to_vec())).await;
+                let _ = frames_tx
+                    .send((header, data[FrameHeader::LEN..].to_vec()))
+                    .await;
             });
         }
     });
@@ -203,7 +213,9 @@ pub fn spawn_receiver(conn: Connection) -> Result<mpsc::UnboundedReceiver<Receiv
                             None => break,
                         },
                     };
-                    let Some((header, data)) = reorder.remove(&expected) else { break };
+                    let Some((header, data)) = reorder.remove(&expected) else {
+                        break;
+                    };
                     next = Some(expected + 1);
                     if waiting_for_key && !header.keyframe {
                         continue;

@@ -148,8 +148,7 @@ impl Store for MemoryStore {
 
     async fn sweep(&self) {
         let now = Instant::now();
-        self.lock()
-            .retain(|_, e| e.live() || now < e.forget_at);
+        self.lock().retain(|_, e| e.live() || now < e.forget_at);
     }
 
     async fn active_mailboxes(&self) -> usize {

@@ -1,0 +1,272 @@
+//! The rendezvous over real sockets, in process: protocol, refusals, limits, TLS, metrics.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tandem_rendezvous::client::tls_config;
+use tandem_rendezvous::rate_limit::Limit;
+use tandem_rendezvous::wire::{ErrorCode, HelperIdentity};
+use tandem_rendezvous::{
+    AppState, ClientError, MailboxClient, MemoryStore, PeerEvent, ServerConfig,
+};
+use tokio::net::TcpListener;
+
+fn dev() -> HelperIdentity {
+    HelperIdentity::Dev {
+        name: "Anna Rossi".into(),
+    }
+}
+
+fn permissive() -> ServerConfig {
+    ServerConfig {
+        allow_dev_identity: true,
+        allocate_limit: Limit {
+            per_minute: 1000,
+            burst: 1000,
+        },
+        join_limit: Limit {
+            per_minute: 1000,
+            burst: 1000,
+        },
+        ..ServerConfig::default()
+    }
+}
+
+async fn start(config: ServerConfig) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("ws://{}", listener.local_addr().expect("addr"));
+    let state = AppState::new(config, Arc::new(MemoryStore::new()));
+    tokio::spawn(tandem_rendezvous::serve(
+        listener,
+        state,
+        std::future::pending(),
+    ));
+    url
+}
+
+fn refused(e: ClientError) -> ErrorCode {
+    match e {
+        ClientError::Refused { code, .. } => code,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn pairs_and_forwards_opaque_messages_both_ways() {
+    let url = start(permissive()).await;
+    let mut helper = MailboxClient::connect(&url, None).await.expect("connect");
+    let alloc = helper.allocate(dev()).await.expect("allocate");
+    assert_eq!(alloc.nameplate.len(), 4);
+    assert_eq!(alloc.expires_in_secs, 600);
+
+    let mut sharer = MailboxClient::connect(&url, None).await.expect("connect");
+    // Nameplates are entered the way people type them.
+    let name = sharer
+        .join(&alloc.nameplate.to_lowercase())
+        .await
+        .expect("join");
+    assert_eq!(name, "Anna R.");
+    assert_eq!(helper.recv().await.expect("event"), PeerEvent::PeerJoined);
+
+    helper.send(b"\x00\x01binary\xff").await.expect("send");
+    assert_eq!(
+        sharer.recv().await.expect("event"),
+        PeerEvent::Message(b"\x00\x01binary\xff".to_vec())
+    );
+    sharer.send(b"reply").await.expect("send");
+    assert_eq!(
+        helper.recv().await.expect("event"),
+        PeerEvent::Message(b"reply".to_vec())
+    );
+
+    sharer.close().await;
+    assert_eq!(helper.recv().await.expect("event"), PeerEvent::PeerLeft);
+}
+
+#[tokio::test]
+async fn dev_identity_is_refused_unless_enabled() {
+    let url = start(ServerConfig::default()).await;
+    let mut helper = MailboxClient::connect(&url, None).await.expect("connect");
+    let err = helper.allocate(dev()).await.expect_err("refused");
+    assert_eq!(refused(err), ErrorCode::IdentityRefused);
+}
+
+#[tokio::test]
+async fn pairing_failure_burns_and_tells_the_other_side() {
+    let url = start(permissive()).await;
+    let mut helper = MailboxClient::connect(&url, None).await.expect("connect");
+    let np = helper.allocate(dev()).await.expect("allocate").nameplate;
+    let mut sharer = MailboxClient::connect(&url, None).await.expect("connect");
+    sharer.join(&np).await.expect("join");
+    assert_eq!(helper.recv().await.expect("event"), PeerEvent::PeerJoined);
+    sharer.report_pairing_failed().await.expect("report");
+    assert_eq!(
+        helper.recv().await.expect("event"),
+        PeerEvent::PairingFailed
+    );
+    let mut again = MailboxClient::connect(&url, None).await.expect("connect");
+    assert_eq!(
+        refused(again.join(&np).await.expect_err("refused")),
+        ErrorCode::UsedNameplate
+    );
+}
+
+#[tokio::test]
+async fn join_and_allocate_are_rate_limited_per_ip() {
+    let url = start(ServerConfig {
+        allow_dev_identity: true,
+        allocate_limit: Limit {
+            per_minute: 1,
+            burst: 2,
+        },
+        join_limit: Limit {
+            per_minute: 1,
+            burst: 3,
+        },
+        ..ServerConfig::default()
+    })
+    .await;
+    for i in 0..3 {
+        let mut c = MailboxClient::connect(&url, None).await.expect("connect");
+        let r = c.join("ZZZZ").await;
+        assert_eq!(
+            refused(r.expect_err("no such nameplate")),
+            ErrorCode::UnknownNameplate,
+            "try {i}"
+        );
+    }
+    let mut c = MailboxClient::connect(&url, None).await.expect("connect");
+    assert_eq!(
+        refused(c.join("ZZZZ").await.expect_err("limited")),
+        ErrorCode::RateLimited
+    );
+
+    let mut keep = Vec::new();
+    for _ in 0..2 {
+        let mut c = MailboxClient::connect(&url, None).await.expect("connect");
+        c.allocate(dev()).await.expect("within burst");
+        keep.push(c);
+    }
+    let mut c = MailboxClient::connect(&url, None).await.expect("connect");
+    assert_eq!(
+        refused(c.allocate(dev()).await.expect_err("limited")),
+        ErrorCode::RateLimited
+    );
+}
+
+#[tokio::test]
+async fn malformed_input_gets_a_clear_error_and_never_kills_the_server() {
+    let url = start(permissive()).await;
+    let mailbox = format!("{url}/v1/mailbox");
+    for bad in [
+        "not json",
+        "{\"type\":\"join\"}",
+        "{\"type\":\"send\",\"body\":\"AAAA\"}",
+        "{\"type\":\"join\",\"nameplate\":\"AB!D\"}",
+        "{\"type\":\"allocate\",\"identity\":{\"kind\":\"dev\",\"name\":\"  \"}}",
+    ] {
+        let (mut ws, _) = tokio_tungstenite::connect_async(mailbox.as_str())
+            .await
+            .expect("connect");
+        ws.send(tokio_tungstenite::tungstenite::Message::Text(bad.into()))
+            .await
+            .expect("send");
+        let reply = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("an answer, not silence")
+            .expect("a frame")
+            .expect("ok frame");
+        let text = reply.into_text().expect("text");
+        assert!(text.contains("\"type\":\"error\""), "{bad} → {text}");
+        assert!(
+            text.contains("bad_request") || text.contains("identity_refused"),
+            "{bad} → {text}"
+        );
+    }
+    // Still serving.
+    let mut helper = MailboxClient::connect(&url, None).await.expect("connect");
+    helper
+        .allocate(dev())
+        .await
+        .expect("allocate after garbage");
+}
+
+#[tokio::test]
+async fn health_and_metrics() {
+    let url = start(permissive()).await;
+    let mut helper = MailboxClient::connect(&url, None).await.expect("connect");
+    let _np = helper.allocate(dev()).await.expect("allocate");
+    let http = url.replace("ws://", "");
+    let get = |path: &'static str| {
+        let http = http.clone();
+        async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let mut s = tokio::net::TcpStream::connect(&http).await.expect("tcp");
+            s.write_all(
+                format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+            )
+            .await
+            .expect("write");
+            let mut out = String::new();
+            s.read_to_string(&mut out).await.expect("read");
+            out
+        }
+    };
+    assert!(get("/healthz").await.ends_with("ok"));
+    let metrics = get("/metrics").await;
+    assert!(
+        metrics.contains("tandem_rendezvous_allocations_total{result=\"ok\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("tandem_rendezvous_active_mailboxes 1"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn tls_with_a_private_ca() {
+    // A self-signed certificate for 127.0.0.1, trusted by the client as an extra CA.
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()])
+            .expect("cert");
+    let dir = std::env::temp_dir().join(format!("tandem-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let ca = dir.join("ca.pem");
+    std::fs::write(&ca, certified.cert.pem()).expect("write");
+
+    let key = rustls::pki_types::PrivateKeyDer::try_from(certified.signing_key.serialize_der())
+        .expect("key");
+    let server_tls = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_no_client_auth()
+    .with_single_cert(vec![certified.cert.der().clone()], key)
+    .expect("server config");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let port = listener.local_addr().expect("addr").port();
+    let state = AppState::new(permissive(), Arc::new(MemoryStore::new()));
+    tokio::spawn(tandem_rendezvous::serve_tls(
+        listener,
+        state,
+        Arc::new(server_tls),
+        axum_server::Handle::new(),
+    ));
+    let url = format!("wss://127.0.0.1:{port}");
+
+    // Without the CA: refused by the client's certificate check.
+    assert!(matches!(
+        MailboxClient::connect(&url, None).await.err(),
+        Some(ClientError::Connect { .. })
+    ));
+    let tls = tls_config(Some(&ca)).expect("tls config");
+    let mut helper = MailboxClient::connect(&url, Some(tls))
+        .await
+        .expect("connect over TLS");
+    helper.allocate(dev()).await.expect("allocate over TLS");
+    let _ = std::fs::remove_dir_all(&dir);
+}
