@@ -81,6 +81,7 @@ pub struct IceSession {
     pub local_candidates: Vec<String>,
     pub socket: Arc<PathSocket>,
     pub updates: mpsc::UnboundedReceiver<IceUpdate>,
+    selected: SelectedPair,
 }
 
 impl IceSession {
@@ -152,6 +153,7 @@ impl IceSession {
             ));
         }
 
+        let selected_for_session = selected.clone();
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let (upd_tx, upd_rx) = mpsc::unbounded_channel();
         tokio::spawn(agent_loop(
@@ -165,6 +167,7 @@ impl IceSession {
             local_candidates,
             socket,
             updates: upd_rx,
+            selected: selected_for_session,
         })
     }
 
@@ -175,6 +178,7 @@ impl IceSession {
 
     pub fn add_remote_candidate(&self, sdp: &str) -> Result<(), IceError> {
         let c = unmarshal_candidate(sdp).map_err(|e| IceError::BadCandidate(e.to_string()))?;
+        self.selected.allow(c.addr());
         let _ = self.commands.send(Command::RemoteCandidate(Box::new(c)));
         Ok(())
     }

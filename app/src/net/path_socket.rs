@@ -40,9 +40,11 @@ pub struct Datagram {
 #[derive(Default)]
 struct Selection {
     current: Option<(SocketAddr, SocketAddr)>,
-    /// Remote addresses ICE has selected at some point; session traffic is accepted only
-    /// from these (a pair changes on both sides at slightly different moments).
-    verified: HashSet<SocketAddr>,
+    /// Remote addresses session traffic is accepted from: candidates the peer signalled over
+    /// the authenticated channel, and pairs ICE selected (peer-reflexive ones included). The
+    /// two sides select at slightly different moments, so the first QUIC packet may arrive
+    /// before this side's own selection; dropping it would cost a retransmission timeout.
+    allowed: HashSet<SocketAddr>,
 }
 
 /// The selected (local, remote) pair, shared between the ICE task and the socket.
@@ -53,7 +55,15 @@ impl SelectedPair {
     pub fn set(&self, local: SocketAddr, remote: SocketAddr) {
         let mut s = self.0.write().unwrap_or_else(|p| p.into_inner());
         s.current = Some((local, remote));
-        s.verified.insert(remote);
+        s.allowed.insert(remote);
+    }
+
+    pub fn allow(&self, remote: SocketAddr) {
+        self.0
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .allowed
+            .insert(remote);
     }
 
     pub fn get(&self) -> Option<(SocketAddr, SocketAddr)> {
@@ -64,7 +74,7 @@ impl SelectedPair {
         self.0
             .read()
             .unwrap_or_else(|p| p.into_inner())
-            .verified
+            .allowed
             .contains(&from)
     }
 }

@@ -40,7 +40,21 @@ async fn maybe<F: Future + Unpin>(f: &mut Option<F>) -> F::Output {
     }
 }
 
+/// Runs the set-up phase; the mailbox is closed when it ends, whatever the outcome (after
+/// it the peers talk only over QUIC).
 pub(super) async fn establish(
+    role: Role,
+    config: &SessionConfig,
+    mut signaling: Signaling,
+    commands: &mut CommandSource,
+    events: &EventSink,
+) -> Result<Outcome, SessionError> {
+    let outcome = establish_over(role, config, &mut signaling, commands, events).await;
+    signaling.close().await;
+    outcome
+}
+
+async fn establish_over(
     role: Role,
     config: &SessionConfig,
     signaling: &mut Signaling,
@@ -70,6 +84,7 @@ pub(super) async fn establish(
     let mut path: Option<PathInfo> = None;
     let mut quic_attempt: Option<QuicFuture> = None;
     let mut connected: Option<(Endpoint, Connection)> = None;
+    let mut connected_after = std::time::Duration::ZERO;
     // The sharer decides; the helper learns the decision.
     let mut consent: Option<bool> = None;
     let mut pending_chat = Vec::new();
@@ -167,7 +182,10 @@ pub(super) async fn establish(
             result = maybe(&mut quic_attempt) => {
                 quic_attempt = None;
                 match result {
-                    Ok(pair) => connected = Some(pair),
+                    Ok(pair) => {
+                        connected_after = started.elapsed();
+                        connected = Some(pair);
+                    }
                     Err(e) => return Err(SessionError::Network(e.to_string())),
                 }
             }
@@ -213,7 +231,7 @@ pub(super) async fn establish(
         events,
         Event::Connected {
             path: path.clone(),
-            setup_ms: started.elapsed().as_millis() as u64,
+            setup_ms: connected_after.as_millis() as u64,
         },
     );
     Ok(Outcome::Ready(Box::new(Established {

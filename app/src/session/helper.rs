@@ -9,7 +9,7 @@ use tokio::time::MissedTickBehavior;
 use tracing::debug;
 
 use super::clock::ClockOffset;
-use super::connect::{establish, Outcome};
+use super::connect::{establish, Established, Outcome};
 use super::media_loop::{close_gracefully, ControlChannel, Stats};
 use super::signaling::pair;
 use super::video::{spawn_receiver, ReceiverEvent};
@@ -53,7 +53,7 @@ pub async fn run_helper(
     }
     emit(&events, Event::PeerJoined);
 
-    let mut signaling = tokio::time::timeout(
+    let signaling = tokio::time::timeout(
         config.pairing_timeout,
         pair(mailbox, PairingRole::Helper, &code),
     )
@@ -61,29 +61,15 @@ pub async fn run_helper(
     .map_err(|_| SessionError::Timeout("pairing"))??;
     emit(&events, Event::Paired { peer_name: None });
 
-    let established = match establish(
-        Role::Helper,
-        &config,
-        &mut signaling,
-        &mut commands,
-        &events,
-    )
-    .await?
-    {
-        Outcome::Ready(e) => e,
-        Outcome::Ended(reason) => {
-            signaling.close().await;
-            return finish(&events, reason, 0);
-        }
-    };
-    signaling.close().await;
-    let super::connect::Established {
+    let Established {
         endpoint,
         connection,
         ice: _ice,
         pending_chat,
-        ..
-    } = *established;
+    } = match establish(Role::Helper, &config, signaling, &mut commands, &events).await? {
+        Outcome::Ready(established) => *established,
+        Outcome::Ended(reason) => return finish(&events, reason, 0),
+    };
 
     let (send, recv) = connection
         .open_bi()

@@ -8,7 +8,7 @@ use tandem_crypto::{PairingRole, SessionCode};
 use tandem_rendezvous::MailboxClient;
 use tracing::debug;
 
-use super::connect::{establish, Outcome};
+use super::connect::{establish, Established, Outcome};
 use super::helper::finish;
 use super::media_loop::{close_gracefully, ControlChannel};
 use super::signaling::pair;
@@ -27,7 +27,7 @@ pub async fn run_sharer(
     let mut mailbox =
         MailboxClient::connect(&config.rendezvous, config.rendezvous_tls.clone()).await?;
     let helper_name = mailbox.join(code.nameplate.as_str()).await?;
-    let mut signaling = tokio::time::timeout(
+    let signaling = tokio::time::timeout(
         config.pairing_timeout,
         pair(mailbox, PairingRole::Sharer, &code),
     )
@@ -41,30 +41,21 @@ pub async fn run_sharer(
     );
     emit(&events, Event::ConsentRequested { helper_name });
 
-    let established = match establish(
-        Role::Sharer,
-        &config,
-        &mut signaling,
-        &mut commands,
-        &events,
-    )
-    .await?
-    {
-        Outcome::Ready(e) => e,
-        Outcome::Ended(reason) => {
-            signaling.close().await;
-            return finish(&events, reason, 0);
-        }
-    };
-    signaling.close().await;
-    let super::connect::Established {
+    let Established {
         endpoint,
         connection,
         ice: _ice,
         pending_chat,
-        ..
-    } = *established;
+    } = match establish(Role::Sharer, &config, signaling, &mut commands, &events).await? {
+        Outcome::Ready(established) => *established,
+        Outcome::Ended(reason) => return finish(&events, reason, 0),
+    };
 
+    // Consent was given and the path is up: only now does the video pipeline exist. It
+    // starts while the helper's control stream is still being accepted.
+    let pipeline = Arc::new(PipelineControl::default());
+    let mut outgoing =
+        spawn_pipeline(config.video, pipeline.clone()).map_err(SessionError::Video)?;
     let (send, recv) = tokio::time::timeout(Duration::from_secs(10), connection.accept_bi())
         .await
         .map_err(|_| SessionError::Timeout("waiting for the helper's control stream"))?
@@ -73,11 +64,6 @@ pub async fn run_sharer(
     for text in pending_chat {
         control.send(&Control::Chat { text }).await?;
     }
-
-    // Consent was given: only now does the video pipeline exist.
-    let pipeline = Arc::new(PipelineControl::default());
-    let mut outgoing =
-        spawn_pipeline(config.video, pipeline.clone()).map_err(SessionError::Video)?;
     let mut frames_sent = 0u64;
 
     let reason = loop {

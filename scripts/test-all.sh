@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# README command 2: install what the tests need, then run every check and test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup-deps.sh test
+
+export CARGO_TERM_COLOR=never
+cargo fmt --all -- --check
+# The end-to-end tests run the real binaries: build them first.
+cargo build --workspace --all-targets --locked
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo test --workspace --locked

@@ -1,0 +1,235 @@
+//! `tandem-bench session`: how fast a session starts, on loopback, in process.
+//!
+//! Measures, over N sessions: code submitted → consent prompt on the sharer, and
+//! Allow → first decoded frame on the helper; plus the cost of one pairing (SPAKE2 + Noise,
+//! both sides, no network). Prints a Markdown table for BENCHMARKS.md.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use tandem::session::{
+    run_helper, run_sharer, Command, Event, HelperIdentity, SessionConfig, VideoConfig,
+};
+use tandem_crypto::{Pairing, PairingRole, SessionCode};
+use tokio::sync::mpsc;
+
+#[derive(Parser)]
+struct Cli {
+    #[command(subcommand)]
+    what: What,
+}
+
+#[derive(Subcommand)]
+enum What {
+    /// Session start-up latency.
+    Session {
+        #[arg(long, default_value_t = 20)]
+        runs: usize,
+        #[arg(long, default_value_t = 1280)]
+        width: u32,
+        #[arg(long, default_value_t = 720)]
+        height: u32,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.what {
+        What::Session {
+            runs,
+            width,
+            height,
+        } => session(runs, width, height).await,
+    }
+}
+
+async fn wait_for(
+    rx: &mut mpsc::UnboundedReceiver<Event>,
+    what: &str,
+    pred: impl Fn(&Event) -> bool,
+) -> anyhow::Result<Event> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, rx.recv()).await {
+            Ok(Some(ev)) if pred(&ev) => return Ok(ev),
+            Ok(Some(_)) => continue,
+            Ok(None) => bail!("session ended before {what}"),
+            Err(_) => bail!("timed out waiting for {what}"),
+        }
+    }
+}
+
+async fn session(runs: usize, width: u32, height: u32) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("ws://{}", listener.local_addr()?);
+    let state = tandem_rendezvous::AppState::new(
+        tandem_rendezvous::ServerConfig {
+            allow_dev_identity: true,
+            allocate_limit: tandem_rendezvous::rate_limit::Limit {
+                per_minute: 100_000,
+                burst: 100_000,
+            },
+            join_limit: tandem_rendezvous::rate_limit::Limit {
+                per_minute: 100_000,
+                burst: 100_000,
+            },
+            ..Default::default()
+        },
+        Arc::new(tandem_rendezvous::MemoryStore::new()),
+    );
+    tokio::spawn(tandem_rendezvous::serve(
+        listener,
+        state,
+        std::future::pending(),
+    ));
+    let config = SessionConfig {
+        rendezvous: url,
+        video: VideoConfig {
+            width,
+            height,
+            ..VideoConfig::default()
+        },
+        ..SessionConfig::default()
+    };
+
+    let mut to_prompt = Vec::new();
+    let mut to_first_frame = Vec::new();
+    let mut setup = Vec::new();
+    for run in 0..runs {
+        let (h_cmd, h_cmd_rx) = mpsc::unbounded_channel();
+        let (h_ev_tx, mut h_ev) = mpsc::unbounded_channel();
+        let helper = tokio::spawn(run_helper(
+            config.clone(),
+            HelperIdentity::Dev {
+                name: "Anna Rossi".into(),
+            },
+            h_cmd_rx,
+            h_ev_tx,
+        ));
+        let code =
+            match wait_for(&mut h_ev, "code", |e| matches!(e, Event::CodeIssued { .. })).await? {
+                Event::CodeIssued { code, .. } => SessionCode::parse(&code)?,
+                _ => unreachable!("filtered"),
+            };
+        let (s_cmd, s_cmd_rx) = mpsc::unbounded_channel();
+        let (s_ev_tx, mut s_ev) = mpsc::unbounded_channel();
+        let submitted = Instant::now();
+        let sharer = tokio::spawn(run_sharer(config.clone(), code, s_cmd_rx, s_ev_tx));
+        wait_for(&mut s_ev, "consent prompt", |e| {
+            matches!(e, Event::ConsentRequested { .. })
+        })
+        .await?;
+        to_prompt.push(submitted.elapsed());
+        // A person takes a moment to read the prompt; by then the path is usually up.
+        // Measure both: with no pause (worst case), and the usual case after 300 ms.
+        if run % 2 == 1 {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        let allowed = Instant::now();
+        s_cmd.send(Command::Allow)?;
+        wait_for(&mut h_ev, "first frame", |e| {
+            matches!(e, Event::FrameReceived { .. })
+        })
+        .await?;
+        let first = allowed.elapsed();
+        to_first_frame.push((run % 2 == 1, first));
+        if let Event::Connected { setup_ms, .. } = wait_for(&mut s_ev, "connected", |e| {
+            matches!(e, Event::Connected { .. })
+        })
+        .await?
+        {
+            setup.push(Duration::from_millis(setup_ms));
+        }
+        h_cmd.send(Command::End)?;
+        helper.await?.context("helper")?;
+        sharer.await?.context("sharer")?;
+        drop(s_cmd);
+    }
+
+    let pairing = pairing_cost(200);
+    let immediate: Vec<Duration> = to_first_frame
+        .iter()
+        .filter(|(p, _)| !p)
+        .map(|(_, d)| *d)
+        .collect();
+    let after_pause: Vec<Duration> = to_first_frame
+        .iter()
+        .filter(|(p, _)| *p)
+        .map(|(_, d)| *d)
+        .collect();
+    println!(
+        "| measurement ({runs} sessions, {width}×{height}, loopback) | median | p90 | min | max |"
+    );
+    println!("| --- | ---: | ---: | ---: | ---: |");
+    row("code submitted → consent prompt", &mut to_prompt);
+    row(
+        "path set-up on the sharer: pairing done → QUIC connected (ICE + QUIC handshake)",
+        &mut setup,
+    );
+    row(
+        &format!(
+            "Allow → first decoded frame, Allow at once (n={})",
+            immediate.len()
+        ),
+        &mut immediate.clone(),
+    );
+    row(
+        &format!(
+            "Allow → first decoded frame, Allow after 300 ms (n={})",
+            after_pause.len()
+        ),
+        &mut after_pause.clone(),
+    );
+    row(
+        "one pairing, SPAKE2 + Noise, both sides, in memory (n=200)",
+        &mut pairing.clone(),
+    );
+    Ok(())
+}
+
+fn pairing_cost(n: usize) -> Vec<Duration> {
+    let code = SessionCode::parse("ABCD-EFGH").unwrap_or_else(|_| unreachable!("valid"));
+    (0..n)
+        .map(|_| {
+            let start = Instant::now();
+            let mut h = Pairing::new(PairingRole::Helper, &code);
+            let mut s = Pairing::new(PairingRole::Sharer, &code);
+            loop {
+                let mut moved = false;
+                while let Some(m) = h.poll_transmit() {
+                    let _ = s.handle_message(&m);
+                    moved = true;
+                }
+                while let Some(m) = s.poll_transmit() {
+                    let _ = h.handle_message(&m);
+                    moved = true;
+                }
+                if !moved {
+                    break;
+                }
+            }
+            assert!(h.is_established() && s.is_established());
+            start.elapsed()
+        })
+        .collect()
+}
+
+fn row(name: &str, v: &mut [Duration]) {
+    if v.is_empty() {
+        return;
+    }
+    v.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let p = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+    println!(
+        "| {name} | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms |",
+        ms(p(0.5)),
+        ms(p(0.9)),
+        ms(v[0]),
+        ms(v[v.len() - 1])
+    );
+}
