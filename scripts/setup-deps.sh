@@ -7,7 +7,8 @@ want=${1:-test}
 # openh264 is built from its bundled source: a C++ compiler, and nasm for its assembly
 # (without nasm it silently builds plain C, about 2x slower).
 build_pkgs=(pkg-config g++ nasm)
-test_pkgs=()
+# Xvfb is the screen for capture tests.
+test_pkgs=(xvfb)
 
 pkgs=("${build_pkgs[@]}")
 if [ "$want" = test ]; then

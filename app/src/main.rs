@@ -13,8 +13,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use tandem::session::{
-    run_helper, run_sharer, Command, EndReason, Event, HelperIdentity, IceOptions, Role,
-    SessionConfig, SessionError, VideoConfig,
+    run_helper, run_sharer, Command, DecodedFrameRef, EndReason, Event, HelperIdentity, IceOptions,
+    Role, SessionConfig, SessionError, SourceSpec, VideoConfig,
 };
 use tandem_crypto::SessionCode;
 use tokio::io::AsyncBufReadExt;
@@ -36,6 +36,9 @@ enum Mode {
         /// Identify with this name instead of signing in (the server must allow it).
         #[arg(long, env = "TANDEM_DEV_IDENTITY")]
         dev_identity: String,
+        /// When the session ends, save the last picture received as a PNG file.
+        #[arg(long)]
+        save_frame: Option<PathBuf>,
     },
     /// Get help: enter the code the helper read to you.
     Share {
@@ -75,11 +78,18 @@ struct CommonArgs {
     pairing_timeout_secs: u64,
 }
 
-#[derive(Args, Clone, Copy)]
+#[derive(Args, Clone)]
 struct VideoArgs {
-    /// Size of the synthetic test screen, WIDTHxHEIGHT.
-    #[arg(long, default_value = "1280x720", value_parser = parse_size)]
-    test_pattern: (u32, u32),
+    /// Share a synthetic moving picture of this size (WIDTHxHEIGHT) instead of the screen.
+    /// The default when there is no display to capture.
+    #[arg(long, value_parser = parse_size)]
+    test_pattern: Option<(u32, u32)>,
+    /// The X display to share (default: $DISPLAY).
+    #[arg(long)]
+    display: Option<String>,
+    /// Which monitor to start on (see the `monitors` event).
+    #[arg(long)]
+    monitor: Option<u32>,
     #[arg(long, default_value_t = 30)]
     fps: u32,
 }
@@ -96,9 +106,23 @@ fn parse_size(s: &str) -> Result<(u32, u32), String> {
 
 impl VideoArgs {
     fn config(&self) -> VideoConfig {
+        let has_display = self.display.is_some() || std::env::var_os("DISPLAY").is_some();
+        let source = match self.test_pattern {
+            Some((width, height)) => SourceSpec::TestPattern { width, height },
+            None if has_display => SourceSpec::X11 {
+                display: self.display.clone(),
+                monitor: self.monitor,
+            },
+            None => {
+                eprintln!("No display to share ($DISPLAY is not set): sharing a test pattern.");
+                SourceSpec::TestPattern {
+                    width: 1280,
+                    height: 720,
+                }
+            }
+        };
         VideoConfig {
-            width: self.test_pattern.0,
-            height: self.test_pattern.1,
+            source,
             fps: self.fps.clamp(1, 120),
             ..VideoConfig::default()
         }
@@ -159,14 +183,40 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
         Mode::Assist {
             common,
             dev_identity,
+            save_frame,
         } => {
-            let config = session_config(&common)?;
+            let mut config = session_config(&common)?;
+            let last_frame = Arc::new(std::sync::Mutex::new(None::<(u32, u32, Vec<u8>)>));
+            if save_frame.is_some() {
+                let keep = last_frame.clone();
+                config.frame_sink = Some(Arc::new(move |f: &DecodedFrameRef<'_>| {
+                    if let Ok(mut slot) = keep.lock() {
+                        match slot.as_mut() {
+                            Some((w, h, buf)) if *w == f.width && *h == f.height => {
+                                buf.copy_from_slice(f.rgba)
+                            }
+                            _ => *slot = Some((f.width, f.height, f.rgba.to_vec())),
+                        }
+                    }
+                }));
+            }
             let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
             let (ev_tx, ev_rx) = mpsc::unbounded_channel();
             let identity = HelperIdentity::Dev { name: dev_identity };
             let session = tokio::spawn(run_helper(config, identity, cmd_rx, ev_tx));
             let ui = Terminal::new(Role::Helper, common.json);
-            ui.drive(session, ev_rx, cmd_tx).await
+            let code = ui.drive(session, ev_rx, cmd_tx).await?;
+            if let Some(path) = save_frame {
+                let frame = last_frame.lock().ok().and_then(|mut f| f.take());
+                match frame {
+                    Some((w, h, rgba)) => save_png(&path, w, h, &rgba)?,
+                    None => eprintln!(
+                        "tandem: no picture was received; {} not written",
+                        path.display()
+                    ),
+                }
+            }
+            Ok(code)
         }
         Mode::Share {
             common,
@@ -232,6 +282,11 @@ impl Terminal {
                                 "/pause" => Command::Pause,
                                 "/resume" => Command::Resume,
                                 "/end" | "/quit" => Command::End,
+                                "/keyframe" => Command::RequestKeyframe,
+                                m if m.starts_with("/monitor ") => match m["/monitor ".len()..].trim().parse() {
+                                    Ok(id) => Command::SelectMonitor(id),
+                                    Err(_) => continue,
+                                },
                                 text => Command::Chat(text.to_string()),
                             }
                         };
@@ -306,6 +361,16 @@ impl Terminal {
                 path.kind, path.transport, path.local, path.remote
             ),
             Event::FrameReceived { .. } | Event::FrameSent { .. } => return,
+            Event::Monitors { monitors, current } => {
+                let list: Vec<String> = monitors
+                    .iter()
+                    .map(|m| {
+                        let mark = if m.id == *current { "*" } else { " " };
+                        format!("{mark}{} {} {}×{}", m.id, m.name, m.width, m.height)
+                    })
+                    .collect();
+                format!("Monitors: {}", list.join(", "))
+            }
             Event::Chat { from, text } => format!("{}: {text}", if *from == Role::Helper { "Helper" } else { "Sharer" }),
             Event::Paused { by } => format!("Paused by the {}.", role_name(*by)),
             Event::Resumed { by } => format!("Resumed by the {}.", role_name(*by)),
@@ -317,6 +382,18 @@ impl Terminal {
         };
         println!("{text}");
     }
+}
+
+fn save_png(path: &std::path::Path, width: u32, height: u32, rgba: &[u8]) -> anyhow::Result<()> {
+    let file =
+        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    let mut encoder = png::Encoder::new(std::io::BufWriter::new(file), width, height);
+    encoder.set_color(png::ColorType::Rgba);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header()?;
+    writer.write_image_data(rgba)?;
+    writer.finish()?;
+    Ok(())
 }
 
 /// 0 when a person ended the session (or declined), 3 when it ended on its own.

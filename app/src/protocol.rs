@@ -82,7 +82,7 @@ pub enum Signal {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Control {
     Chat {
@@ -106,6 +106,15 @@ pub enum Control {
         seq: u64,
     },
     KeyframeRequest,
+    /// Sharer → helper: the monitors that can be shown.
+    Monitors {
+        monitors: Vec<crate::capture::MonitorInfo>,
+        current: u32,
+    },
+    /// Helper → sharer: show this monitor.
+    SelectMonitor {
+        id: u32,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]

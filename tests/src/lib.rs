@@ -2,6 +2,7 @@
 //! reads their `--json` event streams.
 
 pub mod hostile;
+pub mod xvfb;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
@@ -105,6 +106,21 @@ impl Peer {
             rendezvous,
             "--test-pattern",
             "640x360",
+            code,
+        ];
+        args.extend_from_slice(extra);
+        Self::spawn("sharer", &args)
+    }
+
+    /// A sharer showing a real X display.
+    pub fn share_display(rendezvous: &str, code: &str, display: &str, extra: &[&str]) -> Self {
+        let mut args = vec![
+            "share",
+            "--json",
+            "--rendezvous",
+            rendezvous,
+            "--display",
+            display,
             code,
         ];
         args.extend_from_slice(extra);

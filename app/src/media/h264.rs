@@ -30,6 +30,12 @@ pub struct VideoEncoder {
     yuv: I420Frame,
 }
 
+impl VideoEncoder {
+    pub fn size(&self) -> (u32, u32) {
+        (self.yuv.width, self.yuv.height)
+    }
+}
+
 fn check_size(w: u32, h: u32) -> Result<(), CodecError> {
     if w % 2 != 0 || h % 2 != 0 || !(16..=8192).contains(&w) || !(16..=8192).contains(&h) {
         return Err(CodecError::BadSize(w, h));

@@ -81,7 +81,8 @@ pub async fn run_helper(
     for text in pending_chat {
         control.send(&Control::Chat { text }).await?;
     }
-    let mut frames = spawn_receiver(connection.clone()).map_err(SessionError::Video)?;
+    let mut frames = spawn_receiver(connection.clone(), config.frame_sink.clone())
+        .map_err(SessionError::Video)?;
     let mut clock = ClockOffset::default();
     let mut stats = Stats::default();
     let mut frames_decoded = 0u64;
@@ -101,6 +102,7 @@ pub async fn run_helper(
                     break reason;
                 }
                 Ok(Control::Pong { t0_us, t1_us }) => clock.sample(t0_us, t1_us, now_us()),
+                Ok(Control::Monitors { monitors, current }) => emit(&events, Event::Monitors { monitors, current }),
                 Ok(Control::Ping { t0_us }) => control.send(&Control::Pong { t0_us, t1_us: now_us() }).await?,
                 Ok(other) => debug!(?other, "ignored control message"),
                 Err(e) => {
@@ -141,6 +143,8 @@ pub async fn run_helper(
                     close_gracefully(&connection, &mut control, EndReason::HelperEnded).await;
                     break EndReason::HelperEnded;
                 }
+                Some(Command::RequestKeyframe) => control.send(&Control::KeyframeRequest).await?,
+                Some(Command::SelectMonitor(id)) => control.send(&Control::SelectMonitor { id }).await?,
                 Some(Command::Allow | Command::Decline) => {}
             },
             _ = ping.tick() => control.send(&Control::Ping { t0_us: now_us() }).await?,

@@ -16,6 +16,7 @@ use serde::Serialize;
 use tandem_crypto::PairingError;
 use tandem_rendezvous::ClientError;
 
+pub use crate::capture::{MonitorInfo, SourceSpec};
 pub use crate::net::ice::IceOptions;
 pub use crate::net::PathInfo;
 pub use crate::protocol::{EndReason, Role};
@@ -34,6 +35,10 @@ pub enum Command {
     Pause,
     Resume,
     End,
+    /// Helper: ask for a full picture now.
+    RequestKeyframe,
+    /// Helper: show this monitor of the sharer's.
+    SelectMonitor(u32),
 }
 
 /// What the session reports. Serialized one per line by `--json`.
@@ -88,6 +93,11 @@ pub enum Event {
     Resumed {
         by: Role,
     },
+    /// The sharer's monitors and which one is shown.
+    Monitors {
+        monitors: Vec<MonitorInfo>,
+        current: u32,
+    },
     /// Once a second while connected.
     Stats {
         fps: f64,
@@ -141,11 +151,10 @@ impl SessionError {
     }
 }
 
-/// The synthetic screen the sharer sends until real capture exists.
-#[derive(Debug, Clone, Copy)]
+/// What the sharer shows and how.
+#[derive(Debug, Clone)]
 pub struct VideoConfig {
-    pub width: u32,
-    pub height: u32,
+    pub source: SourceSpec,
     pub fps: u32,
     pub bitrate_bps: u32,
 }
@@ -153,13 +162,28 @@ pub struct VideoConfig {
 impl Default for VideoConfig {
     fn default() -> Self {
         Self {
-            width: 1280,
-            height: 720,
+            source: SourceSpec::TestPattern {
+                width: 1280,
+                height: 720,
+            },
             fps: 30,
             bitrate_bps: 2_500_000,
         }
     }
 }
+
+/// A decoded frame on the helper, lent to a [`FrameSink`].
+pub struct DecodedFrameRef<'a> {
+    pub seq: u64,
+    pub width: u32,
+    pub height: u32,
+    /// Tightly packed RGBA.
+    pub rgba: &'a [u8],
+}
+
+/// Receives every decoded frame on the helper's decoder thread (a GUI, a recorder, a test).
+/// It must be quick: it runs between decodes.
+pub type FrameSink = Arc<dyn Fn(&DecodedFrameRef<'_>) + Send + Sync>;
 
 #[derive(Clone)]
 pub struct SessionConfig {
@@ -172,6 +196,8 @@ pub struct SessionConfig {
     pub pairing_timeout: Duration,
     /// From pairing to a working path.
     pub connect_timeout: Duration,
+    /// Helper: where decoded frames go.
+    pub frame_sink: Option<FrameSink>,
 }
 
 impl Default for SessionConfig {
@@ -183,6 +209,7 @@ impl Default for SessionConfig {
             video: VideoConfig::default(),
             pairing_timeout: Duration::from_secs(15),
             connect_timeout: Duration::from_secs(30),
+            frame_sink: None,
         }
     }
 }

@@ -12,7 +12,7 @@ use super::connect::{establish, Established, Outcome};
 use super::helper::finish;
 use super::media_loop::{close_gracefully, ControlChannel};
 use super::signaling::pair;
-use super::video::{send_frame, spawn_pipeline, PipelineControl};
+use super::video::{send_frame, spawn_pipeline, PipelineControl, PipelineOutput};
 use super::{emit, Command, CommandSource, Event, EventSink, SessionConfig, SessionError};
 use crate::protocol::{now_us, Control, EndReason, Role};
 
@@ -55,7 +55,7 @@ pub async fn run_sharer(
     // starts while the helper's control stream is still being accepted.
     let pipeline = Arc::new(PipelineControl::default());
     let mut outgoing =
-        spawn_pipeline(config.video, pipeline.clone()).map_err(SessionError::Video)?;
+        spawn_pipeline(config.video.clone(), pipeline.clone()).map_err(SessionError::Video)?;
     let (send, recv) = tokio::time::timeout(Duration::from_secs(10), connection.accept_bi())
         .await
         .map_err(|_| SessionError::Timeout("waiting for the helper's control stream"))?
@@ -73,7 +73,8 @@ pub async fn run_sharer(
                 Ok(Control::FrameAck { seq }) => pipeline.ack(seq),
                 Ok(Control::KeyframeRequest) => pipeline.force_keyframe.store(true, Ordering::Relaxed),
                 Ok(Control::Ping { t0_us }) => control.send(&Control::Pong { t0_us, t1_us: now_us() }).await?,
-                Ok(Control::Pong { .. }) => {}
+                Ok(Control::SelectMonitor { id }) => pipeline.request_monitor(id),
+                Ok(Control::Pong { .. } | Control::Monitors { .. }) => {}
                 Ok(Control::Pause) => {
                     pipeline.paused.store(true, Ordering::Relaxed);
                     emit(&events, Event::Paused { by: Role::Helper });
@@ -92,8 +93,12 @@ pub async fn run_sharer(
                     break EndReason::PeerLost;
                 }
             },
-            frame = outgoing.recv() => match frame {
-                Some(frame) => {
+            output = outgoing.recv() => match output {
+                Some(PipelineOutput::Monitors { monitors, current }) => {
+                    emit(&events, Event::Monitors { monitors: monitors.clone(), current });
+                    control.send(&Control::Monitors { monitors, current }).await?;
+                }
+                Some(PipelineOutput::Frame(frame)) => {
                     // Frames go out concurrently; ordering is restored by sequence number.
                     frames_sent += 1;
                     emit(&events, Event::FrameSent {
@@ -108,7 +113,11 @@ pub async fn run_sharer(
                         }
                     });
                 }
-                None => break EndReason::ProtocolError,
+                // The pipeline stops on its own only when capture failed.
+                None => {
+                    close_gracefully(&connection, &mut control, EndReason::SharerEnded).await;
+                    return Err(SessionError::Video("screen capture stopped".into()));
+                }
             },
             cmd = commands.recv() => match cmd {
                 Some(Command::Chat(text)) => control.send(&Control::Chat { text }).await?,
@@ -128,7 +137,8 @@ pub async fn run_sharer(
                     close_gracefully(&connection, &mut control, EndReason::SharerEnded).await;
                     break EndReason::SharerEnded;
                 }
-                Some(Command::Allow | Command::Decline) => {}
+                Some(Command::Allow | Command::Decline | Command::RequestKeyframe) => {}
+                Some(Command::SelectMonitor(id)) => pipeline.request_monitor(id),
             },
             _ = connection.closed() => break EndReason::PeerLost,
         }

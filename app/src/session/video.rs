@@ -6,7 +6,7 @@
 //! queue: frames are skipped before they are encoded, and what is shown is always recent.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,16 +14,20 @@ use quinn::Connection;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
-use super::VideoConfig;
+use super::{DecodedFrameRef, FrameSink, VideoConfig};
+use crate::capture::{self, MonitorInfo, ScreenSource};
+use crate::media::damage::DamageTracker;
 use crate::media::frame::BgraFrame;
 use crate::media::h264::{VideoDecoder, VideoEncoder};
-use crate::media::pattern::TestPattern;
 use crate::protocol::{now_us, FrameHeader, MAX_FRAME_LEN};
 
 pub const MAX_IN_FLIGHT: u64 = 3;
+/// After the screen stops changing, this many more frames of the still picture are encoded
+/// (P-frames that sharpen what a bitrate-limited frame left blurry), then nothing is sent.
+const REFINEMENT_FRAMES: u32 = 12;
+const NO_MONITOR_REQUEST: i64 = -1;
 
 /// Shared between the sharer's session task and its pipeline thread.
-#[derive(Default)]
 pub struct PipelineControl {
     pub paused: AtomicBool,
     pub stop: AtomicBool,
@@ -32,11 +36,30 @@ pub struct PipelineControl {
     pub next_seq: AtomicU64,
     /// One past the highest sequence the helper has decoded.
     pub acked_through: AtomicU64,
+    /// A monitor the helper asked for, or -1.
+    select_monitor: AtomicI64,
+}
+
+impl Default for PipelineControl {
+    fn default() -> Self {
+        Self {
+            paused: AtomicBool::new(false),
+            stop: AtomicBool::new(false),
+            force_keyframe: AtomicBool::new(false),
+            next_seq: AtomicU64::new(0),
+            acked_through: AtomicU64::new(0),
+            select_monitor: AtomicI64::new(NO_MONITOR_REQUEST),
+        }
+    }
 }
 
 impl PipelineControl {
     pub fn ack(&self, seq: u64) {
         self.acked_through.fetch_max(seq + 1, Ordering::Relaxed);
+    }
+
+    pub fn request_monitor(&self, id: u32) {
+        self.select_monitor.store(i64::from(id), Ordering::Relaxed);
     }
 
     fn in_flight(&self) -> u64 {
@@ -46,80 +69,150 @@ impl PipelineControl {
     }
 }
 
+pub enum PipelineOutput {
+    Frame(OutgoingFrame),
+    /// The monitor list, at start and after every switch.
+    Monitors {
+        monitors: Vec<MonitorInfo>,
+        current: u32,
+    },
+}
+
 pub struct OutgoingFrame {
     pub header: FrameHeader,
     pub data: Vec<u8>,
 }
 
-/// Starts the sharer's pipeline thread. It ends when `control.stop` is set or the receiver
-/// is dropped.
+/// Opens the screen source and starts the sharer's pipeline thread: capture → damage check
+/// → BGRA→I420 → H.264. It ends when `control.stop` is set or the receiver is dropped.
 pub fn spawn_pipeline(
     config: VideoConfig,
     control: Arc<PipelineControl>,
-) -> Result<mpsc::Receiver<OutgoingFrame>, String> {
+) -> Result<mpsc::Receiver<PipelineOutput>, String> {
     let (tx, rx) = mpsc::channel(2);
-    let mut encoder = VideoEncoder::new(
-        config.width,
-        config.height,
-        config.bitrate_bps,
-        config.fps as f32,
-    )
-    .map_err(|e| e.to_string())?;
+    let mut source = capture::open(&config.source).map_err(|e| e.to_string())?;
     std::thread::Builder::new()
         .name("tandem-video-out".into())
         .spawn(move || {
-            let mut source = TestPattern::new(config.width, config.height);
-            let mut frame = BgraFrame::new(config.width, config.height);
-            let interval = Duration::from_secs_f64(1.0 / config.fps.max(1) as f64);
-            let mut next_tick = Instant::now();
-            let mut first = true;
-            while !control.stop.load(Ordering::Relaxed) && !tx.is_closed() {
-                let now = Instant::now();
-                if now < next_tick {
-                    std::thread::sleep(next_tick - now);
-                }
-                next_tick += interval;
-                // Never try to catch up on missed ticks: late frames are useless.
-                if next_tick < Instant::now() {
-                    next_tick = Instant::now() + interval;
-                }
-                if control.paused.load(Ordering::Relaxed) || control.in_flight() >= MAX_IN_FLIGHT {
-                    continue;
-                }
-                let capture_us = now_us();
-                source.draw_next(&mut frame);
-                let keyframe = first || control.force_keyframe.swap(false, Ordering::Relaxed);
-                let encoded = match encoder.encode(&frame, keyframe) {
-                    Ok(e) => e,
-                    Err(e) => {
-                        warn!("encode failed: {e}");
-                        control.force_keyframe.store(true, Ordering::Relaxed);
-                        continue;
-                    }
-                };
-                if encoded.data.is_empty() {
-                    continue;
-                }
-                first = false;
-                let seq = control.next_seq.fetch_add(1, Ordering::Relaxed);
-                let out = OutgoingFrame {
-                    header: FrameHeader {
-                        seq,
-                        capture_us,
-                        width: config.width as u16,
-                        height: config.height as u16,
-                        keyframe: encoded.keyframe,
-                    },
-                    data: encoded.data,
-                };
-                if tx.blocking_send(out).is_err() {
-                    break;
-                }
+            if let Err(e) = run_pipeline(&config, source.as_mut(), &control, &tx) {
+                warn!("video pipeline stopped: {e}");
             }
             debug!("video pipeline stopped");
         })
         .map_err(|e| e.to_string())?;
     Ok(rx)
+}
+
+fn announce(source: &dyn ScreenSource, tx: &mpsc::Sender<PipelineOutput>) -> bool {
+    tx.blocking_send(PipelineOutput::Monitors {
+        monitors: source.monitors().to_vec(),
+        current: source.current().id,
+    })
+    .is_ok()
+}
+
+fn run_pipeline(
+    config: &VideoConfig,
+    source: &mut dyn ScreenSource,
+    control: &PipelineControl,
+    tx: &mpsc::Sender<PipelineOutput>,
+) -> Result<(), String> {
+    if !announce(source, tx) {
+        return Ok(());
+    }
+    let mut frame = BgraFrame::new(source.current().width, source.current().height);
+    let mut encoder: Option<VideoEncoder> = None;
+    let mut damage = DamageTracker::new();
+    let mut refinements_left = 0u32;
+    let interval = Duration::from_secs_f64(1.0 / config.fps.max(1) as f64);
+    let mut next_tick = Instant::now();
+    while !control.stop.load(Ordering::Relaxed) && !tx.is_closed() {
+        let now = Instant::now();
+        if now < next_tick {
+            std::thread::sleep(next_tick - now);
+        }
+        next_tick += interval;
+        // Never try to catch up on missed ticks: late frames are useless.
+        if next_tick < Instant::now() {
+            next_tick = Instant::now() + interval;
+        }
+        let wanted = control
+            .select_monitor
+            .swap(NO_MONITOR_REQUEST, Ordering::Relaxed);
+        if let Ok(id) = u32::try_from(wanted) {
+            match source.select(id) {
+                Ok(()) => {
+                    damage.reset();
+                    control.force_keyframe.store(true, Ordering::Relaxed);
+                    if !announce(source, tx) {
+                        break;
+                    }
+                }
+                Err(e) => warn!("monitor {id}: {e}"),
+            }
+        }
+        if control.paused.load(Ordering::Relaxed) || control.in_flight() >= MAX_IN_FLIGHT {
+            continue;
+        }
+        let capture_us = now_us();
+        if let Err(e) = source.capture(&mut frame) {
+            return Err(e.to_string());
+        }
+        let key_requested = control.force_keyframe.load(Ordering::Relaxed);
+        // An unchanged screen costs a hash: once refined, nothing is encoded or sent.
+        if damage.update(&frame).is_empty() {
+            if !key_requested && refinements_left == 0 {
+                continue;
+            }
+            refinements_left = refinements_left.saturating_sub(1);
+        } else {
+            refinements_left = REFINEMENT_FRAMES;
+        }
+        let size_changed = encoder
+            .as_ref()
+            .is_none_or(|e| e.size() != (frame.width, frame.height));
+        if size_changed {
+            encoder = Some(
+                VideoEncoder::new(
+                    frame.width,
+                    frame.height,
+                    config.bitrate_bps,
+                    config.fps as f32,
+                )
+                .map_err(|e| e.to_string())?,
+            );
+        }
+        let Some(enc) = encoder.as_mut() else {
+            continue;
+        };
+        let keyframe = size_changed || control.force_keyframe.swap(false, Ordering::Relaxed);
+        let encoded = match enc.encode(&frame, keyframe) {
+            Ok(e) => e,
+            Err(e) => {
+                warn!("encode failed: {e}");
+                control.force_keyframe.store(true, Ordering::Relaxed);
+                continue;
+            }
+        };
+        if encoded.data.is_empty() {
+            continue;
+        }
+        let seq = control.next_seq.fetch_add(1, Ordering::Relaxed);
+        let out = OutgoingFrame {
+            header: FrameHeader {
+                seq,
+                capture_us,
+                width: frame.width as u16,
+                height: frame.height as u16,
+                keyframe: encoded.keyframe,
+            },
+            data: encoded.data,
+        };
+        if tx.blocking_send(PipelineOutput::Frame(out)).is_err() {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// Sends one frame on its own unidirectional stream.
@@ -154,7 +247,10 @@ pub enum ReceiverEvent {
 }
 
 /// Reads frame streams and decodes them in order on a dedicated thread.
-pub fn spawn_receiver(conn: Connection) -> Result<mpsc::UnboundedReceiver<ReceiverEvent>, String> {
+pub fn spawn_receiver(
+    conn: Connection,
+    sink: Option<FrameSink>,
+) -> Result<mpsc::UnboundedReceiver<ReceiverEvent>, String> {
     let (frames_tx, mut frames_rx) = mpsc::channel::<(FrameHeader, Vec<u8>)>(64);
     let (events_tx, events_rx) = mpsc::unbounded_channel();
 
@@ -218,12 +314,21 @@ pub fn spawn_receiver(conn: Connection) -> Result<mpsc::UnboundedReceiver<Receiv
                     };
                     next = Some(expected + 1);
                     if waiting_for_key && !header.keyframe {
+                        let _ = events_tx.send(ReceiverEvent::NeedKeyframe);
                         continue;
                     }
                     waiting_for_key = false;
                     let started = Instant::now();
                     match decoder.decode(&data) {
                         Ok(Some(picture)) => {
+                            if let Some(sink) = &sink {
+                                sink(&DecodedFrameRef {
+                                    seq: header.seq,
+                                    width: picture.width,
+                                    height: picture.height,
+                                    rgba: picture.rgba,
+                                });
+                            }
                             let decoded = Decoded {
                                 header,
                                 bytes: data.len(),

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use tandem::session::{
-    run_helper, run_sharer, Command, Event, HelperIdentity, SessionConfig, VideoConfig,
+    run_helper, run_sharer, Command, Event, HelperIdentity, SessionConfig, SourceSpec, VideoConfig,
 };
 use tandem_crypto::{Pairing, PairingRole, SessionCode};
 use tokio::sync::mpsc;
@@ -89,8 +89,7 @@ async fn session(runs: usize, width: u32, height: u32) -> anyhow::Result<()> {
     let config = SessionConfig {
         rendezvous: url,
         video: VideoConfig {
-            width,
-            height,
+            source: SourceSpec::TestPattern { width, height },
             ..VideoConfig::default()
         },
         ..SessionConfig::default()

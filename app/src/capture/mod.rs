@@ -1,0 +1,130 @@
+//! Screen sources behind one small trait: the X11 backend (MIT-SHM over a persistent
+//! connection) and the synthetic test pattern.
+
+#[cfg(target_os = "linux")]
+pub mod x11;
+
+use serde::{Deserialize, Serialize};
+
+use crate::media::frame::BgraFrame;
+use crate::media::pattern::TestPattern;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    #[error("cannot open the display {display}: {reason}")]
+    Connect { display: String, reason: String },
+    #[error("the display has no usable screen")]
+    NoScreen,
+    #[error("no monitor with id {0}")]
+    NoSuchMonitor(u32),
+    #[error("unsupported pixel format: depth {depth}, {bits_per_pixel} bits per pixel")]
+    PixelFormat { depth: u8, bits_per_pixel: u8 },
+    #[error("capture failed: {0}")]
+    Failed(String),
+    #[error("screen capture is not supported on this platform yet")]
+    Unsupported,
+}
+
+/// One monitor the sharer can show, in the coordinates of its X screen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MonitorInfo {
+    pub id: u32,
+    pub name: String,
+    pub x: i32,
+    pub y: i32,
+    pub width: u32,
+    pub height: u32,
+    /// Physical size, when the display reports it (for scale).
+    pub width_mm: u32,
+    pub primary: bool,
+}
+
+pub trait ScreenSource: Send {
+    fn monitors(&self) -> &[MonitorInfo];
+    /// The monitor being captured.
+    fn current(&self) -> &MonitorInfo;
+    fn select(&mut self, id: u32) -> Result<(), CaptureError>;
+    /// Captures the current monitor into `out`, resizing it when the monitor's size changed.
+    fn capture(&mut self, out: &mut BgraFrame) -> Result<(), CaptureError>;
+}
+
+/// Which screen the sharer shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceSpec {
+    /// A moving synthetic picture, for demos and tests without a display.
+    TestPattern { width: u32, height: u32 },
+    /// An X11 display (`None`: `$DISPLAY`), optionally one monitor of it.
+    X11 {
+        display: Option<String>,
+        monitor: Option<u32>,
+    },
+}
+
+pub fn open(spec: &SourceSpec) -> Result<Box<dyn ScreenSource>, CaptureError> {
+    match spec {
+        SourceSpec::TestPattern { width, height } => {
+            Ok(Box::new(PatternSource::new(*width, *height)))
+        }
+        #[cfg(target_os = "linux")]
+        SourceSpec::X11 { display, monitor } => {
+            let mut source = x11::X11Capture::open(display.as_deref())?;
+            if let Some(id) = monitor {
+                source.select(*id)?;
+            }
+            Ok(Box::new(source))
+        }
+        #[cfg(not(target_os = "linux"))]
+        SourceSpec::X11 { .. } => Err(CaptureError::Unsupported),
+    }
+}
+
+/// The synthetic test pattern as a screen.
+pub struct PatternSource {
+    pattern: TestPattern,
+    monitors: Vec<MonitorInfo>,
+}
+
+impl PatternSource {
+    pub fn new(width: u32, height: u32) -> Self {
+        Self {
+            pattern: TestPattern::new(width, height),
+            monitors: vec![MonitorInfo {
+                id: 0,
+                name: "test pattern".into(),
+                x: 0,
+                y: 0,
+                width,
+                height,
+                width_mm: 0,
+                primary: true,
+            }],
+        }
+    }
+}
+
+impl ScreenSource for PatternSource {
+    fn monitors(&self) -> &[MonitorInfo] {
+        &self.monitors
+    }
+
+    fn current(&self) -> &MonitorInfo {
+        &self.monitors[0]
+    }
+
+    fn select(&mut self, id: u32) -> Result<(), CaptureError> {
+        if id == 0 {
+            Ok(())
+        } else {
+            Err(CaptureError::NoSuchMonitor(id))
+        }
+    }
+
+    fn capture(&mut self, out: &mut BgraFrame) -> Result<(), CaptureError> {
+        let m = &self.monitors[0];
+        if out.width != m.width || out.height != m.height {
+            *out = BgraFrame::new(m.width, m.height);
+        }
+        self.pattern.draw_next(out);
+        Ok(())
+    }
+}

@@ -1,0 +1,317 @@
+//! X11 capture with MIT-SHM: the server writes the image straight into memory shared with
+//! us, over one persistent connection (~1 ms per 1080p frame here, against ~30 ms for a new
+//! connection and a plain GetImage per frame). Falls back to GetImage when the server is
+//! remote and cannot share memory.
+//!
+//! Every X screen is a monitor source, and RandR monitors split a screen further.
+
+use x11rb::connection::Connection;
+use x11rb::protocol::randr::ConnectionExt as _;
+use x11rb::protocol::shm::{self, ConnectionExt as _};
+use x11rb::protocol::xproto::{ConnectionExt as _, ImageFormat, Window};
+use x11rb::rust_connection::RustConnection;
+
+use super::{CaptureError, MonitorInfo, ScreenSource};
+use crate::media::frame::BgraFrame;
+
+/// A System V shared memory segment attached to this process and to the X server.
+struct SharedSegment {
+    addr: *mut u8,
+    size: usize,
+    seg: shm::Seg,
+}
+
+// SAFETY: the mapping is owned by this struct; it is only read through `&self` after the X
+// server has finished writing (the ShmGetImage reply has arrived).
+unsafe impl Send for SharedSegment {}
+
+impl SharedSegment {
+    fn new(conn: &RustConnection, size: usize) -> Result<Self, CaptureError> {
+        // SAFETY: plain System V calls; results are checked before use.
+        let shmid = unsafe { libc::shmget(libc::IPC_PRIVATE, size, libc::IPC_CREAT | 0o600) };
+        if shmid < 0 {
+            return Err(CaptureError::Failed(format!(
+                "shmget: {}",
+                std::io::Error::last_os_error()
+            )));
+        }
+        // SAFETY: attaching a segment we just created; checked for the error value below.
+        let addr = unsafe { libc::shmat(shmid, std::ptr::null(), 0) };
+        if addr as isize == -1 {
+            // SAFETY: removing the segment we created.
+            unsafe { libc::shmctl(shmid, libc::IPC_RMID, std::ptr::null_mut()) };
+            return Err(CaptureError::Failed(format!(
+                "shmat: {}",
+                std::io::Error::last_os_error()
+            )));
+        }
+        let seg = conn.generate_id().map_err(failed)?;
+        let attached = conn
+            .shm_attach(seg, shmid as u32, false)
+            .map_err(failed)
+            .and_then(|c| c.check().map_err(failed));
+        // Mark for removal now: it disappears when both we and the server detach, even if
+        // this process dies.
+        // SAFETY: the segment is still attached; IPC_RMID only schedules removal.
+        unsafe { libc::shmctl(shmid, libc::IPC_RMID, std::ptr::null_mut()) };
+        let segment = Self {
+            addr: addr.cast(),
+            size,
+            seg,
+        };
+        attached?;
+        Ok(segment)
+    }
+
+    fn bytes(&self, len: usize) -> &[u8] {
+        // SAFETY: `addr` maps `size` bytes for the life of `self`; len is clamped.
+        unsafe { std::slice::from_raw_parts(self.addr, len.min(self.size)) }
+    }
+}
+
+impl Drop for SharedSegment {
+    fn drop(&mut self) {
+        // SAFETY: detaching our own mapping once.
+        unsafe { libc::shmdt(self.addr.cast()) };
+    }
+}
+
+fn failed(e: impl std::fmt::Display) -> CaptureError {
+    CaptureError::Failed(e.to_string())
+}
+
+/// Which X screen's root window a monitor is part of.
+#[derive(Debug, Clone, Copy)]
+struct Placement {
+    root: Window,
+}
+
+pub struct X11Capture {
+    conn: RustConnection,
+    monitors: Vec<MonitorInfo>,
+    placements: Vec<Placement>,
+    current: usize,
+    shm: Option<SharedSegment>,
+    shm_available: bool,
+}
+
+impl X11Capture {
+    pub fn open(display: Option<&str>) -> Result<Self, CaptureError> {
+        let name = display
+            .map(str::to_string)
+            .or_else(|| std::env::var("DISPLAY").ok())
+            .unwrap_or_default();
+        let (conn, default_screen) =
+            x11rb::connect(display).map_err(|e| CaptureError::Connect {
+                display: name.clone(),
+                reason: e.to_string(),
+            })?;
+        let shm_available = conn
+            .shm_query_version()
+            .ok()
+            .and_then(|c| c.reply().ok())
+            .is_some();
+        let (monitors, placements) = enumerate(&conn)?;
+        if monitors.is_empty() {
+            return Err(CaptureError::NoScreen);
+        }
+        // Start on the primary monitor of the screen named in the display string.
+        let default_root = conn.setup().roots.get(default_screen).map(|s| s.root);
+        let current = (0..monitors.len())
+            .find(|&i| Some(placements[i].root) == default_root && monitors[i].primary)
+            .or_else(|| (0..monitors.len()).find(|&i| Some(placements[i].root) == default_root))
+            .unwrap_or(0);
+        Ok(Self {
+            conn,
+            monitors,
+            placements,
+            current,
+            shm: None,
+            shm_available,
+        })
+    }
+
+    pub fn uses_shared_memory(&self) -> bool {
+        self.shm_available
+    }
+
+    fn capture_shm(&mut self, out: &mut BgraFrame) -> Result<(), CaptureError> {
+        let m = &self.monitors[self.current];
+        let p = &self.placements[self.current];
+        let size = (m.width * m.height * 4) as usize;
+        if self.shm.as_ref().is_none_or(|s| s.size < size) {
+            if let Some(old) = self.shm.take() {
+                let _ = self.conn.shm_detach(old.seg);
+            }
+            self.shm = Some(SharedSegment::new(&self.conn, size)?);
+        }
+        let Some(seg) = self.shm.as_ref() else {
+            return Err(CaptureError::Failed("no shared memory".into()));
+        };
+        let reply = self
+            .conn
+            .shm_get_image(
+                p.root,
+                m.x as i16,
+                m.y as i16,
+                m.width as u16,
+                m.height as u16,
+                !0,
+                ImageFormat::Z_PIXMAP.into(),
+                seg.seg,
+                0,
+            )
+            .map_err(failed)?
+            .reply()
+            .map_err(failed)?;
+        check_format(reply.depth, &self.conn)?;
+        out.data.copy_from_slice(seg.bytes(size));
+        Ok(())
+    }
+
+    fn capture_get_image(&mut self, out: &mut BgraFrame) -> Result<(), CaptureError> {
+        let m = &self.monitors[self.current];
+        let p = &self.placements[self.current];
+        let reply = self
+            .conn
+            .get_image(
+                ImageFormat::Z_PIXMAP,
+                p.root,
+                m.x as i16,
+                m.y as i16,
+                m.width as u16,
+                m.height as u16,
+                !0,
+            )
+            .map_err(failed)?
+            .reply()
+            .map_err(failed)?;
+        check_format(reply.depth, &self.conn)?;
+        let size = out.data.len();
+        if reply.data.len() < size {
+            return Err(CaptureError::Failed("short image".into()));
+        }
+        out.data.copy_from_slice(&reply.data[..size]);
+        Ok(())
+    }
+}
+
+/// Only 24/32-bit TrueColor in 32 bits per pixel (B, G, R, X in memory) is handled; that is
+/// what every current X server uses.
+fn check_format(depth: u8, conn: &RustConnection) -> Result<(), CaptureError> {
+    let bpp = conn
+        .setup()
+        .pixmap_formats
+        .iter()
+        .find(|f| f.depth == depth)
+        .map(|f| f.bits_per_pixel)
+        .unwrap_or(0);
+    if (depth == 24 || depth == 32) && bpp == 32 {
+        Ok(())
+    } else {
+        Err(CaptureError::PixelFormat {
+            depth,
+            bits_per_pixel: bpp,
+        })
+    }
+}
+
+fn enumerate(conn: &RustConnection) -> Result<(Vec<MonitorInfo>, Vec<Placement>), CaptureError> {
+    let mut monitors = Vec::new();
+    let mut placements = Vec::new();
+    for (screen_index, screen) in conn.setup().roots.iter().enumerate() {
+        let randr = conn
+            .randr_get_monitors(screen.root, true)
+            .ok()
+            .and_then(|c| c.reply().ok())
+            .map(|r| r.monitors)
+            .unwrap_or_default();
+        let whole = |id: u32| MonitorInfo {
+            id,
+            name: format!("screen {screen_index}"),
+            x: 0,
+            y: 0,
+            width: u32::from(screen.width_in_pixels),
+            height: u32::from(screen.height_in_pixels),
+            width_mm: u32::from(screen.width_in_millimeters),
+            primary: true,
+        };
+        // Xvfb reports one monitor covering the screen, or none: either way the screen itself.
+        let usable: Vec<_> = randr
+            .iter()
+            .filter(|m| m.width > 0 && m.height > 0)
+            .collect();
+        if usable.is_empty() {
+            monitors.push(whole(monitors.len() as u32));
+            placements.push(Placement { root: screen.root });
+            continue;
+        }
+        for m in usable {
+            let name = conn
+                .get_atom_name(m.name)
+                .ok()
+                .and_then(|c| c.reply().ok())
+                .map(|r| String::from_utf8_lossy(&r.name).into_owned())
+                .unwrap_or_else(|| format!("monitor {}", monitors.len()));
+            monitors.push(MonitorInfo {
+                id: monitors.len() as u32,
+                name,
+                x: i32::from(m.x),
+                y: i32::from(m.y),
+                width: u32::from(m.width),
+                height: u32::from(m.height),
+                width_mm: m.width_in_millimeters,
+                primary: m.primary,
+            });
+            placements.push(Placement { root: screen.root });
+        }
+    }
+    // H.264 4:2:0 needs even sizes; the odd last column/row is simply not shown.
+    for m in &mut monitors {
+        m.width &= !1;
+        m.height &= !1;
+    }
+    Ok((monitors, placements))
+}
+
+impl ScreenSource for X11Capture {
+    fn monitors(&self) -> &[MonitorInfo] {
+        &self.monitors
+    }
+
+    fn current(&self) -> &MonitorInfo {
+        &self.monitors[self.current]
+    }
+
+    fn select(&mut self, id: u32) -> Result<(), CaptureError> {
+        let index = self
+            .monitors
+            .iter()
+            .position(|m| m.id == id)
+            .ok_or(CaptureError::NoSuchMonitor(id))?;
+        self.current = index;
+        Ok(())
+    }
+
+    fn capture(&mut self, out: &mut BgraFrame) -> Result<(), CaptureError> {
+        let (w, h) = (
+            self.monitors[self.current].width,
+            self.monitors[self.current].height,
+        );
+        if out.width != w || out.height != h {
+            *out = BgraFrame::new(w, h);
+        }
+        if self.shm_available {
+            match self.capture_shm(out) {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    // A remote or restricted server: fall back for good.
+                    tracing::debug!("MIT-SHM capture failed, using GetImage: {e}");
+                    self.shm_available = false;
+                    self.shm = None;
+                }
+            }
+        }
+        self.capture_get_image(out)
+    }
+}

@@ -1,0 +1,138 @@
+//! Which parts of the screen changed since the last frame, by hashing 64×64 tiles (xxh3).
+//! An unchanged screen costs one pass of hashing and nothing is encoded or sent.
+
+use xxhash_rust::xxh3::Xxh3;
+
+use super::frame::BgraFrame;
+
+pub const TILE: u32 = 64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rect {
+    pub x: u32,
+    pub y: u32,
+    pub width: u32,
+    pub height: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Damage {
+    pub changed_tiles: usize,
+    pub total_tiles: usize,
+    /// Bounding box of the changed tiles, `None` when nothing changed.
+    pub bounds: Option<Rect>,
+}
+
+impl Damage {
+    pub fn is_empty(&self) -> bool {
+        self.changed_tiles == 0
+    }
+}
+
+#[derive(Default)]
+pub struct DamageTracker {
+    width: u32,
+    height: u32,
+    hashes: Vec<u64>,
+}
+
+impl DamageTracker {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Forget the previous frame: the next one counts as entirely changed.
+    pub fn reset(&mut self) {
+        self.hashes.clear();
+    }
+
+    pub fn update(&mut self, frame: &BgraFrame) -> Damage {
+        let cols = frame.width.div_ceil(TILE);
+        let rows = frame.height.div_ceil(TILE);
+        let total = (cols * rows) as usize;
+        let fresh =
+            self.width != frame.width || self.height != frame.height || self.hashes.len() != total;
+        if fresh {
+            self.width = frame.width;
+            self.height = frame.height;
+            self.hashes = vec![0; total];
+        }
+        let stride = frame.stride as usize;
+        let mut changed = 0usize;
+        let (mut x0, mut y0, mut x1, mut y1) = (u32::MAX, u32::MAX, 0u32, 0u32);
+        for row in 0..rows {
+            let top = row * TILE;
+            let bottom = (top + TILE).min(frame.height);
+            for col in 0..cols {
+                let left = col * TILE;
+                let right = (left + TILE).min(frame.width);
+                let mut hasher = Xxh3::new();
+                for y in top..bottom {
+                    let start = y as usize * stride + left as usize * 4;
+                    let end = y as usize * stride + right as usize * 4;
+                    hasher.update(&frame.data[start..end]);
+                }
+                let h = hasher.digest();
+                let slot = &mut self.hashes[(row * cols + col) as usize];
+                if fresh || *slot != h {
+                    *slot = h;
+                    changed += 1;
+                    x0 = x0.min(left);
+                    y0 = y0.min(top);
+                    x1 = x1.max(right);
+                    y1 = y1.max(bottom);
+                }
+            }
+        }
+        Damage {
+            changed_tiles: changed,
+            total_tiles: total,
+            bounds: (changed > 0).then(|| Rect {
+                x: x0,
+                y: y0,
+                width: x1 - x0,
+                height: y1 - y0,
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_exactly_the_changed_tiles() {
+        let mut frame = BgraFrame::new(200, 130);
+        let mut tracker = DamageTracker::new();
+        let first = tracker.update(&frame);
+        assert_eq!(first.changed_tiles, 4 * 3);
+        assert!(tracker.update(&frame).is_empty());
+
+        // One pixel in the tile at column 2, row 1.
+        let (x, y) = (150usize, 70usize);
+        frame.data[y * frame.stride as usize + x * 4] = 255;
+        let d = tracker.update(&frame);
+        assert_eq!(d.changed_tiles, 1);
+        assert_eq!(
+            d.bounds,
+            Some(Rect {
+                x: 128,
+                y: 64,
+                width: 64,
+                height: 64
+            })
+        );
+        // The ragged edge tile (right column is 8 px wide) is tracked too.
+        frame.data[129 * frame.stride as usize + 199 * 4 + 1] = 9;
+        let d = tracker.update(&frame);
+        assert_eq!(d.changed_tiles, 1);
+        assert_eq!(
+            d.bounds.map(|b| (b.x, b.y, b.width, b.height)),
+            Some((192, 128, 8, 2))
+        );
+
+        tracker.reset();
+        assert_eq!(tracker.update(&frame).changed_tiles, 12);
+    }
+}

@@ -1,0 +1,177 @@
+//! A private Xvfb display for a test, and an X client that paints known pictures on it.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use x11rb::connection::Connection;
+use x11rb::protocol::xproto::{
+    ConnectionExt as _, CreateGCAux, CreateWindowAux, ImageFormat, WindowClass,
+};
+use x11rb::rust_connection::RustConnection;
+use x11rb::wrapper::ConnectionExt as _;
+use x11rb::COPY_DEPTH_FROM_PARENT;
+
+pub struct Xvfb {
+    child: Child,
+    pub display: String,
+}
+
+impl Xvfb {
+    /// Starts Xvfb with one X screen per size given. Panics with a hint when Xvfb is missing.
+    pub fn start(screens: &[(u32, u32)]) -> Self {
+        let base = 100 + (std::process::id() % 400);
+        for n in base..base + 200 {
+            if Path::new(&format!("/tmp/.X{n}-lock")).exists() {
+                continue;
+            }
+            let mut cmd = Command::new("Xvfb");
+            cmd.arg(format!(":{n}"));
+            for (i, (w, h)) in screens.iter().enumerate() {
+                cmd.args(["-screen", &i.to_string(), &format!("{w}x{h}x24")]);
+            }
+            cmd.args(["-nolisten", "tcp", "-noreset"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            let mut child = match cmd.spawn() {
+                Ok(c) => c,
+                Err(e) => panic!("cannot run Xvfb ({e}): run scripts/setup-deps.sh test"),
+            };
+            let socket = format!("/tmp/.X11-unix/X{n}");
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break; // lost a race for this display number; try the next
+                }
+                if Path::new(&socket).exists() && x11rb::connect(Some(&format!(":{n}"))).is_ok() {
+                    return Self {
+                        child,
+                        display: format!(":{n}"),
+                    };
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("could not start Xvfb on any display");
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A borderless window covering an X screen, showing a picture we choose.
+pub struct Painter {
+    conn: RustConnection,
+    window: u32,
+    gc: u32,
+    pub width: u32,
+    pub height: u32,
+}
+
+impl Painter {
+    pub fn open(display: &str, screen: usize) -> Self {
+        let (conn, _) = x11rb::connect(Some(display)).expect("connect to Xvfb");
+        let s = &conn.setup().roots[screen];
+        let (root, width, height) = (
+            s.root,
+            u32::from(s.width_in_pixels),
+            u32::from(s.height_in_pixels),
+        );
+        let window = conn.generate_id().expect("id");
+        conn.create_window(
+            COPY_DEPTH_FROM_PARENT,
+            window,
+            root,
+            0,
+            0,
+            width as u16,
+            height as u16,
+            0,
+            WindowClass::INPUT_OUTPUT,
+            0,
+            &CreateWindowAux::new()
+                .override_redirect(1)
+                .background_pixel(0),
+        )
+        .expect("create window");
+        conn.map_window(window).expect("map");
+        let gc = conn.generate_id().expect("id");
+        conn.create_gc(gc, window, &CreateGCAux::new()).expect("gc");
+        conn.sync().expect("sync");
+        Self {
+            conn,
+            window,
+            gc,
+            width,
+            height,
+        }
+    }
+
+    /// Shows a BGRA picture of the window's size (strips keep each request small).
+    pub fn show(&self, bgra: &[u8]) {
+        let row = self.width as usize * 4;
+        let strip = (64 * 1024 / row).max(1);
+        for y in (0..self.height as usize).step_by(strip) {
+            let rows = strip.min(self.height as usize - y);
+            self.conn
+                .put_image(
+                    ImageFormat::Z_PIXMAP,
+                    self.window,
+                    self.gc,
+                    self.width as u16,
+                    rows as u16,
+                    0,
+                    y as i16,
+                    0,
+                    24,
+                    &bgra[y * row..(y + rows) * row],
+                )
+                .expect("put image");
+        }
+        self.conn.sync().expect("sync");
+    }
+}
+
+/// A picture that is easy to check and not trivial to encode: soft gradients, saturated
+/// blocks and fine stripes. BGRA.
+pub fn known_picture(width: u32, height: u32) -> Vec<u8> {
+    let mut out = vec![0u8; (width * height * 4) as usize];
+    for y in 0..height {
+        for x in 0..width {
+            let i = ((y * width + x) * 4) as usize;
+            let (r, g, b) = known_pixel(x, y, width, height);
+            out[i..i + 4].copy_from_slice(&[b, g, r, 255]);
+        }
+    }
+    out
+}
+
+/// The colour of the known picture at (x, y), as RGB.
+pub fn known_pixel(x: u32, y: u32, width: u32, height: u32) -> (u8, u8, u8) {
+    let block = |x0: f32, y0: f32| {
+        let (fx, fy) = (x as f32 / width as f32, y as f32 / height as f32);
+        fx >= x0 && fx < x0 + 0.2 && fy >= y0 && fy < y0 + 0.25
+    };
+    if block(0.1, 0.1) {
+        (220, 30, 30)
+    } else if block(0.4, 0.1) {
+        (30, 200, 40)
+    } else if block(0.7, 0.1) {
+        (30, 60, 220)
+    } else if y > height * 3 / 4 {
+        // Fine stripes, like text.
+        if (x / 3) % 2 == 0 {
+            (20, 20, 20)
+        } else {
+            (235, 235, 235)
+        }
+    } else {
+        ((x * 255 / width) as u8, (y * 255 / height) as u8, 128)
+    }
+}

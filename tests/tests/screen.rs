@@ -1,0 +1,199 @@
+//! Real screens: capture from Xvfb, content checked on the helper, monitors, idle and
+//! keyframes on request.
+
+use std::time::Duration;
+
+use tandem::capture::x11::X11Capture;
+use tandem::capture::ScreenSource;
+use tandem::media::frame::BgraFrame;
+use tandem_tests::xvfb::{known_picture, known_pixel, Painter, Xvfb};
+use tandem_tests::{helper_with_code, Peer, Rendezvous};
+
+const T: Duration = Duration::from_secs(20);
+
+fn solid(width: u32, height: u32, bgr: [u8; 3]) -> Vec<u8> {
+    (0..width * height)
+        .flat_map(|_| [bgr[0], bgr[1], bgr[2], 255])
+        .collect()
+}
+
+#[test]
+fn two_x_screens_are_two_monitors_and_capture_shows_what_is_drawn() {
+    let x = Xvfb::start(&[(1280, 720), (800, 600)]);
+    let p0 = Painter::open(&x.display, 0);
+    let p1 = Painter::open(&x.display, 1);
+    p0.show(&solid(1280, 720, [200, 10, 10]));
+    p1.show(&solid(800, 600, [10, 10, 200]));
+
+    let mut capture = X11Capture::open(Some(&x.display)).expect("open display");
+    assert!(
+        capture.uses_shared_memory(),
+        "Xvfb on this machine supports MIT-SHM"
+    );
+    let sizes: Vec<(u32, u32)> = capture
+        .monitors()
+        .iter()
+        .map(|m| (m.width, m.height))
+        .collect();
+    assert_eq!(sizes, vec![(1280, 720), (800, 600)]);
+    assert_eq!(capture.current().id, 0);
+
+    let mut frame = BgraFrame::new(16, 16);
+    capture.capture(&mut frame).expect("capture screen 0");
+    assert_eq!((frame.width, frame.height), (1280, 720));
+    assert_eq!(&frame.data[..3], &[200, 10, 10]);
+    capture.select(1).expect("select screen 1");
+    capture.capture(&mut frame).expect("capture screen 1");
+    assert_eq!((frame.width, frame.height), (800, 600));
+    let mid = ((300 * 800 + 400) * 4) as usize;
+    assert_eq!(&frame.data[mid..mid + 3], &[10, 10, 200]);
+    assert!(capture.select(7).is_err());
+}
+
+fn psnr(a: &[u8], b: &[u8]) -> f64 {
+    let mse = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (f64::from(*x) - f64::from(*y)).powi(2))
+        .sum::<f64>()
+        / a.len() as f64;
+    10.0 * (255.0f64.powi(2) / mse.max(1e-9)).log10()
+}
+
+fn load_png(path: &std::path::Path) -> (u32, u32, Vec<u8>) {
+    let decoder = png::Decoder::new(std::io::BufReader::new(
+        std::fs::File::open(path).expect("saved frame"),
+    ));
+    let mut reader = decoder.read_info().expect("png header");
+    let mut buf = vec![0; reader.output_buffer_size().expect("size")];
+    let info = reader.next_frame(&mut buf).expect("png data");
+    buf.truncate(info.buffer_size());
+    (info.width, info.height, buf)
+}
+
+#[test]
+fn the_helper_sees_what_is_on_the_sharers_screen_and_an_idle_screen_sends_nothing() {
+    let (w, h) = (1280, 720);
+    let x = Xvfb::start(&[(w, h)]);
+    let painter = Painter::open(&x.display, 0);
+    painter.show(&known_picture(w, h));
+
+    let rv = Rendezvous::start(&[]);
+    let out = std::env::temp_dir().join(format!("tandem-frame-{}.png", std::process::id()));
+    let out_arg = out.to_string_lossy().to_string();
+    let mut helper = Peer::assist(&rv.url, "Anna Rossi", &["--save-frame", &out_arg]);
+    let code = helper.wait_for("code_issued", T)["code"]
+        .as_str()
+        .expect("code")
+        .to_string();
+    let mut sharer = Peer::share_display(&rv.url, &code, &x.display, &[]);
+    sharer.wait_for("consent_requested", T);
+    sharer.type_line("y");
+    let monitors = helper.wait_for("monitors", T);
+    assert_eq!(monitors["monitors"][0]["width"], w);
+    let first = helper.wait_for("frame_received", T);
+    assert_eq!(
+        (first["width"].as_u64(), first["height"].as_u64()),
+        (Some(1280), Some(720))
+    );
+    assert_eq!(first["keyframe"], true);
+
+    // The still screen is refined for a moment, then nothing more is sent.
+    helper.count_for(Duration::from_millis(1500), |v| {
+        v["event"] == "frame_received"
+    });
+    let idle = helper.count_for(Duration::from_millis(1500), |v| {
+        v["event"] == "frame_received"
+    });
+    assert_eq!(idle, 0, "an unchanged screen kept sending frames");
+
+    // A keyframe on request arrives even though nothing changed.
+    helper.type_line("/keyframe");
+    let key = helper
+        .wait_until(T, |v| v["event"] == "frame_received")
+        .expect("a frame after /keyframe");
+    assert_eq!(key["keyframe"], true, "{key}");
+
+    // A change on screen is sent again.
+    painter.show(&solid(w, h, [0, 140, 255]));
+    helper
+        .wait_until(T, |v| {
+            v["event"] == "frame_received" && v["keyframe"] == false
+        })
+        .expect("a frame after the screen changed");
+    painter.show(&known_picture(w, h));
+    helper.count_for(Duration::from_millis(1500), |v| {
+        v["event"] == "frame_received"
+    });
+
+    helper.type_line("/end");
+    assert!(helper.wait_exit(T).success());
+    assert!(sharer.wait_exit(T).success());
+
+    let (fw, fh, rgba) = load_png(&out);
+    if let Some(dir) = std::env::var_os("TANDEM_TEST_ARTIFACTS") {
+        let _ = std::fs::copy(
+            &out,
+            std::path::Path::new(&dir).join("helper-still-frame.png"),
+        );
+    }
+    let _ = std::fs::remove_file(&out);
+    assert_eq!((fw, fh), (w, h));
+    let expected: Vec<u8> = (0..h)
+        .flat_map(|y| (0..w).map(move |x| (x, y)))
+        .flat_map(|(x, y)| {
+            let (r, g, b) = known_pixel(x, y, w, h);
+            [r, g, b]
+        })
+        .collect();
+    let got: Vec<u8> = rgba.chunks(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
+    let quality = psnr(&expected, &got);
+    eprintln!("PSNR of the still picture on the helper: {quality:.1} dB");
+    assert!(quality > 30.0, "PSNR {quality:.1} dB");
+    // And the blocks have their colours.
+    for (fx, fy, rgb) in [
+        (0.2, 0.2, [220u8, 30, 30]),
+        (0.5, 0.2, [30, 200, 40]),
+        (0.8, 0.2, [30, 60, 220]),
+    ] {
+        let (px, py) = ((fx * w as f64) as u32, (fy * h as f64) as u32);
+        let i = ((py * w + px) * 4) as usize;
+        for c in 0..3 {
+            let d = (i32::from(rgba[i + c]) - i32::from(rgb[c])).abs();
+            assert!(
+                d <= 12,
+                "pixel ({px},{py}) channel {c}: {} vs {}",
+                rgba[i + c],
+                rgb[c]
+            );
+        }
+    }
+}
+
+#[test]
+fn the_helper_switches_monitor_and_gets_a_keyframe_of_the_other_screen() {
+    let x = Xvfb::start(&[(1280, 720), (800, 600)]);
+    Painter::open(&x.display, 0).show(&solid(1280, 720, [200, 10, 10]));
+    let other = Painter::open(&x.display, 1);
+    other.show(&solid(800, 600, [10, 10, 200]));
+    let rv = Rendezvous::start(&[]);
+    let (mut helper, code) = helper_with_code(&rv.url);
+    let mut sharer = Peer::share_display(&rv.url, &code, &x.display, &[]);
+    sharer.wait_for("consent_requested", T);
+    sharer.type_line("y");
+    let list = helper.wait_for("monitors", T);
+    assert_eq!(list["monitors"].as_array().map(Vec::len), Some(2));
+    assert_eq!(list["current"], 0);
+    helper.wait_for("frame_received", T);
+    helper.type_line("/monitor 1");
+    let switched = helper.wait_for("monitors", T);
+    assert_eq!(switched["current"], 1);
+    let f = helper
+        .wait_until(T, |v| v["event"] == "frame_received" && v["width"] == 800)
+        .expect("a frame of the second screen");
+    assert_eq!(f["height"], 600);
+    assert_eq!(f["keyframe"], true);
+    helper.type_line("/end");
+    assert!(helper.wait_exit(T).success());
+    assert!(sharer.wait_exit(T).success());
+}
