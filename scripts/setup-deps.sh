@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Tandem needs to build and test. Idempotent; uses sudo when
-# not root. Usage: scripts/setup-deps.sh [build|test]
+# not root. Usage: scripts/setup-deps.sh [build|test|bench]
 set -euo pipefail
 
 want=${1:-test}
@@ -9,11 +9,14 @@ want=${1:-test}
 build_pkgs=(pkg-config g++ nasm)
 # Xvfb is the screen for capture tests.
 test_pkgs=(xvfb)
+# ffmpeg (libx264, x11grab) is the reference in tandem-bench; not needed by the tests.
+bench_pkgs=(ffmpeg)
 
 pkgs=("${build_pkgs[@]}")
-if [ "$want" = test ]; then
-  pkgs+=("${test_pkgs[@]}")
-fi
+case "$want" in
+  test) pkgs+=("${test_pkgs[@]}") ;;
+  bench) pkgs+=("${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
+esac
 
 missing=()
 for p in "${pkgs[@]}"; do

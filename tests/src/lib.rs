@@ -2,6 +2,7 @@
 //! reads their `--json` event streams.
 
 pub mod hostile;
+pub mod scenes;
 pub mod xvfb;
 
 use std::io::{BufRead, BufReader, Write};

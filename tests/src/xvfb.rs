@@ -115,10 +115,16 @@ impl Painter {
 
     /// Shows a BGRA picture of the window's size (strips keep each request small).
     pub fn show(&self, bgra: &[u8]) {
+        self.show_rows(bgra, 0..self.height);
+    }
+
+    /// Updates only rows `rows` of the picture (the buffer is still the whole picture).
+    pub fn show_rows(&self, bgra: &[u8], rows: std::ops::Range<u32>) {
         let row = self.width as usize * 4;
         let strip = (64 * 1024 / row).max(1);
-        for y in (0..self.height as usize).step_by(strip) {
-            let rows = strip.min(self.height as usize - y);
+        let end = (rows.end.min(self.height)) as usize;
+        for y in (rows.start as usize..end).step_by(strip) {
+            let rows = strip.min(end - y);
             self.conn
                 .put_image(
                     ImageFormat::Z_PIXMAP,

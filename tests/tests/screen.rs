@@ -48,6 +48,30 @@ fn two_x_screens_are_two_monitors_and_capture_shows_what_is_drawn() {
     let mid = ((300 * 800 + 400) * 4) as usize;
     assert_eq!(&frame.data[mid..mid + 3], &[10, 10, 200]);
     assert!(capture.select(7).is_err());
+
+    // XDamage: a quiet screen is known to be unchanged; drawing is noticed.
+    // (A notification already on its way when a capture resets the damage can cost one more
+    // capture; after that a quiet screen stays quiet.)
+    assert!(capture.uses_damage_events());
+    for _ in 0..2 {
+        std::thread::sleep(Duration::from_millis(100));
+        if capture.changed() == Some(true) {
+            capture.capture(&mut frame).expect("capture");
+        }
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(capture.changed(), Some(false), "nothing was drawn");
+    p1.show(&solid(800, 600, [10, 200, 10]));
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while capture.changed() != Some(true) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "drawing was not reported"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    capture.capture(&mut frame).expect("capture");
+    assert_eq!(&frame.data[mid..mid + 3], &[10, 200, 10]);
 }
 
 fn psnr(a: &[u8], b: &[u8]) -> f64 {

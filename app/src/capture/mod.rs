@@ -46,6 +46,11 @@ pub trait ScreenSource: Send {
     fn select(&mut self, id: u32) -> Result<(), CaptureError>;
     /// Captures the current monitor into `out`, resizing it when the monitor's size changed.
     fn capture(&mut self, out: &mut BgraFrame) -> Result<(), CaptureError>;
+    /// `Some(false)` when the source knows for sure that nothing was drawn since the last
+    /// capture (then capturing can be skipped entirely); `None` when it cannot tell.
+    fn changed(&mut self) -> Option<bool> {
+        None
+    }
 }
 
 /// Which screen the sharer shows.

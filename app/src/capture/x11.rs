@@ -6,9 +6,12 @@
 //! Every X screen is a monitor source, and RandR monitors split a screen further.
 
 use x11rb::connection::Connection;
+use x11rb::protocol::damage::{self, ConnectionExt as _};
 use x11rb::protocol::randr::ConnectionExt as _;
 use x11rb::protocol::shm::{self, ConnectionExt as _};
+use x11rb::protocol::xfixes::ConnectionExt as _;
 use x11rb::protocol::xproto::{ConnectionExt as _, ImageFormat, Window};
+use x11rb::protocol::Event;
 use x11rb::rust_connection::RustConnection;
 
 use super::{CaptureError, MonitorInfo, ScreenSource};
@@ -93,6 +96,11 @@ pub struct X11Capture {
     current: usize,
     shm: Option<SharedSegment>,
     shm_available: bool,
+    /// XDamage on every root: the server says when anything was drawn, so an idle screen
+    /// costs no capture at all. `None` when the extension is missing.
+    damage: Option<Vec<damage::Damage>>,
+    /// Drawing reported since the last capture.
+    dirty: bool,
 }
 
 impl X11Capture {
@@ -121,6 +129,7 @@ impl X11Capture {
             .find(|&i| Some(placements[i].root) == default_root && monitors[i].primary)
             .or_else(|| (0..monitors.len()).find(|&i| Some(placements[i].root) == default_root))
             .unwrap_or(0);
+        let damage = watch_damage(&conn);
         Ok(Self {
             conn,
             monitors,
@@ -128,7 +137,13 @@ impl X11Capture {
             current,
             shm: None,
             shm_available,
+            damage,
+            dirty: true,
         })
+    }
+
+    pub fn uses_damage_events(&self) -> bool {
+        self.damage.is_some()
     }
 
     pub fn uses_shared_memory(&self) -> bool {
@@ -216,6 +231,22 @@ fn check_format(depth: u8, conn: &RustConnection) -> Result<(), CaptureError> {
     }
 }
 
+fn watch_damage(conn: &RustConnection) -> Option<Vec<damage::Damage>> {
+    // XDamage needs XFixes negotiated first.
+    conn.xfixes_query_version(5, 0).ok()?.reply().ok()?;
+    conn.damage_query_version(1, 1).ok()?.reply().ok()?;
+    let mut objects = Vec::new();
+    for screen in &conn.setup().roots {
+        let id = conn.generate_id().ok()?;
+        conn.damage_create(id, screen.root, damage::ReportLevel::NON_EMPTY)
+            .ok()?
+            .check()
+            .ok()?;
+        objects.push(id);
+    }
+    Some(objects)
+}
+
 fn enumerate(conn: &RustConnection) -> Result<(Vec<MonitorInfo>, Vec<Placement>), CaptureError> {
     let mut monitors = Vec::new();
     let mut placements = Vec::new();
@@ -290,10 +321,32 @@ impl ScreenSource for X11Capture {
             .position(|m| m.id == id)
             .ok_or(CaptureError::NoSuchMonitor(id))?;
         self.current = index;
+        self.dirty = true;
         Ok(())
     }
 
+    fn changed(&mut self) -> Option<bool> {
+        self.damage.as_ref()?;
+        // Drain pending events; any damage notification means "capture again". (Damage is
+        // not filtered by monitor: a change elsewhere costs one capture and a hash.)
+        while let Ok(Some(event)) = self.conn.poll_for_event() {
+            tracing::trace!(?event, "X event");
+            if matches!(event, Event::DamageNotify(_)) {
+                self.dirty = true;
+            }
+        }
+        Some(self.dirty)
+    }
+
     fn capture(&mut self, out: &mut BgraFrame) -> Result<(), CaptureError> {
+        // Reset the damage before reading, so drawing during the capture is reported again.
+        if let Some(objects) = &self.damage {
+            for d in objects {
+                let _ = self.conn.damage_subtract(*d, 0u32, 0u32);
+            }
+            let _ = self.conn.flush();
+        }
+        self.dirty = false;
         let (w, h) = (
             self.monitors[self.current].width,
             self.monitors[self.current].height,

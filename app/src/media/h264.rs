@@ -23,6 +23,9 @@ pub enum CodecError {
 pub struct EncodedFrame {
     pub data: Vec<u8>,
     pub keyframe: bool,
+    /// Time spent in BGRA→I420 and in the encoder proper, µs.
+    pub convert_us: u32,
+    pub encode_us: u32,
 }
 
 pub struct VideoEncoder {
@@ -68,15 +71,20 @@ impl VideoEncoder {
         frame: &BgraFrame,
         keyframe: bool,
     ) -> Result<EncodedFrame, CodecError> {
+        let started = std::time::Instant::now();
         self.yuv.fill_from_bgra(frame)?;
+        let converted = std::time::Instant::now();
         if keyframe {
             self.encoder.force_intra_frame();
         }
         let bitstream = self.encoder.encode(&self.yuv)?;
         let keyframe = matches!(bitstream.frame_type(), FrameType::IDR | FrameType::I);
+        let data = bitstream.to_vec();
         Ok(EncodedFrame {
-            data: bitstream.to_vec(),
+            data,
             keyframe,
+            convert_us: (converted - started).as_micros() as u32,
+            encode_us: converted.elapsed().as_micros() as u32,
         })
     }
 }

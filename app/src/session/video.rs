@@ -92,7 +92,7 @@ pub fn spawn_pipeline(
     let (tx, rx) = mpsc::channel(2);
     let mut source = capture::open(&config.source).map_err(|e| e.to_string())?;
     std::thread::Builder::new()
-        .name("tandem-video-out".into())
+        .name("tandem-capture".into())
         .spawn(move || {
             if let Err(e) = run_pipeline(&config, source.as_mut(), &control, &tx) {
                 warn!("video pipeline stopped: {e}");
@@ -154,13 +154,21 @@ fn run_pipeline(
         if control.paused.load(Ordering::Relaxed) || control.in_flight() >= MAX_IN_FLIGHT {
             continue;
         }
-        let capture_us = now_us();
-        if let Err(e) = source.capture(&mut frame) {
-            return Err(e.to_string());
-        }
         let key_requested = control.force_keyframe.load(Ordering::Relaxed);
+        let capture_us = now_us();
+        // When the display says nothing was drawn, there is nothing to capture either: the
+        // previous picture is still in `frame` for a refinement or a requested keyframe.
+        let known_still = encoder.is_some() && source.changed() == Some(false);
+        if known_still && !key_requested && refinements_left == 0 {
+            continue;
+        }
+        if !known_still {
+            if let Err(e) = source.capture(&mut frame) {
+                return Err(e.to_string());
+            }
+        }
         // An unchanged screen costs a hash: once refined, nothing is encoded or sent.
-        if damage.update(&frame).is_empty() {
+        if known_still || damage.update(&frame).is_empty() {
             if !key_requested && refinements_left == 0 {
                 continue;
             }
@@ -278,7 +286,7 @@ pub fn spawn_receiver(
 
     let mut decoder = VideoDecoder::new().map_err(|e| e.to_string())?;
     std::thread::Builder::new()
-        .name("tandem-video-in".into())
+        .name("tandem-decode".into())
         .spawn(move || {
             let mut reorder: BTreeMap<u64, (FrameHeader, Vec<u8>)> = BTreeMap::new();
             let mut next: Option<u64> = None;

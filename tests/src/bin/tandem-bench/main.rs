@@ -8,6 +8,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+
+mod codec;
+mod latency;
 use clap::{Parser, Subcommand};
 use tandem::session::{
     run_helper, run_sharer, Command, Event, HelperIdentity, SessionConfig, SourceSpec, VideoConfig,
@@ -32,6 +35,26 @@ enum What {
         #[arg(long, default_value_t = 720)]
         height: u32,
     },
+    /// Screen-to-helper latency of a real session under Xvfb, per scene.
+    Latency {
+        #[arg(long, default_value_t = 8)]
+        seconds: u64,
+        #[arg(long, default_value_t = 1920)]
+        width: u32,
+        #[arg(long, default_value_t = 1080)]
+        height: u32,
+    },
+    /// The video leg on desktop-like scenes, with ffmpeg's libx264 on the same frames.
+    Codec {
+        #[arg(long, default_value_t = 150)]
+        frames: usize,
+        #[arg(long, default_value_t = 1920)]
+        width: u32,
+        #[arg(long, default_value_t = 1080)]
+        height: u32,
+        #[arg(long, default_value_t = 2_500_000)]
+        bitrate: u32,
+    },
 }
 
 #[tokio::main]
@@ -43,6 +66,17 @@ async fn main() -> anyhow::Result<()> {
             width,
             height,
         } => session(runs, width, height).await,
+        What::Codec {
+            frames,
+            width,
+            height,
+            bitrate,
+        } => codec::run(frames, width, height, bitrate),
+        What::Latency {
+            seconds,
+            width,
+            height,
+        } => latency::run(seconds, width, height).await,
     }
 }
 

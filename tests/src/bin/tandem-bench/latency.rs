@@ -1,0 +1,324 @@
+//! `tandem-bench latency`: screen-to-helper latency of a real session under Xvfb.
+//!
+//! An X client animates a scene at 30 Hz and stamps a frame counter on it; the sharer
+//! captures the display for real (MIT-SHM), encodes and sends over QUIC on loopback; the
+//! helper's frame sink reads the counter back from each decoded picture. Latency is from the
+//! moment the X server had the frame drawn to the moment the helper had it decoded.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use tandem::capture::x11::X11Capture;
+use tandem::capture::ScreenSource;
+use tandem::media::frame::BgraFrame;
+use tandem::session::{
+    run_helper, run_sharer, Command, DecodedFrameRef, Event, HelperIdentity, SessionConfig,
+    SourceSpec, VideoConfig,
+};
+use tandem_crypto::SessionCode;
+use tandem_tests::scenes::{read_stamp, stamp, Scene, SceneKind, STAMP_CELL};
+use tandem_tests::xvfb::{Painter, Xvfb};
+use tokio::sync::mpsc;
+
+#[derive(Default)]
+struct Observed {
+    drawn: HashMap<u32, Instant>,
+    seen: HashMap<u32, Instant>,
+    bytes: usize,
+    frames: usize,
+}
+
+fn clock_ticks() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    unsafe { libc::sysconf(libc::_SC_CLK_TCK) as f64 }
+}
+
+/// CPU seconds used so far by a process, or by one of our threads (by name).
+fn cpu_seconds(stat_path: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(stat_path).ok()?;
+    let after = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / clock_ticks())
+}
+
+fn thread_stat(name: &str) -> Option<String> {
+    for entry in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        let path = entry.path();
+        let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        if comm.trim() == name {
+            return Some(path.join("stat").to_string_lossy().into_owned());
+        }
+    }
+    None
+}
+
+fn pid_of_xvfb(display: &str) -> Option<u32> {
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+        if args.first().is_some_and(|a| a.ends_with(b"Xvfb"))
+            && args.get(1) == Some(&display.as_bytes())
+        {
+            return entry.file_name().to_str()?.parse().ok();
+        }
+    }
+    None
+}
+
+fn percentile(v: &mut [f64], q: f64) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[((v.len() - 1) as f64 * q).round() as usize]
+}
+
+pub async fn run(seconds: u64, width: u32, height: u32) -> anyhow::Result<()> {
+    let xvfb = Xvfb::start(&[(width, height)]);
+    let display = xvfb.display.clone();
+    let xvfb_pid = pid_of_xvfb(&display).context("Xvfb pid")?;
+
+    capture_reference(&display, width, height)?;
+
+    // An in-process rendezvous on loopback.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("ws://{}", listener.local_addr()?);
+    let state = tandem_rendezvous::AppState::new(
+        tandem_rendezvous::ServerConfig {
+            allow_dev_identity: true,
+            ..Default::default()
+        },
+        Arc::new(tandem_rendezvous::MemoryStore::new()),
+    );
+    tokio::spawn(tandem_rendezvous::serve(
+        listener,
+        state,
+        std::future::pending(),
+    ));
+
+    println!();
+    println!("Screen → helper, {width}×{height}, 30 Hz animation, loopback, {seconds} s per scene (first 2 s not counted).");
+    println!();
+    println!("| scene | latency p50 | p95 | frames/s shown | kbit/s | sharer pipeline CPU (% of a core) | Xvfb CPU (% of a core, incl. drawing) |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for kind in SceneKind::ALL {
+        scene_run(kind, &url, &display, xvfb_pid, seconds, width, height).await?;
+    }
+    drop(xvfb);
+    Ok(())
+}
+
+async fn scene_run(
+    kind: SceneKind,
+    url: &str,
+    display: &str,
+    xvfb_pid: u32,
+    seconds: u64,
+    width: u32,
+    height: u32,
+) -> anyhow::Result<()> {
+    let observed = Arc::new(Mutex::new(Observed::default()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let measuring = Arc::new(AtomicBool::new(false));
+
+    // The animating X client.
+    let painter = {
+        let observed = observed.clone();
+        let stop = stop.clone();
+        let display = display.to_string();
+        std::thread::spawn(move || {
+            let painter = Painter::open(&display, 0);
+            let mut scene = Scene::new(kind, width, height);
+            let mut buf = vec![0u8; (width * height * 4) as usize];
+            let mut counter = 1u32;
+            let mut next = Instant::now();
+            while !stop.load(Ordering::Relaxed) {
+                let dirty = scene.next(&mut buf);
+                if kind != SceneKind::Idle {
+                    stamp(&mut buf, width, counter);
+                    painter.show_rows(&buf, 0..STAMP_CELL);
+                }
+                if !dirty.is_empty() {
+                    painter.show_rows(&buf, dirty);
+                }
+                if let Ok(mut o) = observed.lock() {
+                    o.drawn.insert(counter, Instant::now());
+                }
+                counter += 1;
+                next += Duration::from_millis(33);
+                std::thread::sleep(next.saturating_duration_since(Instant::now()));
+            }
+        })
+    };
+
+    let sink_observed = observed.clone();
+    let sink_measuring = measuring.clone();
+    let sink = Arc::new(move |f: &DecodedFrameRef<'_>| {
+        let now = Instant::now();
+        let value = read_stamp(f.rgba, f.width);
+        if let Ok(mut o) = sink_observed.lock() {
+            if sink_measuring.load(Ordering::Relaxed) {
+                o.frames += 1;
+            }
+            o.seen.entry(value).or_insert(now);
+        }
+    });
+    let base = SessionConfig {
+        rendezvous: url.to_string(),
+        video: VideoConfig {
+            source: SourceSpec::X11 {
+                display: Some(display.to_string()),
+                monitor: None,
+            },
+            ..VideoConfig::default()
+        },
+        ..SessionConfig::default()
+    };
+    let helper_config = SessionConfig {
+        frame_sink: Some(sink),
+        ..base.clone()
+    };
+    let (h_cmd, h_cmd_rx) = mpsc::unbounded_channel();
+    let (h_ev_tx, mut h_ev) = mpsc::unbounded_channel();
+    let helper = tokio::spawn(run_helper(
+        helper_config,
+        HelperIdentity::Dev {
+            name: "Bench".into(),
+        },
+        h_cmd_rx,
+        h_ev_tx,
+    ));
+    let code = loop {
+        match h_ev.recv().await {
+            Some(Event::CodeIssued { code, .. }) => break SessionCode::parse(&code)?,
+            Some(_) => continue,
+            None => bail!("helper ended early"),
+        }
+    };
+    let (s_cmd, s_cmd_rx) = mpsc::unbounded_channel();
+    let (s_ev_tx, mut s_ev) = mpsc::unbounded_channel();
+    let sharer = tokio::spawn(run_sharer(base, code, s_cmd_rx, s_ev_tx));
+    s_cmd.send(Command::Allow)?;
+
+    // Count bytes from the helper's events; start measuring after a warm-up.
+    let warmup = Duration::from_secs(2);
+    let total = Duration::from_secs(seconds.max(3));
+    let started = Instant::now();
+    let mut cpu_start: Option<(f64, f64, Instant)> = None;
+    while started.elapsed() < total {
+        if cpu_start.is_none() && started.elapsed() >= warmup {
+            if let Ok(mut o) = observed.lock() {
+                o.seen.clear();
+                o.bytes = 0;
+                o.frames = 0;
+            }
+            measuring.store(true, Ordering::Relaxed);
+            let pipeline = thread_stat("tandem-capture")
+                .and_then(|p| cpu_seconds(&p))
+                .unwrap_or(0.0);
+            let x = cpu_seconds(&format!("/proc/{xvfb_pid}/stat")).unwrap_or(0.0);
+            cpu_start = Some((pipeline, x, Instant::now()));
+        }
+        tokio::select! {
+            ev = h_ev.recv() => {
+                if let Some(Event::FrameReceived { bytes, .. }) = ev {
+                    if measuring.load(Ordering::Relaxed) {
+                        if let Ok(mut o) = observed.lock() { o.bytes += bytes; }
+                    }
+                }
+            }
+            _ = s_ev.recv() => {}
+            _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+        }
+    }
+    let (pipe0, x0, t0) = cpu_start.context("no measurement window")?;
+    let window = t0.elapsed().as_secs_f64();
+    let pipeline_cpu = thread_stat("tandem-capture")
+        .and_then(|p| cpu_seconds(&p))
+        .unwrap_or(pipe0)
+        - pipe0;
+    let xvfb_cpu = cpu_seconds(&format!("/proc/{xvfb_pid}/stat")).unwrap_or(x0) - x0;
+    measuring.store(false, Ordering::Relaxed);
+    stop.store(true, Ordering::Relaxed);
+    let _ = painter.join();
+    h_cmd.send(Command::End)?;
+    let _ = helper.await?;
+    let _ = sharer.await?;
+
+    let o = observed.lock().map_err(|_| anyhow::anyhow!("lock"))?;
+    let mut latencies: Vec<f64> = o
+        .seen
+        .iter()
+        .filter_map(|(v, seen)| {
+            o.drawn
+                .get(v)
+                .map(|d| seen.saturating_duration_since(*d).as_secs_f64() * 1e3)
+        })
+        .collect();
+    let fps = o.frames as f64 / window;
+    let kbps = o.bytes as f64 * 8.0 / window / 1000.0;
+    let lat = |v: &mut Vec<f64>, q| {
+        let p = percentile(v, q);
+        if p.is_nan() {
+            "–".to_string()
+        } else {
+            format!("{p:.1} ms")
+        }
+    };
+    println!(
+        "| {} | {} | {} | {fps:.1} | {kbps:.0} | {:.1} | {:.1} |",
+        kind.name(),
+        lat(&mut latencies, 0.5),
+        lat(&mut latencies, 0.95),
+        pipeline_cpu / window * 100.0,
+        xvfb_cpu / window * 100.0,
+    );
+    Ok(())
+}
+
+/// Our capture against ffmpeg's x11grab on the same display (1 s each, a still screen).
+fn capture_reference(display: &str, width: u32, height: u32) -> anyhow::Result<()> {
+    let mut capture = X11Capture::open(Some(display))?;
+    let mut frame = BgraFrame::new(width, height);
+    let n = 60;
+    let mut times = Vec::new();
+    for _ in 0..n {
+        let t = Instant::now();
+        capture.capture(&mut frame)?;
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    let ours = percentile(&mut times, 0.5);
+    let before = children_cpu_seconds();
+    let status = std::process::Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-f",
+            "x11grab",
+            "-framerate",
+            "60",
+        ])
+        .args(["-video_size", &format!("{width}x{height}"), "-i", display])
+        .args(["-frames:v", &n.to_string(), "-f", "null", "-"])
+        .status()
+        .context("ffmpeg")?;
+    if !status.success() {
+        bail!("ffmpeg x11grab failed");
+    }
+    let ffmpeg_ms = (children_cpu_seconds() - before) * 1e3 / f64::from(n);
+    println!("Capture of one {width}×{height} frame: ours (MIT-SHM, persistent connection) {ours:.2} ms median wall time; ffmpeg x11grab {ffmpeg_ms:.2} ms CPU per frame (its process, incl. start-up); ratio {:.2}.", ours / ffmpeg_ms.max(1e-6));
+    Ok(())
+}
+
+fn children_cpu_seconds() -> f64 {
+    // SAFETY: getrusage only writes the struct we pass.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
