@@ -65,6 +65,7 @@ pub async fn run_sharer(
         control.send(&Control::Chat { text }).await?;
     }
     let mut frames_sent = 0u64;
+    let mut path_probe = tokio::time::interval(Duration::from_millis(250));
 
     let reason = loop {
         tokio::select! {
@@ -140,6 +141,12 @@ pub async fn run_sharer(
                 Some(Command::Allow | Command::Decline | Command::RequestKeyframe) => {}
                 Some(Command::SelectMonitor(id)) => pipeline.request_monitor(id),
             },
+            _ = path_probe.tick() => {
+                // What the congestion controller lets through now: one window per round trip.
+                let rtt = connection.rtt().as_secs_f64().max(0.001);
+                let cwnd_bits = connection.stats().path.cwnd as f64 * 8.0;
+                pipeline.set_path_estimate((cwnd_bits / rtt) as u64);
+            }
             _ = connection.closed() => break EndReason::PeerLost,
         }
     };

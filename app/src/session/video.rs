@@ -38,6 +38,8 @@ pub struct PipelineControl {
     pub acked_through: AtomicU64,
     /// A monitor the helper asked for, or -1.
     select_monitor: AtomicI64,
+    /// Bits per second the path can take now (0: no estimate yet, use the configured rate).
+    path_bps: AtomicU64,
 }
 
 impl Default for PipelineControl {
@@ -49,6 +51,7 @@ impl Default for PipelineControl {
             next_seq: AtomicU64::new(0),
             acked_through: AtomicU64::new(0),
             select_monitor: AtomicI64::new(NO_MONITOR_REQUEST),
+            path_bps: AtomicU64::new(0),
         }
     }
 }
@@ -60,6 +63,11 @@ impl PipelineControl {
 
     pub fn request_monitor(&self, id: u32) {
         self.select_monitor.store(i64::from(id), Ordering::Relaxed);
+    }
+
+    /// The session's latest estimate of what the path carries (QUIC cwnd / RTT).
+    pub fn set_path_estimate(&self, bits_per_second: u64) {
+        self.path_bps.store(bits_per_second, Ordering::Relaxed);
     }
 
     fn in_flight(&self) -> u64 {
@@ -124,6 +132,7 @@ fn run_pipeline(
     let mut encoder: Option<VideoEncoder> = None;
     let mut damage = DamageTracker::new();
     let mut refinements_left = 0u32;
+    let mut budget = BitBudget::new(f64::from(config.bitrate_bps));
     let interval = Duration::from_secs_f64(1.0 / config.fps.max(1) as f64);
     let mut next_tick = Instant::now();
     while !control.stop.load(Ordering::Relaxed) && !tx.is_closed() {
@@ -151,7 +160,12 @@ fn run_pipeline(
                 Err(e) => warn!("monitor {id}: {e}"),
             }
         }
-        if control.paused.load(Ordering::Relaxed) || control.in_flight() >= MAX_IN_FLIGHT {
+        let target = target_bps(config.bitrate_bps, control.path_bps.load(Ordering::Relaxed));
+        budget.refill(target);
+        if control.paused.load(Ordering::Relaxed)
+            || control.in_flight() >= MAX_IN_FLIGHT
+            || budget.exhausted()
+        {
             continue;
         }
         let key_requested = control.force_keyframe.load(Ordering::Relaxed);
@@ -205,6 +219,7 @@ fn run_pipeline(
         if encoded.data.is_empty() {
             continue;
         }
+        budget.spend(encoded.data.len());
         let seq = control.next_seq.fetch_add(1, Ordering::Relaxed);
         let out = OutgoingFrame {
             header: FrameHeader {
@@ -221,6 +236,78 @@ fn run_pipeline(
         }
     }
     Ok(())
+}
+
+/// What the video may use: the configured rate, lowered to 70 % of what the path carries,
+/// never below a floor where a screen is still readable.
+fn target_bps(configured: u32, path_bps: u64) -> f64 {
+    const FLOOR_BPS: f64 = 250_000.0;
+    let configured = f64::from(configured);
+    if path_bps == 0 {
+        return configured;
+    }
+    (path_bps as f64 * 0.7).clamp(FLOOR_BPS.min(configured), configured)
+}
+
+/// A token bucket in bits: one second of burst (a keyframe passes at once), and sustained
+/// overshoot (openh264's rate control overshoots badly on busy content) turns into skipped
+/// frames instead of a growing queue.
+struct BitBudget {
+    tokens: f64,
+    last: Instant,
+}
+
+impl BitBudget {
+    fn new(rate: f64) -> Self {
+        Self {
+            tokens: rate,
+            last: Instant::now(),
+        }
+    }
+
+    fn refill(&mut self, rate: f64) {
+        let now = Instant::now();
+        let elapsed = now.duration_since(self.last).as_secs_f64();
+        self.last = now;
+        self.tokens = (self.tokens + rate * elapsed).min(rate);
+    }
+
+    fn exhausted(&self) -> bool {
+        self.tokens < 0.0
+    }
+
+    fn spend(&mut self, bytes: usize) {
+        self.tokens -= bytes as f64 * 8.0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn target_follows_the_path_within_bounds() {
+        assert_eq!(target_bps(2_500_000, 0), 2_500_000.0);
+        assert_eq!(target_bps(2_500_000, 100_000_000), 2_500_000.0);
+        assert_eq!(target_bps(2_500_000, 1_000_000), 700_000.0);
+        assert_eq!(target_bps(2_500_000, 10_000), 250_000.0);
+    }
+
+    #[test]
+    fn budget_allows_a_burst_then_paces() {
+        let mut b = BitBudget::new(1_000_000.0);
+        b.spend(100_000); // an 800 kbit keyframe fits in the burst
+        assert!(!b.exhausted());
+        b.spend(100_000); // the next one overdraws
+        assert!(b.exhausted());
+        b.tokens = -1.0;
+        b.last = Instant::now() - Duration::from_millis(10);
+        b.refill(1_000_000.0);
+        assert!(!b.exhausted(), "10 ms at 1 Mbit/s repays 1 bit");
+        b.last = Instant::now() - Duration::from_secs(5);
+        b.refill(1_000_000.0);
+        assert_eq!(b.tokens, 1_000_000.0, "the burst is capped at one second");
+    }
 }
 
 /// Sends one frame on its own unidirectional stream.
