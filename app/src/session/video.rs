@@ -281,35 +281,6 @@ impl BitBudget {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn target_follows_the_path_within_bounds() {
-        assert_eq!(target_bps(2_500_000, 0), 2_500_000.0);
-        assert_eq!(target_bps(2_500_000, 100_000_000), 2_500_000.0);
-        assert_eq!(target_bps(2_500_000, 1_000_000), 700_000.0);
-        assert_eq!(target_bps(2_500_000, 10_000), 250_000.0);
-    }
-
-    #[test]
-    fn budget_allows_a_burst_then_paces() {
-        let mut b = BitBudget::new(1_000_000.0);
-        b.spend(100_000); // an 800 kbit keyframe fits in the burst
-        assert!(!b.exhausted());
-        b.spend(100_000); // the next one overdraws
-        assert!(b.exhausted());
-        b.tokens = -1.0;
-        b.last = Instant::now() - Duration::from_millis(10);
-        b.refill(1_000_000.0);
-        assert!(!b.exhausted(), "10 ms at 1 Mbit/s repays 1 bit");
-        b.last = Instant::now() - Duration::from_secs(5);
-        b.refill(1_000_000.0);
-        assert_eq!(b.tokens, 1_000_000.0, "the burst is capped at one second");
-    }
-}
-
 /// Sends one frame on its own unidirectional stream.
 pub async fn send_frame(conn: &Connection, frame: &OutgoingFrame) -> Result<(), String> {
     let mut stream = conn.open_uni().await.map_err(|e| e.to_string())?;
@@ -448,4 +419,33 @@ pub fn spawn_receiver(
         })
         .map_err(|e| e.to_string())?;
     Ok(events_rx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn target_follows_the_path_within_bounds() {
+        assert_eq!(target_bps(2_500_000, 0), 2_500_000.0);
+        assert_eq!(target_bps(2_500_000, 100_000_000), 2_500_000.0);
+        assert_eq!(target_bps(2_500_000, 1_000_000), 700_000.0);
+        assert_eq!(target_bps(2_500_000, 10_000), 250_000.0);
+    }
+
+    #[test]
+    fn budget_allows_a_burst_then_paces() {
+        let mut b = BitBudget::new(1_000_000.0);
+        b.spend(100_000); // an 800 kbit keyframe fits in the burst
+        assert!(!b.exhausted());
+        b.spend(100_000); // the next one overdraws
+        assert!(b.exhausted());
+        b.tokens = -1.0;
+        b.last = Instant::now() - Duration::from_millis(10);
+        b.refill(1_000_000.0);
+        assert!(!b.exhausted(), "10 ms at 1 Mbit/s repays 1 bit");
+        b.last = Instant::now() - Duration::from_secs(5);
+        b.refill(1_000_000.0);
+        assert_eq!(b.tokens, 1_000_000.0, "the burst is capped at one second");
+    }
 }
