@@ -51,6 +51,13 @@ pub trait ScreenSource: Send {
     fn changed(&mut self) -> Option<bool> {
         None
     }
+
+    /// Waits up to `timeout` for something to be drawn; returns like [`Self::changed`].
+    /// Sources that cannot tell return `None` at once.
+    fn wait_for_change(&mut self, timeout: std::time::Duration) -> Option<bool> {
+        let _ = timeout;
+        None
+    }
 }
 
 /// Which screen the sharer shows.

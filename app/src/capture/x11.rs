@@ -338,6 +338,23 @@ impl ScreenSource for X11Capture {
         Some(self.dirty)
     }
 
+    fn wait_for_change(&mut self, timeout: std::time::Duration) -> Option<bool> {
+        use std::os::fd::AsRawFd;
+        if self.changed()? {
+            return Some(true);
+        }
+        // Sleep on the X socket: wakes as soon as the server sends anything.
+        let mut fd = libc::pollfd {
+            fd: self.conn.stream().as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+        // SAFETY: one valid pollfd for the duration of the call.
+        unsafe { libc::poll(&mut fd, 1, ms) };
+        self.changed()
+    }
+
     fn capture(&mut self, out: &mut BgraFrame) -> Result<(), CaptureError> {
         // Reset the damage before reading, so drawing during the capture is reported again.
         if let Some(objects) = &self.damage {

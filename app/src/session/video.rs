@@ -134,16 +134,14 @@ fn run_pipeline(
     let mut refinements_left = 0u32;
     let mut budget = BitBudget::new(f64::from(config.bitrate_bps));
     let interval = Duration::from_secs_f64(1.0 / config.fps.max(1) as f64);
-    let mut next_tick = Instant::now();
+    // Frames are at least `interval` apart; within that, a change is captured as soon as the
+    // display reports it (no clock tick to wait for: that alone would add half a frame
+    // interval of latency on average).
+    let mut next_allowed = Instant::now();
     while !control.stop.load(Ordering::Relaxed) && !tx.is_closed() {
         let now = Instant::now();
-        if now < next_tick {
-            std::thread::sleep(next_tick - now);
-        }
-        next_tick += interval;
-        // Never try to catch up on missed ticks: late frames are useless.
-        if next_tick < Instant::now() {
-            next_tick = Instant::now() + interval;
+        if now < next_allowed {
+            std::thread::sleep(next_allowed - now);
         }
         let wanted = control
             .select_monitor
@@ -166,16 +164,24 @@ fn run_pipeline(
             || control.in_flight() >= MAX_IN_FLIGHT
             || budget.exhausted()
         {
+            next_allowed = Instant::now() + interval.min(Duration::from_millis(5));
             continue;
         }
         let key_requested = control.force_keyframe.load(Ordering::Relaxed);
-        let capture_us = now_us();
+        let must_encode = key_requested || refinements_left > 0 || encoder.is_none();
         // When the display says nothing was drawn, there is nothing to capture either: the
         // previous picture is still in `frame` for a refinement or a requested keyframe.
-        let known_still = encoder.is_some() && source.changed() == Some(false);
-        if known_still && !key_requested && refinements_left == 0 {
-            continue;
-        }
+        let known_still = if must_encode {
+            encoder.is_some() && source.changed() == Some(false)
+        } else {
+            match source.wait_for_change(interval) {
+                // Nothing drawn for a whole interval: look again (stop, pause, requests).
+                Some(false) => continue,
+                Some(true) | None => false,
+            }
+        };
+        let started = Instant::now();
+        let capture_us = now_us();
         if !known_still {
             if let Err(e) = source.capture(&mut frame) {
                 return Err(e.to_string());
@@ -184,6 +190,7 @@ fn run_pipeline(
         // An unchanged screen costs a hash: once refined, nothing is encoded or sent.
         if known_still || damage.update(&frame).is_empty() {
             if !key_requested && refinements_left == 0 {
+                next_allowed = started + interval;
                 continue;
             }
             refinements_left = refinements_left.saturating_sub(1);
@@ -220,6 +227,7 @@ fn run_pipeline(
             continue;
         }
         budget.spend(encoded.data.len());
+        next_allowed = started + interval;
         let seq = control.next_seq.fetch_add(1, Ordering::Relaxed);
         let out = OutgoingFrame {
             header: FrameHeader {

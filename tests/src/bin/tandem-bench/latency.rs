@@ -77,7 +77,7 @@ fn percentile(v: &mut [f64], q: f64) -> f64 {
     v[((v.len() - 1) as f64 * q).round() as usize]
 }
 
-pub async fn run(seconds: u64, width: u32, height: u32) -> anyhow::Result<()> {
+pub async fn run(seconds: u64, fps: u32, width: u32, height: u32) -> anyhow::Result<()> {
     let xvfb = Xvfb::start(&[(width, height)]);
     let display = xvfb.display.clone();
     let xvfb_pid = pid_of_xvfb(&display).context("Xvfb pid")?;
@@ -101,12 +101,21 @@ pub async fn run(seconds: u64, width: u32, height: u32) -> anyhow::Result<()> {
     ));
 
     println!();
-    println!("Screen → helper, {width}×{height}, 30 Hz animation, loopback, {seconds} s per scene (first 2 s not counted).");
+    println!("Screen → helper, {width}×{height}, 30 Hz animation, sharer capped at {fps} fps, loopback, {seconds} s per scene (first 2 s not counted).");
     println!();
     println!("| scene | latency p50 | p95 | frames/s shown | kbit/s | sharer pipeline CPU (% of a core) | Xvfb CPU (% of a core, incl. drawing) |");
     println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
     for kind in SceneKind::ALL {
-        scene_run(kind, &url, &display, xvfb_pid, seconds, width, height).await?;
+        scene_run(
+            kind,
+            &url,
+            &display,
+            xvfb_pid,
+            (seconds, fps),
+            width,
+            height,
+        )
+        .await?;
     }
     drop(xvfb);
     Ok(())
@@ -117,7 +126,7 @@ async fn scene_run(
     url: &str,
     display: &str,
     xvfb_pid: u32,
-    seconds: u64,
+    (seconds, fps): (u64, u32),
     width: u32,
     height: u32,
 ) -> anyhow::Result<()> {
@@ -174,6 +183,7 @@ async fn scene_run(
                 display: Some(display.to_string()),
                 monitor: None,
             },
+            fps,
             ..VideoConfig::default()
         },
         ..SessionConfig::default()

@@ -39,6 +39,9 @@ enum What {
     Latency {
         #[arg(long, default_value_t = 8)]
         seconds: u64,
+        /// The sharer's frame-rate cap.
+        #[arg(long, default_value_t = 30)]
+        fps: u32,
         #[arg(long, default_value_t = 1920)]
         width: u32,
         #[arg(long, default_value_t = 1080)]
@@ -74,9 +77,10 @@ async fn main() -> anyhow::Result<()> {
         } => codec::run(frames, width, height, bitrate),
         What::Latency {
             seconds,
+            fps,
             width,
             height,
-        } => latency::run(seconds, width, height).await,
+        } => latency::run(seconds, fps, width, height).await,
     }
 }
 
