@@ -360,7 +360,11 @@ impl Terminal {
                 "Connected ({} over {}, {} ↔ {}) in {setup_ms} ms.",
                 path.kind, path.transport, path.local, path.remote
             ),
-            Event::FrameReceived { .. } | Event::FrameSent { .. } => return,
+            // Per-frame and per-pointer-move events are for --json and the GUI.
+            Event::FrameReceived { .. }
+            | Event::FrameSent { .. }
+            | Event::Cursor { .. }
+            | Event::CursorShape { .. } => return,
             Event::Monitors { monitors, current } => {
                 let list: Vec<String> = monitors
                     .iter()

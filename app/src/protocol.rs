@@ -115,6 +115,21 @@ pub enum Control {
     SelectMonitor {
         id: u32,
     },
+    /// Sharer → helper: where the pointer is on the shown monitor.
+    Cursor {
+        x: i32,
+        y: i32,
+        visible: bool,
+    },
+    /// Sharer → helper: the pointer's picture (straight RGBA, base64).
+    CursorShape {
+        serial: u32,
+        width: u32,
+        height: u32,
+        hot_x: u32,
+        hot_y: u32,
+        rgba: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]

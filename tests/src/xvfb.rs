@@ -68,6 +68,7 @@ impl Drop for Xvfb {
 /// A borderless window covering an X screen, showing a picture we choose.
 pub struct Painter {
     conn: RustConnection,
+    root: u32,
     window: u32,
     gc: u32,
     pub width: u32,
@@ -106,11 +107,20 @@ impl Painter {
         conn.sync().expect("sync");
         Self {
             conn,
+            root,
             window,
             gc,
             width,
             height,
         }
+    }
+
+    /// Moves the pointer to (x, y) on this painter's screen, as a person would.
+    pub fn warp_pointer(&self, x: i16, y: i16) {
+        self.conn
+            .warp_pointer(x11rb::NONE, self.root, 0, 0, 0, 0, x, y)
+            .expect("warp");
+        self.conn.sync().expect("sync");
     }
 
     /// Shows a BGRA picture of the window's size (strips keep each request small).

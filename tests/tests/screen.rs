@@ -221,3 +221,51 @@ fn the_helper_switches_monitor_and_gets_a_keyframe_of_the_other_screen() {
     assert!(helper.wait_exit(T).success());
     assert!(sharer.wait_exit(T).success());
 }
+
+#[test]
+fn the_helper_follows_the_pointer_and_gets_its_picture() {
+    let x = Xvfb::start(&[(1280, 720)]);
+    let painter = Painter::open(&x.display, 0);
+    painter.show(&solid(1280, 720, [90, 90, 90]));
+    let rv = Rendezvous::start(&[]);
+    let (mut helper, code) = helper_with_code(&rv.url);
+    let mut sharer = Peer::share_display(&rv.url, &code, &x.display, &[]);
+    sharer.wait_for("consent_requested", T);
+    sharer.type_line("y");
+    let shape = helper.wait_for("cursor_shape", T);
+    let (w, h) = (
+        shape["width"].as_u64().unwrap_or(0),
+        shape["height"].as_u64().unwrap_or(0),
+    );
+    assert!(w > 0 && h > 0 && w <= 256 && h <= 256, "{shape}");
+    assert!(shape["hot_x"].as_u64() < Some(w) && shape["hot_y"].as_u64() < Some(h));
+
+    for (px, py) in [(300, 200), (1000, 650), (5, 7)] {
+        painter.warp_pointer(px, py);
+        let at = helper
+            .wait_until(T, |v| {
+                v["event"] == "cursor" && v["x"] == px && v["y"] == py
+            })
+            .unwrap_or_else(|| panic!("pointer at ({px},{py}) not seen: {}", helper.history()));
+        assert_eq!(at["visible"], true);
+    }
+    // Moving the pointer alone sends no video.
+    helper.count_for(Duration::from_millis(1000), |v| {
+        v["event"] == "frame_received"
+    });
+    let before = helper.count("frame_received");
+    painter.warp_pointer(640, 360);
+    helper
+        .wait_until(T, |v| v["event"] == "cursor" && v["x"] == 640)
+        .expect("pointer");
+    helper.count_for(Duration::from_millis(500), |_| false);
+    assert_eq!(
+        helper.count("frame_received"),
+        before,
+        "a pointer move re-sent video"
+    );
+
+    helper.type_line("/end");
+    assert!(helper.wait_exit(T).success());
+    assert!(sharer.wait_exit(T).success());
+}

@@ -58,7 +58,42 @@ pub trait ScreenSource: Send {
         let _ = timeout;
         None
     }
+
+    /// The pointer now, if this source knows it.
+    fn cursor_position(&mut self) -> Option<CursorPosition> {
+        None
+    }
+
+    /// The pointer's picture, when it changed since the last call.
+    fn cursor_shape(&mut self) -> Option<CursorShape> {
+        None
+    }
 }
+
+/// Where the pointer is, relative to the shown monitor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CursorPosition {
+    pub x: i32,
+    pub y: i32,
+    /// False when the pointer is on another monitor or screen.
+    pub visible: bool,
+}
+
+/// The pointer's picture, sent separately from the video so it stays sharp.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CursorShape {
+    /// Changes whenever the picture does.
+    pub serial: u32,
+    pub width: u32,
+    pub height: u32,
+    pub hot_x: u32,
+    pub hot_y: u32,
+    /// Straight (not premultiplied) RGBA.
+    pub rgba: Vec<u8>,
+}
+
+/// Largest cursor accepted from the network or the display.
+pub const MAX_CURSOR_SIDE: u32 = 256;
 
 /// Which screen the sharer shows.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,7 +14,9 @@ use x11rb::protocol::xproto::{ConnectionExt as _, ImageFormat, Window};
 use x11rb::protocol::Event;
 use x11rb::rust_connection::RustConnection;
 
-use super::{CaptureError, MonitorInfo, ScreenSource};
+use super::{
+    CaptureError, CursorPosition, CursorShape, MonitorInfo, ScreenSource, MAX_CURSOR_SIDE,
+};
 use crate::media::frame::BgraFrame;
 
 /// A System V shared memory segment attached to this process and to the X server.
@@ -101,6 +103,8 @@ pub struct X11Capture {
     damage: Option<Vec<damage::Damage>>,
     /// Drawing reported since the last capture.
     dirty: bool,
+    /// XFixes reported a new cursor picture (or none was sent yet).
+    cursor_dirty: bool,
 }
 
 impl X11Capture {
@@ -139,6 +143,7 @@ impl X11Capture {
             shm_available,
             damage,
             dirty: true,
+            cursor_dirty: true,
         })
     }
 
@@ -234,6 +239,13 @@ fn check_format(depth: u8, conn: &RustConnection) -> Result<(), CaptureError> {
 fn watch_damage(conn: &RustConnection) -> Option<Vec<damage::Damage>> {
     // XDamage needs XFixes negotiated first.
     conn.xfixes_query_version(5, 0).ok()?.reply().ok()?;
+    for screen in &conn.setup().roots {
+        // Cursor picture changes arrive on the same event queue.
+        let _ = conn.xfixes_select_cursor_input(
+            screen.root,
+            x11rb::protocol::xfixes::CursorNotifyMask::DISPLAY_CURSOR,
+        );
+    }
     conn.damage_query_version(1, 1).ok()?.reply().ok()?;
     let mut objects = Vec::new();
     for screen in &conn.setup().roots {
@@ -331,11 +343,64 @@ impl ScreenSource for X11Capture {
         // not filtered by monitor: a change elsewhere costs one capture and a hash.)
         while let Ok(Some(event)) = self.conn.poll_for_event() {
             tracing::trace!(?event, "X event");
-            if matches!(event, Event::DamageNotify(_)) {
-                self.dirty = true;
+            match event {
+                Event::DamageNotify(_) => self.dirty = true,
+                Event::XfixesCursorNotify(_) => self.cursor_dirty = true,
+                _ => {}
             }
         }
         Some(self.dirty)
+    }
+
+    fn cursor_position(&mut self) -> Option<CursorPosition> {
+        let m = &self.monitors[self.current];
+        let root = self.placements[self.current].root;
+        let reply = self.conn.query_pointer(root).ok()?.reply().ok()?;
+        let (x, y) = (i32::from(reply.root_x) - m.x, i32::from(reply.root_y) - m.y);
+        let inside = x >= 0 && y >= 0 && x < m.width as i32 && y < m.height as i32;
+        Some(CursorPosition {
+            x,
+            y,
+            visible: reply.same_screen && inside,
+        })
+    }
+
+    fn cursor_shape(&mut self) -> Option<CursorShape> {
+        let _ = self.changed();
+        if !self.cursor_dirty {
+            return None;
+        }
+        self.cursor_dirty = false;
+        let reply = self.conn.xfixes_get_cursor_image().ok()?.reply().ok()?;
+        let (w, h) = (u32::from(reply.width), u32::from(reply.height));
+        if w == 0 || h == 0 || w > MAX_CURSOR_SIDE || h > MAX_CURSOR_SIDE {
+            return None;
+        }
+        // XFixes gives premultiplied ARGB in native-endian u32s.
+        let rgba = reply
+            .cursor_image
+            .iter()
+            .flat_map(|&p| {
+                let a = (p >> 24) as u8;
+                let un = |c: u32| -> u8 {
+                    let c = (c & 0xff) as u16;
+                    if a == 0 {
+                        0
+                    } else {
+                        ((c * 255 + u16::from(a) / 2) / u16::from(a)).min(255) as u8
+                    }
+                };
+                [un(p >> 16), un(p >> 8), un(p), a]
+            })
+            .collect();
+        Some(CursorShape {
+            serial: reply.cursor_serial,
+            width: w,
+            height: h,
+            hot_x: u32::from(reply.xhot),
+            hot_y: u32::from(reply.yhot),
+            rgba,
+        })
     }
 
     fn wait_for_change(&mut self, timeout: std::time::Duration) -> Option<bool> {

@@ -93,6 +93,21 @@ pub enum Event {
     Resumed {
         by: Role,
     },
+    /// Sharer's pointer moved (coordinates on the shown monitor).
+    Cursor {
+        x: i32,
+        y: i32,
+        visible: bool,
+    },
+    /// Sharer's pointer changed picture; `rgba` is base64 straight RGBA.
+    CursorShape {
+        serial: u32,
+        width: u32,
+        height: u32,
+        hot_x: u32,
+        hot_y: u32,
+        rgba: String,
+    },
     /// The sharer's monitors and which one is shown.
     Monitors {
         monitors: Vec<MonitorInfo>,

@@ -75,7 +75,10 @@ pub async fn run_sharer(
                 Ok(Control::KeyframeRequest) => pipeline.force_keyframe.store(true, Ordering::Relaxed),
                 Ok(Control::Ping { t0_us }) => control.send(&Control::Pong { t0_us, t1_us: now_us() }).await?,
                 Ok(Control::SelectMonitor { id }) => pipeline.request_monitor(id),
-                Ok(Control::Pong { .. } | Control::Monitors { .. }) => {}
+                Ok(Control::Pong { .. }
+                    | Control::Monitors { .. }
+                    | Control::Cursor { .. }
+                    | Control::CursorShape { .. }) => {}
                 Ok(Control::Pause) => {
                     pipeline.paused.store(true, Ordering::Relaxed);
                     emit(&events, Event::Paused { by: Role::Helper });
@@ -98,6 +101,21 @@ pub async fn run_sharer(
                 Some(PipelineOutput::Monitors { monitors, current }) => {
                     emit(&events, Event::Monitors { monitors: monitors.clone(), current });
                     control.send(&Control::Monitors { monitors, current }).await?;
+                }
+                Some(PipelineOutput::Cursor(p)) => {
+                    control.send(&Control::Cursor { x: p.x, y: p.y, visible: p.visible }).await?;
+                }
+                Some(PipelineOutput::CursorShape(c)) => {
+                    use base64::Engine;
+                    let rgba = base64::engine::general_purpose::STANDARD.encode(&c.rgba);
+                    control.send(&Control::CursorShape {
+                        serial: c.serial,
+                        width: c.width,
+                        height: c.height,
+                        hot_x: c.hot_x,
+                        hot_y: c.hot_y,
+                        rgba,
+                    }).await?;
                 }
                 Some(PipelineOutput::Frame(frame)) => {
                     // Frames go out concurrently; ordering is restored by sequence number.

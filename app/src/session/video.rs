@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
 use super::{DecodedFrameRef, FrameSink, VideoConfig};
-use crate::capture::{self, MonitorInfo, ScreenSource};
+use crate::capture::{self, CursorPosition, CursorShape, MonitorInfo, ScreenSource};
 use crate::media::damage::DamageTracker;
 use crate::media::frame::BgraFrame;
 use crate::media::h264::{VideoDecoder, VideoEncoder};
@@ -79,6 +79,8 @@ impl PipelineControl {
 
 pub enum PipelineOutput {
     Frame(OutgoingFrame),
+    Cursor(CursorPosition),
+    CursorShape(CursorShape),
     /// The monitor list, at start and after every switch.
     Monitors {
         monitors: Vec<MonitorInfo>,
@@ -138,10 +140,35 @@ fn run_pipeline(
     // display reports it (no clock tick to wait for: that alone would add half a frame
     // interval of latency on average).
     let mut next_allowed = Instant::now();
+    let mut last_cursor: Option<CursorPosition> = None;
+    // The pointer is followed at up to 60 Hz, whatever the video does.
+    let cursor_interval = Duration::from_millis(16);
     while !control.stop.load(Ordering::Relaxed) && !tx.is_closed() {
         let now = Instant::now();
         if now < next_allowed {
-            std::thread::sleep(next_allowed - now);
+            std::thread::sleep((next_allowed - now).min(cursor_interval));
+        }
+        if !control.paused.load(Ordering::Relaxed) {
+            if let Some(shape) = source.cursor_shape() {
+                if tx
+                    .blocking_send(PipelineOutput::CursorShape(shape))
+                    .is_err()
+                {
+                    break;
+                }
+            }
+            let position = source.cursor_position();
+            if position.is_some() && position != last_cursor {
+                last_cursor = position;
+                if let Some(p) = position {
+                    if tx.blocking_send(PipelineOutput::Cursor(p)).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        if Instant::now() < next_allowed {
+            continue;
         }
         let wanted = control
             .select_monitor
@@ -174,7 +201,7 @@ fn run_pipeline(
         let known_still = if must_encode {
             encoder.is_some() && source.changed() == Some(false)
         } else {
-            match source.wait_for_change(interval) {
+            match source.wait_for_change(interval.min(cursor_interval)) {
                 // Nothing drawn for a whole interval: look again (stop, pause, requests).
                 Some(false) => continue,
                 Some(true) | None => false,
