@@ -378,10 +378,15 @@ impl Terminal {
             Event::Chat { from, text } => format!("{}: {text}", if *from == Role::Helper { "Helper" } else { "Sharer" }),
             Event::Paused { by } => format!("Paused by the {}.", role_name(*by)),
             Event::Resumed { by } => format!("Resumed by the {}.", role_name(*by)),
-            Event::Stats { fps, kbit_per_s, rtt_ms, latency_ms } => format!(
-                "  {fps:5.1} fps  {kbit_per_s:7.0} kbit/s  rtt {rtt_ms:5.1} ms  latency {}",
-                latency_ms.map(|l| format!("{l:5.1} ms")).unwrap_or_else(|| "  –".into())
-            ),
+            Event::Stats { fps, kbit_per_s, rtt_ms, latency_ms, encode_ms, decode_ms } => {
+                let ms = |v: &Option<f64>| v.map(|l| format!("{l:5.1} ms")).unwrap_or_else(|| "    –   ".into());
+                format!(
+                    "  {fps:5.1} fps  {kbit_per_s:7.0} kbit/s  rtt {rtt_ms:5.1} ms  latency {}  encode {}  decode {}",
+                    ms(latency_ms),
+                    ms(encode_ms),
+                    ms(decode_ms)
+                )
+            }
             Event::Ended { message, frames, .. } => format!("Session ended: {message} ({frames} frames)."),
         };
         println!("{text}");

@@ -190,10 +190,12 @@ pub struct FrameHeader {
     pub width: u16,
     pub height: u16,
     pub keyframe: bool,
+    /// Time the sharer spent converting and encoding this frame, µs.
+    pub encode_us: u32,
 }
 
 impl FrameHeader {
-    pub const LEN: usize = 8 + 8 + 2 + 2 + 1;
+    pub const LEN: usize = 8 + 8 + 2 + 2 + 1 + 4;
 
     pub fn encode(&self) -> [u8; Self::LEN] {
         let mut b = [0u8; Self::LEN];
@@ -202,6 +204,7 @@ impl FrameHeader {
         b[16..18].copy_from_slice(&self.width.to_be_bytes());
         b[18..20].copy_from_slice(&self.height.to_be_bytes());
         b[20] = u8::from(self.keyframe);
+        b[21..25].copy_from_slice(&self.encode_us.to_be_bytes());
         b
     }
 
@@ -219,6 +222,7 @@ impl FrameHeader {
             width: u16_at(16)?,
             height: u16_at(18)?,
             keyframe: b[20] == 1,
+            encode_us: u32::from_be_bytes(b[21..25].try_into().ok()?),
         })
     }
 }
@@ -243,6 +247,7 @@ mod tests {
             width: 1920,
             height: 1080,
             keyframe: true,
+            encode_us: 12_345,
         };
         assert_eq!(FrameHeader::decode(&h.encode()), Some(h));
         assert_eq!(FrameHeader::decode(&[0; 5]), None);

@@ -123,7 +123,12 @@ pub async fn run_helper(
                 Some(ReceiverEvent::Decoded(d)) => {
                     frames_decoded += 1;
                     let latency_ms = clock.latency_ms(d.header.capture_us, d.received_us);
-                    stats.record(d.bytes, latency_ms);
+                    stats.record(
+                        d.bytes,
+                        latency_ms,
+                        f64::from(d.header.encode_us) / 1000.0,
+                        d.decode_ms,
+                    );
                     control.send(&Control::FrameAck { seq: d.header.seq }).await?;
                     emit(&events, Event::FrameReceived {
                         seq: d.header.seq,

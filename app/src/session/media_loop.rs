@@ -63,6 +63,8 @@ pub(super) struct Stats {
     frames: u64,
     bytes: u64,
     latencies: Vec<f64>,
+    encode_ms: Vec<f64>,
+    decode_ms: Vec<f64>,
 }
 
 impl Default for Stats {
@@ -72,28 +74,37 @@ impl Default for Stats {
             frames: 0,
             bytes: 0,
             latencies: Vec::new(),
+            encode_ms: Vec::new(),
+            decode_ms: Vec::new(),
         }
     }
 }
 
 impl Stats {
-    pub fn record(&mut self, bytes: usize, latency_ms: f64) {
+    pub fn record(&mut self, bytes: usize, latency_ms: f64, encode_ms: f64, decode_ms: f64) {
         self.frames += 1;
         self.bytes += bytes as u64;
         self.latencies.push(latency_ms);
+        self.encode_ms.push(encode_ms);
+        self.decode_ms.push(decode_ms);
     }
 
     pub fn take(&mut self, rtt: Duration) -> Event {
         let secs = self.since.elapsed().as_secs_f64().max(1e-3);
-        self.latencies.sort_by(|a, b| a.total_cmp(b));
-        let latency_ms = self.latencies.get(self.latencies.len() / 2).copied();
         let event = Event::Stats {
             fps: self.frames as f64 / secs,
             kbit_per_s: self.bytes as f64 * 8.0 / 1000.0 / secs,
             rtt_ms: rtt.as_secs_f64() * 1000.0,
-            latency_ms,
+            latency_ms: median(&mut self.latencies),
+            encode_ms: median(&mut self.encode_ms),
+            decode_ms: median(&mut self.decode_ms),
         };
         *self = Stats::default();
         event
     }
+}
+
+fn median(v: &mut [f64]) -> Option<f64> {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v.get(v.len() / 2).copied()
 }

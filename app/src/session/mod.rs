@@ -118,7 +118,11 @@ pub enum Event {
         fps: f64,
         kbit_per_s: f64,
         rtt_ms: f64,
+        /// Medians over the last second: capture → decoded, sharer's convert + encode,
+        /// helper's decode + RGBA.
         latency_ms: Option<f64>,
+        encode_ms: Option<f64>,
+        decode_ms: Option<f64>,
     },
     Ended {
         reason: EndReason,

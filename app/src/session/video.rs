@@ -263,6 +263,7 @@ fn run_pipeline(
                 width: frame.width as u16,
                 height: frame.height as u16,
                 keyframe: encoded.keyframe,
+                encode_us: encoded.convert_us + encoded.encode_us,
             },
             data: encoded.data,
         };
