@@ -1,6 +1,5 @@
 //! A private Xvfb display for a test, and an X client that paints known pictures on it.
 
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -18,43 +17,46 @@ pub struct Xvfb {
 }
 
 impl Xvfb {
-    /// Starts Xvfb with one X screen per size given. Panics with a hint when Xvfb is missing.
+    /// Starts Xvfb with one X screen per size given. Xvfb picks a free display number itself
+    /// (`-displayfd`), so tests running in parallel never share one. Panics with a hint when
+    /// Xvfb is missing.
     pub fn start(screens: &[(u32, u32)]) -> Self {
-        let base = 100 + (std::process::id() % 400);
-        for n in base..base + 200 {
-            if Path::new(&format!("/tmp/.X{n}-lock")).exists() {
-                continue;
-            }
-            let mut cmd = Command::new("Xvfb");
-            cmd.arg(format!(":{n}"));
-            for (i, (w, h)) in screens.iter().enumerate() {
-                cmd.args(["-screen", &i.to_string(), &format!("{w}x{h}x24")]);
-            }
-            cmd.args(["-nolisten", "tcp", "-noreset"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null());
-            let mut child = match cmd.spawn() {
-                Ok(c) => c,
-                Err(e) => panic!("cannot run Xvfb ({e}): run scripts/setup-deps.sh test"),
-            };
-            let socket = format!("/tmp/.X11-unix/X{n}");
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    break; // lost a race for this display number; try the next
-                }
-                if Path::new(&socket).exists() && x11rb::connect(Some(&format!(":{n}"))).is_ok() {
-                    return Self {
-                        child,
-                        display: format!(":{n}"),
-                    };
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
+        let mut cmd = Command::new("Xvfb");
+        for (i, (w, h)) in screens.iter().enumerate() {
+            cmd.args(["-screen", &i.to_string(), &format!("{w}x{h}x24")]);
         }
-        panic!("could not start Xvfb on any display");
+        cmd.args(["-displayfd", "1", "-nolisten", "tcp", "-noreset"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => panic!("cannot run Xvfb ({e}): run scripts/setup-deps.sh test"),
+        };
+        let stdout = child.stdout.take().expect("Xvfb stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line);
+            let _ = tx.send(line);
+        });
+        let number = rx
+            .recv_timeout(Duration::from_secs(20))
+            .ok()
+            .and_then(|l| l.trim().parse::<u32>().ok())
+            .unwrap_or_else(|| {
+                let _ = child.kill();
+                panic!("Xvfb did not report a display");
+            });
+        let display = format!(":{number}");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while x11rb::connect(Some(&display)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "Xvfb {display} does not accept connections"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self { child, display }
     }
 }
 

@@ -129,6 +129,20 @@ fn the_helper_sees_what_is_on_the_sharers_screen_and_an_idle_screen_sends_nothin
     let idle = helper.count_for(Duration::from_millis(1500), |v| {
         v["event"] == "frame_received"
     });
+    if idle != 0 {
+        let t0 = helper.seen[0].0;
+        for (at, v) in &helper.seen {
+            if v["event"] == "frame_received" {
+                eprintln!(
+                    "{:>6} ms seq {} key {} bytes {}",
+                    at.duration_since(t0).as_millis(),
+                    v["seq"],
+                    v["keyframe"],
+                    v["bytes"]
+                );
+            }
+        }
+    }
     assert_eq!(idle, 0, "an unchanged screen kept sending frames");
 
     // A keyframe on request arrives even though nothing changed.

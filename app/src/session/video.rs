@@ -24,7 +24,10 @@ use crate::protocol::{now_us, FrameHeader, MAX_FRAME_LEN};
 pub const MAX_IN_FLIGHT: u64 = 3;
 /// After the screen stops changing, this many more frames of the still picture are encoded
 /// (P-frames that sharpen what a bitrate-limited frame left blurry), then nothing is sent.
-const REFINEMENT_FRAMES: u32 = 12;
+const REFINEMENT_FRAMES: u32 = 8;
+/// Refinement frames are spaced out and never hold back a real change: they would otherwise
+/// fill every frame slot and a keystroke would wait for the next one.
+const REFINEMENT_INTERVAL: Duration = Duration::from_millis(100);
 const NO_MONITOR_REQUEST: i64 = -1;
 
 /// Shared between the sharer's session task and its pipeline thread.
@@ -140,6 +143,7 @@ fn run_pipeline(
     // display reports it (no clock tick to wait for: that alone would add half a frame
     // interval of latency on average).
     let mut next_allowed = Instant::now();
+    let mut next_refinement = Instant::now();
     let mut last_cursor: Option<CursorPosition> = None;
     // The pointer is followed at up to 60 Hz, whatever the video does.
     let cursor_interval = Duration::from_millis(16);
@@ -195,13 +199,19 @@ fn run_pipeline(
             continue;
         }
         let key_requested = control.force_keyframe.load(Ordering::Relaxed);
-        let must_encode = key_requested || refinements_left > 0 || encoder.is_none();
+        let refinement_due = refinements_left > 0 && Instant::now() >= next_refinement;
+        let must_encode = key_requested || refinement_due || encoder.is_none();
         // When the display says nothing was drawn, there is nothing to capture either: the
         // previous picture is still in `frame` for a refinement or a requested keyframe.
         let known_still = if must_encode {
             encoder.is_some() && source.changed() == Some(false)
         } else {
-            match source.wait_for_change(interval.min(cursor_interval)) {
+            let wait = if refinements_left > 0 {
+                next_refinement.saturating_duration_since(Instant::now())
+            } else {
+                interval
+            };
+            match source.wait_for_change(wait.min(cursor_interval)) {
                 // Nothing drawn for a whole interval: look again (stop, pause, requests).
                 Some(false) => continue,
                 Some(true) | None => false,
@@ -215,14 +225,22 @@ fn run_pipeline(
             }
         }
         // An unchanged screen costs a hash: once refined, nothing is encoded or sent.
-        if known_still || damage.update(&frame).is_empty() {
-            if !key_requested && refinements_left == 0 {
-                next_allowed = started + interval;
+        let changed = !known_still && !damage.update(&frame).is_empty();
+        if changed {
+            refinements_left = REFINEMENT_FRAMES;
+            next_refinement = started + REFINEMENT_INTERVAL;
+        } else {
+            let refine_now = refinements_left > 0 && started >= next_refinement;
+            if !key_requested && !refine_now {
+                if refinements_left == 0 {
+                    next_allowed = started + interval;
+                }
                 continue;
             }
-            refinements_left = refinements_left.saturating_sub(1);
-        } else {
-            refinements_left = REFINEMENT_FRAMES;
+            if refine_now {
+                refinements_left -= 1;
+                next_refinement = started + REFINEMENT_INTERVAL;
+            }
         }
         let size_changed = encoder
             .as_ref()
@@ -254,7 +272,10 @@ fn run_pipeline(
             continue;
         }
         budget.spend(encoded.data.len());
-        next_allowed = started + interval;
+        // The frame-rate cap counts real changes; a refinement never delays the next one.
+        if changed || key_requested {
+            next_allowed = started + interval;
+        }
         let seq = control.next_seq.fetch_add(1, Ordering::Relaxed);
         let out = OutgoingFrame {
             header: FrameHeader {
