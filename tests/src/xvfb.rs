@@ -60,6 +60,13 @@ impl Xvfb {
     }
 }
 
+impl Xvfb {
+    /// The server's process id (for CPU accounting in benchmarks).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
 impl Drop for Xvfb {
     fn drop(&mut self) {
         let _ = self.child.kill();

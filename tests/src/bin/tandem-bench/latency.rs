@@ -56,19 +56,6 @@ fn thread_stat(name: &str) -> Option<String> {
     None
 }
 
-fn pid_of_xvfb(display: &str) -> Option<u32> {
-    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
-        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-        let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
-        if args.first().is_some_and(|a| a.ends_with(b"Xvfb"))
-            && args.get(1) == Some(&display.as_bytes())
-        {
-            return entry.file_name().to_str()?.parse().ok();
-        }
-    }
-    None
-}
-
 fn percentile(v: &mut [f64], q: f64) -> f64 {
     if v.is_empty() {
         return f64::NAN;
@@ -80,7 +67,7 @@ fn percentile(v: &mut [f64], q: f64) -> f64 {
 pub async fn run(seconds: u64, fps: u32, width: u32, height: u32) -> anyhow::Result<()> {
     let xvfb = Xvfb::start(&[(width, height)]);
     let display = xvfb.display.clone();
-    let xvfb_pid = pid_of_xvfb(&display).context("Xvfb pid")?;
+    let xvfb_pid = xvfb.pid();
 
     capture_reference(&display, width, height)?;
 
