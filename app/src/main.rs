@@ -5,7 +5,6 @@
 //! - `tandem demo`: both, plus an embedded rendezvous, on this machine.
 
 use std::io::Write;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -422,19 +421,13 @@ fn role_name(r: Role) -> &'static str {
 
 /// The README's first command: everything on this machine, nothing to install.
 async fn demo(seconds: u64, video: VideoArgs) -> anyhow::Result<i32> {
-    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
-    let url = format!("ws://{}", listener.local_addr()?);
-    let state = tandem_rendezvous::AppState::new(
-        tandem_rendezvous::ServerConfig {
+    let rendezvous =
+        tandem_rendezvous::EmbeddedRendezvous::start(tandem_rendezvous::ServerConfig {
             allow_dev_identity: true,
             ..Default::default()
-        },
-        Arc::new(tandem_rendezvous::MemoryStore::new()),
-    );
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(tandem_rendezvous::serve(listener, state, async {
-        let _ = stop_rx.await;
-    }));
+        })
+        .await?;
+    let url = rendezvous.url.clone();
     println!("Embedded rendezvous on {url}");
 
     let base = SessionConfig {
@@ -519,7 +512,7 @@ async fn demo(seconds: u64, video: VideoArgs) -> anyhow::Result<i32> {
     }
     let helper_result = helper.await?;
     let sharer_result = sharer.await?;
-    let _ = stop_tx.send(());
+    drop(rendezvous);
     latencies.sort_by(|a, b| a.total_cmp(b));
     if let Some(p50) = latencies.get(latencies.len() / 2) {
         println!("Demo summary: {frames} frames decoded, median latency {p50:.1} ms");

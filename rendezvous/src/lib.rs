@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod display_name;
+pub mod embedded;
 pub mod metrics;
 pub mod rate_limit;
 pub mod server;
@@ -10,5 +11,6 @@ pub mod store;
 pub mod wire;
 
 pub use client::{ClientError, MailboxClient, PeerEvent};
+pub use embedded::EmbeddedRendezvous;
 pub use server::{serve, serve_tls, AppState, ServerConfig};
 pub use store::{memory::MemoryStore, Store};

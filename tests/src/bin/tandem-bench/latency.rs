@@ -72,20 +72,13 @@ pub async fn run(seconds: u64, fps: u32, width: u32, height: u32) -> anyhow::Res
     capture_reference(&display, width, height)?;
 
     // An in-process rendezvous on loopback.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("ws://{}", listener.local_addr()?);
-    let state = tandem_rendezvous::AppState::new(
-        tandem_rendezvous::ServerConfig {
+    let rendezvous =
+        tandem_rendezvous::EmbeddedRendezvous::start(tandem_rendezvous::ServerConfig {
             allow_dev_identity: true,
             ..Default::default()
-        },
-        Arc::new(tandem_rendezvous::MemoryStore::new()),
-    );
-    tokio::spawn(tandem_rendezvous::serve(
-        listener,
-        state,
-        std::future::pending(),
-    ));
+        })
+        .await?;
+    let url = rendezvous.url.clone();
 
     println!();
     println!("Screen → helper, {width}×{height}, 30 Hz animation, sharer capped at {fps} fps, loopback, {seconds} s per scene (first 2 s not counted).");

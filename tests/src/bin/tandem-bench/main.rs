@@ -4,7 +4,6 @@
 //! Allow → first decoded frame on the helper; plus the cost of one pairing (SPAKE2 + Noise,
 //! both sides, no network). Prints a Markdown table for BENCHMARKS.md.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -102,10 +101,8 @@ async fn wait_for(
 }
 
 async fn session(runs: usize, width: u32, height: u32) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("ws://{}", listener.local_addr()?);
-    let state = tandem_rendezvous::AppState::new(
-        tandem_rendezvous::ServerConfig {
+    let rendezvous =
+        tandem_rendezvous::EmbeddedRendezvous::start(tandem_rendezvous::ServerConfig {
             allow_dev_identity: true,
             allocate_limit: tandem_rendezvous::rate_limit::Limit {
                 per_minute: 100_000,
@@ -116,14 +113,9 @@ async fn session(runs: usize, width: u32, height: u32) -> anyhow::Result<()> {
                 burst: 100_000,
             },
             ..Default::default()
-        },
-        Arc::new(tandem_rendezvous::MemoryStore::new()),
-    );
-    tokio::spawn(tandem_rendezvous::serve(
-        listener,
-        state,
-        std::future::pending(),
-    ));
+        })
+        .await?;
+    let url = rendezvous.url.clone();
     let config = SessionConfig {
         rendezvous: url,
         video: VideoConfig {
