@@ -363,7 +363,7 @@ impl Terminal {
             Event::FrameReceived { .. }
             | Event::FrameSent { .. }
             | Event::Cursor { .. }
-            | Event::CursorShape { .. } => return,
+            | Event::CursorShape(_) => return,
             Event::Monitors { monitors, current } => {
                 let list: Vec<String> = monitors
                     .iter()

@@ -121,15 +121,48 @@ pub enum Control {
         y: i32,
         visible: bool,
     },
-    /// Sharer → helper: the pointer's picture (straight RGBA, base64).
-    CursorShape {
-        serial: u32,
-        width: u32,
-        height: u32,
-        hot_x: u32,
-        hot_y: u32,
-        rgba: String,
-    },
+    /// Sharer → helper: the pointer's picture.
+    CursorShape(CursorPicture),
+}
+
+/// The pointer's picture as it travels and as the helper reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CursorPicture {
+    /// Changes whenever the picture does.
+    pub serial: u32,
+    pub width: u32,
+    pub height: u32,
+    pub hot_x: u32,
+    pub hot_y: u32,
+    /// Straight (not premultiplied) RGBA, base64.
+    pub rgba: String,
+}
+
+impl CursorPicture {
+    pub fn from_shape(shape: &crate::capture::CursorShape) -> Self {
+        use base64::Engine;
+        Self {
+            serial: shape.serial,
+            width: shape.width,
+            height: shape.height,
+            hot_x: shape.hot_x,
+            hot_y: shape.hot_y,
+            rgba: base64::engine::general_purpose::STANDARD.encode(&shape.rgba),
+        }
+    }
+
+    /// Network input: sizes in bounds, hotspot inside, pixel data of the right length.
+    pub fn is_valid(&self) -> bool {
+        use base64::Engine;
+        let max = crate::capture::MAX_CURSOR_SIDE;
+        let (w, h) = (self.width, self.height);
+        if w == 0 || h == 0 || w > max || h > max || self.hot_x >= w || self.hot_y >= h {
+            return false;
+        }
+        base64::engine::general_purpose::STANDARD
+            .decode(&self.rgba)
+            .is_ok_and(|b| b.len() == (w * h * 4) as usize)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -254,6 +287,50 @@ mod tests {
         let mut bad = h.encode();
         bad[20] = 7;
         assert_eq!(FrameHeader::decode(&bad), None);
+    }
+
+    #[test]
+    fn cursor_pictures_from_the_network_are_checked() {
+        let shape = crate::capture::CursorShape {
+            serial: 7,
+            width: 2,
+            height: 3,
+            hot_x: 1,
+            hot_y: 2,
+            rgba: vec![9; 2 * 3 * 4],
+        };
+        let good = CursorPicture::from_shape(&shape);
+        assert!(good.is_valid());
+        let json = serde_json::to_string(&Control::CursorShape(good.clone())).expect("json");
+        assert!(json.contains("\"type\":\"cursor_shape\""), "{json}");
+        assert_eq!(
+            serde_json::from_str::<Control>(&json).expect("parse"),
+            Control::CursorShape(good.clone())
+        );
+        for bad in [
+            CursorPicture {
+                hot_x: 2,
+                ..good.clone()
+            },
+            CursorPicture {
+                width: 0,
+                ..good.clone()
+            },
+            CursorPicture {
+                width: 4096,
+                ..good.clone()
+            },
+            CursorPicture {
+                rgba: "AAAA".into(),
+                ..good.clone()
+            },
+            CursorPicture {
+                rgba: "!!".into(),
+                ..good.clone()
+            },
+        ] {
+            assert!(!bad.is_valid(), "{bad:?}");
+        }
     }
 
     #[tokio::test]

@@ -104,10 +104,10 @@ pub async fn run_helper(
                 Ok(Control::Pong { t0_us, t1_us }) => clock.sample(t0_us, t1_us, now_us()),
                 Ok(Control::Monitors { monitors, current }) => emit(&events, Event::Monitors { monitors, current }),
                 Ok(Control::Cursor { x, y, visible }) => emit(&events, Event::Cursor { x, y, visible }),
-                Ok(Control::CursorShape { serial, width, height, hot_x, hot_y, rgba }) => {
+                Ok(Control::CursorShape(picture)) => {
                     // Network input: check before anyone draws it.
-                    if valid_cursor(width, height, hot_x, hot_y, &rgba) {
-                        emit(&events, Event::CursorShape { serial, width, height, hot_x, hot_y, rgba });
+                    if picture.is_valid() {
+                        emit(&events, Event::CursorShape(picture));
                     } else {
                         debug!("ignoring a malformed cursor picture");
                     }
@@ -168,18 +168,6 @@ pub async fn run_helper(
     };
     let _ = tokio::time::timeout(Duration::from_secs(1), endpoint.wait_idle()).await;
     finish(&events, reason, frames_decoded)
-}
-
-fn valid_cursor(width: u32, height: u32, hot_x: u32, hot_y: u32, rgba_b64: &str) -> bool {
-    use base64::Engine;
-    let max = crate::capture::MAX_CURSOR_SIDE;
-    if width == 0 || height == 0 || width > max || height > max || hot_x >= width || hot_y >= height
-    {
-        return false;
-    }
-    base64::engine::general_purpose::STANDARD
-        .decode(rgba_b64)
-        .is_ok_and(|b| b.len() == (width * height * 4) as usize)
 }
 
 pub(super) fn finish(

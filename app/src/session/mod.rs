@@ -19,7 +19,7 @@ use tandem_rendezvous::ClientError;
 pub use crate::capture::{MonitorInfo, SourceSpec};
 pub use crate::net::ice::IceOptions;
 pub use crate::net::PathInfo;
-pub use crate::protocol::{EndReason, Role};
+pub use crate::protocol::{CursorPicture, EndReason, Role};
 pub use helper::run_helper;
 pub use sharer::run_sharer;
 pub use tandem_rendezvous::wire::HelperIdentity;
@@ -99,15 +99,8 @@ pub enum Event {
         y: i32,
         visible: bool,
     },
-    /// Sharer's pointer changed picture; `rgba` is base64 straight RGBA.
-    CursorShape {
-        serial: u32,
-        width: u32,
-        height: u32,
-        hot_x: u32,
-        hot_y: u32,
-        rgba: String,
-    },
+    /// Sharer's pointer changed picture.
+    CursorShape(CursorPicture),
     /// The sharer's monitors and which one is shown.
     Monitors {
         monitors: Vec<MonitorInfo>,

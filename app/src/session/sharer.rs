@@ -14,7 +14,7 @@ use super::media_loop::{close_gracefully, ControlChannel};
 use super::signaling::pair;
 use super::video::{send_frame, spawn_pipeline, PipelineControl, PipelineOutput};
 use super::{emit, Command, CommandSource, Event, EventSink, SessionConfig, SessionError};
-use crate::protocol::{now_us, Control, EndReason, Role};
+use crate::protocol::{now_us, Control, CursorPicture, EndReason, Role};
 
 /// Runs a whole sharer session: join → pairing → consent (while the path is set up) →
 /// sharing → end. No frame is produced, let alone sent, before the person allows it.
@@ -78,7 +78,7 @@ pub async fn run_sharer(
                 Ok(Control::Pong { .. }
                     | Control::Monitors { .. }
                     | Control::Cursor { .. }
-                    | Control::CursorShape { .. }) => {}
+                    | Control::CursorShape(_)) => {}
                 Ok(Control::Pause) => {
                     pipeline.paused.store(true, Ordering::Relaxed);
                     emit(&events, Event::Paused { by: Role::Helper });
@@ -106,16 +106,7 @@ pub async fn run_sharer(
                     control.send(&Control::Cursor { x: p.x, y: p.y, visible: p.visible }).await?;
                 }
                 Some(PipelineOutput::CursorShape(c)) => {
-                    use base64::Engine;
-                    let rgba = base64::engine::general_purpose::STANDARD.encode(&c.rgba);
-                    control.send(&Control::CursorShape {
-                        serial: c.serial,
-                        width: c.width,
-                        height: c.height,
-                        hot_x: c.hot_x,
-                        hot_y: c.hot_y,
-                        rgba,
-                    }).await?;
+                    control.send(&Control::CursorShape(CursorPicture::from_shape(&c))).await?;
                 }
                 Some(PipelineOutput::Frame(frame)) => {
                     // Frames go out concurrently; ordering is restored by sequence number.
