@@ -12,12 +12,11 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use tandem::session::{
-    run_helper, run_sharer, Command, DecodedFrameRef, EndReason, Event, HelperIdentity, IceOptions,
-    Role, SessionConfig, SessionError, SourceSpec, VideoConfig,
+    Command, DecodedFrameRef, EndReason, Event, HelperIdentity, IceOptions, Role, SessionConfig,
+    SessionError, SessionHandle, SourceSpec, VideoConfig,
 };
 use tandem_crypto::SessionCode;
 use tokio::io::AsyncBufReadExt;
-use tokio::sync::mpsc;
 
 #[derive(Parser)]
 #[command(version, about = "Tandem remote assistance")]
@@ -199,12 +198,9 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
                     }
                 }));
             }
-            let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
-            let (ev_tx, ev_rx) = mpsc::unbounded_channel();
             let identity = HelperIdentity::Dev { name: dev_identity };
-            let session = tokio::spawn(run_helper(config, identity, cmd_rx, ev_tx));
             let ui = Terminal::new(Role::Helper, common.json);
-            let code = ui.drive(session, ev_rx, cmd_tx).await?;
+            let code = ui.drive(SessionHandle::helper(config, identity)).await?;
             if let Some(path) = save_frame {
                 let frame = last_frame.lock().ok().and_then(|mut f| f.take());
                 match frame {
@@ -225,11 +221,8 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             let code = SessionCode::parse(&code).context("that code is not valid")?;
             let mut config = session_config(&common)?;
             config.video = video.config();
-            let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
-            let (ev_tx, ev_rx) = mpsc::unbounded_channel();
-            let session = tokio::spawn(run_sharer(config, code, cmd_rx, ev_tx));
             let ui = Terminal::new(Role::Sharer, common.json);
-            ui.drive(session, ev_rx, cmd_tx).await
+            ui.drive(SessionHandle::sharer(config, code)).await
         }
         Mode::Demo { seconds, video } => demo(seconds, video).await,
     }
@@ -246,12 +239,12 @@ impl Terminal {
         Self { role, json }
     }
 
-    async fn drive(
-        self,
-        session: tokio::task::JoinHandle<Result<EndReason, SessionError>>,
-        mut events: mpsc::UnboundedReceiver<Event>,
-        commands: mpsc::UnboundedSender<Command>,
-    ) -> anyhow::Result<i32> {
+    async fn drive(self, session: SessionHandle) -> anyhow::Result<i32> {
+        let SessionHandle {
+            commands,
+            mut events,
+            task: session,
+        } = session;
         let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
         let mut stdin_open = true;
         let mut awaiting_consent = false;
@@ -435,28 +428,18 @@ async fn demo(seconds: u64, video: VideoArgs) -> anyhow::Result<i32> {
         video: video.config(),
         ..SessionConfig::default()
     };
-    let (helper_cmd, helper_cmd_rx) = mpsc::unbounded_channel();
-    let (helper_ev_tx, mut helper_ev) = mpsc::unbounded_channel();
-    let helper = tokio::spawn(run_helper(
+    let mut helper = SessionHandle::helper(
         base.clone(),
         HelperIdentity::Dev {
             name: "Anna Rossi".into(),
         },
-        helper_cmd_rx,
-        helper_ev_tx,
-    ));
-    let code = loop {
-        match helper_ev.recv().await {
-            Some(Event::CodeIssued { code, .. }) => break code,
-            Some(_) => continue,
-            None => anyhow::bail!("the helper stopped before getting a code"),
-        }
+    );
+    let Some(code) = helper.code().await else {
+        helper.task.await??;
+        anyhow::bail!("the helper stopped before getting a code");
     };
     println!("[helper] Your code: {code} — the sharer types it in.");
-    let code = SessionCode::parse(&code)?;
-    let (sharer_cmd, sharer_cmd_rx) = mpsc::unbounded_channel();
-    let (sharer_ev_tx, mut sharer_ev) = mpsc::unbounded_channel();
-    let sharer = tokio::spawn(run_sharer(base, code, sharer_cmd_rx, sharer_ev_tx));
+    let mut sharer = SessionHandle::sharer(base, code);
 
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     let mut deadline: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
@@ -465,13 +448,13 @@ async fn demo(seconds: u64, video: VideoArgs) -> anyhow::Result<i32> {
     let mut latencies = Vec::new();
     while !(helper_done && sharer_done) {
         tokio::select! {
-            ev = sharer_ev.recv(), if !sharer_done => match ev {
+            ev = sharer.events.recv(), if !sharer_done => match ev {
                 Some(Event::ConsentRequested { helper_name }) => {
                     print!("[sharer] {helper_name} wants to see your screen. Allow? [y/N] ");
                     let _ = std::io::stdout().flush();
                     let answer = lines.next_line().await.ok().flatten().unwrap_or_default();
                     let allow = matches!(answer.trim().to_lowercase().as_str(), "y" | "yes");
-                    let _ = sharer_cmd.send(if allow { Command::Allow } else { Command::Decline });
+                    sharer.send(if allow { Command::Allow } else { Command::Decline });
                 }
                 Some(Event::Ended { message, frames, .. }) => {
                     println!("[sharer] ended: {message}; {frames} frames sent");
@@ -482,11 +465,11 @@ async fn demo(seconds: u64, video: VideoArgs) -> anyhow::Result<i32> {
                 Some(_) => {}
                 None => sharer_done = true,
             },
-            ev = helper_ev.recv(), if !helper_done => match ev {
+            ev = helper.events.recv(), if !helper_done => match ev {
                 Some(Event::ConsentGiven) => {
                     println!("[helper] allowed; sharing for {seconds} s");
                     deadline = Some(Box::pin(tokio::time::sleep(Duration::from_secs(seconds))));
-                    let _ = helper_cmd.send(Command::Chat("Hello, I can see your screen now.".into()));
+                    helper.send(Command::Chat("Hello, I can see your screen now.".into()));
                 }
                 Some(Event::FrameReceived { latency_ms, .. }) => {
                     frames += 1;
@@ -503,15 +486,15 @@ async fn demo(seconds: u64, video: VideoArgs) -> anyhow::Result<i32> {
             },
             _ = async { match deadline.as_mut() { Some(d) => d.await, None => std::future::pending().await } } => {
                 deadline = None;
-                let _ = helper_cmd.send(Command::End);
+                helper.send(Command::End);
             }
             _ = tokio::signal::ctrl_c() => {
-                let _ = helper_cmd.send(Command::End);
+                helper.send(Command::End);
             }
         }
     }
-    let helper_result = helper.await?;
-    let sharer_result = sharer.await?;
+    let helper_result = helper.task.await?;
+    let sharer_result = sharer.task.await?;
     drop(rendezvous);
     latencies.sort_by(|a, b| a.total_cmp(b));
     if let Some(p50) = latencies.get(latencies.len() / 2) {

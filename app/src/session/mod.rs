@@ -3,6 +3,7 @@
 
 mod clock;
 mod connect;
+mod handle;
 mod helper;
 mod media_loop;
 mod sharer;
@@ -20,6 +21,7 @@ pub use crate::capture::{MonitorInfo, SourceSpec};
 pub use crate::net::ice::IceOptions;
 pub use crate::net::PathInfo;
 pub use crate::protocol::{CursorPicture, EndReason, Role};
+pub use handle::SessionHandle;
 pub use helper::run_helper;
 pub use sharer::run_sharer;
 pub use tandem_rendezvous::wire::HelperIdentity;

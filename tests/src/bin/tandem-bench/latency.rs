@@ -15,13 +15,11 @@ use tandem::capture::x11::X11Capture;
 use tandem::capture::ScreenSource;
 use tandem::media::frame::BgraFrame;
 use tandem::session::{
-    run_helper, run_sharer, Command, DecodedFrameRef, Event, HelperIdentity, SessionConfig,
-    SourceSpec, VideoConfig,
+    Command, DecodedFrameRef, Event, HelperIdentity, SessionConfig, SessionHandle, SourceSpec,
+    VideoConfig,
 };
-use tandem_crypto::SessionCode;
 use tandem_tests::scenes::{read_stamp, stamp, Scene, SceneKind, STAMP_CELL};
 use tandem_tests::xvfb::{Painter, Xvfb};
-use tokio::sync::mpsc;
 
 #[derive(Default)]
 struct Observed {
@@ -200,27 +198,17 @@ async fn scene_run(
         frame_sink: Some(sink),
         ..base.clone()
     };
-    let (h_cmd, h_cmd_rx) = mpsc::unbounded_channel();
-    let (h_ev_tx, mut h_ev) = mpsc::unbounded_channel();
-    let helper = tokio::spawn(run_helper(
+    let mut helper = SessionHandle::helper(
         helper_config,
         HelperIdentity::Dev {
             name: "Bench".into(),
         },
-        h_cmd_rx,
-        h_ev_tx,
-    ));
-    let code = loop {
-        match h_ev.recv().await {
-            Some(Event::CodeIssued { code, .. }) => break SessionCode::parse(&code)?,
-            Some(_) => continue,
-            None => bail!("helper ended early"),
-        }
+    );
+    let Some(code) = helper.code().await else {
+        bail!("helper ended early: {:?}", helper.task.await?);
     };
-    let (s_cmd, s_cmd_rx) = mpsc::unbounded_channel();
-    let (s_ev_tx, mut s_ev) = mpsc::unbounded_channel();
-    let sharer = tokio::spawn(run_sharer(base, code, s_cmd_rx, s_ev_tx));
-    s_cmd.send(Command::Allow)?;
+    let mut sharer = SessionHandle::sharer(base, code);
+    sharer.send(Command::Allow);
 
     // Count bytes from the helper's events; start measuring after a warm-up.
     let warmup = Duration::from_secs(2);
@@ -242,14 +230,14 @@ async fn scene_run(
             cpu_start = Some((pipeline, x, Instant::now()));
         }
         tokio::select! {
-            ev = h_ev.recv() => {
+            ev = helper.events.recv() => {
                 if let Some(Event::FrameReceived { bytes, .. }) = ev {
                     if measuring.load(Ordering::Relaxed) {
                         if let Ok(mut o) = observed.lock() { o.bytes += bytes; }
                     }
                 }
             }
-            _ = s_ev.recv() => {}
+            _ = sharer.events.recv() => {}
             _ = tokio::time::sleep(Duration::from_millis(50)) => {}
         }
     }
@@ -263,9 +251,9 @@ async fn scene_run(
     measuring.store(false, Ordering::Relaxed);
     stop.store(true, Ordering::Relaxed);
     let _ = painter.join();
-    h_cmd.send(Command::End)?;
-    let _ = helper.await?;
-    let _ = sharer.await?;
+    helper.send(Command::End);
+    let _ = helper.task.await?;
+    let _ = sharer.task.await?;
 
     let o = observed.lock().map_err(|_| anyhow::anyhow!("lock"))?;
     let mut latencies: Vec<f64> = o

@@ -12,7 +12,7 @@ mod codec;
 mod latency;
 use clap::{Parser, Subcommand};
 use tandem::session::{
-    run_helper, run_sharer, Command, Event, HelperIdentity, SessionConfig, SourceSpec, VideoConfig,
+    Command, Event, HelperIdentity, SessionConfig, SessionHandle, SourceSpec, VideoConfig,
 };
 use tandem_crypto::{Pairing, PairingRole, SessionCode};
 use tokio::sync::mpsc;
@@ -129,26 +129,18 @@ async fn session(runs: usize, width: u32, height: u32) -> anyhow::Result<()> {
     let mut to_first_frame = Vec::new();
     let mut setup = Vec::new();
     for run in 0..runs {
-        let (h_cmd, h_cmd_rx) = mpsc::unbounded_channel();
-        let (h_ev_tx, mut h_ev) = mpsc::unbounded_channel();
-        let helper = tokio::spawn(run_helper(
+        let mut helper = SessionHandle::helper(
             config.clone(),
             HelperIdentity::Dev {
                 name: "Anna Rossi".into(),
             },
-            h_cmd_rx,
-            h_ev_tx,
-        ));
-        let code =
-            match wait_for(&mut h_ev, "code", |e| matches!(e, Event::CodeIssued { .. })).await? {
-                Event::CodeIssued { code, .. } => SessionCode::parse(&code)?,
-                _ => unreachable!("filtered"),
-            };
-        let (s_cmd, s_cmd_rx) = mpsc::unbounded_channel();
-        let (s_ev_tx, mut s_ev) = mpsc::unbounded_channel();
+        );
+        let Some(code) = helper.code().await else {
+            bail!("the helper ended early: {:?}", helper.task.await?);
+        };
         let submitted = Instant::now();
-        let sharer = tokio::spawn(run_sharer(config.clone(), code, s_cmd_rx, s_ev_tx));
-        wait_for(&mut s_ev, "consent prompt", |e| {
+        let mut sharer = SessionHandle::sharer(config.clone(), code);
+        wait_for(&mut sharer.events, "consent prompt", |e| {
             matches!(e, Event::ConsentRequested { .. })
         })
         .await?;
@@ -159,24 +151,23 @@ async fn session(runs: usize, width: u32, height: u32) -> anyhow::Result<()> {
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
         let allowed = Instant::now();
-        s_cmd.send(Command::Allow)?;
-        wait_for(&mut h_ev, "first frame", |e| {
+        sharer.send(Command::Allow);
+        wait_for(&mut helper.events, "first frame", |e| {
             matches!(e, Event::FrameReceived { .. })
         })
         .await?;
         let first = allowed.elapsed();
         to_first_frame.push((run % 2 == 1, first));
-        if let Event::Connected { setup_ms, .. } = wait_for(&mut s_ev, "connected", |e| {
+        if let Event::Connected { setup_ms, .. } = wait_for(&mut sharer.events, "connected", |e| {
             matches!(e, Event::Connected { .. })
         })
         .await?
         {
             setup.push(Duration::from_millis(setup_ms));
         }
-        h_cmd.send(Command::End)?;
-        helper.await?.context("helper")?;
-        sharer.await?.context("sharer")?;
-        drop(s_cmd);
+        helper.send(Command::End);
+        helper.task.await?.context("helper")?;
+        sharer.task.await?.context("sharer")?;
     }
 
     let pairing = pairing_cost(200);
