@@ -372,7 +372,7 @@ async fn relay(
     loop {
         tokio::select! {
             _ = &mut lifetime => {
-                refuse(&mut socket, ErrorCode::TooManyMessages, "mailbox lifetime exceeded").await;
+                refuse(&mut socket, ErrorCode::MailboxExpired, "mailbox lifetime exceeded").await;
                 break;
             }
             ev = events.recv() => {

@@ -47,6 +47,8 @@ pub enum ErrorCode {
     BadRequest,
     MessageTooLarge,
     TooManyMessages,
+    /// A paired mailbox stayed open longer than the server allows.
+    MailboxExpired,
     Unavailable,
 }
 
@@ -61,6 +63,7 @@ impl ErrorCode {
             ErrorCode::BadRequest => "bad_request",
             ErrorCode::MessageTooLarge => "message_too_large",
             ErrorCode::TooManyMessages => "too_many_messages",
+            ErrorCode::MailboxExpired => "mailbox_expired",
             ErrorCode::Unavailable => "unavailable",
         }
     }
