@@ -6,9 +6,11 @@ set -euo pipefail
 want=${1:-test}
 # openh264 is built from its bundled source: a C++ compiler, and nasm for its assembly
 # (without nasm it silently builds plain C, about 2x slower).
-build_pkgs=(pkg-config g++ nasm)
+# enigo (input injection) links libxkbcommon.
+build_pkgs=(pkg-config g++ nasm libxkbcommon-dev)
 # Xvfb is the screen for capture tests.
-test_pkgs=(xvfb)
+# setxkbmap (x11-xkb-utils) switches the sharer's keyboard layout in the input tests.
+test_pkgs=(xvfb x11-xkb-utils)
 # ffmpeg (libx264, x11grab) is the reference in tandem-bench; not needed by the tests.
 bench_pkgs=(ffmpeg)
 

@@ -4,6 +4,8 @@
 //! - `tandem share ABCD-EFGH`: be the sharer; asks before anything is shared.
 //! - `tandem demo`: both, plus an embedded rendezvous, on this machine.
 
+mod terminal;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -12,10 +14,11 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use tandem::session::{
-    Command, DecodedFrameRef, EndReason, Event, HelperIdentity, IceOptions, Role, SessionConfig,
-    SessionError, SessionHandle, SourceSpec, VideoConfig,
+    Command, DecodedFrameRef, Event, HelperIdentity, IceOptions, Role, SessionConfig,
+    SessionHandle, SourceSpec, VideoConfig,
 };
 use tandem_crypto::SessionCode;
+use terminal::Terminal;
 use tokio::io::AsyncBufReadExt;
 
 #[derive(Parser)]
@@ -228,163 +231,6 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
     }
 }
 
-/// Maps stdin lines to commands and events to stdout.
-struct Terminal {
-    role: Role,
-    json: bool,
-}
-
-impl Terminal {
-    fn new(role: Role, json: bool) -> Self {
-        Self { role, json }
-    }
-
-    async fn drive(self, session: SessionHandle) -> anyhow::Result<i32> {
-        let SessionHandle {
-            commands,
-            mut events,
-            task: session,
-        } = session;
-        let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
-        let mut stdin_open = true;
-        let mut awaiting_consent = false;
-        tokio::pin!(session);
-        loop {
-            tokio::select! {
-                ev = events.recv() => {
-                    let Some(ev) = ev else { continue };
-                    if matches!(ev, Event::ConsentRequested { .. }) {
-                        awaiting_consent = true;
-                    }
-                    self.show(&ev);
-                }
-                line = lines.next_line(), if stdin_open => match line {
-                    Ok(Some(line)) => {
-                        let line = line.trim().to_string();
-                        let cmd = if awaiting_consent {
-                            awaiting_consent = false;
-                            if matches!(line.to_lowercase().as_str(), "y" | "yes" | "s" | "si" | "sì") {
-                                Command::Allow
-                            } else {
-                                Command::Decline
-                            }
-                        } else {
-                            match line.as_str() {
-                                "" => continue,
-                                "/pause" => Command::Pause,
-                                "/resume" => Command::Resume,
-                                "/end" | "/quit" => Command::End,
-                                "/keyframe" => Command::RequestKeyframe,
-                                m if m.starts_with("/monitor ") => match m["/monitor ".len()..].trim().parse() {
-                                    Ok(id) => Command::SelectMonitor(id),
-                                    Err(_) => continue,
-                                },
-                                text => Command::Chat(text.to_string()),
-                            }
-                        };
-                        let _ = commands.send(cmd);
-                    }
-                    // End of input: an unanswered consent question is a "no"; otherwise the
-                    // session simply goes on (input may be a finished pipe).
-                    Ok(None) | Err(_) => {
-                        stdin_open = false;
-                        if awaiting_consent {
-                            awaiting_consent = false;
-                            let _ = commands.send(Command::Decline);
-                        }
-                    }
-                },
-                result = &mut session => {
-                    while let Ok(ev) = events.try_recv() {
-                        self.show(&ev);
-                    }
-                    return match result {
-                        Ok(Ok(reason)) => Ok(exit_code(reason)),
-                        Ok(Err(e)) => {
-                            self.error(&e);
-                            Ok(2)
-                        }
-                        Err(e) => Err(anyhow::anyhow!("session task failed: {e}")),
-                    };
-                }
-            }
-        }
-    }
-
-    fn error(&self, e: &SessionError) {
-        if self.json {
-            let line =
-                serde_json::json!({ "event": "error", "kind": e.kind(), "message": e.to_string() });
-            println!("{line}");
-        } else {
-            eprintln!("tandem: {e}");
-        }
-    }
-
-    fn show(&self, ev: &Event) {
-        if self.json {
-            if let Ok(line) = serde_json::to_string(ev) {
-                let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "{line}");
-                let _ = out.flush();
-            }
-            return;
-        }
-        let text = match ev {
-            Event::CodeIssued { code, expires_in_secs } => format!(
-                "Your code: {code}\nRead it to the person you are helping. It is valid for {} minutes.",
-                expires_in_secs / 60
-            ),
-            Event::PeerJoined => "The code was entered; checking it…".into(),
-            Event::Paired { peer_name: Some(name) } => format!("Code accepted. {name} is connecting."),
-            Event::Paired { peer_name: None } => "Code accepted. Waiting for permission to see the screen…".into(),
-            Event::ConsentRequested { helper_name } => {
-                print!("{helper_name} wants to see your screen. Allow? [y/N] ");
-                let _ = std::io::stdout().flush();
-                return;
-            }
-            Event::ConsentGiven => match self.role {
-                Role::Helper => "Screen sharing allowed.".into(),
-                Role::Sharer => "You are sharing your screen. Type /pause, /resume, /end, or a chat message.".into(),
-            },
-            Event::ConsentDeclined => "Screen sharing was not allowed.".into(),
-            Event::Connected { path, setup_ms } => format!(
-                "Connected ({} over {}, {} ↔ {}) in {setup_ms} ms.",
-                path.kind, path.transport, path.local, path.remote
-            ),
-            // Per-frame and per-pointer-move events are for --json and the GUI.
-            Event::FrameReceived { .. }
-            | Event::FrameSent { .. }
-            | Event::Cursor { .. }
-            | Event::CursorShape(_) => return,
-            Event::Monitors { monitors, current } => {
-                let list: Vec<String> = monitors
-                    .iter()
-                    .map(|m| {
-                        let mark = if m.id == *current { "*" } else { " " };
-                        format!("{mark}{} {} {}×{}", m.id, m.name, m.width, m.height)
-                    })
-                    .collect();
-                format!("Monitors: {}", list.join(", "))
-            }
-            Event::Chat { from, text } => format!("{}: {text}", if *from == Role::Helper { "Helper" } else { "Sharer" }),
-            Event::Paused { by } => format!("Paused by the {}.", role_name(*by)),
-            Event::Resumed { by } => format!("Resumed by the {}.", role_name(*by)),
-            Event::Stats { fps, kbit_per_s, rtt_ms, latency_ms, encode_ms, decode_ms } => {
-                let ms = |v: &Option<f64>| v.map(|l| format!("{l:5.1} ms")).unwrap_or_else(|| "    –   ".into());
-                format!(
-                    "  {fps:5.1} fps  {kbit_per_s:7.0} kbit/s  rtt {rtt_ms:5.1} ms  latency {}  encode {}  decode {}",
-                    ms(latency_ms),
-                    ms(encode_ms),
-                    ms(decode_ms)
-                )
-            }
-            Event::Ended { message, frames, .. } => format!("Session ended: {message} ({frames} frames)."),
-        };
-        println!("{text}");
-    }
-}
-
 fn save_png(path: &std::path::Path, width: u32, height: u32, rgba: &[u8]) -> anyhow::Result<()> {
     let file =
         std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
@@ -395,21 +241,6 @@ fn save_png(path: &std::path::Path, width: u32, height: u32, rgba: &[u8]) -> any
     writer.write_image_data(rgba)?;
     writer.finish()?;
     Ok(())
-}
-
-/// 0 when a person ended the session (or declined), 3 when it ended on its own.
-fn exit_code(reason: EndReason) -> i32 {
-    match reason {
-        EndReason::HelperEnded | EndReason::SharerEnded | EndReason::Declined => 0,
-        _ => 3,
-    }
-}
-
-fn role_name(r: Role) -> &'static str {
-    match r {
-        Role::Helper => "helper",
-        Role::Sharer => "sharer",
-    }
 }
 
 /// The README's first command: everything on this machine, nothing to install.

@@ -123,6 +123,17 @@ pub enum Control {
     },
     /// Sharer → helper: the pointer's picture.
     CursorShape(CursorPicture),
+    /// Helper → sharer: may I control your screen?
+    RequestControl,
+    /// Helper → sharer: I give control back (or withdraw my request).
+    ReleaseControl,
+    /// Sharer → helper: input on the input stream will be obeyed from now on.
+    ControlGranted,
+    ControlDeclined {
+        reason: crate::input::DeclineReason,
+    },
+    /// Sharer → helper: the sharer took control back.
+    ControlRevoked,
 }
 
 /// The pointer's picture as it travels and as the helper reports it.
@@ -197,6 +208,14 @@ pub async fn write_message<W: AsyncWriteExt + Unpin, T: Serialize>(
 pub async fn read_message<R: AsyncReadExt + Unpin, T: for<'de> Deserialize<'de>>(
     r: &mut R,
 ) -> Result<T, FramingError> {
+    read_message_max(r, MAX_CONTROL_LEN).await
+}
+
+/// [`read_message`] with a smaller size limit.
+pub async fn read_message_max<R: AsyncReadExt + Unpin, T: for<'de> Deserialize<'de>>(
+    r: &mut R,
+    max_len: usize,
+) -> Result<T, FramingError> {
     let mut len = [0u8; 4];
     match r.read_exact(&mut len).await {
         Ok(_) => {}
@@ -206,7 +225,7 @@ pub async fn read_message<R: AsyncReadExt + Unpin, T: for<'de> Deserialize<'de>>
         Err(e) => return Err(e.into()),
     }
     let len = u32::from_be_bytes(len) as usize;
-    if len > MAX_CONTROL_LEN {
+    if len > max_len {
         return Err(FramingError::TooLarge(len));
     }
     let mut body = vec![0u8; len];

@@ -30,6 +30,9 @@ pub enum CaptureError {
 pub struct MonitorInfo {
     pub id: u32,
     pub name: String,
+    /// The X screen it belongs to (`:0.1` is screen 1); 0 on other platforms.
+    #[serde(default)]
+    pub screen: u32,
     pub x: i32,
     pub y: i32,
     pub width: u32,
@@ -138,6 +141,7 @@ impl PatternSource {
             monitors: vec![MonitorInfo {
                 id: 0,
                 name: "test pattern".into(),
+                screen: 0,
                 x: 0,
                 y: 0,
                 width,

@@ -272,6 +272,7 @@ fn enumerate(conn: &RustConnection) -> Result<(Vec<MonitorInfo>, Vec<Placement>)
         let whole = |id: u32| MonitorInfo {
             id,
             name: format!("screen {screen_index}"),
+            screen: screen_index as u32,
             x: 0,
             y: 0,
             width: u32::from(screen.width_in_pixels),
@@ -299,6 +300,7 @@ fn enumerate(conn: &RustConnection) -> Result<(Vec<MonitorInfo>, Vec<Placement>)
             monitors.push(MonitorInfo {
                 id: monitors.len() as u32,
                 name,
+                screen: screen_index as u32,
                 x: i32::from(m.x),
                 y: i32::from(m.y),
                 width: u32::from(m.width),

@@ -27,14 +27,22 @@ pub enum QuicError {
 /// How long without any packet before a session is declared lost.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(6);
 
-fn transport() -> Arc<TransportConfig> {
+/// `accepts_video`: the helper receives one unidirectional stream per video frame; the
+/// sharer accepts a single one (the input stream) and the one control stream.
+fn transport(accepts_video: bool) -> Arc<TransportConfig> {
     let mut t = TransportConfig::default();
     t.keep_alive_interval(Some(Duration::from_millis(1000)));
     t.max_idle_timeout(Some(
         VarInt::from_u32(IDLE_TIMEOUT.as_millis() as u32).into(),
     ));
-    // One video frame per unidirectional stream: allow many in flight.
-    t.max_concurrent_uni_streams(VarInt::from_u32(256));
+    if accepts_video {
+        // One video frame per unidirectional stream: allow many in flight.
+        t.max_concurrent_uni_streams(VarInt::from_u32(256));
+        t.max_concurrent_bidi_streams(VarInt::from_u32(0));
+    } else {
+        t.max_concurrent_uni_streams(VarInt::from_u32(1));
+        t.max_concurrent_bidi_streams(VarInt::from_u32(1));
+    }
     t.stream_receive_window(VarInt::from_u32(4 * 1024 * 1024));
     t.receive_window(VarInt::from_u32(16 * 1024 * 1024));
     t.send_window(16 * 1024 * 1024);
@@ -51,7 +59,7 @@ pub async fn accept(
     let tls = pinned_server_config(own, helper).map_err(|e| QuicError::Tls(e.to_string()))?;
     let crypto = QuicServerConfig::try_from(tls).map_err(|e| QuicError::Tls(e.to_string()))?;
     let mut server = quinn::ServerConfig::with_crypto(Arc::new(crypto));
-    server.transport_config(transport());
+    server.transport_config(transport(false));
     let endpoint = Endpoint::new_with_abstract_socket(
         EndpointConfig::default(),
         Some(server),
@@ -72,7 +80,7 @@ pub async fn connect(
     let tls = pinned_client_config(own, sharer).map_err(|e| QuicError::Tls(e.to_string()))?;
     let crypto = QuicClientConfig::try_from(tls).map_err(|e| QuicError::Tls(e.to_string()))?;
     let mut client = quinn::ClientConfig::new(Arc::new(crypto));
-    client.transport_config(transport());
+    client.transport_config(transport(true));
     let mut endpoint = Endpoint::new_with_abstract_socket(
         EndpointConfig::default(),
         None,

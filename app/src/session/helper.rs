@@ -14,7 +14,8 @@ use super::media_loop::{close_gracefully, ControlChannel, Stats};
 use super::signaling::pair;
 use super::video::{spawn_receiver, ReceiverEvent};
 use super::{emit, Command, CommandSource, Event, EventSink, SessionConfig, SessionError};
-use crate::protocol::{now_us, Control, EndReason, Role};
+use crate::input::{InputEvent, INPUT_STREAM_KIND};
+use crate::protocol::{now_us, write_message, Control, EndReason, Role};
 
 /// Runs a whole helper session: code → pairing → path → consent → viewing → end.
 pub async fn run_helper(
@@ -83,6 +84,7 @@ pub async fn run_helper(
     }
     let mut frames = spawn_receiver(connection.clone(), config.frame_sink.clone())
         .map_err(SessionError::Video)?;
+    let mut input = InputStream::default();
     let mut clock = ClockOffset::default();
     let mut stats = Stats::default();
     let mut frames_decoded = 0u64;
@@ -113,6 +115,12 @@ pub async fn run_helper(
                     }
                 }
                 Ok(Control::Ping { t0_us }) => control.send(&Control::Pong { t0_us, t1_us: now_us() }).await?,
+                Ok(Control::ControlGranted) => emit(&events, Event::ControlGranted),
+                Ok(Control::ControlDeclined { reason }) => emit(&events, Event::ControlDeclined {
+                    reason,
+                    message: reason.describe().into(),
+                }),
+                Ok(Control::ControlRevoked) => emit(&events, Event::ControlRevoked),
                 Ok(other) => debug!(?other, "ignored control message"),
                 Err(e) => {
                     debug!("control stream: {e}");
@@ -159,7 +167,17 @@ pub async fn run_helper(
                 }
                 Some(Command::RequestKeyframe) => control.send(&Control::KeyframeRequest).await?,
                 Some(Command::SelectMonitor(id)) => control.send(&Control::SelectMonitor { id }).await?,
-                Some(Command::Allow | Command::Decline) => {}
+                Some(Command::RequestControl) => control.send(&Control::RequestControl).await?,
+                Some(Command::ReleaseControl) => {
+                    control.send(&Control::ReleaseControl).await?;
+                    emit(&events, Event::ControlReleased);
+                }
+                Some(Command::Input(event)) => input.send(&connection, &event).await?,
+                Some(Command::Allow
+                    | Command::Decline
+                    | Command::GrantControl
+                    | Command::DeclineControl
+                    | Command::RevokeControl) => {}
             },
             _ = ping.tick() => control.send(&Control::Ping { t0_us: now_us() }).await?,
             _ = report.tick() => emit(&events, stats.take(connection.rtt())),
@@ -184,4 +202,32 @@ pub(super) fn finish(
         },
     );
     Ok(reason)
+}
+
+/// The helper's input stream, opened with the first event.
+#[derive(Default)]
+struct InputStream {
+    stream: Option<quinn::SendStream>,
+}
+
+impl InputStream {
+    async fn send(
+        &mut self,
+        connection: &quinn::Connection,
+        event: &InputEvent,
+    ) -> Result<(), SessionError> {
+        let failed =
+            |e: &dyn std::fmt::Display| SessionError::Network(format!("input stream: {e}"));
+        let stream = match &mut self.stream {
+            Some(s) => s,
+            None => {
+                let mut s = connection.open_uni().await.map_err(|e| failed(&e))?;
+                s.write_all(&[INPUT_STREAM_KIND])
+                    .await
+                    .map_err(|e| failed(&e))?;
+                self.stream.insert(s)
+            }
+        };
+        write_message(stream, event).await.map_err(|e| failed(&e))
+    }
 }

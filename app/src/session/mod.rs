@@ -6,6 +6,7 @@ mod connect;
 mod handle;
 mod helper;
 mod media_loop;
+mod remote_control;
 mod sharer;
 mod signaling;
 mod video;
@@ -18,6 +19,7 @@ use tandem_crypto::PairingError;
 use tandem_rendezvous::ClientError;
 
 pub use crate::capture::{MonitorInfo, SourceSpec};
+pub use crate::input::{DeclineReason, InputEvent, Modifiers, PointerButton};
 pub use crate::net::ice::IceOptions;
 pub use crate::net::PathInfo;
 pub use crate::protocol::{CursorPicture, EndReason, Role};
@@ -41,6 +43,19 @@ pub enum Command {
     RequestKeyframe,
     /// Helper: show this monitor of the sharer's.
     SelectMonitor(u32),
+    /// Helper: ask to control the sharer's screen.
+    RequestControl,
+    /// Helper: give control back (or withdraw the request).
+    ReleaseControl,
+    /// Helper: one input event for the sharer's desktop. Sent as asked; the sharer obeys
+    /// only while it has granted control, so the UI offers input only then.
+    Input(InputEvent),
+    /// Sharer: let the helper control the screen (answers [`Event::ControlRequested`]).
+    GrantControl,
+    /// Sharer: refuse the pending request.
+    DeclineControl,
+    /// Sharer: take control back; every key and button the helper held is released.
+    RevokeControl,
 }
 
 /// What the session reports. Serialized one per line by `--json`.
@@ -119,6 +134,21 @@ pub enum Event {
         encode_ms: Option<f64>,
         decode_ms: Option<f64>,
     },
+    /// Sharer: ask the person whether `helper_name` may control the screen.
+    ControlRequested {
+        helper_name: String,
+    },
+    /// Both: the helper controls the sharer's screen.
+    ControlGranted,
+    /// Both: control was not handed over.
+    ControlDeclined {
+        reason: DeclineReason,
+        message: String,
+    },
+    /// Both: the sharer took control back.
+    ControlRevoked,
+    /// Both: the helper gave control back.
+    ControlReleased,
     Ended {
         reason: EndReason,
         message: String,

@@ -6,15 +6,19 @@ use std::time::Duration;
 
 use tandem_crypto::{PairingRole, SessionCode};
 use tandem_rendezvous::MailboxClient;
-use tracing::debug;
+use tokio::sync::mpsc;
+use tracing::{debug, warn};
 
 use super::connect::{establish, Established, Outcome};
 use super::helper::finish;
 use super::media_loop::{close_gracefully, ControlChannel};
+use super::remote_control::{spawn_input_reader, RemoteControl};
 use super::signaling::pair;
 use super::video::{send_frame, spawn_pipeline, PipelineControl, PipelineOutput};
 use super::{emit, Command, CommandSource, Event, EventSink, SessionConfig, SessionError};
-use crate::protocol::{now_us, Control, CursorPicture, EndReason, Role};
+use crate::input::gate::RequestOutcome;
+use crate::input::{DeclineReason, InputEvent};
+use crate::protocol::{now_us, Control, CursorPicture, EndReason, FramingError, Role};
 
 /// Runs a whole sharer session: join → pairing → consent (while the path is set up) →
 /// sharing → end. No frame is produced, let alone sent, before the person allows it.
@@ -39,7 +43,12 @@ pub async fn run_sharer(
             peer_name: Some(helper_name.clone()),
         },
     );
-    emit(&events, Event::ConsentRequested { helper_name });
+    emit(
+        &events,
+        Event::ConsentRequested {
+            helper_name: helper_name.clone(),
+        },
+    );
 
     let Established {
         endpoint,
@@ -65,6 +74,9 @@ pub async fn run_sharer(
         control.send(&Control::Chat { text }).await?;
     }
     let mut frames_sent = 0u64;
+    let mut remote = RemoteControl::new(&config.video.source);
+    let mut input = None;
+    let mut accepting_input = true;
     let mut path_probe = tokio::time::interval(Duration::from_millis(250));
 
     let reason = loop {
@@ -75,17 +87,33 @@ pub async fn run_sharer(
                 Ok(Control::KeyframeRequest) => pipeline.force_keyframe.store(true, Ordering::Relaxed),
                 Ok(Control::Ping { t0_us }) => control.send(&Control::Pong { t0_us, t1_us: now_us() }).await?,
                 Ok(Control::SelectMonitor { id }) => pipeline.request_monitor(id),
+                Ok(Control::RequestControl) => match remote.on_request() {
+                    RequestOutcome::Ask => emit(&events, Event::ControlRequested { helper_name: helper_name.clone() }),
+                    RequestOutcome::Ignore => {}
+                    // Answered without bothering the person.
+                    RequestOutcome::Decline(reason) => control.send(&Control::ControlDeclined { reason }).await?,
+                },
+                Ok(Control::ReleaseControl) => {
+                    if remote.release() {
+                        emit(&events, Event::ControlReleased);
+                    }
+                }
                 Ok(Control::Pong { .. }
                     | Control::Monitors { .. }
                     | Control::Cursor { .. }
-                    | Control::CursorShape(_)) => {}
+                    | Control::CursorShape(_)
+                    | Control::ControlGranted
+                    | Control::ControlDeclined { .. }
+                    | Control::ControlRevoked) => {}
                 Ok(Control::Pause) => {
                     pipeline.paused.store(true, Ordering::Relaxed);
+                    remote.set_paused(true);
                     emit(&events, Event::Paused { by: Role::Helper });
                 }
                 Ok(Control::Resume) => {
                     pipeline.force_keyframe.store(true, Ordering::Relaxed);
                     pipeline.paused.store(false, Ordering::Relaxed);
+                    remote.set_paused(false);
                     emit(&events, Event::Resumed { by: Role::Helper });
                 }
                 Ok(Control::End { reason }) => {
@@ -99,6 +127,7 @@ pub async fn run_sharer(
             },
             output = outgoing.recv() => match output {
                 Some(PipelineOutput::Monitors { monitors, current }) => {
+                    remote.on_monitors(&monitors, current);
                     emit(&events, Event::Monitors { monitors: monitors.clone(), current });
                     control.send(&Control::Monitors { monitors, current }).await?;
                 }
@@ -133,12 +162,14 @@ pub async fn run_sharer(
                 Some(Command::Chat(text)) => control.send(&Control::Chat { text }).await?,
                 Some(Command::Pause) => {
                     pipeline.paused.store(true, Ordering::Relaxed);
+                    remote.set_paused(true);
                     control.send(&Control::Pause).await?;
                     emit(&events, Event::Paused { by: Role::Sharer });
                 }
                 Some(Command::Resume) => {
                     pipeline.force_keyframe.store(true, Ordering::Relaxed);
                     pipeline.paused.store(false, Ordering::Relaxed);
+                    remote.set_paused(false);
                     control.send(&Control::Resume).await?;
                     emit(&events, Event::Resumed { by: Role::Sharer });
                 }
@@ -147,8 +178,60 @@ pub async fn run_sharer(
                     close_gracefully(&connection, &mut control, EndReason::SharerEnded).await;
                     break EndReason::SharerEnded;
                 }
-                Some(Command::Allow | Command::Decline | Command::RequestKeyframe) => {}
                 Some(Command::SelectMonitor(id)) => pipeline.request_monitor(id),
+                Some(Command::GrantControl) => match remote.grant() {
+                    Ok(true) => {
+                        control.send(&Control::ControlGranted).await?;
+                        emit(&events, Event::ControlGranted);
+                    }
+                    Ok(false) => {}
+                    Err(e) => {
+                        warn!("{e}");
+                        let reason = DeclineReason::NotPossible;
+                        control.send(&Control::ControlDeclined { reason }).await?;
+                        emit(&events, Event::ControlDeclined { reason, message: e.to_string() });
+                    }
+                },
+                Some(Command::DeclineControl) => {
+                    if remote.decline() {
+                        let reason = DeclineReason::Declined;
+                        control.send(&Control::ControlDeclined { reason }).await?;
+                        emit(&events, Event::ControlDeclined { reason, message: reason.describe().into() });
+                    }
+                }
+                Some(Command::RevokeControl) => {
+                    if remote.revoke() {
+                        control.send(&Control::ControlRevoked).await?;
+                        emit(&events, Event::ControlRevoked);
+                    }
+                }
+                Some(Command::Allow
+                    | Command::Decline
+                    | Command::RequestKeyframe
+                    | Command::RequestControl
+                    | Command::ReleaseControl
+                    | Command::Input(_)) => {}
+            },
+            stream = connection.accept_uni(), if accepting_input => {
+                // The helper's only unidirectional stream is its input stream.
+                accepting_input = false;
+                if let Ok(stream) = stream {
+                    input = Some(spawn_input_reader(stream));
+                }
+            }
+            msg = next_input(&mut input) => match msg {
+                Ok(event) => remote.on_input(&event),
+                Err(FramingError::Malformed(e)) => debug!("malformed input message skipped: {e}"),
+                Err(FramingError::Closed) => {
+                    remote.release_held();
+                    input = None;
+                }
+                Err(e) => {
+                    debug!("input stream: {e}");
+                    remote.release_held();
+                    close_gracefully(&connection, &mut control, EndReason::ProtocolError).await;
+                    break EndReason::ProtocolError;
+                }
             },
             _ = path_probe.tick() => {
                 // What the congestion controller lets through now: one window per round trip.
@@ -159,7 +242,19 @@ pub async fn run_sharer(
             _ = connection.closed() => break EndReason::PeerLost,
         }
     };
+    // Whatever ended the session, nothing the helper pressed stays pressed.
+    drop(remote);
     pipeline.stop.store(true, Ordering::Relaxed);
     let _ = tokio::time::timeout(Duration::from_secs(1), endpoint.wait_idle()).await;
     finish(&events, reason, frames_sent)
+}
+
+/// The next message from the input stream; never ready while there is none.
+async fn next_input(
+    input: &mut Option<mpsc::UnboundedReceiver<Result<InputEvent, FramingError>>>,
+) -> Result<InputEvent, FramingError> {
+    match input {
+        Some(rx) => rx.recv().await.unwrap_or(Err(FramingError::Closed)),
+        None => std::future::pending().await,
+    }
 }

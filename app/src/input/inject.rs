@@ -1,0 +1,284 @@
+//! Operations on the real desktop, on a thread of their own: injection is blocking (a round
+//! trip to the X server per event) and must never stall the session loop.
+
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+use enigo::{Axis, Button, Coordinate, Direction, Enigo, Keyboard, Mouse, Settings};
+use tracing::{debug, warn};
+
+use super::translate::{InjectOp, ScrollAxis};
+use super::PointerButton;
+
+#[derive(Debug, thiserror::Error)]
+pub enum InjectError {
+    #[error("cannot inject input into {display}: {reason}")]
+    Open { display: String, reason: String },
+    #[error("injecting input: {0}")]
+    Inject(String),
+    #[error("the input thread stopped")]
+    Stopped,
+}
+
+/// Something that can play [`InjectOp`]s on a desktop.
+pub trait Injector {
+    fn inject(&mut self, op: &InjectOp) -> Result<(), InjectError>;
+}
+
+/// The desktop's input through enigo (on X11: the XTest extension, which adds events
+/// beside the person's own mouse and keyboard and never blocks them).
+pub struct DesktopInjector {
+    enigo: Enigo,
+    #[cfg(target_os = "linux")]
+    screens: Option<ScreenSwitcher>,
+}
+
+impl DesktopInjector {
+    /// `display`: the X display to inject into (default `$DISPLAY`).
+    pub fn open(display: Option<&str>) -> Result<Self, InjectError> {
+        let settings = Settings {
+            // enigo's default 12 ms pause after every event would make a click cost 24 ms.
+            linux_delay: 0,
+            x11_display: display.map(str::to_string),
+            ..Settings::default()
+        };
+        let enigo = Enigo::new(&settings).map_err(|e| InjectError::Open {
+            display: display.unwrap_or("$DISPLAY").to_string(),
+            reason: e.to_string(),
+        })?;
+        Ok(Self {
+            enigo,
+            #[cfg(target_os = "linux")]
+            screens: ScreenSwitcher::open(display),
+        })
+    }
+}
+
+fn button(b: PointerButton) -> Button {
+    match b {
+        PointerButton::Left => Button::Left,
+        PointerButton::Middle => Button::Middle,
+        PointerButton::Right => Button::Right,
+        PointerButton::Back => Button::Back,
+        PointerButton::Forward => Button::Forward,
+    }
+}
+
+fn direction(down: bool) -> Direction {
+    if down {
+        Direction::Press
+    } else {
+        Direction::Release
+    }
+}
+
+impl Injector for DesktopInjector {
+    fn inject(&mut self, op: &InjectOp) -> Result<(), InjectError> {
+        let failed = |e: enigo::InputError| InjectError::Inject(e.to_string());
+        match *op {
+            InjectOp::MoveTo { screen, x, y } => {
+                #[cfg(target_os = "linux")]
+                if let Some(switcher) = self.screens.as_mut() {
+                    if switcher.move_to(screen, x, y)? {
+                        return Ok(());
+                    }
+                }
+                #[cfg(not(target_os = "linux"))]
+                let _ = screen;
+                self.enigo.move_mouse(x, y, Coordinate::Abs).map_err(failed)
+            }
+            InjectOp::Button { button: b, down } => self
+                .enigo
+                .button(button(b), direction(down))
+                .map_err(failed),
+            InjectOp::Scroll { axis, notches } => {
+                let axis = match axis {
+                    ScrollAxis::Vertical => Axis::Vertical,
+                    ScrollAxis::Horizontal => Axis::Horizontal,
+                };
+                self.enigo.scroll(notches, axis).map_err(failed)
+            }
+            InjectOp::Key { keycode, down } => {
+                self.enigo.raw(keycode, direction(down)).map_err(failed)
+            }
+        }
+    }
+}
+
+/// With several X screens (`:0.0`, `:0.1`), XTest moves the pointer only within the screen
+/// it is on; getting to another screen takes a warp to that screen's root window.
+#[cfg(target_os = "linux")]
+struct ScreenSwitcher {
+    conn: x11rb::rust_connection::RustConnection,
+    roots: Vec<x11rb::protocol::xproto::Window>,
+}
+
+#[cfg(target_os = "linux")]
+impl ScreenSwitcher {
+    fn open(display: Option<&str>) -> Option<Self> {
+        use x11rb::connection::Connection;
+        let (conn, _) = x11rb::connect(display).ok()?;
+        let roots: Vec<_> = conn.setup().roots.iter().map(|s| s.root).collect();
+        // One screen (the usual case): XTest alone does everything.
+        (roots.len() > 1).then_some(Self { conn, roots })
+    }
+
+    /// True when it moved the pointer itself (onto another screen).
+    fn move_to(&mut self, screen: u32, x: i32, y: i32) -> Result<bool, InjectError> {
+        use x11rb::connection::Connection;
+        use x11rb::protocol::xproto::ConnectionExt;
+        let failed = |e: &dyn std::fmt::Display| InjectError::Inject(e.to_string());
+        let Some(&target) = self.roots.get(screen as usize) else {
+            return Ok(false);
+        };
+        let pointer = self
+            .conn
+            .query_pointer(target)
+            .map_err(|e| failed(&e))?
+            .reply()
+            .map_err(|e| failed(&e))?;
+        if pointer.same_screen {
+            return Ok(false);
+        }
+        let (x, y) = (
+            i16::try_from(x).unwrap_or(i16::MAX),
+            i16::try_from(y).unwrap_or(i16::MAX),
+        );
+        self.conn
+            .warp_pointer(x11rb::NONE, target, 0, 0, 0, 0, x, y)
+            .map_err(|e| failed(&e))?;
+        self.conn.flush().map_err(|e| failed(&e))?;
+        Ok(true)
+    }
+}
+
+/// The injector's thread. Operations are played in order; a run of pointer moves queued
+/// behind a slow server collapses to its last one. Dropping the handle plays what is queued
+/// (the releases sent last included) and then stops the thread.
+pub struct InjectorThread {
+    ops: Option<mpsc::Sender<Vec<InjectOp>>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl InjectorThread {
+    /// Opens the injector on the new thread (some platforms want it used where it was made)
+    /// and reports whether that worked.
+    pub fn spawn<I, F>(open: F) -> Result<Self, InjectError>
+    where
+        I: Injector + 'static,
+        F: FnOnce() -> Result<I, InjectError> + Send + 'static,
+    {
+        let (ops_tx, ops_rx) = mpsc::channel::<Vec<InjectOp>>();
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("tandem-inject".into())
+            .spawn(move || {
+                let mut injector = match open() {
+                    Ok(i) => {
+                        let _ = ready_tx.send(Ok(()));
+                        i
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                play(&mut injector, &ops_rx);
+            })
+            .map_err(|e| InjectError::Inject(e.to_string()))?;
+        ready_rx.recv().map_err(|_| InjectError::Stopped)??;
+        Ok(Self {
+            ops: Some(ops_tx),
+            thread: Some(thread),
+        })
+    }
+
+    pub fn send(&self, ops: Vec<InjectOp>) -> Result<(), InjectError> {
+        if ops.is_empty() {
+            return Ok(());
+        }
+        self.ops
+            .as_ref()
+            .ok_or(InjectError::Stopped)?
+            .send(ops)
+            .map_err(|_| InjectError::Stopped)
+    }
+}
+
+impl Drop for InjectorThread {
+    fn drop(&mut self) {
+        self.ops.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn play(injector: &mut impl Injector, ops: &mpsc::Receiver<Vec<InjectOp>>) {
+    let mut failures = 0u32;
+    while let Ok(first) = ops.recv() {
+        let mut batch = first;
+        while let Ok(more) = ops.try_recv() {
+            batch.extend(more);
+        }
+        for (i, op) in batch.iter().enumerate() {
+            let superseded = matches!(op, InjectOp::MoveTo { .. })
+                && matches!(batch.get(i + 1), Some(InjectOp::MoveTo { .. }));
+            if superseded {
+                continue;
+            }
+            if let Err(e) = injector.inject(op) {
+                failures += 1;
+                if failures <= 3 {
+                    warn!("{e}");
+                } else {
+                    debug!("{e}");
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    struct Recorder(Arc<Mutex<Vec<InjectOp>>>);
+
+    impl Injector for Recorder {
+        fn inject(&mut self, op: &InjectOp) -> Result<(), InjectError> {
+            self.0.lock().expect("lock").push(*op);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn plays_everything_in_order_before_stopping_and_collapses_queued_moves() {
+        let played = Arc::new(Mutex::new(Vec::new()));
+        let sink = played.clone();
+        let thread = InjectorThread::spawn(move || Ok(Recorder(sink))).expect("spawn");
+        let mv = |x| InjectOp::MoveTo { screen: 0, x, y: 0 };
+        let key = |down| InjectOp::Key { keycode: 38, down };
+        thread
+            .send(vec![mv(1), mv(2), mv(3), key(true), mv(4), key(false)])
+            .expect("send");
+        drop(thread);
+        assert_eq!(
+            *played.lock().expect("lock"),
+            vec![mv(3), key(true), mv(4), key(false)]
+        );
+    }
+
+    #[test]
+    fn a_failure_to_open_is_reported() {
+        let r = InjectorThread::spawn(|| -> Result<Recorder, InjectError> {
+            Err(InjectError::Open {
+                display: ":99".into(),
+                reason: "no".into(),
+            })
+        });
+        assert!(matches!(r, Err(InjectError::Open { .. })));
+    }
+}

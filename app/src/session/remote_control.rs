@@ -1,0 +1,166 @@
+//! The sharer's side of remote control: the gate, the translator and the injector thread
+//! together, so the session loop only says what happened.
+
+use std::time::Instant;
+
+use quinn::RecvStream;
+use tokio::io::AsyncReadExt;
+use tokio::sync::mpsc;
+use tracing::{debug, warn};
+
+use crate::capture::{MonitorInfo, SourceSpec};
+use crate::input::gate::{ControlGate, RequestOutcome};
+use crate::input::inject::{DesktopInjector, InjectError, InjectorThread};
+use crate::input::translate::InputTranslator;
+use crate::input::{InputEvent, INPUT_STREAM_KIND, MAX_INPUT_LEN};
+use crate::protocol::{read_message_max, FramingError};
+
+pub(super) struct RemoteControl {
+    gate: ControlGate,
+    translator: InputTranslator,
+    injector: Option<InjectorThread>,
+    /// Where input goes: the display being shared.
+    display: Option<String>,
+    shown: Option<MonitorInfo>,
+    /// Input events dropped because control was not granted (a hostile or confused helper).
+    refused: u64,
+}
+
+impl RemoteControl {
+    pub fn new(source: &SourceSpec) -> Self {
+        let (controllable, display) = match source {
+            SourceSpec::X11 { display, .. } => (cfg!(target_os = "linux"), display.clone()),
+            SourceSpec::TestPattern { .. } => (false, None),
+        };
+        Self {
+            gate: ControlGate::new(controllable),
+            translator: InputTranslator::default(),
+            injector: None,
+            display,
+            shown: None,
+            refused: 0,
+        }
+    }
+
+    pub fn on_monitors(&mut self, monitors: &[MonitorInfo], current: u32) {
+        self.shown = monitors.iter().find(|m| m.id == current).cloned();
+    }
+
+    pub fn on_request(&mut self) -> RequestOutcome {
+        self.gate.on_request(Instant::now())
+    }
+
+    /// The person allowed. Opens the injector the first time; if that fails, control is
+    /// impossible for the rest of the session and the error says why.
+    pub fn grant(&mut self) -> Result<bool, InjectError> {
+        if self.injector.is_none()
+            && self.gate.state() == crate::input::gate::ControlState::Requested
+        {
+            let display = self.display.clone();
+            match InjectorThread::spawn(move || DesktopInjector::open(display.as_deref())) {
+                Ok(thread) => self.injector = Some(thread),
+                Err(e) => {
+                    self.gate.lose_ability();
+                    return Err(e);
+                }
+            }
+        }
+        Ok(self.gate.grant())
+    }
+
+    pub fn decline(&mut self) -> bool {
+        self.gate.decline(Instant::now())
+    }
+
+    pub fn revoke(&mut self) -> bool {
+        let had = self.gate.revoke();
+        self.release_held();
+        had
+    }
+
+    pub fn release(&mut self) -> bool {
+        let had = self.gate.release();
+        self.release_held();
+        had
+    }
+
+    pub fn set_paused(&mut self, paused: bool) {
+        self.gate.set_paused(paused);
+        if paused {
+            self.release_held();
+        }
+    }
+
+    /// Every event from the helper passes the gate here, or goes nowhere.
+    pub fn on_input(&mut self, event: &InputEvent) {
+        let (Some(injector), Some(shown), true) =
+            (&self.injector, &self.shown, self.gate.allows_input())
+        else {
+            self.refused += 1;
+            if self.refused == 1 || self.refused.is_power_of_two() {
+                debug!(refused = self.refused, "input without control ignored");
+            }
+            return;
+        };
+        let mut ops = Vec::with_capacity(2);
+        match self.translator.translate(event, shown, &mut ops) {
+            Ok(()) => {
+                if let Err(e) = injector.send(ops) {
+                    warn!("{e}");
+                }
+            }
+            Err(skipped) => debug!("input skipped: {skipped}"),
+        }
+    }
+
+    /// Releases every key and button the helper holds down on this desktop.
+    pub fn release_held(&mut self) {
+        if !self.translator.holds_anything() {
+            return;
+        }
+        let mut ops = Vec::new();
+        self.translator.release_all(&mut ops);
+        if let Some(injector) = &self.injector {
+            if let Err(e) = injector.send(ops) {
+                warn!("releasing held input: {e}");
+            }
+        }
+    }
+}
+
+impl Drop for RemoteControl {
+    /// The session is over, however it ended: nothing stays pressed. Dropping the injector
+    /// thread plays the releases before it stops.
+    fn drop(&mut self) {
+        self.release_held();
+    }
+}
+
+/// Reads the helper's input stream on its own task (cancel-safe for the session loop).
+/// A malformed message is reported and skipped; anything that breaks the framing ends it.
+pub(super) fn spawn_input_reader(
+    mut stream: RecvStream,
+) -> mpsc::UnboundedReceiver<Result<InputEvent, FramingError>> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let kind = stream.read_u8().await;
+        if !matches!(kind, Ok(INPUT_STREAM_KIND)) {
+            let _ = tx.send(Err(FramingError::Io(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "not an input stream",
+            ))));
+            return;
+        }
+        loop {
+            let msg = read_message_max(&mut stream, MAX_INPUT_LEN).await;
+            let fatal = matches!(
+                msg,
+                Err(FramingError::Io(_) | FramingError::TooLarge(_) | FramingError::Closed)
+            );
+            if tx.send(msg).is_err() || fatal {
+                break;
+            }
+        }
+    });
+    rx
+}
