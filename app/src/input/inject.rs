@@ -152,8 +152,12 @@ impl ScreenSwitcher {
     }
 }
 
-/// The injector's thread. Operations are played in order; a run of pointer moves queued
-/// behind a slow server collapses to its last one. Dropping the handle plays what is queued
+/// Behind by more operations than this (the display server stalls), a run of pointer moves
+/// collapses to its last one. Below it every move is played: a drawing keeps its shape.
+const BACKLOG_COLLAPSE: usize = 64;
+
+/// The injector's thread. Operations are played in order; when far behind, runs of pointer
+/// moves collapse to their last one. Dropping the handle plays what is queued
 /// (the releases sent last included) and then stops the thread.
 pub struct InjectorThread {
     ops: Option<mpsc::Sender<Vec<InjectOp>>>,
@@ -222,7 +226,8 @@ fn play(injector: &mut impl Injector, ops: &mpsc::Receiver<Vec<InjectOp>>) {
             batch.extend(more);
         }
         for (i, op) in batch.iter().enumerate() {
-            let superseded = matches!(op, InjectOp::MoveTo { .. })
+            let superseded = batch.len() > BACKLOG_COLLAPSE
+                && matches!(op, InjectOp::MoveTo { .. })
                 && matches!(batch.get(i + 1), Some(InjectOp::MoveTo { .. }));
             if superseded {
                 continue;
@@ -255,7 +260,7 @@ mod tests {
     }
 
     #[test]
-    fn plays_everything_in_order_before_stopping_and_collapses_queued_moves() {
+    fn plays_everything_in_order_before_stopping_and_collapses_moves_only_when_far_behind() {
         let played = Arc::new(Mutex::new(Vec::new()));
         let sink = played.clone();
         let thread = InjectorThread::spawn(move || Ok(Recorder(sink))).expect("spawn");
@@ -264,11 +269,19 @@ mod tests {
         thread
             .send(vec![mv(1), mv(2), mv(3), key(true), mv(4), key(false)])
             .expect("send");
+        while played.lock().expect("lock").len() < 6 {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        let mut backlog: Vec<_> = (0..100).map(mv).collect();
+        backlog.push(key(true));
+        thread.send(backlog).expect("send");
         drop(thread);
+        let played = played.lock().expect("lock").clone();
         assert_eq!(
-            *played.lock().expect("lock"),
-            vec![mv(3), key(true), mv(4), key(false)]
+            played[..6],
+            [mv(1), mv(2), mv(3), key(true), mv(4), key(false)]
         );
+        assert_eq!(played[6..], [mv(99), key(true)]);
     }
 
     #[test]

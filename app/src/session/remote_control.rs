@@ -113,6 +113,10 @@ impl RemoteControl {
         }
     }
 
+    pub fn holds_anything(&self) -> bool {
+        self.translator.holds_anything()
+    }
+
     /// Releases every key and button the helper holds down on this desktop.
     pub fn release_held(&mut self) {
         if !self.translator.holds_anything() {
@@ -136,28 +140,53 @@ impl Drop for RemoteControl {
     }
 }
 
+/// What the input stream reader reports besides events.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum InputStreamError {
+    /// One message could not be read (e.g. from a newer version); the next may be fine.
+    #[error("malformed input message: {0}")]
+    Malformed(String),
+    /// The helper broke the stream's rules: the session cannot trust it further.
+    #[error("input stream: {0}")]
+    Violation(String),
+    /// The stream ended or was reset, or the connection went away.
+    #[error("input stream ended")]
+    Ended,
+}
+
 /// Reads the helper's input stream on its own task (cancel-safe for the session loop).
-/// A malformed message is reported and skipped; anything that breaks the framing ends it.
 pub(super) fn spawn_input_reader(
     mut stream: RecvStream,
-) -> mpsc::UnboundedReceiver<Result<InputEvent, FramingError>> {
+) -> mpsc::UnboundedReceiver<Result<InputEvent, InputStreamError>> {
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
-        let kind = stream.read_u8().await;
-        if !matches!(kind, Ok(INPUT_STREAM_KIND)) {
-            let _ = tx.send(Err(FramingError::Io(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                "not an input stream",
-            ))));
-            return;
+        match stream.read_u8().await {
+            Ok(INPUT_STREAM_KIND) => {}
+            Ok(kind) => {
+                let _ = tx.send(Err(InputStreamError::Violation(format!(
+                    "unknown stream kind {kind}"
+                ))));
+                return;
+            }
+            Err(_) => {
+                let _ = tx.send(Err(InputStreamError::Ended));
+                return;
+            }
         }
         loop {
-            let msg = read_message_max(&mut stream, MAX_INPUT_LEN).await;
-            let fatal = matches!(
+            let msg = match read_message_max(&mut stream, MAX_INPUT_LEN).await {
+                Ok(event) => Ok(event),
+                Err(FramingError::Malformed(e)) => Err(InputStreamError::Malformed(e.to_string())),
+                Err(e @ FramingError::TooLarge(_)) => {
+                    Err(InputStreamError::Violation(e.to_string()))
+                }
+                Err(FramingError::Io(_) | FramingError::Closed) => Err(InputStreamError::Ended),
+            };
+            let last = matches!(
                 msg,
-                Err(FramingError::Io(_) | FramingError::TooLarge(_) | FramingError::Closed)
+                Err(InputStreamError::Violation(_) | InputStreamError::Ended)
             );
-            if tx.send(msg).is_err() || fatal {
+            if tx.send(msg).is_err() || last {
                 break;
             }
         }

@@ -2,7 +2,7 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tandem_crypto::{PairingRole, SessionCode};
 use tandem_rendezvous::MailboxClient;
@@ -12,13 +12,16 @@ use tracing::{debug, warn};
 use super::connect::{establish, Established, Outcome};
 use super::helper::finish;
 use super::media_loop::{close_gracefully, ControlChannel};
-use super::remote_control::{spawn_input_reader, RemoteControl};
+use super::remote_control::{spawn_input_reader, InputStreamError, RemoteControl};
 use super::signaling::pair;
 use super::video::{send_frame, spawn_pipeline, PipelineControl, PipelineOutput};
 use super::{emit, Command, CommandSource, Event, EventSink, SessionConfig, SessionError};
 use crate::input::gate::RequestOutcome;
 use crate::input::{DeclineReason, InputEvent};
-use crate::protocol::{now_us, Control, CursorPicture, EndReason, FramingError, Role};
+use crate::protocol::{now_us, Control, CursorPicture, EndReason, Role};
+
+/// No packet from the helper for this long (it pings every 500 ms) and held input is released.
+const SILENT_PATH: Duration = Duration::from_millis(1500);
 
 /// Runs a whole sharer session: join → pairing → consent (while the path is set up) →
 /// sharing → end. No frame is produced, let alone sent, before the person allows it.
@@ -77,6 +80,7 @@ pub async fn run_sharer(
     let mut remote = RemoteControl::new(&config.video.source);
     let mut input = None;
     let mut accepting_input = true;
+    let mut last_received = (0u64, Instant::now());
     let mut path_probe = tokio::time::interval(Duration::from_millis(250));
 
     let reason = loop {
@@ -221,19 +225,31 @@ pub async fn run_sharer(
             }
             msg = next_input(&mut input) => match msg {
                 Ok(event) => remote.on_input(&event),
-                Err(FramingError::Malformed(e)) => debug!("malformed input message skipped: {e}"),
-                Err(FramingError::Closed) => {
+                Err(InputStreamError::Malformed(e)) => debug!("skipped: {e}"),
+                Err(InputStreamError::Ended) => {
+                    // The helper closed it, or the connection is going: the other branches
+                    // will tell which.
                     remote.release_held();
                     input = None;
                 }
-                Err(e) => {
-                    debug!("input stream: {e}");
+                Err(e @ InputStreamError::Violation(_)) => {
+                    warn!("{e}");
                     remote.release_held();
                     close_gracefully(&connection, &mut control, EndReason::ProtocolError).await;
                     break EndReason::ProtocolError;
                 }
             },
             _ = path_probe.tick() => {
+                // The helper pings twice a second: silence this long means the path is gone
+                // (QUIC gives up only after its idle timeout), and a key held down meanwhile
+                // would repeat on the sharer's screen. Let go now.
+                let received = connection.stats().udp_rx.bytes;
+                if received != last_received.0 {
+                    last_received = (received, Instant::now());
+                } else if last_received.1.elapsed() > SILENT_PATH && remote.holds_anything() {
+                    debug!("no packets from the helper for {SILENT_PATH:?}: releasing held input");
+                    remote.release_held();
+                }
                 // What the congestion controller lets through now: one window per round trip.
                 let rtt = connection.rtt().as_secs_f64().max(0.001);
                 let cwnd_bits = connection.stats().path.cwnd as f64 * 8.0;
@@ -251,10 +267,10 @@ pub async fn run_sharer(
 
 /// The next message from the input stream; never ready while there is none.
 async fn next_input(
-    input: &mut Option<mpsc::UnboundedReceiver<Result<InputEvent, FramingError>>>,
-) -> Result<InputEvent, FramingError> {
+    input: &mut Option<mpsc::UnboundedReceiver<Result<InputEvent, InputStreamError>>>,
+) -> Result<InputEvent, InputStreamError> {
     match input {
-        Some(rx) => rx.recv().await.unwrap_or(Err(FramingError::Closed)),
+        Some(rx) => rx.recv().await.unwrap_or(Err(InputStreamError::Ended)),
         None => std::future::pending().await,
     }
 }
