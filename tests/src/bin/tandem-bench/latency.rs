@@ -54,7 +54,7 @@ fn thread_stat(name: &str) -> Option<String> {
     None
 }
 
-fn percentile(v: &mut [f64], q: f64) -> f64 {
+pub fn percentile(v: &mut [f64], q: f64) -> f64 {
     if v.is_empty() {
         return f64::NAN;
     }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 
 mod codec;
+mod input;
 mod latency;
 use clap::{Parser, Subcommand};
 use tandem::session::{
@@ -46,6 +47,11 @@ enum What {
         #[arg(long, default_value_t = 1080)]
         height: u32,
     },
+    /// Input latency: helper command → X event on the sharer's display, against local XTest.
+    Input {
+        #[arg(long, default_value_t = 200)]
+        samples: usize,
+    },
     /// The video leg on desktop-like scenes, with ffmpeg's libx264 on the same frames.
     Codec {
         #[arg(long, default_value_t = 150)]
@@ -80,6 +86,7 @@ async fn main() -> anyhow::Result<()> {
             width,
             height,
         } => latency::run(seconds, fps, width, height).await,
+        What::Input { samples } => input::run(samples).await,
     }
 }
 
