@@ -179,8 +179,20 @@ fn typed_keys_follow_the_sharers_keyboard_layout() {
         .filter(|e| matches!(e, Recorded::Key { down: false, .. }))
         .count();
     assert_eq!(downs, ups, "{events:?}");
+
+    // Ending the session with a key held releases it.
+    rec.clear();
+    helper.type_line("/keydown KeyQ");
+    rec.wait_until(T, "q held", |e| {
+        e.iter()
+            .any(|e| matches!(e, Recorded::Key { down: true, .. }))
+    });
     helper.type_line("/end");
     assert!(helper.wait_exit(T).success());
+    rec.wait_until(T, "q released at the end", |e| {
+        e.iter()
+            .any(|e| matches!(e, Recorded::Key { down: false, .. }))
+    });
 }
 
 #[test]
@@ -233,6 +245,25 @@ fn a_helper_without_control_gets_nothing_injected() {
     attack(&mut helper);
     std::thread::sleep(QUIET);
     assert_eq!(rec.events(), vec![], "input after revoke");
+
+    // The helper gives control back while holding a key: released, and nothing more lands.
+    rec.clear();
+    take_control(&mut helper, &mut sharer);
+    helper.type_line("/keydown AltLeft");
+    rec.wait_until(T, "alt held", |e| {
+        e.iter()
+            .any(|e| matches!(e, Recorded::Key { down: true, .. }))
+    });
+    helper.type_line("/release");
+    sharer.wait_for("control_released", T);
+    rec.wait_until(T, "alt released", |e| {
+        e.iter()
+            .any(|e| matches!(e, Recorded::Key { down: false, .. }))
+    });
+    rec.clear();
+    attack(&mut helper);
+    std::thread::sleep(QUIET);
+    assert_eq!(rec.events(), vec![], "input after release");
     helper.type_line("/end");
     assert!(helper.wait_exit(T).success());
 }
@@ -286,6 +317,15 @@ fn held_keys_and_buttons_are_released_on_revoke_pause_and_a_vanished_helper() {
     rec.wait_until(T, "release after pause", |_| key_up(&rec, CONTROL_L));
     sharer.type_line("/resume");
     helper.wait_for("resumed", T);
+
+    // The helper's window lost focus with Shift held: its modifier state says no Shift.
+    rec.clear();
+    helper.type_line("/keydown ShiftLeft");
+    rec.wait_until(T, "shift held", |_| key_down(&rec, SHIFT_L));
+    helper.type_line("/modifiers ctrl");
+    rec.wait_until(T, "shift released by the modifier state", |_| {
+        key_up(&rec, SHIFT_L)
+    });
 
     // The helper's process dies with a key down.
     rec.clear();

@@ -3,8 +3,7 @@
 
 use std::time::Instant;
 
-use quinn::RecvStream;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
@@ -156,7 +155,7 @@ pub(super) enum InputStreamError {
 
 /// Reads the helper's input stream on its own task (cancel-safe for the session loop).
 pub(super) fn spawn_input_reader(
-    mut stream: RecvStream,
+    mut stream: impl AsyncRead + Unpin + Send + 'static,
 ) -> mpsc::UnboundedReceiver<Result<InputEvent, InputStreamError>> {
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
@@ -192,4 +191,53 @@ pub(super) fn spawn_input_reader(
         }
     });
     rx
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::AsyncWriteExt;
+
+    use super::*;
+    use crate::protocol::write_message;
+
+    async fn read_all(bytes: Vec<u8>) -> Vec<Result<InputEvent, InputStreamError>> {
+        let (mut w, r) = tokio::io::duplex(64 * 1024);
+        let mut rx = spawn_input_reader(r);
+        w.write_all(&bytes).await.expect("write");
+        drop(w);
+        let mut out = Vec::new();
+        while let Some(m) = rx.recv().await {
+            out.push(m);
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn the_input_stream_survives_a_bad_message_but_not_broken_framing() {
+        let ok = InputEvent::Wheel { dx: 0, dy: 1 };
+        let mut bytes = vec![INPUT_STREAM_KIND];
+        let mut msg = Vec::new();
+        write_message(&mut msg, &ok).await.expect("encode");
+        bytes.extend_from_slice(&msg);
+        bytes.extend_from_slice(&5u32.to_be_bytes());
+        bytes.extend_from_slice(b"{bad}");
+        bytes.extend_from_slice(&msg);
+        let out = read_all(bytes.clone()).await;
+        assert!(matches!(out[0], Ok(ref e) if *e == ok));
+        assert!(matches!(out[1], Err(InputStreamError::Malformed(_))));
+        assert!(matches!(out[2], Ok(ref e) if *e == ok));
+        assert!(matches!(out[3], Err(InputStreamError::Ended)));
+        assert_eq!(out.len(), 4);
+
+        let mut huge = vec![INPUT_STREAM_KIND];
+        huge.extend_from_slice(&(MAX_INPUT_LEN as u32 + 1).to_be_bytes());
+        huge.extend_from_slice(&msg);
+        let out = read_all(huge).await;
+        assert!(matches!(out[..], [Err(InputStreamError::Violation(_))]));
+
+        let mut wrong_kind = bytes;
+        wrong_kind[0] = 0x7f;
+        let out = read_all(wrong_kind).await;
+        assert!(matches!(out[..], [Err(InputStreamError::Violation(_))]));
+    }
 }
