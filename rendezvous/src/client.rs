@@ -12,7 +12,7 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::wire::{ClientMessage, ErrorCode, HelperIdentity, ServerMessage, MAILBOX_PATH};
+use crate::wire::{ClientMessage, ErrorCode, HelperIdentity, IceServer, ServerMessage, MAILBOX_PATH};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -41,6 +41,15 @@ pub enum PeerEvent {
 pub struct Allocation {
     pub nameplate: String,
     pub expires_in_secs: u64,
+    pub ice_servers: Vec<IceServer>,
+}
+
+/// What the sharer learns on joining.
+#[derive(Debug, Clone)]
+pub struct Joined {
+    /// Verified by the rendezvous ("Anna R.").
+    pub helper_name: String,
+    pub ice_servers: Vec<IceServer>,
 }
 
 #[derive(Debug)]
@@ -140,9 +149,11 @@ impl MailboxClient {
             ServerMessage::Allocated {
                 nameplate,
                 expires_in_secs,
+                ice_servers,
             } => Ok(Allocation {
                 nameplate,
                 expires_in_secs,
+                ice_servers,
             }),
             other => Err(ClientError::Protocol(format!(
                 "expected allocated, got {other:?}"
@@ -151,13 +162,19 @@ impl MailboxClient {
     }
 
     /// Sharer: claims a nameplate; returns the helper's verified short name.
-    pub async fn join(&mut self, nameplate: &str) -> Result<String, ClientError> {
+    pub async fn join(&mut self, nameplate: &str) -> Result<Joined, ClientError> {
         self.send_msg(&ClientMessage::Join {
             nameplate: nameplate.to_string(),
         })
         .await?;
         match self.recv_msg().await? {
-            ServerMessage::Joined { helper_name } => Ok(helper_name),
+            ServerMessage::Joined {
+                helper_name,
+                ice_servers,
+            } => Ok(Joined {
+                helper_name,
+                ice_servers,
+            }),
             other => Err(ClientError::Protocol(format!(
                 "expected joined, got {other:?}"
             ))),

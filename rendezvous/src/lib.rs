@@ -8,6 +8,7 @@ pub mod metrics;
 pub mod rate_limit;
 pub mod server;
 pub mod store;
+pub mod turn_credentials;
 pub mod wire;
 
 pub use client::{ClientError, MailboxClient, PeerEvent};

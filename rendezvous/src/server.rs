@@ -2,7 +2,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
@@ -17,6 +17,7 @@ use tokio::net::TcpListener;
 use tracing::{debug, info, warn};
 
 use crate::display_name;
+use crate::turn_credentials::IceServersConfig;
 use crate::metrics::{Metrics, ResultLabel};
 use crate::rate_limit::{IpRateLimiter, Limit};
 use crate::store::{MailboxEvent, Side, Store, StoreError, Subscription};
@@ -36,6 +37,8 @@ pub struct ServerConfig {
     pub first_message_timeout: Duration,
     /// A paired mailbox is closed after this long, whatever happens in it.
     pub mailbox_lifetime: Duration,
+    /// STUN/TURN servers handed to both parties.
+    pub ice_servers: IceServersConfig,
 }
 
 impl Default for ServerConfig {
@@ -53,6 +56,7 @@ impl Default for ServerConfig {
             },
             first_message_timeout: Duration::from_secs(10),
             mailbox_lifetime: Duration::from_secs(30 * 60),
+            ice_servers: IceServersConfig::default(),
         }
     }
 }
@@ -264,6 +268,10 @@ async fn helper(mut socket: WebSocket, ip: IpAddr, identity: HelperIdentity, sta
     let allocated = ServerMessage::Allocated {
         nameplate: nameplate.to_string(),
         expires_in_secs: ttl.as_secs(),
+        ice_servers: state
+            .config
+            .ice_servers
+            .issue(&format!("{nameplate}-helper"), SystemTime::now()),
     };
     if !send(&mut socket, &allocated).await {
         state.store.leave(nameplate, Side::Helper).await;
@@ -347,7 +355,14 @@ async fn sharer(mut socket: WebSocket, ip: IpAddr, nameplate: &str, state: &AppS
         .store
         .publish(nameplate, Side::Helper, MailboxEvent::PeerJoined)
         .await;
-    if send(&mut socket, &ServerMessage::Joined { helper_name }).await {
+    let joined = ServerMessage::Joined {
+        helper_name,
+        ice_servers: state
+            .config
+            .ice_servers
+            .issue(&format!("{nameplate}-sharer"), SystemTime::now()),
+    };
+    if send(&mut socket, &joined).await {
         relay(socket, nameplate, Side::Sharer, events, state).await;
     } else {
         state.store.leave(nameplate, Side::Sharer).await;

@@ -75,10 +75,15 @@ pub enum ServerMessage {
     Allocated {
         nameplate: String,
         expires_in_secs: u64,
+        /// STUN and TURN servers for this session, TURN with time-limited credentials.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        ice_servers: Vec<IceServer>,
     },
     /// To the sharer: who is asking, as verified by the rendezvous ("Anna R.").
     Joined {
         helper_name: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        ice_servers: Vec<IceServer>,
     },
     /// To the helper: a sharer has claimed the nameplate.
     PeerJoined,
@@ -91,4 +96,15 @@ pub enum ServerMessage {
         code: ErrorCode,
         message: String,
     },
+}
+
+/// One entry of an ICE server list, as in WebRTC's `RTCIceServer`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IceServer {
+    /// `stun:host:port`, `turn:host:port?transport=udp`, `turns:host:443?transport=tcp`.
+    pub urls: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
 }

@@ -66,7 +66,8 @@ async fn pairs_and_forwards_opaque_messages_both_ways() {
         .join(&alloc.nameplate.to_lowercase())
         .await
         .expect("join");
-    assert_eq!(name, "Anna R.");
+    assert_eq!(name.helper_name, "Anna R.");
+    assert!(name.ice_servers.is_empty(), "none configured");
     assert_eq!(helper.recv().await.expect("event"), PeerEvent::PeerJoined);
 
     helper.send(b"\x00\x01binary\xff").await.expect("send");

@@ -123,6 +123,7 @@ async fn connection(mut socket: WebSocket, state: Arc<Hostile>) {
                 &ServerMessage::Allocated {
                     nameplate: NAMEPLATE.into(),
                     expires_in_secs: 600,
+                    ice_servers: junk_ice_servers(),
                 },
             )
             .await
@@ -146,6 +147,7 @@ async fn connection(mut socket: WebSocket, state: Arc<Hostile>) {
                 &mut socket,
                 &ServerMessage::Joined {
                     helper_name: "Anna R.".into(),
+                    ice_servers: junk_ice_servers(),
                 },
             )
             .await
@@ -196,4 +198,19 @@ async fn connection(mut socket: WebSocket, state: Arc<Hostile>) {
 enum Side {
     Helper,
     Sharer,
+}
+
+/// A hostile rendezvous also hands out ICE servers: unreachable, malformed or nonsense ones
+/// must cost nothing but a log line (and a relay it controls could see only ciphertext).
+fn junk_ice_servers() -> Vec<tandem_rendezvous::wire::IceServer> {
+    vec![tandem_rendezvous::wire::IceServer {
+        urls: vec![
+            "turn:127.0.0.1:9?transport=udp".into(),
+            "turns:127.0.0.1:9?transport=tcp".into(),
+            "stun:[::1]:notaport".into(),
+            "gopher://example".into(),
+        ],
+        username: Some("x".into()),
+        credential: Some("y".into()),
+    }]
 }

@@ -24,6 +24,7 @@ use tracing::{debug, trace, warn};
 
 use super::path_socket::{Datagram, PathSocket, SelectedPair};
 use super::PathInfo;
+use tandem_rendezvous::wire::IceServer;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IceError {
@@ -49,6 +50,13 @@ pub struct IceOptions {
     pub include_loopback: bool,
     /// Restrict host candidates to these addresses (tests in network namespaces).
     pub only_addresses: Vec<IpAddr>,
+    /// STUN and TURN servers (from the rendezvous, then any configured locally).
+    pub servers: Vec<IceServer>,
+    /// Only relay candidates: the peer never learns this machine's addresses (and tests
+    /// can force the relay on one machine).
+    pub relay_only: bool,
+    /// Extra CA to trust for `turns:` servers (besides the public web roots).
+    pub turn_ca: Option<std::path::PathBuf>,
 }
 
 impl Default for IceOptions {
@@ -56,6 +64,9 @@ impl Default for IceOptions {
         Self {
             include_loopback: true,
             only_addresses: Vec::new(),
+            servers: Vec::new(),
+            relay_only: false,
+            turn_ca: None,
         }
     }
 }

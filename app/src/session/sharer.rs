@@ -33,7 +33,11 @@ pub async fn run_sharer(
 ) -> Result<EndReason, SessionError> {
     let mut mailbox =
         MailboxClient::connect(&config.rendezvous, config.rendezvous_tls.clone()).await?;
-    let helper_name = mailbox.join(code.nameplate.as_str()).await?;
+    let joined = mailbox.join(code.nameplate.as_str()).await?;
+    let helper_name = joined.helper_name;
+    // The rendezvous's STUN/TURN servers come first; any configured locally follow.
+    let mut config = config;
+    config.ice.servers.splice(0..0, joined.ice_servers);
     let signaling = tokio::time::timeout(
         config.pairing_timeout,
         pair(mailbox, PairingRole::Sharer, &code),
