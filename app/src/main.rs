@@ -77,6 +77,13 @@ struct CommonArgs {
     /// Give up pairing after this many seconds.
     #[arg(long, default_value_t = 15)]
     pairing_timeout_secs: u64,
+    /// Only connect through a TURN relay: the other side never learns this machine's
+    /// addresses.
+    #[arg(long)]
+    relay_only: bool,
+    /// Extra CA certificate (PEM) to trust for `turns:` relays.
+    #[arg(long, env = "TANDEM_TURN_CA")]
+    turn_ca: Option<PathBuf>,
 }
 
 #[derive(Args, Clone)]
@@ -140,6 +147,8 @@ fn session_config(common: &CommonArgs) -> anyhow::Result<SessionConfig> {
         rendezvous_tls: tls,
         ice: IceOptions {
             only_addresses: common.bind.clone(),
+            relay_only: common.relay_only,
+            turn_ca: common.turn_ca.clone(),
             ..IceOptions::default()
         },
         pairing_timeout: Duration::from_secs(common.pairing_timeout_secs),

@@ -12,7 +12,9 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::wire::{ClientMessage, ErrorCode, HelperIdentity, IceServer, ServerMessage, MAILBOX_PATH};
+use crate::wire::{
+    ClientMessage, ErrorCode, HelperIdentity, IceServer, ServerMessage, MAILBOX_PATH,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {

@@ -47,6 +47,24 @@ struct Args {
     join_per_minute: u32,
     #[arg(long, default_value_t = 20)]
     join_burst: u32,
+    /// STUN servers for the apps, e.g. `stun:203.0.113.1:3478` (repeatable).
+    #[arg(long, env = "TANDEM_STUN_URLS", value_delimiter = ',')]
+    stun_url: Vec<String>,
+    /// TURN servers sharing --turn-secret, e.g. `turn:203.0.113.1:3478?transport=udp` or
+    /// `turns:turn.example.org:443?transport=tcp` (repeatable).
+    #[arg(
+        long,
+        env = "TANDEM_TURN_URLS",
+        value_delimiter = ',',
+        requires = "turn_secret"
+    )]
+    turn_url: Vec<String>,
+    /// The TURN REST API secret (coturn's `static-auth-secret`).
+    #[arg(long, env = "TANDEM_TURN_SECRET", hide_env_values = true)]
+    turn_secret: Option<String>,
+    /// How long issued TURN credentials stay valid, seconds.
+    #[arg(long, default_value_t = 3600)]
+    turn_credential_ttl_secs: u64,
 }
 
 #[tokio::main]
@@ -59,6 +77,12 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let args = Args::parse();
     let config = ServerConfig {
+        ice_servers: tandem_rendezvous::turn_credentials::IceServersConfig {
+            stun_urls: args.stun_url.clone(),
+            turn_urls: args.turn_url.clone(),
+            turn_secret: args.turn_secret.clone(),
+            credential_ttl: Duration::from_secs(args.turn_credential_ttl_secs),
+        },
         allow_dev_identity: args.allow_dev_identity,
         nameplate_ttl: Duration::from_secs(args.code_ttl_secs),
         allocate_limit: Limit {

@@ -17,10 +17,10 @@ use tokio::net::TcpListener;
 use tracing::{debug, info, warn};
 
 use crate::display_name;
-use crate::turn_credentials::IceServersConfig;
 use crate::metrics::{Metrics, ResultLabel};
 use crate::rate_limit::{IpRateLimiter, Limit};
 use crate::store::{MailboxEvent, Side, Store, StoreError, Subscription};
+use crate::turn_credentials::IceServersConfig;
 use crate::wire::{
     ClientMessage, ErrorCode, HelperIdentity, ServerMessage, MAILBOX_PATH, MAX_BODY_LEN,
     MAX_MESSAGES_PER_SIDE,

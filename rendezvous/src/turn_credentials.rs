@@ -52,10 +52,7 @@ impl IceServersConfig {
 
 /// `base64(HMAC-SHA1(secret, username))`.
 pub fn rest_password(secret: &str, username: &str) -> String {
-    let key = ring::hmac::Key::new(
-        ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
-        secret.as_bytes(),
-    );
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, secret.as_bytes());
     B64.encode(ring::hmac::sign(&key, username.as_bytes()).as_ref())
 }
 

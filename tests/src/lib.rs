@@ -3,6 +3,7 @@
 
 pub mod hostile;
 pub mod scenes;
+pub mod turn;
 pub mod xrecord;
 pub mod xvfb;
 

@@ -4,14 +4,16 @@
 //! STUN packets go to the agent; everything else is session traffic (QUIC) and is handed to
 //! the [`PathSocket`](super::path_socket::PathSocket), which sends on the selected pair.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use rtc_ice::agent::agent_config::AgentConfig;
 use rtc_ice::candidate::candidate_host::CandidateHostConfig;
+use rtc_ice::candidate::candidate_relay::CandidateRelayConfig;
+use rtc_ice::candidate::candidate_server_reflexive::CandidateServerReflexiveConfig;
 use rtc_ice::candidate::{unmarshal_candidate, Candidate, CandidateConfig, CandidateType};
 use rtc_ice::mdns::MulticastDnsMode;
 use rtc_ice::state::ConnectionState;
@@ -22,7 +24,10 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, trace, warn};
 
+use super::ice_servers::{parse_servers, ServerUrl, TurnTransport};
 use super::path_socket::{Datagram, PathSocket, SelectedPair};
+use super::relay;
+use super::transport::{Inbound, LocalTransport, RelayCommand, Transports};
 use super::PathInfo;
 use tandem_rendezvous::wire::IceServer;
 
@@ -76,12 +81,27 @@ impl Default for IceOptions {
 pub enum IceUpdate {
     State(ConnectionState),
     Selected(PathInfo),
+    /// A candidate found after the start (server-reflexive, relay), to trickle to the peer.
+    LocalCandidate(String),
+    /// Every server was asked; no more local candidates will come.
+    GatheringDone,
 }
 
 enum Command {
-    Start { ufrag: String, pwd: String },
+    Start {
+        ufrag: String,
+        pwd: String,
+    },
     RemoteCandidate(Box<Candidate>),
+    /// A relay candidate: checks use it, and the peer hears of it.
+    AddRelay(Box<Candidate>, TurnTransport),
+    /// A server-reflexive address: only the peer needs it (checks go from its base).
+    Announce(String),
+    GatheringDone,
 }
+
+/// How long gathering may take before the session goes on without the slow servers.
+const GATHER_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Handle to a running ICE task.
 pub struct IceSession {
@@ -131,36 +151,54 @@ impl IceSession {
         let mut agent = Agent::new(Instant::now(), Arc::new(config), crypto).map_err(agent_err)?;
 
         let mut local_candidates = Vec::new();
-        for addr in sockets.keys() {
-            let candidate = CandidateHostConfig {
-                base_config: CandidateConfig {
-                    network: "udp".to_owned(),
-                    address: addr.ip().to_string(),
-                    port: addr.port(),
-                    component: 1,
+        if !options.relay_only {
+            for addr in sockets.keys() {
+                let candidate = CandidateHostConfig {
+                    base_config: CandidateConfig {
+                        network: "udp".to_owned(),
+                        address: addr.ip().to_string(),
+                        port: addr.port(),
+                        component: 1,
+                        ..Default::default()
+                    },
                     ..Default::default()
-                },
-                ..Default::default()
+                }
+                .new_candidate_host()
+                .map_err(agent_err)?;
+                local_candidates.push(candidate.marshal());
+                agent.add_local_candidate(candidate).map_err(agent_err)?;
             }
-            .new_candidate_host()
-            .map_err(agent_err)?;
-            local_candidates.push(candidate.marshal());
-            agent.add_local_candidate(candidate).map_err(agent_err)?;
         }
         let creds = agent.get_local_credentials().clone();
 
+        let transports = Transports::default();
+        for (addr, socket) in &sockets {
+            transports.insert(*addr, LocalTransport::Udp(socket.clone()));
+        }
         let (stun_tx, stun_rx) = mpsc::unbounded_channel::<(SocketAddr, SocketAddr, BytesMut)>();
         let (data_tx, data_rx) = mpsc::unbounded_channel::<Datagram>();
         let selected = SelectedPair::default();
-        let socket = Arc::new(PathSocket::new(sockets.clone(), selected.clone(), data_rx));
-
+        let socket = Arc::new(PathSocket::new(
+            transports.clone(),
+            selected.clone(),
+            data_rx,
+        ));
+        let inbound = Inbound {
+            stun: stun_tx,
+            data: data_tx,
+            selected: selected.clone(),
+        };
+        // Answers from STUN servers go to the gatherer, not to the agent.
+        let servers = parse_servers(&options.servers);
+        let stun_servers = Arc::new(RwLock::new(HashSet::new()));
+        let (gather_tx, gather_rx) = mpsc::unbounded_channel();
         for (local, sock) in &sockets {
             tokio::spawn(read_loop(
                 *local,
                 sock.clone(),
-                stun_tx.clone(),
-                data_tx.clone(),
-                selected.clone(),
+                inbound.clone(),
+                stun_servers.clone(),
+                gather_tx.clone(),
             ));
         }
 
@@ -168,7 +206,30 @@ impl IceSession {
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let (upd_tx, upd_rx) = mpsc::unbounded_channel();
         tokio::spawn(agent_loop(
-            agent, sockets, cmd_rx, stun_rx, upd_tx, selected,
+            agent,
+            transports.clone(),
+            cmd_rx,
+            stun_rx,
+            upd_tx,
+            selected,
+        ));
+        let hosts: Vec<(SocketAddr, Arc<UdpSocket>)> = sockets
+            .iter()
+            .filter(|(a, _)| !a.ip().is_loopback())
+            .map(|(a, s)| (*a, s.clone()))
+            .collect();
+        tokio::spawn(gather(
+            Gatherer {
+                servers,
+                relay_only: options.relay_only,
+                turn_ca: options.turn_ca.clone(),
+                hosts,
+                inbound,
+                transports,
+                stun_servers,
+                commands: cmd_tx.clone(),
+            },
+            gather_rx,
         ));
 
         Ok(Self {
@@ -218,9 +279,9 @@ fn local_addresses(options: &IceOptions) -> Result<Vec<IpAddr>, IceError> {
 async fn read_loop(
     local: SocketAddr,
     socket: Arc<UdpSocket>,
-    stun: mpsc::UnboundedSender<(SocketAddr, SocketAddr, BytesMut)>,
-    data: mpsc::UnboundedSender<Datagram>,
-    selected: SelectedPair,
+    inbound: Inbound,
+    stun_servers: Arc<RwLock<HashSet<SocketAddr>>>,
+    gatherer: mpsc::UnboundedSender<(SocketAddr, SocketAddr, Vec<u8>)>,
 ) {
     let mut buf = vec![0u8; 65536];
     loop {
@@ -229,53 +290,242 @@ async fn read_loop(
             Err(e) => {
                 // ICMP errors surface here on Linux (e.g. port unreachable); keep reading.
                 trace!(%local, "recv: {e}");
-                if stun.is_closed() {
+                if inbound.stun.is_closed() {
                     return;
                 }
                 continue;
             }
         };
         let packet = &buf[..n];
-        if rtc_stun::message::is_stun_message(packet) {
-            if stun.send((local, from, BytesMut::from(packet))).is_err() {
-                return;
-            }
-        } else if selected.accepts(from) {
-            if data
-                .send(Datagram {
-                    from,
-                    payload: packet.to_vec(),
-                })
-                .is_err()
-            {
-                return;
-            }
-        } else {
-            trace!(%from, "dropped non-STUN packet from an unverified address");
+        let from_server = stun_servers
+            .read()
+            .map(|s| s.contains(&from))
+            .unwrap_or(false);
+        if from_server {
+            let _ = gatherer.send((local, from, packet.to_vec()));
+        } else if !inbound.deliver(local, from, packet) {
+            return;
         }
     }
 }
 
+/// What the gatherer needs: the servers, the host sockets to ask from, and where results go.
+struct Gatherer {
+    servers: Vec<ServerUrl>,
+    relay_only: bool,
+    turn_ca: Option<std::path::PathBuf>,
+    hosts: Vec<(SocketAddr, Arc<UdpSocket>)>,
+    inbound: Inbound,
+    transports: Transports,
+    stun_servers: Arc<RwLock<HashSet<SocketAddr>>>,
+    commands: mpsc::UnboundedSender<Command>,
+}
+
+/// Server-reflexive addresses (STUN Binding from every host socket) and relays (a TURN
+/// allocation per TURN URL), all at once; each result goes to the agent as it comes.
+async fn gather(g: Gatherer, answers: mpsc::UnboundedReceiver<(SocketAddr, SocketAddr, Vec<u8>)>) {
+    let tls = if g.servers.iter().any(|s| {
+        matches!(
+            s,
+            ServerUrl::Turn {
+                transport: TurnTransport::Tls,
+                ..
+            }
+        )
+    }) {
+        match tandem_rendezvous::client::tls_config(g.turn_ca.as_deref()) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                warn!("TLS for TURN: {e}");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let relays = g
+        .servers
+        .iter()
+        .filter(|s| matches!(s, ServerUrl::Turn { .. }))
+        .map(|url| {
+            let (inbound, transports, commands, tls) = (
+                g.inbound.clone(),
+                g.transports.clone(),
+                g.commands.clone(),
+                tls.clone(),
+            );
+            async move {
+                match relay::allocate(url, tls, inbound, GATHER_TIMEOUT).await {
+                    Ok(r) => {
+                        debug!(relayed = %r.relayed, over = r.over.name(), "TURN allocation");
+                        let candidate = CandidateRelayConfig {
+                            base_config: CandidateConfig {
+                                network: "udp".to_owned(),
+                                address: r.relayed.ip().to_string(),
+                                port: r.relayed.port(),
+                                component: 1,
+                                ..Default::default()
+                            },
+                            // The relay's own view of us is none of the peer's business.
+                            rel_addr: "0.0.0.0".into(),
+                            rel_port: 0,
+                            url: None,
+                        }
+                        .new_candidate_relay();
+                        match candidate {
+                            Ok(c) => {
+                                transports.insert(
+                                    r.relayed,
+                                    LocalTransport::Relay {
+                                        commands: r.commands,
+                                        over: r.over,
+                                    },
+                                );
+                                let _ = commands.send(Command::AddRelay(Box::new(c), r.over));
+                            }
+                            Err(e) => warn!("relay candidate: {e}"),
+                        }
+                    }
+                    Err(e) => warn!("{e}"),
+                }
+            }
+        });
+    let reflexive = async {
+        if g.relay_only {
+            return;
+        }
+        // TURN servers answer Binding requests on their UDP port too.
+        let mut servers = Vec::new();
+        for url in &g.servers {
+            let stun_capable = matches!(
+                url,
+                ServerUrl::Stun { .. }
+                    | ServerUrl::Turn {
+                        transport: TurnTransport::Udp,
+                        ..
+                    }
+            );
+            if stun_capable {
+                if let Some(addr) = url.resolve().await {
+                    if !servers.contains(&addr) {
+                        servers.push(addr);
+                    }
+                }
+            }
+        }
+        if let Ok(mut set) = g.stun_servers.write() {
+            set.extend(servers.iter().copied());
+        }
+        for srflx in server_reflexive(&g.hosts, &servers, answers).await {
+            let _ = g.commands.send(Command::Announce(srflx));
+        }
+    };
+    futures_util::future::join(futures_util::future::join_all(relays), reflexive).await;
+    let _ = g.commands.send(Command::GatheringDone);
+}
+
+/// Asks every server from every host socket (three tries) and returns the distinct
+/// server-reflexive candidates (SDP), those that differ from their base.
+async fn server_reflexive(
+    hosts: &[(SocketAddr, Arc<UdpSocket>)],
+    servers: &[SocketAddr],
+    mut answers: mpsc::UnboundedReceiver<(SocketAddr, SocketAddr, Vec<u8>)>,
+) -> Vec<String> {
+    use rtc_stun::message::{Getter, Message, Setter, BINDING_REQUEST};
+    use rtc_stun::xoraddr::XorMappedAddress;
+
+    if servers.is_empty() || hosts.is_empty() {
+        return Vec::new();
+    }
+    // transaction id → the host socket it was sent from
+    let mut pending = HashMap::new();
+    let mut requests = Vec::new();
+    for (local, socket) in hosts {
+        for server in servers {
+            let mut msg = Message::new();
+            let setters: [Box<dyn Setter>; 2] = [
+                Box::new(rtc_stun::message::TransactionId::new()),
+                Box::new(BINDING_REQUEST),
+            ];
+            if msg.build(&setters).is_err() {
+                continue;
+            }
+            pending.insert(msg.transaction_id, *local);
+            requests.push((socket.clone(), *server, msg.raw.clone()));
+        }
+    }
+    let mut found: Vec<(SocketAddr, SocketAddr)> = Vec::new();
+    let started = tokio::time::Instant::now();
+    for retry_at in [0u64, 300, 900] {
+        tokio::time::sleep_until(started + Duration::from_millis(retry_at)).await;
+        for (socket, server, raw) in &requests {
+            let _ = socket.send_to(raw, server).await;
+        }
+    }
+    let deadline = started + Duration::from_millis(1500);
+    while !pending.is_empty() {
+        let answer = tokio::time::timeout_at(deadline, answers.recv()).await;
+        let Ok(Some((local, _from, packet))) = answer else {
+            break;
+        };
+        let mut msg = Message::new();
+        msg.raw = packet;
+        if msg.decode().is_err() {
+            continue;
+        }
+        if pending.get(&msg.transaction_id) != Some(&local) {
+            continue;
+        }
+        pending.remove(&msg.transaction_id);
+        let mut mapped = XorMappedAddress::default();
+        if mapped.get_from(&msg).is_ok() {
+            let public = SocketAddr::new(mapped.ip, mapped.port);
+            if public != local && !found.iter().any(|(_, p)| *p == public) {
+                found.push((local, public));
+            }
+        }
+    }
+    found
+        .into_iter()
+        .filter_map(|(base, public)| {
+            CandidateServerReflexiveConfig {
+                base_config: CandidateConfig {
+                    network: "udp".to_owned(),
+                    address: public.ip().to_string(),
+                    port: public.port(),
+                    component: 1,
+                    ..Default::default()
+                },
+                rel_addr: base.ip().to_string(),
+                rel_port: base.port(),
+                url: None,
+            }
+            .new_candidate_server_reflexive()
+            .ok()
+            .map(|c| c.marshal())
+        })
+        .collect()
+}
+
 async fn agent_loop(
     mut agent: Agent,
-    sockets: HashMap<SocketAddr, Arc<UdpSocket>>,
+    transports: Transports,
     mut commands: mpsc::UnboundedReceiver<Command>,
     mut stun: mpsc::UnboundedReceiver<(SocketAddr, SocketAddr, BytesMut)>,
     updates: mpsc::UnboundedSender<IceUpdate>,
     selected: SelectedPair,
 ) {
     let (_keep, mut closed) = watch::channel(());
+    // Relay candidates and how they reach their server, for the path report.
+    let mut relays: HashMap<SocketAddr, TurnTransport> = HashMap::new();
+    // Remote addresses seen so far: a relay allocated later needs permissions for them.
+    let mut remotes: Vec<SocketAddr> = Vec::new();
     loop {
         // Flush what the agent wants to send and report.
         while let Some(out) = agent.poll_write() {
             let local = out.transport.local_addr;
-            match sockets.get(&local) {
-                Some(s) => {
-                    if let Err(e) = s.try_send_to(&out.message, out.transport.peer_addr) {
-                        trace!(%local, peer = %out.transport.peer_addr, "send: {e}");
-                    }
-                }
-                None => debug!(%local, "no socket for local address"),
+            if let Err(e) = transports.try_send(&local, out.transport.peer_addr, &out.message) {
+                trace!(%local, peer = %out.transport.peer_addr, "send: {e}");
             }
         }
         while let Some(ev) = agent.poll_event() {
@@ -285,7 +535,7 @@ async fn agent_loop(
                     let _ = updates.send(IceUpdate::State(state));
                 }
                 Event::SelectedCandidatePairChange(local, remote) => {
-                    let info = path_info(&local, &remote);
+                    let info = path_info(&local, &remote, relays.get(&local.addr()).copied());
                     debug!(?info, "ICE selected pair");
                     selected.set(local.addr(), remote.addr());
                     let _ = updates.send(IceUpdate::Selected(info));
@@ -315,10 +565,34 @@ async fn agent_loop(
                     }
                 }
                 Some(Command::RemoteCandidate(c)) => {
+                    // The relays must let the peer's packets through (TURN permissions).
+                    let addr = c.addr();
+                    if !remotes.contains(&addr) {
+                        remotes.push(addr);
+                        for relay in transports.relays() {
+                            let _ = relay.send(RelayCommand::Permit(addr));
+                        }
+                    }
                     if let Err(e) = agent.add_remote_candidate(*c) {
                         debug!("remote candidate refused: {e}");
                     }
                 }
+                Some(Command::AddRelay(c, over)) => {
+                    let relayed = c.addr();
+                    if let Some(LocalTransport::Relay { commands, .. }) = transports.get(&relayed) {
+                        for addr in &remotes {
+                            let _ = commands.send(RelayCommand::Permit(*addr));
+                        }
+                    }
+                    relays.insert(relayed, over);
+                    let sdp = c.marshal();
+                    match agent.add_local_candidate(*c) {
+                        Ok(_) => { let _ = updates.send(IceUpdate::LocalCandidate(sdp)); }
+                        Err(e) => warn!("relay candidate refused: {e}"),
+                    }
+                }
+                Some(Command::Announce(sdp)) => { let _ = updates.send(IceUpdate::LocalCandidate(sdp)); }
+                Some(Command::GatheringDone) => { let _ = updates.send(IceUpdate::GatheringDone); }
                 None => {
                     let _ = agent.close();
                     return;
@@ -347,12 +621,13 @@ async fn agent_loop(
     }
 }
 
-fn path_info(local: &Candidate, remote: &Candidate) -> PathInfo {
+fn path_info(local: &Candidate, remote: &Candidate, relay: Option<TurnTransport>) -> PathInfo {
     let relayed = local.candidate_type() == CandidateType::Relay
         || remote.candidate_type() == CandidateType::Relay;
     PathInfo {
         kind: if relayed { "relayed" } else { "direct" },
-        transport: "udp",
+        // How this side's packets leave: to its relay over UDP/TCP/TLS, or plain UDP.
+        transport: relay.map_or("udp", TurnTransport::name),
         local: local.addr().to_string(),
         remote: remote.addr().to_string(),
         local_type: local.candidate_type().to_string(),

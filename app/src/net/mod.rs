@@ -1,8 +1,11 @@
 //! The network path: ICE finds a working address pair, QUIC runs on top of it.
 
 pub mod ice;
+pub mod ice_servers;
 pub mod path_socket;
 pub mod quic;
+pub mod relay;
+pub mod transport;
 
 use serde::Serialize;
 

@@ -4,7 +4,7 @@
 //! selects a better pair (later: relay → direct), packets simply start flowing there and
 //! QUIC never notices a migration.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fmt;
 use std::io::{self, IoSliceMut};
 use std::net::{Ipv6Addr, SocketAddr, SocketAddrV6};
@@ -14,8 +14,9 @@ use std::task::{Context, Poll};
 
 use quinn::udp::{RecvMeta, Transmit};
 use quinn::{AsyncUdpSocket, UdpPoller};
-use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
+
+use super::transport::{LocalTransport, Transports};
 
 /// The address QUIC believes its peer has: in the IPv6 discard-only prefix (RFC 6666), so it
 /// can never be mistaken for a real one.
@@ -80,7 +81,7 @@ impl SelectedPair {
 }
 
 pub struct PathSocket {
-    sockets: HashMap<SocketAddr, Arc<UdpSocket>>,
+    transports: Transports,
     selected: SelectedPair,
     incoming: Mutex<mpsc::UnboundedReceiver<Datagram>>,
 }
@@ -95,20 +96,20 @@ impl fmt::Debug for PathSocket {
 
 impl PathSocket {
     pub fn new(
-        sockets: HashMap<SocketAddr, Arc<UdpSocket>>,
+        transports: Transports,
         selected: SelectedPair,
         incoming: mpsc::UnboundedReceiver<Datagram>,
     ) -> Self {
         Self {
-            sockets,
+            transports,
             selected,
             incoming: Mutex::new(incoming),
         }
     }
 
-    fn current(&self) -> Option<(&Arc<UdpSocket>, SocketAddr)> {
+    fn current(&self) -> Option<(LocalTransport, SocketAddr)> {
         let (local, remote) = self.selected.get()?;
-        self.sockets.get(&local).map(|s| (s, remote))
+        self.transports.get(&local).map(|t| (t, remote))
     }
 }
 
@@ -118,8 +119,8 @@ impl AsyncUdpSocket for PathSocket {
     }
 
     fn try_send(&self, transmit: &Transmit) -> io::Result<()> {
-        match self.current() {
-            Some((socket, remote)) => socket.try_send_to(transmit.contents, remote).map(|_| ()),
+        match self.selected.get() {
+            Some((local, remote)) => self.transports.try_send(&local, remote, transmit.contents),
             // No path yet: QUIC retransmits once there is one.
             None => Ok(()),
         }
@@ -184,8 +185,9 @@ struct Poller {
 impl UdpPoller for Poller {
     fn poll_writable(self: Pin<&mut Self>, cx: &mut Context) -> Poll<io::Result<()>> {
         match self.socket.current() {
-            Some((socket, _)) => socket.poll_send_ready(cx),
-            None => Poll::Ready(Ok(())),
+            Some((LocalTransport::Udp(socket), _)) => socket.poll_send_ready(cx),
+            // A relay queues (its task writes to the server); none yet: QUIC waits anyway.
+            _ => Poll::Ready(Ok(())),
         }
     }
 }

@@ -78,7 +78,6 @@ async fn establish_over(
             candidates: ice.local_candidates.clone(),
         })
         .await?;
-    signaling.send(&Signal::EndOfCandidates).await?;
 
     let mut peer_fingerprint: Option<Fingerprint> = None;
     let mut path: Option<PathInfo> = None;
@@ -177,6 +176,17 @@ async fn establish_over(
                     return Ok(Outcome::Ended(EndReason::NoPath));
                 }
                 Some(IceUpdate::State(_)) => {}
+                // Trickled while the mailbox is open; after that the path is up anyway.
+                Some(IceUpdate::LocalCandidate(candidate)) => {
+                    if mailbox_open {
+                        signaling.send(&Signal::IceCandidate { candidate }).await?;
+                    }
+                }
+                Some(IceUpdate::GatheringDone) => {
+                    if mailbox_open {
+                        signaling.send(&Signal::EndOfCandidates).await?;
+                    }
+                }
                 None => return Err(SessionError::Network("ICE stopped".into())),
             },
             result = maybe(&mut quic_attempt) => {

@@ -28,7 +28,10 @@ pub async fn run_helper(
         MailboxClient::connect(&config.rendezvous, config.rendezvous_tls.clone()).await?;
     let allocation = mailbox.allocate(identity).await?;
     let mut config = config;
-    config.ice.servers.splice(0..0, allocation.ice_servers.clone());
+    config
+        .ice
+        .servers
+        .splice(0..0, allocation.ice_servers.clone());
     let nameplate = tandem_crypto::Nameplate::parse(&allocation.nameplate)
         .map_err(|e| SessionError::Protocol(format!("rendezvous sent a bad nameplate: {e}")))?;
     // The secret half never leaves this machine except by voice.
