@@ -2,6 +2,7 @@
 //! reads their `--json` event streams.
 
 pub mod hostile;
+pub mod netns;
 pub mod scenes;
 pub mod turn;
 pub mod xrecord;
@@ -37,10 +38,22 @@ pub struct Rendezvous {
 
 impl Rendezvous {
     pub fn start(extra: &[&str]) -> Self {
-        let mut child = Command::new(bin("tandem-rendezvous"))
+        Self::start_command(Command::new(bin("tandem-rendezvous")), "127.0.0.1:0", extra)
+    }
+
+    /// Inside network namespace `netns`, listening on `listen`.
+    pub fn start_in(netns: &str, listen: &str, extra: &[&str]) -> Self {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", netns])
+            .arg(bin("tandem-rendezvous"));
+        Self::start_command(cmd, listen, extra)
+    }
+
+    fn start_command(mut cmd: Command, listen: &str, extra: &[&str]) -> Self {
+        let mut child = cmd
             .args([
                 "--listen",
-                "127.0.0.1:0",
+                listen,
                 "--allow-dev-identity",
                 "--allocate-per-minute",
                 "1000",
@@ -131,7 +144,18 @@ impl Peer {
     }
 
     pub fn spawn(name: &'static str, args: &[&str]) -> Self {
-        let mut child = Command::new(bin("tandem"))
+        Self::spawn_command(name, Command::new(bin("tandem")), args)
+    }
+
+    /// A `tandem` process inside network namespace `netns`.
+    pub fn spawn_in(netns: &str, name: &'static str, args: &[&str]) -> Self {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", netns]).arg(bin("tandem"));
+        Self::spawn_command(name, cmd, args)
+    }
+
+    fn spawn_command(name: &'static str, mut cmd: Command, args: &[&str]) -> Self {
+        let mut child = cmd
             .args(args)
             .env("RUST_LOG", "warn,rtc_ice=error")
             .stdin(Stdio::piped())

@@ -82,6 +82,18 @@ impl Coturn {
     /// Starts coturn on `ip` (UDP/TCP `udp_port`, TLS `tls_port`), with REST credentials
     /// from [`TURN_SECRET`]. `netns`: run it inside that network namespace.
     pub fn start(ip: &str, udp_port: u16, tls_port: u16, ca: &TestCa, netns: Option<&str>) -> Self {
+        Self::start_with(ip, udp_port, tls_port, ca, netns, &[])
+    }
+
+    /// [`Self::start`] with extra `turnserver` options.
+    pub fn start_with(
+        ip: &str,
+        udp_port: u16,
+        tls_port: u16,
+        ca: &TestCa,
+        netns: Option<&str>,
+        extra: &[&str],
+    ) -> Self {
         let pidfile = ca.dir.join(format!("turn-{tls_port}.pid"));
         let mut args: Vec<String> = vec![
             "-n".into(),
@@ -114,7 +126,7 @@ impl Coturn {
         if std::env::var_os("TANDEM_TEST_TURN_LOG").is_none() {
             cmd.stdout(Stdio::null());
         }
-        args.retain(|a| !a.is_empty());
+        args.extend(extra.iter().map(|s| s.to_string()));
         let child = cmd
             .args(&args)
             .stderr(Stdio::null())
@@ -128,10 +140,31 @@ impl Coturn {
             udp_port,
             tls_port,
         };
-        if netns.is_none() {
-            me.wait_ready();
+        match netns {
+            None => me.wait_ready(),
+            Some(ns) => me.wait_ready_in(ns),
         }
         me
+    }
+
+    /// Waits until the TLS port listens inside namespace `ns`.
+    fn wait_ready_in(&self, ns: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let want = format!("{}:{}", self.ip, self.tls_port);
+        loop {
+            let out = Command::new("ip")
+                .args(["netns", "exec", ns, "ss", "-ltnH"])
+                .output()
+                .expect("ss");
+            if String::from_utf8_lossy(&out.stdout).contains(&want) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "coturn did not start on {want} in {ns}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Waits until the TLS port accepts connections.

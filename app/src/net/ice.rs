@@ -100,6 +100,9 @@ enum Command {
     GatheringDone,
 }
 
+/// See `relay_acceptance_min_wait` below.
+const RELAY_MIN_WAIT: Duration = Duration::from_millis(1500);
+
 /// How long gathering may take before the session goes on without the slow servers.
 const GATHER_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -146,6 +149,10 @@ impl IceSession {
             host_acceptance_min_wait: Some(Duration::ZERO),
             srflx_acceptance_min_wait: Some(Duration::from_millis(50)),
             prflx_acceptance_min_wait: Some(Duration::from_millis(50)),
+            // A relay is the last resort: give hole punching this long to find a direct
+            // pair first. It runs while the sharer reads the consent prompt, so it is
+            // rarely felt; when only the relay works, it costs this much once.
+            relay_acceptance_min_wait: Some(RELAY_MIN_WAIT),
             ..Default::default()
         };
         let mut agent = Agent::new(Instant::now(), Arc::new(config), crypto).map_err(agent_err)?;
@@ -364,6 +371,7 @@ async fn gather(g: Gatherer, answers: mpsc::UnboundedReceiver<(SocketAddr, Socke
                                 address: r.relayed.ip().to_string(),
                                 port: r.relayed.port(),
                                 component: 1,
+                                priority: relay_priority(r.over),
                                 ..Default::default()
                             },
                             // The relay's own view of us is none of the peer's business.
@@ -422,6 +430,17 @@ async fn gather(g: Gatherer, answers: mpsc::UnboundedReceiver<(SocketAddr, Socke
     };
     futures_util::future::join(futures_util::future::join_all(relays), reflexive).await;
     let _ = g.commands.send(Command::GatheringDone);
+}
+
+/// RFC 8445 §5.1.2.1 priority for a relay candidate: type preference 0, and a local
+/// preference that ranks the relay's own leg, UDP over TCP over TLS (each costs more).
+fn relay_priority(over: TurnTransport) -> u32 {
+    let local_preference: u32 = match over {
+        TurnTransport::Udp => 65535,
+        TurnTransport::Tcp => 32767,
+        TurnTransport::Tls => 16383,
+    };
+    (local_preference << 8) + (256 - 1)
 }
 
 /// Asks every server from every host socket (three tries) and returns the distinct

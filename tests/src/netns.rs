@@ -1,0 +1,304 @@
+//! Network shapes on one machine: network namespaces joined by veth pairs to a "public"
+//! bridge, with nftables NAT and firewalls. Everything is created under a unique prefix and
+//! deleted on drop; no packet leaves the namespaces a test creates.
+//!
+//! The public segment is 203.0.113.0/24 (TEST-NET-3): the rendezvous on .2, TURN on .1.
+
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+pub const TURN_IP: &str = "203.0.113.1";
+pub const RENDEZVOUS_IP: &str = "203.0.113.2";
+
+/// How a peer reaches the public segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attachment {
+    /// Directly on the public segment (a LAN shared with the other peer, no NAT).
+    Public,
+    /// Behind a NAT that keeps one public port per local socket (iptables/nft masquerade:
+    /// endpoint-independent mapping, address-dependent filtering).
+    ConeNat,
+    /// Behind a NAT that picks a new random port per destination (`fully-random`).
+    SymmetricNat,
+    /// Behind a NAT + corporate firewall: only outbound TCP to port 443 passes.
+    Tcp443Firewall,
+}
+
+fn run(args: &[&str]) {
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {args:?} ({e}): needs root and iproute2/nftables"));
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn in_ns(ns: &str, args: &[&str]) {
+    let mut full = vec!["ip", "netns", "exec", ns];
+    full.extend_from_slice(args);
+    run(&full);
+}
+
+fn nft(ns: &str, ruleset: &str) {
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", ns, "nft", "-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("nft");
+    {
+        use std::io::Write;
+        let stdin = child.stdin.as_mut().expect("nft stdin");
+        stdin.write_all(ruleset.as_bytes()).expect("nft rules");
+    }
+    let status = child.wait().expect("nft wait");
+    assert!(status.success(), "nft rules failed in {ns}:\n{ruleset}");
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A public segment and two peers, each attached its own way.
+pub struct Topology {
+    prefix: String,
+    namespaces: Vec<String>,
+    /// Where the public services run.
+    pub public: String,
+    pub helper: String,
+    pub sharer: String,
+}
+
+impl Topology {
+    pub fn new(helper: Attachment, sharer: Attachment) -> Self {
+        assert!(
+            unsafe_is_root(),
+            "network namespace tests need root (CI runs them as root)"
+        );
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let prefix = format!("tdm{}-{n}", std::process::id() % 100_000);
+        let mut t = Self {
+            public: format!("{prefix}-pub"),
+            helper: format!("{prefix}-helper"),
+            sharer: format!("{prefix}-sharer"),
+            prefix,
+            namespaces: Vec::new(),
+        };
+        t.add_ns(&t.public.clone());
+        let public = t.public.clone();
+        in_ns(&public, &["ip", "link", "add", "br0", "type", "bridge"]);
+        in_ns(
+            &public,
+            &["ip", "addr", "add", "203.0.113.1/24", "dev", "br0"],
+        );
+        in_ns(
+            &public,
+            &["ip", "addr", "add", "203.0.113.2/24", "dev", "br0"],
+        );
+        in_ns(&public, &["ip", "link", "set", "br0", "up"]);
+        in_ns(&public, &["ip", "link", "set", "lo", "up"]);
+        // A default route to nowhere: coturn needs one, or it drops a TLS client whose
+        // permission names an unroutable (private) address.
+        in_ns(
+            &public,
+            &[
+                "ip", "link", "add", "void0", "type", "veth", "peer", "name", "void1",
+            ],
+        );
+        in_ns(&public, &["ip", "link", "set", "void1", "up"]);
+        in_ns(
+            &public,
+            &["ip", "addr", "add", "198.51.100.1/24", "dev", "void0"],
+        );
+        in_ns(&public, &["ip", "link", "set", "void0", "up"]);
+        in_ns(
+            &public,
+            &["ip", "route", "add", "default", "via", "198.51.100.254"],
+        );
+        in_ns(
+            &public,
+            &[
+                "ip",
+                "neigh",
+                "add",
+                "198.51.100.254",
+                "lladdr",
+                "02:00:00:00:00:01",
+                "dev",
+                "void0",
+            ],
+        );
+        let (h, s) = (t.helper.clone(), t.sharer.clone());
+        t.attach(&h, helper, 10);
+        t.attach(&s, sharer, 20);
+        t
+    }
+
+    fn add_ns(&mut self, ns: &str) {
+        let _ = Command::new("ip").args(["netns", "del", ns]).output();
+        run(&["ip", "netns", "add", ns]);
+        in_ns(ns, &["ip", "link", "set", "lo", "up"]);
+        self.namespaces.push(ns.to_string());
+    }
+
+    /// A veth from `ns` (named `inner`) into the public bridge.
+    fn to_bridge(&self, ns: &str, inner: &str, public_ip: &str) {
+        let outer = format!("v{}", rand_suffix());
+        run(&[
+            "ip",
+            "link",
+            "add",
+            inner,
+            "netns",
+            ns,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &outer,
+            "netns",
+            &self.public,
+        ]);
+        in_ns(
+            &self.public,
+            &["ip", "link", "set", &outer, "master", "br0"],
+        );
+        in_ns(&self.public, &["ip", "link", "set", &outer, "up"]);
+        in_ns(
+            ns,
+            &[
+                "ip",
+                "addr",
+                "add",
+                &format!("{public_ip}/24"),
+                "dev",
+                inner,
+            ],
+        );
+        in_ns(ns, &["ip", "link", "set", inner, "up"]);
+    }
+
+    /// Peer `ns` attached as asked; `index` numbers its addresses.
+    fn attach(&mut self, ns: &str, how: Attachment, index: u8) {
+        self.add_ns(ns);
+        let public_ip = format!("203.0.113.{index}");
+        if how == Attachment::Public {
+            self.to_bridge(ns, "eth0", &public_ip);
+            return;
+        }
+        // peer ── lan ── router ── wan ── public bridge
+        let router = format!("{}-r{index}", self.prefix);
+        self.add_ns(&router);
+        self.to_bridge(&router, "wan", &public_ip);
+        let lan_net = format!("10.{index}.0");
+        run(&[
+            "ip", "link", "add", "lan", "netns", &router, "type", "veth", "peer", "name", "eth0",
+            "netns", ns,
+        ]);
+        in_ns(
+            &router,
+            &[
+                "ip",
+                "addr",
+                "add",
+                &format!("{lan_net}.1/24"),
+                "dev",
+                "lan",
+            ],
+        );
+        in_ns(&router, &["ip", "link", "set", "lan", "up"]);
+        in_ns(
+            ns,
+            &[
+                "ip",
+                "addr",
+                "add",
+                &format!("{lan_net}.2/24"),
+                "dev",
+                "eth0",
+            ],
+        );
+        in_ns(ns, &["ip", "link", "set", "eth0", "up"]);
+        in_ns(
+            ns,
+            &[
+                "ip",
+                "route",
+                "add",
+                "default",
+                "via",
+                &format!("{lan_net}.1"),
+            ],
+        );
+        in_ns(&router, &["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"]);
+        let masquerade = match how {
+            Attachment::SymmetricNat => "masquerade fully-random",
+            _ => "masquerade",
+        };
+        // Like a home router, the NAT silently drops unsolicited packets to itself: an
+        // unanswered hole-punching packet must not leave a conntrack entry (or an ICMP error)
+        // that would make the NAT pick another port for the peer's own outgoing packet.
+        let forward = match how {
+            Attachment::Tcp443Firewall => {
+                "policy drop; ct state established,related accept; \
+                 iifname \"lan\" tcp dport 443 accept;"
+            }
+            _ => "policy accept;",
+        };
+        nft(
+            &router,
+            &format!(
+                "table ip tandem {{\n\
+                 chain post {{ type nat hook postrouting priority 100; oifname \"wan\" {masquerade}; }}\n\
+                 chain forward {{ type filter hook forward priority 0; {forward} }}\n\
+                 chain input {{ type filter hook input priority 0; iifname \"wan\" meta l4proto udp drop; }}\n\
+                 }}\n"
+            ),
+        );
+    }
+
+    /// Drops this share of UDP packets the router of `ns` forwards, both ways (0 to stop).
+    pub fn set_udp_loss(&self, index: u8, percent: u32) {
+        let router = format!("{}-r{index}", self.prefix);
+        let _ = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &router,
+                "nft",
+                "delete",
+                "table",
+                "ip",
+                "tandemloss",
+            ])
+            .output();
+        if percent > 0 {
+            nft(
+                &router,
+                &format!(
+                    "table ip tandemloss {{\n\
+                     chain lossy {{ type filter hook forward priority -10; \
+                     meta l4proto udp numgen random mod 100 < {percent} drop; }}\n\
+                     }}\n"
+                ),
+            );
+        }
+    }
+}
+
+fn rand_suffix() -> String {
+    format!("{:08x}", rand::random::<u32>())
+}
+
+fn unsafe_is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+impl Drop for Topology {
+    fn drop(&mut self) {
+        for ns in self.namespaces.iter().rev() {
+            let _ = Command::new("ip").args(["netns", "del", ns]).output();
+        }
+    }
+}
