@@ -232,6 +232,13 @@ impl Peer {
         }
     }
 
+    /// Takes in every event already received, so later waits see only newer ones.
+    pub fn drain(&mut self) {
+        while let Ok((at, v)) = self.events.try_recv() {
+            self.seen.push((at, v));
+        }
+    }
+
     /// Collects events for `period`, returning how many matched `pred`.
     pub fn count_for(&mut self, period: Duration, pred: impl Fn(&Value) -> bool) -> usize {
         let deadline = Instant::now() + period;

@@ -273,12 +273,17 @@ impl Topology {
             ])
             .output();
         if percent > 0 {
+            let matcher = if percent >= 100 {
+                String::new()
+            } else {
+                format!("numgen random mod 100 < {percent} ")
+            };
             nft(
                 &router,
                 &format!(
                     "table ip tandemloss {{\n\
                      chain lossy {{ type filter hook forward priority -10; \
-                     meta l4proto udp numgen random mod 100 < {percent} drop; }}\n\
+                     meta l4proto udp {matcher}drop; }}\n\
                      }}\n"
                 ),
             );

@@ -149,3 +149,195 @@ fn a_sharer_behind_a_tcp_443_only_firewall_is_relayed_over_tls() {
     assert_eq!(s["transport"], "tls", "{s}");
     assert_eq!(h["kind"], "relayed", "{h}");
 }
+
+/// Helper behind a cone NAT whose router drops 5 % of UDP (both ways) for 20 s, sharer on
+/// a real (Xvfb) screen: every input event lands once and in order, and once the loss
+/// stops the video is fresh again within a second.
+#[test]
+fn under_5_percent_loss_input_arrives_once_in_order_and_video_recovers() {
+    use tandem_tests::xrecord::{EventRecorder, Recorded};
+    use tandem_tests::xvfb::Xvfb;
+
+    let w = world(Attachment::ConeNat, Attachment::ConeNat);
+    let x = Xvfb::start(&[(800, 600)]);
+    let rec = EventRecorder::start(&x.display, 0);
+    let ca = w.ca.ca_path();
+    let url = w.rendezvous.url.clone();
+    let mut helper = Peer::spawn_in(
+        &w.topo.helper,
+        "helper",
+        &[
+            "assist",
+            "--json",
+            "--rendezvous",
+            &url,
+            "--dev-identity",
+            "Anna Rossi",
+            "--turn-ca",
+            &ca,
+        ],
+    );
+    let code = helper.wait_for("code_issued", T)["code"]
+        .as_str()
+        .expect("code")
+        .to_string();
+    let mut sharer = Peer::spawn_in(
+        &w.topo.sharer,
+        "sharer",
+        &[
+            "share",
+            "--json",
+            "--rendezvous",
+            &url,
+            "--display",
+            &x.display,
+            "--turn-ca",
+            &ca,
+            &code,
+        ],
+    );
+    sharer.wait_for("consent_requested", T);
+    sharer.type_line("y");
+    helper.wait_for("frame_received", T);
+    helper.type_line("/control");
+    sharer.wait_for("control_requested", T);
+    sharer.type_line("y");
+    helper.wait_for("control_granted", T);
+
+    // A moving picture, so that video flows the whole time.
+    let painter = tandem_tests::xvfb::Painter::open(&x.display, 0);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let animation = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut shade = 0u8;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                shade = shade.wrapping_add(7);
+                let mut picture = vec![shade; 800 * 600 * 4];
+                for px in picture.chunks_mut(4).step_by(97) {
+                    px[1] = shade.wrapping_mul(3);
+                }
+                painter.show(&picture);
+                std::thread::sleep(Duration::from_millis(33));
+            }
+        })
+    };
+
+    w.topo.set_udp_loss(10, 5);
+    let letters: Vec<char> = ('a'..='z').collect();
+    let mut expected = Vec::new();
+    let started = std::time::Instant::now();
+    let mut i = 0;
+    while started.elapsed() < Duration::from_secs(20) {
+        let c = letters[i % letters.len()];
+        helper.type_line(&format!("/key Key{}", c.to_ascii_uppercase()));
+        expected.push(c as u32);
+        i += 1;
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    w.topo.set_udp_loss(10, 0);
+    let loss_off = std::time::Instant::now();
+    helper.drain();
+
+    // Video: a frame captured after the loss stopped, shown within a second of it.
+    let fresh = helper.wait_until(T, |v| {
+        v["event"] == "frame_received" && v["latency_ms"].as_f64().is_some_and(|l| l < 150.0)
+    });
+    let recovered = loss_off.elapsed();
+    assert!(fresh.is_some(), "video never recovered");
+    eprintln!("video fresh again {recovered:?} after the loss stopped");
+    assert!(
+        recovered < Duration::from_secs(1),
+        "video took {recovered:?} to recover"
+    );
+
+    rec.wait_until(T, "every key", |e| {
+        e.iter()
+            .filter(|e| matches!(e, Recorded::Key { down: true, .. }))
+            .count()
+            >= expected.len()
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let typed: Vec<u32> = rec
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            Recorded::Key {
+                keysym, down: true, ..
+            } => Some(keysym),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(typed, expected, "keys lost, repeated or reordered");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = animation.join();
+    helper.type_line("/end");
+    assert!(helper.wait_exit(T).success());
+}
+
+/// A 3-second outage (all UDP dropped at the helper's NAT) does not end the session; a
+/// 12-second one ends it cleanly, with the reason, on both sides.
+#[test]
+fn a_short_outage_is_ridden_out_and_a_long_one_ends_cleanly() {
+    let w = world(Attachment::ConeNat, Attachment::ConeNat);
+    let ca = w.ca.ca_path();
+    let url = w.rendezvous.url.clone();
+    let mut helper = Peer::spawn_in(
+        &w.topo.helper,
+        "helper",
+        &[
+            "assist",
+            "--json",
+            "--rendezvous",
+            &url,
+            "--dev-identity",
+            "Anna Rossi",
+            "--turn-ca",
+            &ca,
+        ],
+    );
+    let code = helper.wait_for("code_issued", T)["code"]
+        .as_str()
+        .expect("code")
+        .to_string();
+    let mut sharer = Peer::spawn_in(
+        &w.topo.sharer,
+        "sharer",
+        &[
+            "share",
+            "--json",
+            "--rendezvous",
+            &url,
+            "--test-pattern",
+            "640x360",
+            "--turn-ca",
+            &ca,
+            &code,
+        ],
+    );
+    sharer.wait_for("consent_requested", T);
+    sharer.type_line("y");
+    helper.wait_for("frame_received", T);
+
+    w.topo.set_udp_loss(10, 100);
+    std::thread::sleep(Duration::from_secs(3));
+    w.topo.set_udp_loss(10, 0);
+    let back = std::time::Instant::now();
+    helper.drain();
+    helper
+        .wait_until(Duration::from_secs(5), |v| {
+            v["event"] == "frame_received" && v["latency_ms"].as_f64().is_some_and(|l| l < 150.0)
+        })
+        .unwrap_or_else(|| panic!("no fresh frame after a 3 s outage: {}", helper.history()));
+    eprintln!("fresh video {:?} after a 3 s outage ended", back.elapsed());
+    assert_eq!(helper.count("ended"), 0);
+    assert_eq!(sharer.count("ended"), 0);
+
+    w.topo.set_udp_loss(10, 100);
+    let h = helper.wait_for("ended", Duration::from_secs(20));
+    let s = sharer.wait_for("ended", Duration::from_secs(20));
+    assert_eq!(h["reason"], "peer_lost", "{h}");
+    assert_eq!(s["reason"], "peer_lost", "{s}");
+    assert_eq!(helper.wait_exit(T).code(), Some(3));
+    assert_eq!(sharer.wait_exit(T).code(), Some(3));
+}
