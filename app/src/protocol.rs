@@ -134,6 +134,19 @@ pub enum Control {
     },
     /// Sharer → helper: the sharer took control back.
     ControlRevoked,
+    /// Both: a new search for a direct path while the session runs relayed (attempt
+    /// `attempt`, opened by the helper): ICE credentials and first candidates.
+    PathProbe {
+        attempt: u32,
+        ufrag: String,
+        pwd: String,
+        candidates: Vec<String>,
+    },
+    /// Both: a candidate found later in attempt `attempt`.
+    PathProbeCandidate {
+        attempt: u32,
+        candidate: String,
+    },
 }
 
 /// The pointer's picture as it travels and as the helper reports it.

@@ -369,6 +369,10 @@ impl Terminal {
                 "Connected ({} over {}, {} ↔ {}) in {setup_ms} ms.",
                 path.kind, path.transport, path.local, path.remote
             ),
+            Event::PathChanged { path } => format!(
+                "Now connected {} over {} ({} ↔ {}).",
+                path.kind, path.transport, path.local, path.remote
+            ),
             // Per-frame and per-pointer-move events are for --json and the GUI.
             Event::FrameReceived { .. }
             | Event::FrameSent { .. }

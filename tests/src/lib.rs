@@ -19,8 +19,14 @@ use serde_json::Value;
 /// A workspace binary next to the test executable (`target/<profile>/NAME`).
 pub fn bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
-    // target/<profile>/deps/test-xxxx → target/<profile>
-    let dir = exe.parent().and_then(|p| p.parent()).expect("target dir");
+    // target/<profile>/deps/test-xxxx → target/<profile>; a binary (tandem-bench) already
+    // sits in target/<profile>.
+    let parent = exe.parent().expect("exe dir");
+    let dir = if parent.ends_with("deps") {
+        parent.parent().expect("target dir")
+    } else {
+        parent
+    };
     let path = dir.join(name);
     assert!(
         path.exists(),

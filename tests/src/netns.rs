@@ -257,6 +257,34 @@ impl Topology {
         );
     }
 
+    /// Blocks (or unblocks) UDP between peer `index`'s network and `ip`, at its router.
+    pub fn block_udp_with(&self, index: u8, ip: &str, blocked: bool) {
+        let router = format!("{}-r{index}", self.prefix);
+        let _ = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &router,
+                "nft",
+                "delete",
+                "table",
+                "ip",
+                "tandemblock",
+            ])
+            .output();
+        if blocked {
+            nft(
+                &router,
+                &format!(
+                    "table ip tandemblock {{\n\
+                     chain block {{ type filter hook forward priority -20; \
+                     ip daddr {ip} meta l4proto udp drop; ip saddr {ip} meta l4proto udp drop; }}\n\
+                     }}\n"
+                ),
+            );
+        }
+    }
+
     /// Drops this share of UDP packets the router of `ns` forwards, both ways (0 to stop).
     pub fn set_udp_loss(&self, index: u8, percent: u32) {
         let router = format!("{}-r{index}", self.prefix);
@@ -305,5 +333,88 @@ impl Drop for Topology {
         for ns in self.namespaces.iter().rev() {
             let _ = Command::new("ip").args(["netns", "del", ns]).output();
         }
+    }
+}
+
+/// A topology with its public services running: coturn (UDP 3478, TLS 443, a test CA) on
+/// [`TURN_IP`] and the rendezvous on [`RENDEZVOUS_IP`]:443, handing out both relays.
+pub struct World {
+    // Dropped in this order: services, then the namespaces.
+    pub turn: crate::turn::Coturn,
+    pub rendezvous: crate::Rendezvous,
+    pub ca: crate::turn::TestCa,
+    pub topo: Topology,
+}
+
+pub fn world(helper: Attachment, sharer: Attachment) -> World {
+    use crate::turn::{Coturn, TestCa, TURN_SECRET};
+    let topo = Topology::new(helper, sharer);
+    let ca = TestCa::new(&[TURN_IP]);
+    let turn = Coturn::start_with(
+        TURN_IP,
+        3478,
+        443,
+        &ca,
+        Some(&topo.public),
+        // Private addresses are nobody's peers on the public side: refuse them at once.
+        &[
+            "--denied-peer-ip=10.0.0.0-10.255.255.255",
+            "--denied-peer-ip=192.168.0.0-192.168.255.255",
+        ],
+    );
+    let rendezvous = crate::Rendezvous::start_in(
+        &topo.public,
+        &format!("{RENDEZVOUS_IP}:443"),
+        &[
+            "--stun-url",
+            &format!("stun:{TURN_IP}:3478"),
+            "--turn-url",
+            &format!("turn:{TURN_IP}:3478?transport=udp"),
+            "--turn-url",
+            &format!("turns:{TURN_IP}:443?transport=tcp"),
+            "--turn-secret",
+            TURN_SECRET,
+        ],
+    );
+    World {
+        turn,
+        rendezvous,
+        ca,
+        topo,
+    }
+}
+
+impl World {
+    /// A helper in its namespace, with `extra` arguments.
+    pub fn helper(&self, extra: &[&str]) -> crate::Peer {
+        let ca = self.ca.ca_path();
+        let mut args = vec![
+            "assist",
+            "--json",
+            "--rendezvous",
+            &self.rendezvous.url,
+            "--dev-identity",
+            "Anna Rossi",
+            "--turn-ca",
+            &ca,
+        ];
+        args.extend_from_slice(extra);
+        crate::Peer::spawn_in(&self.topo.helper, "helper", &args)
+    }
+
+    /// A sharer in its namespace joining with `code`; `extra` before the code.
+    pub fn sharer(&self, code: &str, extra: &[&str]) -> crate::Peer {
+        let ca = self.ca.ca_path();
+        let mut args = vec![
+            "share",
+            "--json",
+            "--rendezvous",
+            &self.rendezvous.url,
+            "--turn-ca",
+            &ca,
+        ];
+        args.extend_from_slice(extra);
+        args.push(code);
+        crate::Peer::spawn_in(&self.topo.sharer, "sharer", &args)
     }
 }

@@ -6,56 +6,10 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use tandem_tests::netns::{Attachment, Topology, RENDEZVOUS_IP, TURN_IP};
-use tandem_tests::turn::{Coturn, TestCa, TURN_SECRET};
-use tandem_tests::{Peer, Rendezvous};
+use tandem_tests::netns::{world, Attachment, World};
+use tandem_tests::Peer;
 
 const T: Duration = Duration::from_secs(40);
-
-struct World {
-    // Drop order: peers first (declared by the caller after), then services, then namespaces.
-    _turn: Coturn,
-    rendezvous: Rendezvous,
-    ca: TestCa,
-    topo: Topology,
-}
-
-fn world(helper: Attachment, sharer: Attachment) -> World {
-    let topo = Topology::new(helper, sharer);
-    let ca = TestCa::new(&[TURN_IP]);
-    let turn = Coturn::start_with(
-        TURN_IP,
-        3478,
-        443,
-        &ca,
-        Some(&topo.public),
-        // Private addresses are nobody's peers on the public side: refuse them at once.
-        &[
-            "--denied-peer-ip=10.0.0.0-10.255.255.255",
-            "--denied-peer-ip=192.168.0.0-192.168.255.255",
-        ],
-    );
-    let rendezvous = Rendezvous::start_in(
-        &topo.public,
-        &format!("{RENDEZVOUS_IP}:443"),
-        &[
-            "--stun-url",
-            &format!("stun:{TURN_IP}:3478"),
-            "--turn-url",
-            &format!("turn:{TURN_IP}:3478?transport=udp"),
-            "--turn-url",
-            &format!("turns:{TURN_IP}:443?transport=tcp"),
-            "--turn-secret",
-            TURN_SECRET,
-        ],
-    );
-    World {
-        _turn: turn,
-        rendezvous,
-        ca,
-        topo,
-    }
-}
 
 /// Runs a session to 60 frames; returns what each side reported as its path.
 fn session(w: &World) -> (Value, Value) {
@@ -340,4 +294,43 @@ fn a_short_outage_is_ridden_out_and_a_long_one_ends_cleanly() {
     assert_eq!(s["reason"], "peer_lost", "{s}");
     assert_eq!(helper.wait_exit(T).code(), Some(3));
     assert_eq!(sharer.wait_exit(T).code(), Some(3));
+}
+
+/// UDP between the two NATs is blocked at first, so the session starts through the relay;
+/// once it is unblocked the session moves to a direct path on its own and goes on.
+#[test]
+fn a_relayed_session_moves_to_a_direct_path_when_one_opens() {
+    let w = world(Attachment::ConeNat, Attachment::ConeNat);
+    // The sharer's NAT is 203.0.113.20; TURN (203.0.113.1) stays reachable.
+    w.topo.block_udp_with(10, "203.0.113.20", true);
+    let mut helper = w.helper(&[]);
+    let code = helper.wait_for("code_issued", T)["code"]
+        .as_str()
+        .expect("code")
+        .to_string();
+    let mut sharer = w.sharer(&code, &["--test-pattern", "640x360"]);
+    sharer.wait_for("consent_requested", T);
+    sharer.type_line("y");
+    let first = helper.wait_for("connected", T);
+    assert_eq!(first["path"]["kind"], "relayed", "{first}");
+    for _ in 0..30 {
+        helper.wait_for("frame_received", T);
+    }
+    w.topo.block_udp_with(10, "203.0.113.20", false);
+    let unblocked = std::time::Instant::now();
+    let moved = helper.wait_for("path_changed", Duration::from_secs(45));
+    eprintln!("moved {:?} after unblocking: {moved}", unblocked.elapsed());
+    assert_eq!(moved["path"]["kind"], "direct", "{moved}");
+    let sharer_moved = sharer.wait_for("path_changed", T);
+    assert_eq!(sharer_moved["path"]["kind"], "direct", "{sharer_moved}");
+    // The same session goes on: more frames, no new connection, no end.
+    helper.drain();
+    for _ in 0..60 {
+        helper.wait_for("frame_received", T);
+    }
+    assert_eq!(helper.count("connected"), 1);
+    assert_eq!(helper.count("ended"), 0);
+    helper.type_line("/end");
+    assert!(helper.wait_exit(T).success());
+    assert!(sharer.wait_exit(T).success());
 }

@@ -62,6 +62,8 @@ pub struct IceOptions {
     pub relay_only: bool,
     /// Extra CA to trust for `turns:` servers (besides the public web roots).
     pub turn_ca: Option<std::path::PathBuf>,
+    /// Allocate TURN relays (off for a later search for a direct path).
+    pub gather_relays: bool,
 }
 
 impl Default for IceOptions {
@@ -72,6 +74,7 @@ impl Default for IceOptions {
             servers: Vec::new(),
             relay_only: false,
             turn_ca: None,
+            gather_relays: true,
         }
     }
 }
@@ -101,7 +104,7 @@ enum Command {
 }
 
 /// See `relay_acceptance_min_wait` below.
-const RELAY_MIN_WAIT: Duration = Duration::from_millis(1500);
+const RELAY_MIN_WAIT: Duration = Duration::from_millis(500);
 
 /// How long gathering may take before the session goes on without the slow servers.
 const GATHER_TIMEOUT: Duration = Duration::from_secs(5);
@@ -116,11 +119,37 @@ pub struct IceSession {
     pub socket: Arc<PathSocket>,
     pub updates: mpsc::UnboundedReceiver<IceUpdate>,
     selected: SelectedPair,
+    transports: Transports,
+    /// Where session traffic received on this session's pairs goes.
+    data: mpsc::UnboundedSender<Datagram>,
 }
 
 impl IceSession {
     /// Binds sockets, gathers host candidates and starts the agent task.
     pub async fn start(controlling: bool, options: IceOptions) -> Result<Self, IceError> {
+        Self::start_with_sink(controlling, options, None).await
+    }
+
+    /// A second ICE session whose received session traffic goes to `feeds`'s socket, so
+    /// that its pair can take over (see [`PathSocket::switch_to`]).
+    pub async fn start_feeding(
+        controlling: bool,
+        options: IceOptions,
+        feeds: &IceSession,
+    ) -> Result<Self, IceError> {
+        Self::start_with_sink(controlling, options, Some(feeds.data.clone())).await
+    }
+
+    /// Makes `socket` send over this session's selected pair.
+    pub fn take_over(&self, socket: &PathSocket) {
+        socket.switch_to(self.transports.clone(), self.selected.clone());
+    }
+
+    async fn start_with_sink(
+        controlling: bool,
+        options: IceOptions,
+        sink: Option<mpsc::UnboundedSender<Datagram>>,
+    ) -> Result<Self, IceError> {
         let addresses = local_addresses(&options)?;
         let mut sockets: HashMap<SocketAddr, Arc<UdpSocket>> = HashMap::new();
         for ip in addresses {
@@ -150,8 +179,8 @@ impl IceSession {
             srflx_acceptance_min_wait: Some(Duration::from_millis(50)),
             prflx_acceptance_min_wait: Some(Duration::from_millis(50)),
             // A relay is the last resort: give hole punching this long to find a direct
-            // pair first. It runs while the sharer reads the consent prompt, so it is
-            // rarely felt; when only the relay works, it costs this much once.
+            // pair first (later ones are still found: see session::upgrade). It runs while
+            // the sharer reads the consent prompt, so it is rarely felt.
             relay_acceptance_min_wait: Some(RELAY_MIN_WAIT),
             ..Default::default()
         };
@@ -190,9 +219,10 @@ impl IceSession {
             selected.clone(),
             data_rx,
         ));
+        let data_tx = sink.unwrap_or(data_tx);
         let inbound = Inbound {
             stun: stun_tx,
-            data: data_tx,
+            data: data_tx.clone(),
             selected: selected.clone(),
         };
         // Answers from STUN servers go to the gatherer, not to the agent.
@@ -220,6 +250,7 @@ impl IceSession {
             upd_tx,
             selected,
         ));
+        let transports_for_session = transports.clone();
         let hosts: Vec<(SocketAddr, Arc<UdpSocket>)> = sockets
             .iter()
             .filter(|(a, _)| !a.ip().is_loopback())
@@ -227,7 +258,14 @@ impl IceSession {
             .collect();
         tokio::spawn(gather(
             Gatherer {
-                servers,
+                servers: servers
+                    .into_iter()
+                    .filter(|s| {
+                        options.gather_relays
+                            || !matches!(s, ServerUrl::Turn { transport, .. } if *transport != TurnTransport::Udp)
+                    })
+                    .collect(),
+                gather_relays: options.gather_relays,
                 relay_only: options.relay_only,
                 turn_ca: options.turn_ca.clone(),
                 hosts,
@@ -247,6 +285,8 @@ impl IceSession {
             socket,
             updates: upd_rx,
             selected: selected_for_session,
+            transports: transports_for_session,
+            data: data_tx,
         })
     }
 
@@ -319,6 +359,7 @@ async fn read_loop(
 /// What the gatherer needs: the servers, the host sockets to ask from, and where results go.
 struct Gatherer {
     servers: Vec<ServerUrl>,
+    gather_relays: bool,
     relay_only: bool,
     turn_ca: Option<std::path::PathBuf>,
     hosts: Vec<(SocketAddr, Arc<UdpSocket>)>,
@@ -353,7 +394,7 @@ async fn gather(g: Gatherer, answers: mpsc::UnboundedReceiver<(SocketAddr, Socke
     let relays = g
         .servers
         .iter()
-        .filter(|s| matches!(s, ServerUrl::Turn { .. }))
+        .filter(|s| g.gather_relays && matches!(s, ServerUrl::Turn { .. }))
         .map(|url| {
             let (inbound, transports, commands, tls) = (
                 g.inbound.clone(),
@@ -470,23 +511,34 @@ async fn server_reflexive(
                 continue;
             }
             pending.insert(msg.transaction_id, *local);
-            requests.push((socket.clone(), *server, msg.raw.clone()));
+            requests.push((socket.clone(), *server, msg.raw.clone(), msg.transaction_id));
         }
     }
     let mut found: Vec<(SocketAddr, SocketAddr)> = Vec::new();
     let started = tokio::time::Instant::now();
-    for retry_at in [0u64, 300, 900] {
-        tokio::time::sleep_until(started + Duration::from_millis(retry_at)).await;
-        for (socket, server, raw) in &requests {
-            let _ = socket.send_to(raw, server).await;
-        }
-    }
+    // Sent at once, and again (if unanswered) at 300 and 900 ms; given up at 1.5 s.
+    let mut sends = [0u64, 300, 900]
+        .map(|ms| started + Duration::from_millis(ms))
+        .into_iter()
+        .peekable();
     let deadline = started + Duration::from_millis(1500);
     while !pending.is_empty() {
-        let answer = tokio::time::timeout_at(deadline, answers.recv()).await;
-        let Ok(Some((local, _from, packet))) = answer else {
-            break;
+        let next_send = sends.peek().copied();
+        let wait_until = next_send.unwrap_or(deadline);
+        let answer = match tokio::time::timeout_at(wait_until, answers.recv()).await {
+            Err(_) if next_send.is_some() => {
+                sends.next();
+                for (socket, server, raw, id) in &requests {
+                    if pending.contains_key(id) {
+                        let _ = socket.send_to(raw, server).await;
+                    }
+                }
+                continue;
+            }
+            Err(_) | Ok(None) => break,
+            Ok(Some(answer)) => answer,
         };
+        let (local, _from, packet) = answer;
         let mut msg = Message::new();
         msg.raw = packet;
         if msg.decode().is_err() {

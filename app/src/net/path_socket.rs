@@ -81,15 +81,16 @@ impl SelectedPair {
 }
 
 pub struct PathSocket {
-    transports: Transports,
-    selected: SelectedPair,
+    /// The ICE session whose selected pair carries the traffic; replaced when a better
+    /// path is found later (relay → direct).
+    route: RwLock<(Transports, SelectedPair)>,
     incoming: Mutex<mpsc::UnboundedReceiver<Datagram>>,
 }
 
 impl fmt::Debug for PathSocket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PathSocket")
-            .field("selected", &self.selected.get())
+            .field("selected", &self.selected().get())
             .finish()
     }
 }
@@ -101,15 +102,29 @@ impl PathSocket {
         incoming: mpsc::UnboundedReceiver<Datagram>,
     ) -> Self {
         Self {
-            transports,
-            selected,
+            route: RwLock::new((transports, selected)),
             incoming: Mutex::new(incoming),
         }
     }
 
+    fn selected(&self) -> SelectedPair {
+        self.route
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .1
+            .clone()
+    }
+
+    /// From now on, send over `selected` (a pair of another ICE session, whose received
+    /// traffic already flows into this socket).
+    pub fn switch_to(&self, transports: Transports, selected: SelectedPair) {
+        *self.route.write().unwrap_or_else(|p| p.into_inner()) = (transports, selected);
+    }
+
     fn current(&self) -> Option<(LocalTransport, SocketAddr)> {
-        let (local, remote) = self.selected.get()?;
-        self.transports.get(&local).map(|t| (t, remote))
+        let route = self.route.read().unwrap_or_else(|p| p.into_inner());
+        let (local, remote) = route.1.get()?;
+        route.0.get(&local).map(|t| (t, remote))
     }
 }
 
@@ -119,8 +134,9 @@ impl AsyncUdpSocket for PathSocket {
     }
 
     fn try_send(&self, transmit: &Transmit) -> io::Result<()> {
-        match self.selected.get() {
-            Some((local, remote)) => self.transports.try_send(&local, remote, transmit.contents),
+        let route = self.route.read().unwrap_or_else(|p| p.into_inner());
+        match route.1.get() {
+            Some((local, remote)) => route.0.try_send(&local, remote, transmit.contents),
             // No path yet: QUIC retransmits once there is one.
             None => Ok(()),
         }

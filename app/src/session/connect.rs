@@ -24,6 +24,7 @@ pub(super) struct Established {
     pub ice: IceSession,
     /// Chat typed before the path was up, to send first.
     pub pending_chat: Vec<String>,
+    pub path: PathInfo,
 }
 
 pub(super) enum Outcome {
@@ -249,5 +250,6 @@ async fn establish_over(
         connection,
         ice,
         pending_chat,
+        path,
     })))
 }

@@ -12,6 +12,7 @@ use super::clock::ClockOffset;
 use super::connect::{establish, Established, Outcome};
 use super::media_loop::{close_gracefully, ControlChannel, Stats};
 use super::signaling::pair;
+use super::upgrade::{PathUpgrade, UpgradeStep};
 use super::video::{spawn_receiver, ReceiverEvent};
 use super::{emit, Command, CommandSource, Event, EventSink, SessionConfig, SessionError};
 use crate::input::{InputEvent, INPUT_STREAM_KIND};
@@ -70,8 +71,9 @@ pub async fn run_helper(
     let Established {
         endpoint,
         connection,
-        ice: _ice,
+        ice,
         pending_chat,
+        path,
     } = match establish(Role::Helper, &config, signaling, &mut commands, &events).await? {
         Outcome::Ready(established) => *established,
         Outcome::Ended(reason) => return finish(&events, reason, 0),
@@ -90,6 +92,7 @@ pub async fn run_helper(
     let mut frames = spawn_receiver(connection.clone(), config.frame_sink.clone())
         .map_err(SessionError::Video)?;
     let mut input = InputStream::default();
+    let mut upgrade = PathUpgrade::new(Role::Helper, &config.ice, &path);
     let mut clock = ClockOffset::default();
     let mut stats = Stats::default();
     let mut frames_decoded = 0u64;
@@ -126,6 +129,11 @@ pub async fn run_helper(
                     message: reason.describe().into(),
                 }),
                 Ok(Control::ControlRevoked) => emit(&events, Event::ControlRevoked),
+                Ok(msg @ (Control::PathProbe { .. } | Control::PathProbeCandidate { .. })) => {
+                    if let Some(reply) = upgrade.on_control(msg, &ice).await {
+                        control.send(&reply).await?;
+                    }
+                }
                 Ok(other) => debug!(?other, "ignored control message"),
                 Err(e) => {
                     debug!("control stream: {e}");
@@ -186,6 +194,10 @@ pub async fn run_helper(
             },
             _ = ping.tick() => control.send(&Control::Ping { t0_us: now_us() }).await?,
             _ = report.tick() => emit(&events, stats.take(connection.rtt())),
+            step = upgrade.next(&ice) => match step {
+                UpgradeStep::Send(msg) => control.send(&msg).await?,
+                UpgradeStep::Switched(path) => emit(&events, Event::PathChanged { path }),
+            },
             _ = connection.closed() => break EndReason::PeerLost,
         }
     };

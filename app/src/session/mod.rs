@@ -9,6 +9,7 @@ mod media_loop;
 mod remote_control;
 mod sharer;
 mod signaling;
+mod upgrade;
 mod video;
 
 use std::sync::Arc;
@@ -83,6 +84,10 @@ pub enum Event {
     Connected {
         path: PathInfo,
         setup_ms: u64,
+    },
+    /// The session moved to another path (relay → direct) without interruption.
+    PathChanged {
+        path: PathInfo,
     },
     /// Helper: a frame was decoded.
     FrameReceived {

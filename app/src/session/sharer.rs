@@ -14,6 +14,7 @@ use super::helper::finish;
 use super::media_loop::{close_gracefully, ControlChannel};
 use super::remote_control::{spawn_input_reader, InputStreamError, RemoteControl};
 use super::signaling::pair;
+use super::upgrade::{PathUpgrade, UpgradeStep};
 use super::video::{send_frame, spawn_pipeline, PipelineControl, PipelineOutput};
 use super::{emit, Command, CommandSource, Event, EventSink, SessionConfig, SessionError};
 use crate::input::gate::RequestOutcome;
@@ -60,8 +61,9 @@ pub async fn run_sharer(
     let Established {
         endpoint,
         connection,
-        ice: _ice,
+        ice,
         pending_chat,
+        path,
     } = match establish(Role::Sharer, &config, signaling, &mut commands, &events).await? {
         Outcome::Ready(established) => *established,
         Outcome::Ended(reason) => return finish(&events, reason, 0),
@@ -82,6 +84,7 @@ pub async fn run_sharer(
     }
     let mut frames_sent = 0u64;
     let mut remote = RemoteControl::new(&config.video.source);
+    let mut upgrade = PathUpgrade::new(Role::Sharer, &config.ice, &path);
     let mut input = None;
     let mut accepting_input = true;
     let mut last_received = (0u64, Instant::now());
@@ -101,6 +104,11 @@ pub async fn run_sharer(
                     // Answered without bothering the person.
                     RequestOutcome::Decline(reason) => control.send(&Control::ControlDeclined { reason }).await?,
                 },
+                Ok(msg @ (Control::PathProbe { .. } | Control::PathProbeCandidate { .. })) => {
+                    if let Some(reply) = upgrade.on_control(msg, &ice).await {
+                        control.send(&reply).await?;
+                    }
+                }
                 Ok(Control::ReleaseControl) => {
                     if remote.release() {
                         emit(&events, Event::ControlReleased);
@@ -259,6 +267,10 @@ pub async fn run_sharer(
                 let cwnd_bits = connection.stats().path.cwnd as f64 * 8.0;
                 pipeline.set_path_estimate((cwnd_bits / rtt) as u64);
             }
+            step = upgrade.next(&ice) => match step {
+                UpgradeStep::Send(msg) => control.send(&msg).await?,
+                UpgradeStep::Switched(path) => emit(&events, Event::PathChanged { path }),
+            },
             _ = connection.closed() => break EndReason::PeerLost,
         }
     };

@@ -11,6 +11,7 @@ use anyhow::{bail, Context};
 mod codec;
 mod input;
 mod latency;
+mod network;
 use clap::{Parser, Subcommand};
 use tandem::session::{
     Command, Event, HelperIdentity, SessionConfig, SessionHandle, SourceSpec, VideoConfig,
@@ -52,6 +53,13 @@ enum What {
         #[arg(long, default_value_t = 200)]
         samples: usize,
     },
+    /// Set-up time and path quality per network shape (namespaces + coturn; needs root).
+    Network {
+        #[arg(long, default_value_t = 10)]
+        runs: usize,
+        #[arg(long, default_value_t = 6)]
+        seconds: u64,
+    },
     /// The video leg on desktop-like scenes, with ffmpeg's libx264 on the same frames.
     Codec {
         #[arg(long, default_value_t = 150)]
@@ -87,6 +95,9 @@ async fn main() -> anyhow::Result<()> {
             height,
         } => latency::run(seconds, fps, width, height).await,
         What::Input { samples } => input::run(samples).await,
+        What::Network { runs, seconds } => {
+            tokio::task::spawn_blocking(move || network::run(runs, seconds)).await?
+        }
     }
 }
 
