@@ -257,65 +257,46 @@ impl Topology {
         );
     }
 
-    /// Blocks (or unblocks) UDP between peer `index`'s network and `ip`, at its router.
-    pub fn block_udp_with(&self, index: u8, ip: &str, blocked: bool) {
+    /// Replaces nftables table `table` in the router of peer `index` with one chain of
+    /// `rules` on the forward hook (`None`: just delete it).
+    fn router_rules(&self, index: u8, table: &str, priority: i32, rules: Option<&str>) {
         let router = format!("{}-r{index}", self.prefix);
         let _ = Command::new("ip")
             .args([
-                "netns",
-                "exec",
-                &router,
-                "nft",
-                "delete",
-                "table",
-                "ip",
-                "tandemblock",
+                "netns", "exec", &router, "nft", "delete", "table", "ip", table,
             ])
             .output();
-        if blocked {
+        if let Some(rules) = rules {
             nft(
                 &router,
                 &format!(
-                    "table ip tandemblock {{\n\
-                     chain block {{ type filter hook forward priority -20; \
-                     ip daddr {ip} meta l4proto udp drop; ip saddr {ip} meta l4proto udp drop; }}\n\
-                     }}\n"
+                    "table ip {table} {{\n chain forward {{ type filter hook forward priority {priority}; {rules} }}\n}}\n"
                 ),
             );
         }
     }
 
-    /// Drops this share of UDP packets the router of `ns` forwards, both ways (0 to stop).
+    /// Blocks (or unblocks) UDP between peer `index`'s network and `ip`, at its router.
+    pub fn block_udp_with(&self, index: u8, ip: &str, blocked: bool) {
+        let rules =
+            format!("ip daddr {ip} meta l4proto udp drop; ip saddr {ip} meta l4proto udp drop;");
+        self.router_rules(index, "tandemblock", -20, blocked.then_some(rules.as_str()));
+    }
+
+    /// Drops this share of UDP packets the router of peer `index` forwards, both ways
+    /// (0 to stop, 100 for an outage).
     pub fn set_udp_loss(&self, index: u8, percent: u32) {
-        let router = format!("{}-r{index}", self.prefix);
-        let _ = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &router,
-                "nft",
-                "delete",
-                "table",
-                "ip",
-                "tandemloss",
-            ])
-            .output();
-        if percent > 0 {
-            let matcher = if percent >= 100 {
-                String::new()
-            } else {
-                format!("numgen random mod 100 < {percent} ")
-            };
-            nft(
-                &router,
-                &format!(
-                    "table ip tandemloss {{\n\
-                     chain lossy {{ type filter hook forward priority -10; \
-                     meta l4proto udp {matcher}drop; }}\n\
-                     }}\n"
-                ),
-            );
-        }
+        let rules = if percent >= 100 {
+            "meta l4proto udp drop;".to_string()
+        } else {
+            format!("meta l4proto udp numgen random mod 100 < {percent} drop;")
+        };
+        self.router_rules(
+            index,
+            "tandemloss",
+            -10,
+            (percent > 0).then_some(rules.as_str()),
+        );
     }
 }
 

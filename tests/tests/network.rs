@@ -11,45 +11,23 @@ use tandem_tests::Peer;
 
 const T: Duration = Duration::from_secs(40);
 
-/// Runs a session to 60 frames; returns what each side reported as its path.
-fn session(w: &World) -> (Value, Value) {
-    let ca = w.ca.ca_path();
-    let url = w.rendezvous.url.clone();
-    let mut helper = Peer::spawn_in(
-        &w.topo.helper,
-        "helper",
-        &[
-            "assist",
-            "--json",
-            "--rendezvous",
-            &url,
-            "--dev-identity",
-            "Anna Rossi",
-            "--turn-ca",
-            &ca,
-        ],
-    );
+/// A helper and a sharer (showing `sharer_extra`) in their namespaces, the sharer's
+/// consent given.
+fn start_session(w: &World, sharer_extra: &[&str]) -> (Peer, Peer) {
+    let mut helper = w.helper(&[]);
     let code = helper.wait_for("code_issued", T)["code"]
         .as_str()
         .expect("code")
         .to_string();
-    let mut sharer = Peer::spawn_in(
-        &w.topo.sharer,
-        "sharer",
-        &[
-            "share",
-            "--json",
-            "--rendezvous",
-            &url,
-            "--test-pattern",
-            "640x360",
-            "--turn-ca",
-            &ca,
-            &code,
-        ],
-    );
+    let mut sharer = w.sharer(&code, sharer_extra);
     sharer.wait_for("consent_requested", T);
     sharer.type_line("y");
+    (helper, sharer)
+}
+
+/// Runs a session to 60 frames; returns what each side reported as its path.
+fn session(w: &World) -> (Value, Value) {
+    let (mut helper, mut sharer) = start_session(w, &["--test-pattern", "640x360"]);
     let helper_path = helper.wait_for("connected", T)["path"].clone();
     let sharer_path = sharer.wait_for("connected", T)["path"].clone();
     for _ in 0..60 {
@@ -115,43 +93,7 @@ fn under_5_percent_loss_input_arrives_once_in_order_and_video_recovers() {
     let w = world(Attachment::ConeNat, Attachment::ConeNat);
     let x = Xvfb::start(&[(800, 600)]);
     let rec = EventRecorder::start(&x.display, 0);
-    let ca = w.ca.ca_path();
-    let url = w.rendezvous.url.clone();
-    let mut helper = Peer::spawn_in(
-        &w.topo.helper,
-        "helper",
-        &[
-            "assist",
-            "--json",
-            "--rendezvous",
-            &url,
-            "--dev-identity",
-            "Anna Rossi",
-            "--turn-ca",
-            &ca,
-        ],
-    );
-    let code = helper.wait_for("code_issued", T)["code"]
-        .as_str()
-        .expect("code")
-        .to_string();
-    let mut sharer = Peer::spawn_in(
-        &w.topo.sharer,
-        "sharer",
-        &[
-            "share",
-            "--json",
-            "--rendezvous",
-            &url,
-            "--display",
-            &x.display,
-            "--turn-ca",
-            &ca,
-            &code,
-        ],
-    );
-    sharer.wait_for("consent_requested", T);
-    sharer.type_line("y");
+    let (mut helper, mut sharer) = start_session(&w, &["--display", &x.display]);
     helper.wait_for("frame_received", T);
     helper.type_line("/control");
     sharer.wait_for("control_requested", T);
@@ -234,43 +176,7 @@ fn under_5_percent_loss_input_arrives_once_in_order_and_video_recovers() {
 #[test]
 fn a_short_outage_is_ridden_out_and_a_long_one_ends_cleanly() {
     let w = world(Attachment::ConeNat, Attachment::ConeNat);
-    let ca = w.ca.ca_path();
-    let url = w.rendezvous.url.clone();
-    let mut helper = Peer::spawn_in(
-        &w.topo.helper,
-        "helper",
-        &[
-            "assist",
-            "--json",
-            "--rendezvous",
-            &url,
-            "--dev-identity",
-            "Anna Rossi",
-            "--turn-ca",
-            &ca,
-        ],
-    );
-    let code = helper.wait_for("code_issued", T)["code"]
-        .as_str()
-        .expect("code")
-        .to_string();
-    let mut sharer = Peer::spawn_in(
-        &w.topo.sharer,
-        "sharer",
-        &[
-            "share",
-            "--json",
-            "--rendezvous",
-            &url,
-            "--test-pattern",
-            "640x360",
-            "--turn-ca",
-            &ca,
-            &code,
-        ],
-    );
-    sharer.wait_for("consent_requested", T);
-    sharer.type_line("y");
+    let (mut helper, mut sharer) = start_session(&w, &["--test-pattern", "640x360"]);
     helper.wait_for("frame_received", T);
 
     w.topo.set_udp_loss(10, 100);
@@ -303,14 +209,7 @@ fn a_relayed_session_moves_to_a_direct_path_when_one_opens() {
     let w = world(Attachment::ConeNat, Attachment::ConeNat);
     // The sharer's NAT is 203.0.113.20; TURN (203.0.113.1) stays reachable.
     w.topo.block_udp_with(10, "203.0.113.20", true);
-    let mut helper = w.helper(&[]);
-    let code = helper.wait_for("code_issued", T)["code"]
-        .as_str()
-        .expect("code")
-        .to_string();
-    let mut sharer = w.sharer(&code, &["--test-pattern", "640x360"]);
-    sharer.wait_for("consent_requested", T);
-    sharer.type_line("y");
+    let (mut helper, mut sharer) = start_session(&w, &["--test-pattern", "640x360"]);
     let first = helper.wait_for("connected", T);
     assert_eq!(first["path"]["kind"], "relayed", "{first}");
     for _ in 0..30 {
