@@ -65,6 +65,26 @@ struct Args {
     /// How long issued TURN credentials stay valid, seconds.
     #[arg(long, default_value_t = 3600)]
     turn_credential_ttl_secs: u64,
+    /// Also be a TURN (and STUN) server, on this UDP address (e.g. 0.0.0.0:3478).
+    #[arg(long)]
+    turn_listen_udp: Option<SocketAddr>,
+    /// Also be a TURN server over TLS on this TCP address (e.g. 0.0.0.0:443, what passes
+    /// corporate firewalls). Certificate: --turn-tls-cert/--turn-tls-key, else the
+    /// rendezvous's own.
+    #[arg(long)]
+    turn_listen_tls: Option<SocketAddr>,
+    #[arg(long, requires = "turn_tls_key")]
+    turn_tls_cert: Option<PathBuf>,
+    #[arg(long, requires = "turn_tls_cert")]
+    turn_tls_key: Option<PathBuf>,
+    /// How apps reach the embedded TURN server (a name or IP; default: its listen IP). With
+    /// TLS it must match the certificate.
+    #[arg(long)]
+    turn_public_host: Option<String>,
+    /// The public IP of relayed addresses (default: the public host if it is an IP, else
+    /// the listen IP).
+    #[arg(long)]
+    turn_relay_ip: Option<std::net::IpAddr>,
 }
 
 #[tokio::main]
@@ -72,17 +92,29 @@ async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,turn=warn,webrtc_util=warn".into()),
         )
         .init();
     let args = Args::parse();
+    let tls = match (&args.tls_cert, &args.tls_key, args.self_signed.is_empty()) {
+        (Some(cert), Some(key), _) => Some(load_tls(cert, key)?),
+        (None, None, false) => Some(self_signed(
+            &args.self_signed,
+            args.self_signed_cert_out.as_deref(),
+        )?),
+        (None, None, true) => None,
+        _ => bail!("--tls-cert and --tls-key go together"),
+    };
+    let mut ice_servers = tandem_rendezvous::turn_credentials::IceServersConfig {
+        stun_urls: args.stun_url.clone(),
+        turn_urls: args.turn_url.clone(),
+        turn_secret: args.turn_secret.clone(),
+        credential_ttl: Duration::from_secs(args.turn_credential_ttl_secs),
+    };
+    let _turn = embedded_turn(&args, tls.as_ref(), &mut ice_servers).await?;
     let config = ServerConfig {
-        ice_servers: tandem_rendezvous::turn_credentials::IceServersConfig {
-            stun_urls: args.stun_url.clone(),
-            turn_urls: args.turn_url.clone(),
-            turn_secret: args.turn_secret.clone(),
-            credential_ttl: Duration::from_secs(args.turn_credential_ttl_secs),
-        },
+        ice_servers,
         allow_dev_identity: args.allow_dev_identity,
         nameplate_ttl: Duration::from_secs(args.code_ttl_secs),
         allocate_limit: Limit {
@@ -99,16 +131,6 @@ async fn main() -> anyhow::Result<()> {
         tracing::warn!("dev identities are accepted: anyone can claim any name");
     }
     let state = AppState::new(config, Arc::new(MemoryStore::new()));
-
-    let tls = match (&args.tls_cert, &args.tls_key, args.self_signed.is_empty()) {
-        (Some(cert), Some(key), _) => Some(load_tls(cert, key)?),
-        (None, None, false) => Some(self_signed(
-            &args.self_signed,
-            args.self_signed_cert_out.as_deref(),
-        )?),
-        (None, None, true) => None,
-        _ => bail!("--tls-cert and --tls-key go together"),
-    };
 
     let listener = std::net::TcpListener::bind(args.listen)
         .with_context(|| format!("binding {}", args.listen))?;
@@ -137,6 +159,76 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Starts the embedded TURN server when asked, and lists it (with a fresh secret unless
+/// one was given) among the servers the rendezvous hands out.
+async fn embedded_turn(
+    args: &Args,
+    rendezvous_tls: Option<&Arc<rustls::ServerConfig>>,
+    ice: &mut tandem_rendezvous::turn_credentials::IceServersConfig,
+) -> anyhow::Result<Option<tandem_rendezvous::turn_server::EmbeddedTurn>> {
+    use tandem_rendezvous::turn_server::{start, EmbeddedTurnConfig};
+    if args.turn_listen_udp.is_none() && args.turn_listen_tls.is_none() {
+        return Ok(None);
+    }
+    let tls = match (
+        args.turn_listen_tls,
+        &args.turn_tls_cert,
+        &args.turn_tls_key,
+    ) {
+        (None, _, _) => None,
+        (Some(addr), Some(cert), Some(key)) => Some((addr, load_tls(cert, key)?)),
+        (Some(addr), _, _) => Some((
+            addr,
+            rendezvous_tls.cloned().context(
+                "--turn-listen-tls needs --turn-tls-cert/--turn-tls-key or the rendezvous's TLS",
+            )?,
+        )),
+    };
+    // TURN clients offer no ALPN; the rendezvous's http/1.1 would refuse nothing, but say
+    // only what is true.
+    let tls = tls.map(|(addr, config)| {
+        let mut c = (*config).clone();
+        c.alpn_protocols.clear();
+        (addr, Arc::new(c))
+    });
+    let listen_ip = args
+        .turn_listen_udp
+        .or(args.turn_listen_tls)
+        .map(|a| a.ip())
+        .context("no TURN listener")?;
+    let host = args
+        .turn_public_host
+        .clone()
+        .unwrap_or_else(|| listen_ip.to_string());
+    let relay_ip = args
+        .turn_relay_ip
+        .or_else(|| host.parse().ok())
+        .unwrap_or(listen_ip);
+    let secret = match &ice.turn_secret {
+        Some(s) => s.clone(),
+        None => hex::encode(rand::random::<[u8; 32]>()),
+    };
+    let turn = start(EmbeddedTurnConfig {
+        udp: args.turn_listen_udp,
+        tls,
+        relay_ip,
+        relay_bind: listen_ip,
+        secret: secret.clone(),
+    })
+    .await?;
+    if let Some(udp) = turn.udp {
+        ice.stun_urls.push(format!("stun:{host}:{}", udp.port()));
+        ice.turn_urls
+            .push(format!("turn:{host}:{}?transport=udp", udp.port()));
+    }
+    if let Some(tls) = turn.tls {
+        ice.turn_urls
+            .push(format!("turns:{host}:{}?transport=tcp", tls.port()));
+    }
+    ice.turn_secret = Some(secret);
+    Ok(Some(turn))
 }
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {

@@ -9,6 +9,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 pub const TURN_IP: &str = "203.0.113.1";
 pub const RENDEZVOUS_IP: &str = "203.0.113.2";
+/// The rendezvous's own (embedded) TURN server, when a test asks for it.
+pub const EMBEDDED_TURN_IP: &str = "203.0.113.3";
 
 /// How a peer reaches the public segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,6 +96,10 @@ impl Topology {
         in_ns(
             &public,
             &["ip", "addr", "add", "203.0.113.2/24", "dev", "br0"],
+        );
+        in_ns(
+            &public,
+            &["ip", "addr", "add", "203.0.113.3/24", "dev", "br0"],
         );
         in_ns(&public, &["ip", "link", "set", "br0", "up"]);
         in_ns(&public, &["ip", "link", "set", "lo", "up"]);
@@ -321,7 +327,8 @@ impl Drop for Topology {
 /// [`TURN_IP`] and the rendezvous on [`RENDEZVOUS_IP`]:443, handing out both relays.
 pub struct World {
     // Dropped in this order: services, then the namespaces.
-    pub turn: crate::turn::Coturn,
+    /// coturn, unless the rendezvous runs its own TURN server.
+    pub turn: Option<crate::turn::Coturn>,
     pub rendezvous: crate::Rendezvous,
     pub ca: crate::turn::TestCa,
     pub topo: Topology,
@@ -358,7 +365,36 @@ pub fn world(helper: Attachment, sharer: Attachment) -> World {
         ],
     );
     World {
-        turn,
+        turn: Some(turn),
+        rendezvous,
+        ca,
+        topo,
+    }
+}
+
+/// Like [`world`], but no coturn: the rendezvous is the TURN server too (UDP 3478 and TLS
+/// 443 on [`EMBEDDED_TURN_IP`]), as in the one-binary deployment.
+pub fn world_with_embedded_turn(helper: Attachment, sharer: Attachment) -> World {
+    let topo = Topology::new(helper, sharer);
+    let ca = crate::turn::TestCa::new(&[EMBEDDED_TURN_IP]);
+    let cert = ca.cert_pem.to_string_lossy().into_owned();
+    let key = ca.key_pem.to_string_lossy().into_owned();
+    let rendezvous = crate::Rendezvous::start_in(
+        &topo.public,
+        &format!("{RENDEZVOUS_IP}:443"),
+        &[
+            "--turn-listen-udp",
+            &format!("{EMBEDDED_TURN_IP}:3478"),
+            "--turn-listen-tls",
+            &format!("{EMBEDDED_TURN_IP}:443"),
+            "--turn-tls-cert",
+            &cert,
+            "--turn-tls-key",
+            &key,
+        ],
+    );
+    World {
+        turn: None,
         rendezvous,
         ca,
         topo,

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use tandem_tests::netns::{world, Attachment, World};
+use tandem_tests::netns::{world, world_with_embedded_turn, Attachment, World};
 use tandem_tests::Peer;
 
 const T: Duration = Duration::from_secs(40);
@@ -232,4 +232,23 @@ fn a_relayed_session_moves_to_a_direct_path_when_one_opens() {
     helper.type_line("/end");
     assert!(helper.wait_exit(T).success());
     assert!(sharer.wait_exit(T).success());
+}
+
+/// The same firewall, with no coturn at all: the rendezvous's embedded TURN server relays
+/// over TLS on 443 (the one-binary deployment).
+#[test]
+fn the_embedded_turn_server_relays_a_firewalled_sharer_over_tls_443() {
+    let w = world_with_embedded_turn(Attachment::ConeNat, Attachment::Tcp443Firewall);
+    let (h, s) = session(&w);
+    assert_eq!(s["kind"], "relayed", "{s}");
+    assert_eq!(s["local_type"], "relay", "{s}");
+    assert_eq!(s["transport"], "tls", "{s}");
+    assert!(
+        s["local"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("203.0.113.3:"),
+        "relayed by the embedded server: {s}"
+    );
+    assert_eq!(h["kind"], "relayed", "{h}");
 }

@@ -10,6 +10,12 @@ const T: Duration = Duration::from_secs(30);
 
 fn relayed_session(turn_url: &str, ca: &TestCa, expect_transport: &str) {
     let rv = Rendezvous::start(&["--turn-url", turn_url, "--turn-secret", TURN_SECRET]);
+    relayed_session_via(&rv, ca, expect_transport);
+}
+
+/// Relay-only peers through whatever TURN servers `rv` hands out; the first relay
+/// candidate pair they use must go over `expect_transport`.
+fn relayed_session_via(rv: &Rendezvous, ca: &TestCa, expect_transport: &str) {
     let ca_path = ca.ca_path();
     let extra = ["--relay-only", "--turn-ca", &ca_path];
     let mut helper = Peer::assist(&rv.url, "Anna Rossi", &extra);
@@ -51,4 +57,32 @@ fn relay_only_sessions_go_through_coturn_over_udp_and_tls() {
     );
     relayed_session(&turn.tls_url(), &ca, "tls");
     relayed_session(&turn.udp_url(), &ca, "udp");
+}
+
+#[test]
+fn relay_only_sessions_go_through_the_rendezvous_own_turn_server() {
+    let ca = TestCa::new(&["127.0.0.1"]);
+    let cert = ca.cert_pem.to_string_lossy().into_owned();
+    let key = ca.key_pem.to_string_lossy().into_owned();
+    let tls_only = Rendezvous::start(&[
+        "--turn-listen-tls",
+        "127.0.0.1:0",
+        "--turn-tls-cert",
+        &cert,
+        "--turn-tls-key",
+        &key,
+    ]);
+    relayed_session_via(&tls_only, &ca, "tls");
+    // With both, the UDP relay is preferred.
+    let both = Rendezvous::start(&[
+        "--turn-listen-udp",
+        "127.0.0.1:0",
+        "--turn-listen-tls",
+        "127.0.0.1:0",
+        "--turn-tls-cert",
+        &cert,
+        "--turn-tls-key",
+        &key,
+    ]);
+    relayed_session_via(&both, &ca, "udp");
 }
