@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tandem_tests::netns::{world, Attachment, World};
+use tandem_tests::netns::{world, world_with_embedded_turn, Attachment, World};
 
 const T: Duration = Duration::from_secs(40);
 
@@ -83,21 +83,35 @@ fn quality(w: &World, seconds: u64) -> anyhow::Result<Quality> {
 
 pub fn run(runs: usize, seconds: u64) -> anyhow::Result<()> {
     let shapes = [
-        ("same segment", Attachment::Public, Attachment::Public),
+        (
+            "same segment",
+            Attachment::Public,
+            Attachment::Public,
+            false,
+        ),
         (
             "both behind cone NATs",
             Attachment::ConeNat,
             Attachment::ConeNat,
+            false,
         ),
         (
             "both behind symmetric NATs",
             Attachment::SymmetricNat,
             Attachment::SymmetricNat,
+            false,
         ),
         (
-            "sharer behind a TCP-443-only firewall",
+            "sharer behind a TCP-443-only firewall, coturn",
             Attachment::ConeNat,
             Attachment::Tcp443Firewall,
+            false,
+        ),
+        (
+            "sharer behind a TCP-443-only firewall, embedded TURN",
+            Attachment::ConeNat,
+            Attachment::Tcp443Firewall,
+            true,
         ),
     ];
     println!();
@@ -105,8 +119,12 @@ pub fn run(runs: usize, seconds: u64) -> anyhow::Result<()> {
     println!();
     println!("| network | path (sharer side) | set-up p50 | min | max | RTT | frame latency | fps | kbit/s |");
     println!("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
-    for (label, helper, sharer) in shapes {
-        let w = world(helper, sharer);
+    for (label, helper, sharer, embedded) in shapes {
+        let w = if embedded {
+            world_with_embedded_turn(helper, sharer)
+        } else {
+            world(helper, sharer)
+        };
         let mut times = Vec::new();
         let mut path = Value::Null;
         for _ in 0..runs {
