@@ -12,6 +12,7 @@ mod codec;
 mod input;
 mod latency;
 mod network;
+mod throughput;
 use clap::{Parser, Subcommand};
 use tandem::session::{
     Command, Event, HelperIdentity, SessionConfig, SessionHandle, SourceSpec, VideoConfig,
@@ -60,6 +61,19 @@ enum What {
         #[arg(long, default_value_t = 6)]
         seconds: u64,
     },
+    /// One end of `network`'s bulk transfer (run by it inside a namespace).
+    #[command(hide = true)]
+    QuicPeer {
+        #[arg(long)]
+        rendezvous: String,
+        /// Join this nameplate and send; without it, allocate one and receive.
+        #[arg(long)]
+        nameplate: Option<String>,
+        #[arg(long)]
+        turn_ca: Option<std::path::PathBuf>,
+        #[arg(long, default_value_t = 64)]
+        megabytes: usize,
+    },
     /// The video leg on desktop-like scenes, with ffmpeg's libx264 on the same frames.
     Codec {
         #[arg(long, default_value_t = 150)]
@@ -95,6 +109,12 @@ async fn main() -> anyhow::Result<()> {
             height,
         } => latency::run(seconds, fps, width, height).await,
         What::Input { samples } => input::run(samples).await,
+        What::QuicPeer {
+            rendezvous,
+            nameplate,
+            turn_ca,
+            megabytes,
+        } => throughput::run(rendezvous, nameplate, turn_ca, megabytes).await,
         What::Network { runs, seconds } => {
             tokio::task::spawn_blocking(move || network::run(runs, seconds)).await?
         }

@@ -3,6 +3,8 @@
 
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
+
 use serde_json::Value;
 use tandem_tests::netns::{world, world_with_embedded_turn, Attachment, World};
 
@@ -39,6 +41,46 @@ fn setup_once(w: &World) -> anyhow::Result<(f64, Value)> {
         at.duration_since(submitted).as_secs_f64() * 1e3,
         connected["path"].clone(),
     ))
+}
+
+/// Bulk transfer over ICE + QUIC between the two namespaces (`quic-peer`), receiver's view.
+fn bulk(w: &World, megabytes: usize) -> anyhow::Result<Value> {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let me = std::env::current_exe()?;
+    let ca = w.ca.ca_path();
+    let mb = megabytes.to_string();
+    let peer = |ns: &str, extra: &[&str]| -> anyhow::Result<std::process::Child> {
+        Ok(Command::new("ip")
+            .args(["netns", "exec", ns])
+            .arg(&me)
+            .args([
+                "quic-peer",
+                "--rendezvous",
+                &w.rendezvous.url,
+                "--turn-ca",
+                &ca,
+                "--megabytes",
+                &mb,
+            ])
+            .args(extra)
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::piped())
+            .spawn()?)
+    };
+    let mut receiver = peer(&w.topo.helper, &[])?;
+    let mut lines = std::io::BufReader::new(receiver.stdout.take().context("stdout")?).lines();
+    let first = lines.next().context("receiver said nothing")??;
+    let nameplate = first
+        .strip_prefix("nameplate ")
+        .context("no nameplate")?
+        .to_string();
+    let mut sender = peer(&w.topo.sharer, &["--nameplate", &nameplate])?;
+    let result = lines.next().context("no result")??;
+    let _ = receiver.wait();
+    let _ = sender.kill();
+    let _ = sender.wait();
+    Ok(serde_json::from_str(&result)?)
 }
 
 struct Quality {
@@ -117,8 +159,8 @@ pub fn run(runs: usize, seconds: u64) -> anyhow::Result<()> {
     println!();
     println!("Code submitted → sharer connected (pairing, gathering, ICE, QUIC; consent answered at once), median of {runs}; then a 1280×720 moving test pattern for {seconds} s (medians of per-second stats).");
     println!();
-    println!("| network | path (sharer side) | set-up p50 | min | max | RTT | frame latency | fps | kbit/s |");
-    println!("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!("| network | path (sharer side) | set-up p50 | min | max | RTT | frame latency | fps | kbit/s | bulk QUIC, Mbit/s (its path) |");
+    println!("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for (label, helper, sharer, embedded) in shapes {
         let w = if embedded {
             world_with_embedded_turn(helper, sharer)
@@ -133,11 +175,12 @@ pub fn run(runs: usize, seconds: u64) -> anyhow::Result<()> {
             path = p;
         }
         let q = quality(&w, seconds)?;
+        let bulk = bulk(&w, 64)?;
         let (min, max) = times
             .iter()
             .fold((f64::MAX, 0f64), |(lo, hi), &t| (lo.min(t), hi.max(t)));
         println!(
-            "| {label} | {} {}↔{} over {} | {:.0} ms | {min:.0} ms | {max:.0} ms | {:.2} ms | {:.1} ms | {:.1} | {:.0} |",
+            "| {label} | {} {}↔{} over {} | {:.0} ms | {min:.0} ms | {max:.0} ms | {:.2} ms | {:.1} ms | {:.1} | {:.0} | {:.0} ({} {}) |",
             path["kind"].as_str().unwrap_or("?"),
             path["local_type"].as_str().unwrap_or("?"),
             path["remote_type"].as_str().unwrap_or("?"),
@@ -147,6 +190,9 @@ pub fn run(runs: usize, seconds: u64) -> anyhow::Result<()> {
             q.latency,
             q.fps,
             q.kbps,
+            bulk["mbit_per_s"].as_f64().unwrap_or(f64::NAN),
+            bulk["path"]["kind"].as_str().unwrap_or("?"),
+            bulk["path"]["transport"].as_str().unwrap_or("?"),
         );
     }
     Ok(())
