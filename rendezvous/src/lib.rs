@@ -9,6 +9,7 @@ pub mod rate_limit;
 pub mod server;
 pub mod store;
 pub mod turn_credentials;
+pub mod turn_framing;
 pub mod turn_server;
 pub mod wire;
 

@@ -22,6 +22,7 @@ use webrtc_util::vnet::net::Net;
 use webrtc_util::Conn;
 
 use crate::turn_credentials::rest_password;
+use crate::turn_framing::{frame_len, MAX_FRAME};
 
 pub const REALM: &str = "tandem";
 
@@ -156,23 +157,6 @@ struct StreamConns {
     local: SocketAddr,
     incoming: tokio::sync::Mutex<mpsc::Receiver<(Vec<u8>, SocketAddr)>>,
     writers: Arc<Mutex<HashMap<SocketAddr, mpsc::UnboundedSender<Vec<u8>>>>>,
-}
-
-/// Largest TURN message on a stream (a STUN message or ChannelData with its padding).
-const MAX_FRAME: usize = 65535 + 20;
-
-/// Length of the first whole frame in `buf`, `Err` for bytes that are no TURN message.
-fn frame_len(buf: &[u8]) -> Result<Option<usize>, ()> {
-    if buf.len() < 4 {
-        return Ok(None);
-    }
-    let len = usize::from(u16::from_be_bytes([buf[2], buf[3]]));
-    let total = match buf[0] >> 6 {
-        0b00 => 20 + len,
-        0b01 => 4 + len.div_ceil(4) * 4,
-        _ => return Err(()),
-    };
-    Ok((buf.len() >= total).then_some(total))
 }
 
 impl StreamConns {
@@ -328,12 +312,5 @@ mod tests {
             "expired"
         );
         assert!(auth.auth_handle("anna", REALM, addr).is_err(), "not REST");
-    }
-
-    #[test]
-    fn frames_on_a_stream() {
-        assert_eq!(frame_len(&[0, 1, 0, 4, 0, 0]), Ok(None));
-        assert_eq!(frame_len(&[0x40, 0, 0, 1, 9, 0, 0, 0]), Ok(Some(8)));
-        assert_eq!(frame_len(&[0xc0, 0, 0, 0]), Err(()));
     }
 }

@@ -14,6 +14,8 @@ use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, trace};
 
+use tandem_rendezvous::turn_framing::{frame_len, NotTurn};
+
 use super::ice_servers::{ServerUrl, TurnTransport};
 use super::transport::{Inbound, RelayCommand};
 
@@ -258,22 +260,6 @@ impl RelayTask {
     }
 }
 
-/// Over a stream, TURN messages are a STUN message (20-byte header + length) or ChannelData
-/// (4-byte header + length, padded to 4). `None` until a whole one is buffered; `Err` on
-/// bytes that are neither.
-fn next_frame(buf: &BytesMut) -> Result<Option<usize>, ()> {
-    if buf.len() < 4 {
-        return Ok(None);
-    }
-    let len = usize::from(u16::from_be_bytes([buf[2], buf[3]]));
-    let total = match buf[0] >> 6 {
-        0b00 => 20 + len,
-        0b01 => 4 + len.div_ceil(4) * 4,
-        _ => return Err(()),
-    };
-    Ok((buf.len() >= total).then_some(total))
-}
-
 async fn run(mut task: RelayTask, io: Io, mut commands: mpsc::UnboundedReceiver<RelayCommand>) {
     let now = Instant::now();
     if let Err(e) = task.client.allocate(now) {
@@ -334,13 +320,13 @@ async fn run(mut task: RelayTask, io: Io, mut commands: mpsc::UnboundedReceiver<
                     return;
                 }
                 Ok((_, None)) => loop {
-                    match next_frame(&stream_buf) {
+                    match frame_len(&stream_buf) {
                         Ok(Some(len)) => {
                             let frame = stream_buf.split_to(len);
                             task.feed(&frame);
                         }
                         Ok(None) => break,
-                        Err(()) => {
+                        Err(NotTurn) => {
                             debug!("garbage from the TURN server");
                             task.fail("garbage from the server".into());
                             return;
@@ -368,28 +354,5 @@ async fn run(mut task: RelayTask, io: Io, mut commands: mpsc::UnboundedReceiver<
                 }
             },
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn frames_stun_and_padded_channel_data() {
-        let mut buf = BytesMut::new();
-        assert_eq!(next_frame(&buf), Ok(None));
-        // A STUN header announcing 8 bytes of attributes: 28 in all.
-        buf.extend_from_slice(&[0x01, 0x01, 0x00, 0x08]);
-        buf.extend_from_slice(&[0; 16]);
-        assert_eq!(next_frame(&buf), Ok(None));
-        buf.extend_from_slice(&[0; 8]);
-        assert_eq!(next_frame(&buf), Ok(Some(28)));
-        // ChannelData 0x4000 with 5 bytes: padded to 8, 12 in all.
-        let mut cd = BytesMut::from(&[0x40, 0x00, 0x00, 0x05, 1, 2, 3, 4, 5, 0, 0][..]);
-        assert_eq!(next_frame(&cd), Ok(None));
-        cd.extend_from_slice(&[0]);
-        assert_eq!(next_frame(&cd), Ok(Some(12)));
-        assert_eq!(next_frame(&BytesMut::from(&[0xff, 0, 0, 0][..])), Err(()));
     }
 }
