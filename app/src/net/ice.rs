@@ -97,7 +97,7 @@ enum Command {
     },
     RemoteCandidate(Box<Candidate>),
     /// A relay candidate: checks use it, and the peer hears of it.
-    AddRelay(Box<Candidate>, TurnTransport),
+    AddRelay(Box<Candidate>),
     /// A server-reflexive address: only the peer needs it (checks go from its base).
     Announce(String),
     GatheringDone,
@@ -258,13 +258,7 @@ impl IceSession {
             .collect();
         tokio::spawn(gather(
             Gatherer {
-                servers: servers
-                    .into_iter()
-                    .filter(|s| {
-                        options.gather_relays
-                            || !matches!(s, ServerUrl::Turn { transport, .. } if *transport != TurnTransport::Udp)
-                    })
-                    .collect(),
+                servers,
                 gather_relays: options.gather_relays,
                 relay_only: options.relay_only,
                 turn_ca: options.turn_ca.clone(),
@@ -344,10 +338,12 @@ async fn read_loop(
             }
         };
         let packet = &buf[..n];
-        let from_server = stun_servers
-            .read()
-            .map(|s| s.contains(&from))
-            .unwrap_or(false);
+        // Servers only ever answer with STUN: other packets skip the lookup.
+        let from_server = rtc_stun::message::is_stun_message(packet)
+            && stun_servers
+                .read()
+                .map(|s| s.contains(&from))
+                .unwrap_or(false);
         if from_server {
             let _ = gatherer.send((local, from, packet.to_vec()));
         } else if !inbound.deliver(local, from, packet) {
@@ -372,15 +368,16 @@ struct Gatherer {
 /// Server-reflexive addresses (STUN Binding from every host socket) and relays (a TURN
 /// allocation per TURN URL), all at once; each result goes to the agent as it comes.
 async fn gather(g: Gatherer, answers: mpsc::UnboundedReceiver<(SocketAddr, SocketAddr, Vec<u8>)>) {
-    let tls = if g.servers.iter().any(|s| {
-        matches!(
-            s,
-            ServerUrl::Turn {
-                transport: TurnTransport::Tls,
-                ..
-            }
-        )
-    }) {
+    let tls = if g.gather_relays
+        && g.servers.iter().any(|s| {
+            matches!(
+                s,
+                ServerUrl::Turn {
+                    transport: TurnTransport::Tls,
+                    ..
+                }
+            )
+        }) {
         match tandem_rendezvous::client::tls_config(g.turn_ca.as_deref()) {
             Ok(c) => Some(c),
             Err(e) => {
@@ -430,7 +427,7 @@ async fn gather(g: Gatherer, answers: mpsc::UnboundedReceiver<(SocketAddr, Socke
                                         over: r.over,
                                     },
                                 );
-                                let _ = commands.send(Command::AddRelay(Box::new(c), r.over));
+                                let _ = commands.send(Command::AddRelay(Box::new(c)));
                             }
                             Err(e) => warn!("relay candidate: {e}"),
                         }
@@ -587,8 +584,6 @@ async fn agent_loop(
     selected: SelectedPair,
 ) {
     let (_keep, mut closed) = watch::channel(());
-    // Relay candidates and how they reach their server, for the path report.
-    let mut relays: HashMap<SocketAddr, TurnTransport> = HashMap::new();
     // Remote addresses seen so far: a relay allocated later needs permissions for them.
     let mut remotes: Vec<SocketAddr> = Vec::new();
     loop {
@@ -606,7 +601,11 @@ async fn agent_loop(
                     let _ = updates.send(IceUpdate::State(state));
                 }
                 Event::SelectedCandidatePairChange(local, remote) => {
-                    let info = path_info(&local, &remote, relays.get(&local.addr()).copied());
+                    let relay = match transports.get(&local.addr()) {
+                        Some(LocalTransport::Relay { over, .. }) => Some(over),
+                        _ => None,
+                    };
+                    let info = path_info(&local, &remote, relay);
                     debug!(?info, "ICE selected pair");
                     selected.set(local.addr(), remote.addr());
                     let _ = updates.send(IceUpdate::Selected(info));
@@ -648,14 +647,13 @@ async fn agent_loop(
                         debug!("remote candidate refused: {e}");
                     }
                 }
-                Some(Command::AddRelay(c, over)) => {
+                Some(Command::AddRelay(c)) => {
                     let relayed = c.addr();
                     if let Some(LocalTransport::Relay { commands, .. }) = transports.get(&relayed) {
                         for addr in &remotes {
                             let _ = commands.send(RelayCommand::Permit(*addr));
                         }
                     }
-                    relays.insert(relayed, over);
                     let sdp = c.marshal();
                     match agent.add_local_candidate(*c) {
                         Ok(_) => { let _ = updates.send(IceUpdate::LocalCandidate(sdp)); }

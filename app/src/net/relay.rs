@@ -260,6 +260,22 @@ impl RelayTask {
     }
 }
 
+/// Sends everything the client wants sent to the server.
+async fn flush(
+    task: &mut RelayTask,
+    udp: &Option<UdpSocket>,
+    writer: &mut Option<tokio::io::WriteHalf<Box<dyn Stream>>>,
+) -> std::io::Result<()> {
+    while let Some(out) = task.client.poll_write() {
+        match (udp, writer.as_mut()) {
+            (Some(s), _) => s.send_to(&out.message, task.server).await.map(|_| ())?,
+            (None, Some(w)) => w.write_all(&out.message).await?,
+            (None, None) => {}
+        }
+    }
+    Ok(())
+}
+
 async fn run(mut task: RelayTask, io: Io, mut commands: mpsc::UnboundedReceiver<RelayCommand>) {
     let now = Instant::now();
     if let Err(e) = task.client.allocate(now) {
@@ -276,17 +292,10 @@ async fn run(mut task: RelayTask, io: Io, mut commands: mpsc::UnboundedReceiver<
     let mut datagram = vec![0u8; 65536];
     let mut stream_buf = BytesMut::with_capacity(65536);
     loop {
-        while let Some(out) = task.client.poll_write() {
-            let sent = match (&udp, &mut writer) {
-                (Some(s), _) => s.send_to(&out.message, task.server).await.map(|_| ()),
-                (None, Some(w)) => w.write_all(&out.message).await,
-                (None, None) => Ok(()),
-            };
-            if let Err(e) = sent {
-                debug!("TURN server connection: {e}");
-                task.fail(e.to_string());
-                return;
-            }
+        if let Err(e) = flush(&mut task, &udp, &mut writer).await {
+            debug!("TURN server connection: {e}");
+            task.fail(e.to_string());
+            return;
         }
         if !task.handle_events() {
             return;
@@ -310,8 +319,7 @@ async fn run(mut task: RelayTask, io: Io, mut commands: mpsc::UnboundedReceiver<
             } => match received {
                 Ok((n, Some(from))) => {
                     if from == task.server {
-                        let packet = datagram[..n].to_vec();
-                        task.feed(&packet);
+                        task.feed(&datagram[..n]);
                     }
                 }
                 Ok((0, None)) | Err(_) => {
@@ -342,13 +350,7 @@ async fn run(mut task: RelayTask, io: Io, mut commands: mpsc::UnboundedReceiver<
                         if let Ok(mut relay) = task.client.relay(relayed) {
                             let _ = relay.close(Instant::now());
                         }
-                        while let Some(out) = task.client.poll_write() {
-                            let _ = match (&udp, &mut writer) {
-                                (Some(s), _) => s.send_to(&out.message, task.server).await.map(|_| ()),
-                                (None, Some(w)) => w.write_all(&out.message).await,
-                                (None, None) => Ok(()),
-                            };
-                        }
+                        let _ = flush(&mut task, &udp, &mut writer).await;
                     }
                     return;
                 }

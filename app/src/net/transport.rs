@@ -71,9 +71,11 @@ impl Transports {
             .collect()
     }
 
-    /// Sends without waiting: a full socket buffer drops the packet, as UDP would.
+    /// Sends without waiting: a full socket buffer drops the packet, as UDP would. Called
+    /// for every packet: works under the read lock, nothing cloned.
     pub fn try_send(&self, local: &SocketAddr, remote: SocketAddr, data: &[u8]) -> io::Result<()> {
-        match self.get(local) {
+        let map = self.0.read().unwrap_or_else(|p| p.into_inner());
+        match map.get(local) {
             Some(LocalTransport::Udp(s)) => s.try_send_to(data, remote).map(|_| ()),
             Some(LocalTransport::Relay { commands, .. }) => commands
                 .send(RelayCommand::Send {
