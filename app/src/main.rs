@@ -254,12 +254,7 @@ fn save_png(path: &std::path::Path, width: u32, height: u32, rgba: &[u8]) -> any
 
 /// The README's first command: everything on this machine, nothing to install.
 async fn demo(seconds: u64, video: VideoArgs) -> anyhow::Result<i32> {
-    let rendezvous =
-        tandem_rendezvous::EmbeddedRendezvous::start(tandem_rendezvous::ServerConfig {
-            allow_dev_identity: true,
-            ..Default::default()
-        })
-        .await?;
+    let rendezvous = tandem_rendezvous::EmbeddedRendezvous::start_for_demo().await?;
     let url = rendezvous.url.clone();
     println!("Embedded rendezvous on {url}");
 
@@ -293,7 +288,7 @@ async fn demo(seconds: u64, video: VideoArgs) -> anyhow::Result<i32> {
                     print!("[sharer] {helper_name} wants to see your screen. Allow? [y/N] ");
                     let _ = std::io::stdout().flush();
                     let answer = lines.next_line().await.ok().flatten().unwrap_or_default();
-                    let allow = matches!(answer.trim().to_lowercase().as_str(), "y" | "yes");
+                    let allow = terminal::yes(&answer);
                     sharer.send(if allow { Command::Allow } else { Command::Decline });
                 }
                 Some(Event::Ended { message, frames, .. }) => {

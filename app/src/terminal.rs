@@ -227,7 +227,8 @@ pub fn parse_line(line: &str, state: &mut ScriptState) -> Result<Vec<Command>, S
     Ok(vec![cmd])
 }
 
-fn yes(answer: &str) -> bool {
+/// "Yes" to a question on the terminal, in English or Italian.
+pub fn yes(answer: &str) -> bool {
     matches!(
         answer.trim().to_lowercase().as_str(),
         "y" | "yes" | "s" | "si" | "sì"

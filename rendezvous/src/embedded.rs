@@ -25,4 +25,13 @@ impl EmbeddedRendezvous {
         }));
         Ok(Self { url, _stop: stop })
     }
+
+    /// The demo's and benchmarks' rendezvous: helpers may name themselves (no sign-in).
+    pub async fn start_for_demo() -> std::io::Result<Self> {
+        Self::start(ServerConfig {
+            allow_dev_identity: true,
+            ..ServerConfig::default()
+        })
+        .await
+    }
 }

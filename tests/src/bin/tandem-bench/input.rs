@@ -133,12 +133,7 @@ pub async fn run(samples: usize) -> anyhow::Result<()> {
     };
 
     // Tandem: a real session on loopback, control granted.
-    let rendezvous =
-        tandem_rendezvous::EmbeddedRendezvous::start(tandem_rendezvous::ServerConfig {
-            allow_dev_identity: true,
-            ..Default::default()
-        })
-        .await?;
+    let rendezvous = tandem_rendezvous::EmbeddedRendezvous::start_for_demo().await?;
     let config = SessionConfig {
         rendezvous: rendezvous.url.clone(),
         video: VideoConfig {

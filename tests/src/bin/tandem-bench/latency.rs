@@ -70,12 +70,7 @@ pub async fn run(seconds: u64, fps: u32, width: u32, height: u32) -> anyhow::Res
     capture_reference(&display, width, height)?;
 
     // An in-process rendezvous on loopback.
-    let rendezvous =
-        tandem_rendezvous::EmbeddedRendezvous::start(tandem_rendezvous::ServerConfig {
-            allow_dev_identity: true,
-            ..Default::default()
-        })
-        .await?;
+    let rendezvous = tandem_rendezvous::EmbeddedRendezvous::start_for_demo().await?;
     let url = rendezvous.url.clone();
 
     println!();
