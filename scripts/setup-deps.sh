@@ -10,8 +10,9 @@ want=${1:-test}
 build_pkgs=(pkg-config g++ nasm libxkbcommon-dev)
 # Xvfb is the screen for capture tests.
 # setxkbmap (x11-xkb-utils) switches the sharer's keyboard layout in the input tests.
-# coturn is the TURN relay, nftables + iproute2 build the NAT / firewall namespaces.
-test_pkgs=(xvfb x11-xkb-utils coturn nftables iproute2)
+# coturn is the TURN relay; nftables, iproute2 (ip, ss) and procps (sysctl) build the
+# NAT / firewall namespaces.
+test_pkgs=(xvfb x11-xkb-utils coturn nftables iproute2 procps)
 # ffmpeg (libx264, x11grab) is the reference in tandem-bench; not needed by the tests.
 bench_pkgs=(ffmpeg)
 
