@@ -2,6 +2,7 @@
 //! session state) and the `tandem` command line on top of it.
 
 pub mod capture;
+pub mod gui;
 pub mod input;
 pub mod media;
 pub mod net;

@@ -19,12 +19,14 @@ use crate::capture::{self, CursorPosition, CursorShape, MonitorInfo, ScreenSourc
 use crate::media::damage::DamageTracker;
 use crate::media::frame::BgraFrame;
 use crate::media::h264::{VideoDecoder, VideoEncoder};
+use crate::media::rate::{QualityController, QP_BEST};
 use crate::protocol::{now_us, FrameHeader, MAX_FRAME_LEN};
 
 pub const MAX_IN_FLIGHT: u64 = 3;
-/// After the screen stops changing, this many more frames of the still picture are encoded
-/// (P-frames that sharpen what a bitrate-limited frame left blurry), then nothing is sent.
-const REFINEMENT_FRAMES: u32 = 8;
+/// After the screen stops changing, this many more frames of the still picture are encoded at
+/// the best quantiser (P-frames that sharpen what a busy moment left blurry), then nothing is
+/// sent. The first does nearly all of it; the second cleans up what the first left.
+const REFINEMENT_FRAMES: u32 = 2;
 /// Refinement frames are spaced out and never hold back a real change: they would otherwise
 /// fill every frame slot and a keystroke would wait for the next one.
 const REFINEMENT_INTERVAL: Duration = Duration::from_millis(100);
@@ -138,6 +140,7 @@ fn run_pipeline(
     let mut damage = DamageTracker::new();
     let mut refinements_left = 0u32;
     let mut budget = BitBudget::new(f64::from(config.bitrate_bps));
+    let mut quality = QualityController::default();
     let interval = Duration::from_secs_f64(1.0 / config.fps.max(1) as f64);
     // Frames are at least `interval` apart; within that, a change is captured as soon as the
     // display reports it (no clock tick to wait for: that alone would add half a frame
@@ -226,11 +229,17 @@ fn run_pipeline(
         }
         // An unchanged screen costs a hash: once refined, nothing is encoded or sent.
         let changed = !known_still && !damage.update(&frame).is_empty();
+        let mut refining = false;
         if changed {
-            refinements_left = REFINEMENT_FRAMES;
+            refinements_left = if QualityController::worth_refining(quality.qp()) {
+                REFINEMENT_FRAMES
+            } else {
+                0
+            };
             next_refinement = started + REFINEMENT_INTERVAL;
         } else {
             let refine_now = refinements_left > 0 && started >= next_refinement;
+            refining = refine_now;
             if !key_requested && !refine_now {
                 if refinements_left == 0 {
                     next_allowed = started + interval;
@@ -247,19 +256,18 @@ fn run_pipeline(
             .is_none_or(|e| e.size() != (frame.width, frame.height));
         if size_changed {
             encoder = Some(
-                VideoEncoder::new(
-                    frame.width,
-                    frame.height,
-                    config.bitrate_bps,
-                    config.fps as f32,
-                )
-                .map_err(|e| e.to_string())?,
+                VideoEncoder::new(frame.width, frame.height, config.fps as f32)
+                    .map_err(|e| e.to_string())?,
             );
         }
         let Some(enc) = encoder.as_mut() else {
             continue;
         };
         let keyframe = size_changed || control.force_keyframe.swap(false, Ordering::Relaxed);
+        let qp = if refining { QP_BEST } else { quality.qp() };
+        if let Err(e) = enc.set_qp(qp) {
+            warn!("{e}");
+        }
         let encoded = match enc.encode(&frame, keyframe) {
             Ok(e) => e,
             Err(e) => {
@@ -272,6 +280,12 @@ fn run_pipeline(
             continue;
         }
         budget.spend(encoded.data.len());
+        if changed && !encoded.keyframe {
+            quality.observe(
+                encoded.data.len() * 8,
+                target / f64::from(config.fps.max(1)),
+            );
+        }
         // The frame-rate cap counts real changes; a refinement never delays the next one.
         if changed || key_requested {
             next_allowed = started + interval;

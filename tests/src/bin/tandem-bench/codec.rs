@@ -9,6 +9,7 @@ use anyhow::{bail, Context};
 use tandem::media::damage::DamageTracker;
 use tandem::media::frame::BgraFrame;
 use tandem::media::h264::{VideoDecoder, VideoEncoder};
+use tandem::media::rate::QualityController;
 use tandem_tests::scenes::{Scene, SceneKind};
 
 const FPS: f64 = 30.0;
@@ -45,8 +46,10 @@ fn ours(
     let mut scene = Scene::new(kind, width, height);
     let mut frame = BgraFrame::new(width, height);
     let mut damage = DamageTracker::new();
-    let mut encoder = VideoEncoder::new(width, height, bitrate, FPS as f32)?;
+    let mut encoder = VideoEncoder::new(width, height, FPS as f32)?;
     let mut decoder = VideoDecoder::new()?;
+    // The session pipeline's quality control, with the same per-frame budget x264 gets.
+    let mut quality = QualityController::default();
     let mut r = Ours {
         encoded: 0,
         bytes: 0,
@@ -65,7 +68,11 @@ fn ours(
         if unchanged {
             continue;
         }
+        encoder.set_qp(quality.qp())?;
         let encoded = encoder.encode(&frame, i == 0)?;
+        if !encoded.keyframe {
+            quality.observe(encoded.data.len() * 8, f64::from(bitrate) / FPS);
+        }
         r.convert_ms.push(f64::from(encoded.convert_us) / 1e3);
         r.encode_ms.push(f64::from(encoded.encode_us) / 1e3);
         r.encoded += 1;

@@ -1,0 +1,108 @@
+# Tandem — English. Every string the person sees lives here (and in it.ftl).
+app-title = Tandem
+
+## Home
+home-get-help-title = Get help
+home-get-help-body = Enter the code the person helping you reads out.
+home-code-label = Code
+home-code-placeholder = ABCD-EFGH
+home-submit = Submit
+home-help-someone-title = Help someone
+home-help-someone-body = Get a code to read to the person you are helping.
+home-help-someone = Help someone
+home-signed-in-as = Signed in as { $name }
+
+## Code entry errors
+code-error-format = A code has 8 letters and digits, like ABCD-EFGH.
+code-error-character = “{ $character }” cannot be part of a code. Check it with the person helping you.
+code-error-unknown = This code does not exist. Check it with the person helping you.
+code-error-expired = This code has expired. Ask for a new one.
+code-error-used = This code was already used. Ask for a new one.
+code-error-wrong = The code did not match. Ask for a new one.
+code-error-rate-limited = Too many attempts. Wait a minute and try again.
+code-error-unreachable = Tandem cannot reach its service. Check the internet connection and try again.
+code-error-other = Could not connect: { $detail }
+
+## Helper: the code
+helper-getting-code = Getting a code…
+helper-code-title = Share this code by phone or message
+helper-code-expires = The code expires in { $minutes }:{ $seconds }
+helper-code-expired = The code has expired.
+helper-copy = Copy
+helper-copied = Copied
+helper-new-code = New code
+helper-cancel = Cancel
+helper-waiting = Waiting for the other person to enter the code…
+helper-joined = Connecting…
+helper-waiting-consent = Waiting for { $name } to allow screen sharing…
+helper-waiting-consent-anonymous = Waiting for the other person to allow screen sharing…
+
+## Viewer toolbar
+viewer-monitor = Monitor
+viewer-monitor-item = { $index }: { $name } ({ $width }×{ $height })
+viewer-fit = Fit
+viewer-actual-size = Actual size
+viewer-pen = Pen
+viewer-laser = Laser
+viewer-clear = Clear
+viewer-chat = Chat
+viewer-request-control = Request control
+viewer-release-control = Release control
+viewer-control-pending = Waiting for an answer…
+viewer-end = End
+viewer-waiting-picture = Waiting for the first picture…
+viewer-paused = Screen sharing is paused.
+viewer-paused-by-you = You paused the session.
+viewer-pause = Pause
+viewer-resume = Resume
+viewer-path-direct = Direct
+viewer-path-relayed = Relayed
+viewer-stats = { $path } · { $rtt } ms · { $fps } fps
+viewer-colour-red = Red
+viewer-colour-yellow = Yellow
+viewer-colour-blue = Blue
+viewer-colour-green = Green
+
+## Control
+control-granted = You control the screen.
+control-declined = { $name } declined the request.
+control-declined-busy = Wait a moment before asking again.
+control-declined-paused = The session is paused.
+control-declined-other = Control was not handed over.
+control-revoked = { $name } took control back.
+
+## Chat
+chat-title = Chat
+chat-placeholder = Write a message
+chat-send = Send
+chat-you = You
+chat-empty = No messages yet.
+
+## Sharer
+sharer-joining = Connecting…
+consent-title = { $name } wants to share your screen
+consent-body = { $name } will see everything on your screen until you end the session. You can pause or end at any time.
+consent-allow = Allow
+consent-cancel = Cancel
+control-request-title = { $name } wants to control your screen
+control-request-body = { $name } will be able to use your mouse and keyboard. You can take control back at any time.
+control-allow = Allow
+control-decline = Decline
+sharing-with = Sharing with { $name }
+sharing-control-you = You have control
+sharing-control-helper = { $name } has control
+sharing-take-back = Take control back
+sharing-pause = Pause
+sharing-resume = Resume
+sharing-paused = Paused
+sharing-chat = Chat
+sharing-end = End
+
+## End
+ended-title = The session has ended
+ended-by-you = You ended the session.
+ended-by-peer = { $name } ended the session.
+ended-declined = Screen sharing was not allowed.
+ended-lost = The connection was lost.
+ended-error = The session ended with an error: { $detail }
+ended-home = Back to start

@@ -1,0 +1,108 @@
+# Tandem — italiano. Stesse chiavi di en.ftl.
+app-title = Tandem
+
+## Home
+home-get-help-title = Ricevi assistenza
+home-get-help-body = Inserisci il codice che ti legge la persona che ti aiuta.
+home-code-label = Codice
+home-code-placeholder = ABCD-EFGH
+home-submit = Invia
+home-help-someone-title = Aiuta qualcuno
+home-help-someone-body = Ottieni un codice da leggere alla persona che stai aiutando.
+home-help-someone = Aiuta qualcuno
+home-signed-in-as = Accesso eseguito come { $name }
+
+## Code entry errors
+code-error-format = Un codice ha 8 lettere e cifre, come ABCD-EFGH.
+code-error-character = «{ $character }» non può far parte di un codice. Verificalo con chi ti aiuta.
+code-error-unknown = Questo codice non esiste. Verificalo con chi ti aiuta.
+code-error-expired = Questo codice è scaduto. Chiedine uno nuovo.
+code-error-used = Questo codice è già stato usato. Chiedine uno nuovo.
+code-error-wrong = Il codice non corrisponde. Chiedine uno nuovo.
+code-error-rate-limited = Troppi tentativi. Attendi un minuto e riprova.
+code-error-unreachable = Tandem non riesce a raggiungere il servizio. Controlla la connessione a internet e riprova.
+code-error-other = Impossibile connettersi: { $detail }
+
+## Helper: the code
+helper-getting-code = Richiesta del codice…
+helper-code-title = Comunica questo codice per telefono o con un messaggio
+helper-code-expires = Il codice scade tra { $minutes }:{ $seconds }
+helper-code-expired = Il codice è scaduto.
+helper-copy = Copia
+helper-copied = Copiato
+helper-new-code = Nuovo codice
+helper-cancel = Annulla
+helper-waiting = In attesa che l'altra persona inserisca il codice…
+helper-joined = Connessione in corso…
+helper-waiting-consent = In attesa che { $name } consenta la condivisione dello schermo…
+helper-waiting-consent-anonymous = In attesa che l'altra persona consenta la condivisione dello schermo…
+
+## Viewer toolbar
+viewer-monitor = Schermo
+viewer-monitor-item = { $index }: { $name } ({ $width }×{ $height })
+viewer-fit = Adatta
+viewer-actual-size = Dimensioni reali
+viewer-pen = Penna
+viewer-laser = Puntatore laser
+viewer-clear = Cancella
+viewer-chat = Chat
+viewer-request-control = Richiedi il controllo
+viewer-release-control = Rilascia il controllo
+viewer-control-pending = In attesa di risposta…
+viewer-end = Termina
+viewer-waiting-picture = In attesa della prima immagine…
+viewer-paused = La condivisione dello schermo è in pausa.
+viewer-paused-by-you = Hai messo in pausa la sessione.
+viewer-pause = Pausa
+viewer-resume = Riprendi
+viewer-path-direct = Diretta
+viewer-path-relayed = Tramite relay
+viewer-stats = { $path } · { $rtt } ms · { $fps } fps
+viewer-colour-red = Rosso
+viewer-colour-yellow = Giallo
+viewer-colour-blue = Blu
+viewer-colour-green = Verde
+
+## Control
+control-granted = Hai il controllo dello schermo.
+control-declined = { $name } ha rifiutato la richiesta.
+control-declined-busy = Attendi un momento prima di chiedere di nuovo.
+control-declined-paused = La sessione è in pausa.
+control-declined-other = Il controllo non è stato concesso.
+control-revoked = { $name } ha ripreso il controllo.
+
+## Chat
+chat-title = Chat
+chat-placeholder = Scrivi un messaggio
+chat-send = Invia
+chat-you = Tu
+chat-empty = Ancora nessun messaggio.
+
+## Sharer
+sharer-joining = Connessione in corso…
+consent-title = { $name } vuole condividere il tuo schermo
+consent-body = { $name } vedrà tutto ciò che è sul tuo schermo finché non termini la sessione. Puoi mettere in pausa o terminare in qualsiasi momento.
+consent-allow = Consenti
+consent-cancel = Annulla
+control-request-title = { $name } vuole controllare il tuo schermo
+control-request-body = { $name } potrà usare il tuo mouse e la tua tastiera. Puoi riprendere il controllo in qualsiasi momento.
+control-allow = Consenti
+control-decline = Rifiuta
+sharing-with = Condivisione con { $name }
+sharing-control-you = Hai il controllo
+sharing-control-helper = { $name } ha il controllo
+sharing-take-back = Riprendi il controllo
+sharing-pause = Pausa
+sharing-resume = Riprendi
+sharing-paused = In pausa
+sharing-chat = Chat
+sharing-end = Termina
+
+## End
+ended-title = La sessione è terminata
+ended-by-you = Hai terminato la sessione.
+ended-by-peer = { $name } ha terminato la sessione.
+ended-declined = La condivisione dello schermo non è stata consentita.
+ended-lost = La connessione si è interrotta.
+ended-error = La sessione è terminata con un errore: { $detail }
+ended-home = Torna all'inizio
