@@ -1,8 +1,11 @@
-//! `tandem`: the command line.
+//! `tandem`: the app and its command line.
 //!
-//! - `tandem assist --dev-identity "Anna Rossi"`: be the helper; prints the code to read out.
-//! - `tandem share ABCD-EFGH`: be the sharer; asks before anything is shared.
-//! - `tandem demo`: both, plus an embedded rendezvous, on this machine.
+//! - `tandem` (or `tandem gui`): the window: get help with a code, or help someone.
+//! - `tandem assist --dev-identity "Anna Rossi"`: be the helper in the terminal; prints the
+//!   code to read out.
+//! - `tandem share ABCD-EFGH`: be the sharer in the terminal; asks before anything is shared.
+//! - `tandem demo`: both, plus an embedded rendezvous, on this machine: two windows, or the
+//!   terminal when there is no display (or with `--headless`).
 
 mod terminal;
 
@@ -24,12 +27,15 @@ use tokio::io::AsyncBufReadExt;
 #[derive(Parser)]
 #[command(version, about = "Tandem remote assistance")]
 struct Cli {
+    /// Without a command, the window opens.
     #[command(subcommand)]
-    command: Mode,
+    command: Option<Mode>,
 }
 
 #[derive(Subcommand)]
 enum Mode {
+    /// The window (the default).
+    Gui(GuiArgs),
     /// Help someone: get a code to read to them, then see their screen.
     Assist {
         #[command(flatten)]
@@ -57,10 +63,27 @@ enum Mode {
         seconds: u64,
         #[command(flatten)]
         video: VideoArgs,
+        /// Run in this terminal even when there is a display for windows.
+        #[arg(long)]
+        headless: bool,
     },
 }
 
-#[derive(Args, Clone)]
+#[derive(Args, Clone, Default)]
+struct GuiArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Identify as this helper instead of signing in (the server must allow it).
+    #[arg(long, env = "TANDEM_DEV_IDENTITY")]
+    dev_identity: Option<String>,
+    /// Language of the window (`en`, `it`); default: the system's.
+    #[arg(long, env = "TANDEM_LANG")]
+    lang: Option<String>,
+    #[command(flatten)]
+    video: VideoArgs,
+}
+
+#[derive(Args, Clone, Default)]
 struct CommonArgs {
     /// Rendezvous service URL (ws:// or wss://).
     #[arg(long, env = "TANDEM_RENDEZVOUS", default_value = "ws://127.0.0.1:8443")]
@@ -86,7 +109,7 @@ struct CommonArgs {
     turn_ca: Option<PathBuf>,
 }
 
-#[derive(Args, Clone)]
+#[derive(Args, Clone, Default)]
 struct VideoArgs {
     /// Share a synthetic moving picture of this size (WIDTHxHEIGHT) instead of the screen.
     /// The default when there is no display to capture.
@@ -165,6 +188,24 @@ fn main() {
         )
         .init();
     let cli = Cli::parse();
+    let command = match cli.command {
+        Some(command) => command,
+        // As `tandem gui`, so its environment variables apply.
+        None => match Cli::parse_from(["tandem", "gui"]).command {
+            Some(command) => command,
+            None => Mode::Gui(GuiArgs::default()),
+        },
+    };
+    // The window runs on the main thread with its own runtime.
+    if let Mode::Gui(args) = command {
+        std::process::exit(match run_gui(args) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("tandem: {e:#}");
+                1
+            }
+        });
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -175,7 +216,7 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let code = match runtime.block_on(run(cli)) {
+    let code = match runtime.block_on(run(command)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("tandem: {e:#}");
@@ -188,8 +229,21 @@ fn main() {
     std::process::exit(code);
 }
 
-async fn run(cli: Cli) -> anyhow::Result<i32> {
-    match cli.command {
+fn run_gui(args: GuiArgs) -> anyhow::Result<()> {
+    let mut session = session_config(&args.common)?;
+    session.video = args.video.config();
+    let language = args.lang.unwrap_or_else(tandem::gui::i18n::system_language);
+    tandem::gui::run(tandem::gui::GuiOptions {
+        session,
+        identity: args.dev_identity.map(|name| HelperIdentity::Dev { name }),
+        language,
+    })?;
+    Ok(())
+}
+
+async fn run(command: Mode) -> anyhow::Result<i32> {
+    match command {
+        Mode::Gui(_) => anyhow::bail!("the window runs outside the runtime"),
         Mode::Assist {
             common,
             dev_identity,
@@ -236,7 +290,17 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             let ui = Terminal::new(Role::Sharer, common.json);
             ui.drive(SessionHandle::sharer(config, code)).await
         }
-        Mode::Demo { seconds, video } => demo(seconds, video).await,
+        Mode::Demo {
+            seconds,
+            video,
+            headless,
+        } => {
+            if headless || std::env::var_os("DISPLAY").is_none() {
+                demo(seconds, video).await
+            } else {
+                window_demo(video).await
+            }
+        }
     }
 }
 
@@ -252,7 +316,46 @@ fn save_png(path: &std::path::Path, width: u32, height: u32, rgba: &[u8]) -> any
     Ok(())
 }
 
-/// The README's first command: everything on this machine, nothing to install.
+/// `tandem demo` with a display: the embedded rendezvous here, and a helper window and a
+/// sharer window as two processes, as two people would have them.
+async fn window_demo(video: VideoArgs) -> anyhow::Result<i32> {
+    let rendezvous = tandem_rendezvous::EmbeddedRendezvous::start_for_demo().await?;
+    let url = rendezvous.url.clone();
+    println!("Embedded rendezvous on {url}");
+    println!("Helper window: click “Help someone”. Sharer window: type the code it shows.");
+    let exe = std::env::current_exe()?;
+    let mut video_args = Vec::new();
+    if let Some((w, h)) = video.test_pattern {
+        video_args.extend(["--test-pattern".to_owned(), format!("{w}x{h}")]);
+    }
+    if let Some(display) = &video.display {
+        video_args.extend(["--display".to_owned(), display.clone()]);
+    }
+    let spawn = |extra: &[&str]| {
+        tokio::process::Command::new(&exe)
+            .arg("gui")
+            .args(["--rendezvous", &url])
+            .args(extra)
+            .args(&video_args)
+            .kill_on_drop(true)
+            .spawn()
+    };
+    let mut helper = spawn(&["--dev-identity", "Anna Rossi"])?;
+    let mut sharer = spawn(&[])?;
+    let (helper_status, sharer_status) = tokio::select! {
+        statuses = async { (helper.wait().await, sharer.wait().await) } => statuses,
+        _ = tokio::signal::ctrl_c() => return Ok(0),
+    };
+    drop(rendezvous);
+    Ok(if helper_status?.success() && sharer_status?.success() {
+        0
+    } else {
+        1
+    })
+}
+
+/// The README's first command without a display: everything on this machine, in the
+/// terminal.
 async fn demo(seconds: u64, video: VideoArgs) -> anyhow::Result<i32> {
     let rendezvous = tandem_rendezvous::EmbeddedRendezvous::start_for_demo().await?;
     let url = rendezvous.url.clone();

@@ -1,0 +1,1282 @@
+//! The GUI's state, messages and screens. All session work happens in the engine; this
+//! turns its events into screens and the person's clicks and keys into its commands.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use iced::widget::{
+    button, column, container, image, mouse_area, pick_list, pin, responsive, row, scrollable,
+    space, stack, text, text_input, Column,
+};
+use iced::{keyboard, mouse, window, Alignment, Element, Length, Point, Size, Subscription, Task};
+use tokio::sync::mpsc;
+
+use super::engine::{self, EngineMsg, FrameSlot, RemoteFrame, SessionFailure, Start};
+use super::i18n::Strings;
+use super::keys;
+use crate::input::view::ViewTransform;
+use crate::input::{DeclineReason, InputEvent, PointerButton};
+use crate::session::{
+    Command, CursorPicture, EndReason, Event, HelperIdentity, MonitorInfo, PathInfo, Role,
+    SessionConfig,
+};
+use tandem_crypto::{CodeError, SessionCode};
+
+/// The sharer's window while sharing: a small bar.
+const BAR_WIDTH: f32 = 560.0;
+const BAR_HEIGHT: f32 = 150.0;
+
+/// What the GUI needs to run sessions.
+#[derive(Clone)]
+pub struct GuiOptions {
+    pub session: SessionConfig,
+    /// Who the helper is; `None` until sign-in exists for this build (then "Help someone"
+    /// says so instead of failing at the rendezvous).
+    pub identity: Option<HelperIdentity>,
+    /// A language code or POSIX locale (`it`, `it_IT.UTF-8`); English if the app lacks it.
+    pub language: String,
+}
+
+/// Widget ids the tests (and keyboard focus) use.
+pub mod ids {
+    pub const CODE_INPUT: &str = "code";
+    pub const CHAT_INPUT: &str = "chat";
+}
+
+#[derive(Debug, Clone)]
+pub enum Message {
+    CodeChanged(String),
+    SubmitCode,
+    HelpSomeone,
+    CancelHelper,
+    CopyCode,
+    Tick(Instant),
+    Engine(u64, EngineMsg),
+    /// Sharer: the consent dialog.
+    Allow,
+    Cancel,
+    /// Sharer: the control dialog and the bar.
+    GrantControl,
+    DeclineControl,
+    RevokeControl,
+    Pause,
+    Resume,
+    End,
+    /// Helper's toolbar.
+    SelectMonitor(MonitorChoice),
+    ToggleFit,
+    ToggleChat,
+    RequestControl,
+    ReleaseControl,
+    ChatDraft(String),
+    SendChat,
+    /// Helper: mouse and keys over the remote screen.
+    PointerMoved(Point, Size),
+    PointerButton(PointerButton, bool),
+    Wheel(mouse::ScrollDelta),
+    Keyboard(keyboard::Event),
+    FrameAllocated(
+        u64,
+        Result<iced_runtime::image::Allocation, iced_runtime::image::Error>,
+    ),
+    WindowOpened(window::Id),
+}
+
+/// An entry of the monitor list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonitorChoice {
+    pub id: u32,
+    pub label: String,
+}
+
+impl std::fmt::Display for MonitorChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.label)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ControlState {
+    None,
+    Requested,
+    Granted,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatLine {
+    pub from: Role,
+    pub text: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Viewer {
+    pub consented: bool,
+    pub monitors: Vec<MonitorInfo>,
+    pub current_monitor: u32,
+    pub fit: bool,
+    pub control: Option<ControlState>,
+    pub paused_by: Option<Role>,
+    pub path: Option<PathInfo>,
+    pub rtt_ms: Option<f64>,
+    pub fps: Option<f64>,
+    pub notice: Option<String>,
+    /// What is drawn, and its pre-uploaded texture (kept alive while shown).
+    pub shown: Option<(RemoteFrame, Option<iced_runtime::image::Allocation>)>,
+    /// A frame waiting for its upload; newer frames wait in the slot meanwhile.
+    pub uploading: Option<RemoteFrame>,
+    pub cursor: Option<(i32, i32)>,
+    pub cursor_picture: Option<(CursorPicture, image::Handle)>,
+    /// The last pointer position over the picture, in the sharer's pixels.
+    pub pointer: Option<(u32, u32)>,
+    pub frames_shown: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SharerControl {
+    None,
+    Asked,
+    Helper,
+}
+
+#[derive(Debug)]
+pub enum Screen {
+    Home {
+        code: String,
+        error: Option<String>,
+        notice: Option<String>,
+    },
+    HelperCode {
+        code: Option<String>,
+        expires_at: Option<Instant>,
+        joined: bool,
+        copied: bool,
+    },
+    Viewer(Box<Viewer>),
+    SharerJoining,
+    SharerConsent {
+        helper_name: String,
+    },
+    Sharing {
+        helper_name: String,
+        control: SharerControl,
+        paused_by: Option<Role>,
+    },
+}
+
+pub struct App {
+    t: Strings,
+    session: SessionConfig,
+    identity: Option<HelperIdentity>,
+    pub screen: Screen,
+    role: Option<Role>,
+    commands: Option<mpsc::UnboundedSender<Command>>,
+    frames: Arc<FrameSlot>,
+    /// Messages from an older session are ignored.
+    epoch: u64,
+    peer_name: Option<String>,
+    pub chat: Vec<ChatLine>,
+    pub chat_open: bool,
+    pub chat_unread: bool,
+    chat_draft: String,
+    /// The code as typed, kept when it fails so nothing typed is lost.
+    last_code: String,
+    window: Option<window::Id>,
+    now: Instant,
+}
+
+impl App {
+    pub fn new(options: GuiOptions) -> Self {
+        Self {
+            t: Strings::load(&options.language).unwrap_or_else(|_| Strings::english()),
+            session: options.session,
+            identity: options.identity,
+            screen: Screen::Home {
+                code: String::new(),
+                error: None,
+                notice: None,
+            },
+            role: None,
+            commands: None,
+            frames: Arc::new(FrameSlot::default()),
+            epoch: 0,
+            peer_name: None,
+            chat: Vec::new(),
+            chat_open: false,
+            chat_unread: false,
+            chat_draft: String::new(),
+            last_code: String::new(),
+            window: None,
+            now: Instant::now(),
+        }
+    }
+
+    pub fn title(&self) -> String {
+        self.t.get("app-title")
+    }
+
+    fn send(&self, command: Command) {
+        if let Some(commands) = &self.commands {
+            // A closed channel means the session already ended; its end arrives as a message.
+            let _ = commands.send(command);
+        }
+    }
+
+    fn peer(&self) -> String {
+        self.peer_name
+            .clone()
+            .unwrap_or_else(|| self.t.get("peer-anonymous"))
+    }
+
+    /// Which session the engine messages must carry to be heeded.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    fn start(&mut self, start: Start) -> Task<Message> {
+        self.epoch += 1;
+        let epoch = self.epoch;
+        self.frames = Arc::new(FrameSlot::default());
+        self.chat.clear();
+        self.chat_open = false;
+        self.chat_unread = false;
+        self.peer_name = None;
+        let mut config = self.session.clone();
+        if matches!(start, Start::Helper(_)) {
+            self.role = Some(Role::Helper);
+            config.frame_sink = Some(self.frames.sink());
+        } else {
+            self.role = Some(Role::Sharer);
+        }
+        Task::run(
+            engine::run(config, start, Arc::clone(&self.frames)),
+            move |m| Message::Engine(epoch, m),
+        )
+    }
+
+    fn go_home(&mut self, notice: Option<String>, error: Option<String>) -> Task<Message> {
+        self.commands = None;
+        self.role = None;
+        self.epoch += 1;
+        let sharer_bar = matches!(self.screen, Screen::Sharing { .. });
+        self.screen = Screen::Home {
+            code: if error.is_some() {
+                self.last_code.clone()
+            } else {
+                String::new()
+            },
+            error,
+            notice,
+        };
+        if sharer_bar {
+            self.window_as_dialog()
+        } else {
+            Task::none()
+        }
+    }
+
+    pub fn update(&mut self, message: Message) -> Task<Message> {
+        match message {
+            Message::WindowOpened(id) => {
+                self.window = Some(id);
+                Task::none()
+            }
+            Message::Tick(now) => {
+                self.now = now;
+                Task::none()
+            }
+            Message::CodeChanged(code) => {
+                if let Screen::Home {
+                    code: current,
+                    error,
+                    ..
+                } = &mut self.screen
+                {
+                    *current = code.chars().take(24).collect();
+                    *error = None;
+                }
+                Task::none()
+            }
+            Message::SubmitCode => {
+                let Screen::Home { code, error, .. } = &mut self.screen else {
+                    return Task::none();
+                };
+                match SessionCode::parse(code) {
+                    Ok(parsed) => {
+                        self.last_code = code.clone();
+                        self.screen = Screen::SharerJoining;
+                        self.start(Start::Sharer(parsed))
+                    }
+                    Err(e) => {
+                        *error = Some(code_error_text(&self.t, &e));
+                        Task::none()
+                    }
+                }
+            }
+            Message::HelpSomeone => {
+                let Some(identity) = self.identity.clone() else {
+                    return Task::none();
+                };
+                self.screen = Screen::HelperCode {
+                    code: None,
+                    expires_at: None,
+                    joined: false,
+                    copied: false,
+                };
+                self.start(Start::Helper(identity))
+            }
+            Message::CancelHelper => {
+                self.send(Command::End);
+                self.go_home(None, None)
+            }
+            Message::CopyCode => {
+                if let Screen::HelperCode {
+                    code: Some(code),
+                    copied,
+                    ..
+                } = &mut self.screen
+                {
+                    *copied = true;
+                    return iced::clipboard::write(code.clone());
+                }
+                Task::none()
+            }
+            Message::Engine(epoch, msg) => {
+                if epoch != self.epoch {
+                    return Task::none();
+                }
+                self.engine(msg)
+            }
+            Message::Allow => {
+                if let Screen::SharerConsent { helper_name } = &self.screen {
+                    self.screen = Screen::Sharing {
+                        helper_name: helper_name.clone(),
+                        control: SharerControl::None,
+                        paused_by: None,
+                    };
+                    self.send(Command::Allow);
+                    return self.window_as_bar();
+                }
+                Task::none()
+            }
+            Message::Cancel => {
+                self.send(Command::Decline);
+                self.go_home(None, None)
+            }
+            Message::GrantControl => {
+                if let Screen::Sharing { control, .. } = &mut self.screen {
+                    *control = SharerControl::Helper;
+                    self.send(Command::GrantControl);
+                }
+                Task::none()
+            }
+            Message::DeclineControl => {
+                if let Screen::Sharing { control, .. } = &mut self.screen {
+                    *control = SharerControl::None;
+                    self.send(Command::DeclineControl);
+                }
+                Task::none()
+            }
+            Message::RevokeControl => {
+                if let Screen::Sharing { control, .. } = &mut self.screen {
+                    *control = SharerControl::None;
+                    self.send(Command::RevokeControl);
+                }
+                Task::none()
+            }
+            Message::Pause => {
+                match &mut self.screen {
+                    Screen::Sharing { paused_by, .. } => *paused_by = Some(Role::Sharer),
+                    Screen::Viewer(v) => v.paused_by = Some(Role::Helper),
+                    _ => return Task::none(),
+                }
+                self.send(Command::Pause);
+                Task::none()
+            }
+            Message::Resume => {
+                match &mut self.screen {
+                    Screen::Sharing { paused_by, .. } => *paused_by = None,
+                    Screen::Viewer(v) => v.paused_by = None,
+                    _ => return Task::none(),
+                }
+                self.send(Command::Resume);
+                Task::none()
+            }
+            Message::End => {
+                self.send(Command::End);
+                let notice = self.t.get("ended-by-you");
+                self.go_home(Some(notice), None)
+            }
+            Message::SelectMonitor(choice) => {
+                if let Screen::Viewer(v) = &mut self.screen {
+                    v.current_monitor = choice.id;
+                    self.send(Command::SelectMonitor(choice.id));
+                }
+                Task::none()
+            }
+            Message::ToggleFit => {
+                if let Screen::Viewer(v) = &mut self.screen {
+                    v.fit = !v.fit;
+                }
+                Task::none()
+            }
+            Message::ToggleChat => {
+                self.chat_open = !self.chat_open;
+                self.chat_unread = false;
+                let mut tasks = Vec::new();
+                if let (Screen::Sharing { .. }, Some(id)) = (&self.screen, self.window) {
+                    // The bar grows to hold the chat, and shrinks back.
+                    let height = if self.chat_open { 460.0 } else { BAR_HEIGHT };
+                    tasks.push(window::resize(id, Size::new(BAR_WIDTH, height)));
+                }
+                if self.chat_open {
+                    tasks.push(iced::widget::operation::focus(ids::CHAT_INPUT));
+                }
+                Task::batch(tasks)
+            }
+            Message::RequestControl => {
+                if let Screen::Viewer(v) = &mut self.screen {
+                    v.control = Some(ControlState::Requested);
+                    v.notice = None;
+                    self.send(Command::RequestControl);
+                }
+                Task::none()
+            }
+            Message::ReleaseControl => {
+                if let Screen::Viewer(v) = &mut self.screen {
+                    v.control = None;
+                    self.send(Command::ReleaseControl);
+                }
+                Task::none()
+            }
+            Message::ChatDraft(draft) => {
+                self.chat_draft = draft;
+                Task::none()
+            }
+            Message::SendChat => {
+                let text = self.chat_draft.trim().to_owned();
+                if !text.is_empty() {
+                    if let Some(role) = self.role {
+                        self.chat.push(ChatLine {
+                            from: role,
+                            text: text.clone(),
+                        });
+                    }
+                    self.send(Command::Chat(text));
+                    self.chat_draft.clear();
+                }
+                Task::none()
+            }
+            Message::PointerMoved(position, view) => {
+                self.pointer_moved(position, view);
+                Task::none()
+            }
+            Message::PointerButton(button, down) => {
+                if self.controlling() {
+                    self.send(Command::Input(InputEvent::Button { button, down }));
+                }
+                Task::none()
+            }
+            Message::Wheel(delta) => {
+                if self.controlling() {
+                    if let Some(event) = keys::wheel(delta) {
+                        self.send(Command::Input(event));
+                    }
+                }
+                Task::none()
+            }
+            Message::Keyboard(event) => {
+                self.keyboard(event);
+                Task::none()
+            }
+            Message::FrameAllocated(seq, result) => {
+                if let Screen::Viewer(v) = &mut self.screen {
+                    if let Some(frame) = v.uploading.take_if(|f| f.seq == seq) {
+                        // Shown once uploaded; on a renderer that cannot pre-upload, as is.
+                        v.shown = Some((frame, result.ok()));
+                        v.frames_shown += 1;
+                    }
+                }
+                self.next_frame()
+            }
+        }
+    }
+
+    fn controlling(&self) -> bool {
+        matches!(&self.screen, Screen::Viewer(v) if v.control == Some(ControlState::Granted) && v.paused_by.is_none())
+    }
+
+    fn pointer_moved(&mut self, position: Point, view: Size) {
+        let controlling = self.controlling();
+        let Screen::Viewer(v) = &mut self.screen else {
+            return;
+        };
+        let Some((frame, _)) = &v.shown else {
+            return;
+        };
+        let transform = if v.fit {
+            ViewTransform::fit(
+                frame.width,
+                frame.height,
+                f64::from(view.width),
+                f64::from(view.height),
+            )
+        } else {
+            Some(ViewTransform::identity(frame.width, frame.height))
+        };
+        let Some((x, y)) =
+            transform.and_then(|t| t.to_frame(f64::from(position.x), f64::from(position.y)))
+        else {
+            return;
+        };
+        if v.pointer == Some((x, y)) {
+            return;
+        }
+        v.pointer = Some((x, y));
+        if controlling {
+            let monitor = v.current_monitor;
+            self.send(Command::Input(InputEvent::PointerMove { monitor, x, y }));
+        }
+    }
+
+    fn keyboard(&mut self, event: keyboard::Event) {
+        if !self.controlling() || self.chat_open {
+            return;
+        }
+        let input = match event {
+            keyboard::Event::KeyPressed { physical_key, .. } => keys::key_event(physical_key, true),
+            keyboard::Event::KeyReleased { physical_key, .. } => {
+                keys::key_event(physical_key, false)
+            }
+            keyboard::Event::ModifiersChanged(m) => Some(InputEvent::Modifiers(keys::modifiers(m))),
+        };
+        if let Some(input) = input {
+            self.send(Command::Input(input));
+        }
+    }
+
+    /// Takes the newest frame from the slot and starts its upload, unless one is uploading.
+    fn next_frame(&mut self) -> Task<Message> {
+        let Screen::Viewer(v) = &mut self.screen else {
+            // Not showing pictures (yet): keep only the newest.
+            return Task::none();
+        };
+        if v.uploading.is_some() {
+            return Task::none();
+        }
+        let Some(frame) = self.frames.take() else {
+            return Task::none();
+        };
+        let seq = frame.seq;
+        let handle = frame.handle.clone();
+        v.uploading = Some(frame);
+        iced_runtime::image::allocate(handle)
+            .map(move |result| Message::FrameAllocated(seq, result))
+    }
+
+    fn engine(&mut self, msg: EngineMsg) -> Task<Message> {
+        match msg {
+            EngineMsg::Started(commands) => {
+                self.commands = Some(commands);
+                Task::none()
+            }
+            EngineMsg::Frame => self.next_frame(),
+            EngineMsg::Event(event) => self.event(event),
+            EngineMsg::Finished(result) => self.finished(result),
+        }
+    }
+
+    fn finished(&mut self, result: Result<EndReason, SessionFailure>) -> Task<Message> {
+        if matches!(self.screen, Screen::Home { .. }) {
+            return Task::none();
+        }
+        match result {
+            // The end was already shown when its event arrived.
+            Ok(reason) => {
+                let notice = self.end_text(reason);
+                self.go_home(Some(notice), None)
+            }
+            Err(failure) => {
+                let text = failure_text(&self.t, &failure);
+                if self.role == Some(Role::Sharer) {
+                    // Shown under the code box, with the code still there to correct.
+                    self.go_home(None, Some(text))
+                } else {
+                    self.go_home(Some(text), None)
+                }
+            }
+        }
+    }
+
+    fn end_text(&self, reason: EndReason) -> String {
+        let name = self.peer();
+        let peer_ended = match self.role {
+            Some(Role::Helper) => reason == EndReason::SharerEnded,
+            _ => reason == EndReason::HelperEnded,
+        };
+        if peer_ended {
+            return self.t.with("ended-by-peer", &[("name", &name)]);
+        }
+        match reason {
+            EndReason::HelperEnded | EndReason::SharerEnded => self.t.get("ended-by-you"),
+            EndReason::Declined => self.t.get("ended-declined"),
+            EndReason::PeerLost => self.t.get("ended-lost"),
+            EndReason::PairingFailed => self.t.get("code-error-wrong"),
+            EndReason::NoPath => self.t.get("ended-no-path"),
+            EndReason::ProtocolError => self.t.get("ended-protocol"),
+        }
+    }
+
+    fn event(&mut self, event: Event) -> Task<Message> {
+        match event {
+            Event::CodeIssued {
+                code,
+                expires_in_secs,
+            } => {
+                if let Screen::HelperCode {
+                    code: shown,
+                    expires_at,
+                    ..
+                } = &mut self.screen
+                {
+                    *shown = Some(code);
+                    self.now = Instant::now();
+                    *expires_at = Some(Instant::now() + Duration::from_secs(expires_in_secs));
+                }
+            }
+            Event::PeerJoined => {
+                if let Screen::HelperCode { joined, .. } = &mut self.screen {
+                    *joined = true;
+                }
+            }
+            Event::Paired { peer_name } => {
+                self.peer_name = peer_name;
+                if self.role == Some(Role::Helper) {
+                    self.screen = Screen::Viewer(Box::new(Viewer {
+                        fit: true,
+                        ..Viewer::default()
+                    }));
+                }
+            }
+            Event::ConsentRequested { helper_name } => {
+                self.peer_name = Some(helper_name.clone());
+                self.screen = Screen::SharerConsent { helper_name };
+            }
+            Event::ConsentGiven => {
+                if let Screen::Viewer(v) = &mut self.screen {
+                    v.consented = true;
+                }
+            }
+            Event::ConsentDeclined => {
+                let notice = self.t.get("ended-declined");
+                return self.go_home(Some(notice), None);
+            }
+            Event::Connected { path, .. } | Event::PathChanged { path } => {
+                if let Screen::Viewer(v) = &mut self.screen {
+                    v.path = Some(path);
+                }
+            }
+            Event::Stats { fps, rtt_ms, .. } => {
+                if let Screen::Viewer(v) = &mut self.screen {
+                    v.fps = Some(fps);
+                    v.rtt_ms = Some(rtt_ms);
+                }
+            }
+            Event::Chat { from, text } => {
+                self.chat.push(ChatLine { from, text });
+                if !self.chat_open {
+                    self.chat_unread = true;
+                }
+            }
+            Event::Paused { by } => match &mut self.screen {
+                Screen::Viewer(v) => v.paused_by = Some(by),
+                Screen::Sharing { paused_by, .. } => *paused_by = Some(by),
+                _ => {}
+            },
+            Event::Resumed { .. } => match &mut self.screen {
+                Screen::Viewer(v) => v.paused_by = None,
+                Screen::Sharing { paused_by, .. } => *paused_by = None,
+                _ => {}
+            },
+            Event::Cursor { x, y, visible } => {
+                if let Screen::Viewer(v) = &mut self.screen {
+                    v.cursor = visible.then_some((x, y));
+                }
+            }
+            Event::CursorShape(picture) => {
+                if let Screen::Viewer(v) = &mut self.screen {
+                    v.cursor_picture = cursor_handle(&picture).map(|h| (picture, h));
+                }
+            }
+            Event::Monitors { monitors, current } => {
+                if let Screen::Viewer(v) = &mut self.screen {
+                    v.monitors = monitors;
+                    v.current_monitor = current;
+                }
+            }
+            Event::ControlRequested { helper_name } => {
+                if let Screen::Sharing { control, .. } = &mut self.screen {
+                    *control = SharerControl::Asked;
+                }
+                self.peer_name = Some(helper_name);
+            }
+            Event::ControlGranted => {
+                if let Screen::Viewer(v) = &mut self.screen {
+                    v.control = Some(ControlState::Granted);
+                    v.notice = Some(self.t.get("control-granted"));
+                }
+            }
+            Event::ControlDeclined { reason, .. } => {
+                let text = match reason {
+                    DeclineReason::Declined => {
+                        self.t.with("control-declined", &[("name", &self.peer())])
+                    }
+                    DeclineReason::TooSoon => self.t.get("control-declined-busy"),
+                    DeclineReason::NotPossible => self.t.get("control-declined-other"),
+                };
+                match &mut self.screen {
+                    Screen::Viewer(v) => {
+                        v.control = None;
+                        v.notice = Some(text);
+                    }
+                    Screen::Sharing { control, .. } => *control = SharerControl::None,
+                    _ => {}
+                }
+            }
+            Event::ControlRevoked => {
+                let text = self.t.with("control-revoked", &[("name", &self.peer())]);
+                match &mut self.screen {
+                    Screen::Viewer(v) => {
+                        v.control = None;
+                        v.notice = Some(text);
+                    }
+                    Screen::Sharing { control, .. } => *control = SharerControl::None,
+                    _ => {}
+                }
+            }
+            Event::ControlReleased => match &mut self.screen {
+                Screen::Viewer(v) => v.control = None,
+                Screen::Sharing { control, .. } => *control = SharerControl::None,
+                _ => {}
+            },
+            Event::Ended { reason, .. } => {
+                let notice = self.end_text(reason);
+                return self.go_home(Some(notice), None);
+            }
+            Event::FrameReceived { .. } | Event::FrameSent { .. } => {}
+        }
+        Task::none()
+    }
+
+    /// While sharing, the window becomes a small bar that stays on top.
+    fn window_as_bar(&self) -> Task<Message> {
+        let Some(id) = self.window else {
+            return Task::none();
+        };
+        Task::batch([
+            window::resize(id, Size::new(BAR_WIDTH, BAR_HEIGHT)),
+            // Set after opening: the creation-time level is lost on X11.
+            window::set_level(id, window::Level::AlwaysOnTop),
+        ])
+    }
+
+    fn window_as_dialog(&self) -> Task<Message> {
+        let Some(id) = self.window else {
+            return Task::none();
+        };
+        Task::batch([
+            window::resize(id, Size::new(900.0, 640.0)),
+            window::set_level(id, window::Level::Normal),
+        ])
+    }
+
+    pub fn subscription(&self) -> Subscription<Message> {
+        let mut subscriptions = vec![window::open_events().map(Message::WindowOpened)];
+        if matches!(self.screen, Screen::HelperCode { .. }) {
+            subscriptions.push(iced::time::every(Duration::from_millis(500)).map(Message::Tick));
+        }
+        if self.controlling() {
+            subscriptions.push(keyboard::listen().map(Message::Keyboard));
+        }
+        Subscription::batch(subscriptions)
+    }
+
+    pub fn view(&self) -> Element<'_, Message> {
+        let content: Element<'_, Message> = match &self.screen {
+            Screen::Home {
+                code,
+                error,
+                notice,
+            } => self.home(code, error.as_deref(), notice.as_deref()),
+            Screen::HelperCode {
+                code,
+                expires_at,
+                joined,
+                copied,
+            } => self.helper_code(code.as_deref(), *expires_at, *joined, *copied),
+            Screen::Viewer(v) => self.viewer(v),
+            Screen::SharerJoining => centered(text(self.t.get("sharer-joining")).size(20)),
+            Screen::SharerConsent { helper_name } => self.consent(helper_name),
+            Screen::Sharing {
+                helper_name,
+                control,
+                paused_by,
+            } => self.sharing(helper_name, *control, *paused_by),
+        };
+        match &self.screen {
+            // The viewer puts the chat beside the picture itself (below its toolbar).
+            Screen::Viewer(_) | Screen::Home { .. } => content,
+            _ if self.chat_open => column![content, self.chat_panel()].into(),
+            _ => content,
+        }
+    }
+
+    fn home<'a>(
+        &'a self,
+        code: &'a str,
+        error: Option<&'a str>,
+        notice: Option<&'a str>,
+    ) -> Element<'a, Message> {
+        let t = &self.t;
+        let mut get_help = column![
+            text(t.get("home-get-help-title")).size(24),
+            text(t.get("home-get-help-body")),
+            text(t.get("home-code-label")),
+            text_input(&t.get("home-code-placeholder"), code)
+                .id(ids::CODE_INPUT)
+                .on_input(Message::CodeChanged)
+                .on_submit(Message::SubmitCode)
+                .size(24)
+                .padding(10),
+            button(text(t.get("home-submit"))).on_press(Message::SubmitCode),
+        ]
+        .spacing(10);
+        if let Some(error) = error {
+            get_help = get_help.push(text(error).style(text::danger));
+        }
+        let help_button = button(text(t.get("home-help-someone")))
+            .on_press_maybe(self.identity.is_some().then_some(Message::HelpSomeone));
+        let mut help_someone = column![
+            text(t.get("home-help-someone-title")).size(24),
+            text(t.get("home-help-someone-body")),
+            help_button,
+        ]
+        .spacing(10);
+        match &self.identity {
+            Some(HelperIdentity::Dev { name }) => {
+                help_someone = help_someone
+                    .push(text(t.with("home-signed-in-as", &[("name", name)])).size(14));
+            }
+            None => help_someone = help_someone.push(text(t.get("home-sign-in-needed")).size(14)),
+        }
+        let section = |content: Column<'a, Message>| {
+            container(content.width(380))
+                .padding(20)
+                .style(container::rounded_box)
+        };
+        let mut page = column![].spacing(16).padding(30);
+        if let Some(notice) = notice {
+            page = page.push(text(notice).size(18));
+        }
+        centered(page.push(row![section(get_help), section(help_someone)].spacing(24)))
+    }
+
+    fn helper_code<'a>(
+        &'a self,
+        code: Option<&'a str>,
+        expires_at: Option<Instant>,
+        joined: bool,
+        copied: bool,
+    ) -> Element<'a, Message> {
+        let t = &self.t;
+        let Some(code) = code else {
+            return centered(
+                column![
+                    text(t.get("helper-getting-code")).size(20),
+                    button(text(t.get("helper-cancel"))).on_press(Message::CancelHelper),
+                ]
+                .spacing(20)
+                .align_x(Alignment::Center),
+            );
+        };
+        let remaining = expires_at.map(|at| at.saturating_duration_since(self.now));
+        let expiry = match remaining {
+            Some(r) if r.is_zero() => t.get("helper-code-expired"),
+            Some(r) => {
+                let secs = r.as_secs();
+                t.with(
+                    "helper-code-expires",
+                    &[
+                        ("minutes", &(secs / 60).to_string()),
+                        ("seconds", &format!("{:02}", secs % 60)),
+                    ],
+                )
+            }
+            None => String::new(),
+        };
+        let status = if joined {
+            t.get("helper-joined")
+        } else {
+            t.get("helper-waiting")
+        };
+        let copy_label = if copied {
+            t.get("helper-copied")
+        } else {
+            t.get("helper-copy")
+        };
+        centered(
+            column![
+                text(t.get("helper-code-title")).size(22),
+                text(code).size(64).font(iced::Font::MONOSPACE),
+                text(expiry),
+                row![
+                    button(text(copy_label)).on_press(Message::CopyCode),
+                    button(text(t.get("helper-cancel"))).on_press(Message::CancelHelper),
+                ]
+                .spacing(10),
+                text(status),
+            ]
+            .spacing(16)
+            .align_x(Alignment::Center),
+        )
+    }
+
+    fn viewer<'a>(&'a self, v: &'a Viewer) -> Element<'a, Message> {
+        let t = &self.t;
+        let choices: Vec<MonitorChoice> = v
+            .monitors
+            .iter()
+            .enumerate()
+            .map(|(index, m)| MonitorChoice {
+                id: m.id,
+                label: t.with(
+                    "viewer-monitor-item",
+                    &[
+                        ("index", &(index + 1).to_string()),
+                        ("name", &m.name),
+                        ("width", &m.width.to_string()),
+                        ("height", &m.height.to_string()),
+                    ],
+                ),
+            })
+            .collect();
+        let selected = choices.iter().find(|c| c.id == v.current_monitor).cloned();
+        let control_button = match v.control {
+            Some(ControlState::Granted) => {
+                button(text(t.get("viewer-release-control"))).on_press(Message::ReleaseControl)
+            }
+            Some(ControlState::Requested) => button(text(t.get("viewer-control-pending"))),
+            Some(ControlState::None) | None => button(text(t.get("viewer-request-control")))
+                .on_press_maybe(v.consented.then_some(Message::RequestControl)),
+        };
+        let pause_button = match v.paused_by {
+            Some(Role::Helper) => button(text(t.get("viewer-resume"))).on_press(Message::Resume),
+            Some(Role::Sharer) => button(text(t.get("viewer-pause"))),
+            None => button(text(t.get("viewer-pause")))
+                .on_press_maybe(v.consented.then_some(Message::Pause)),
+        };
+        let fit_label = if v.fit {
+            t.get("viewer-actual-size")
+        } else {
+            t.get("viewer-fit")
+        };
+        let chat_label = if self.chat_unread {
+            format!("{} •", t.get("viewer-chat"))
+        } else {
+            t.get("viewer-chat")
+        };
+        let info = match (&v.path, v.rtt_ms, v.fps) {
+            (Some(path), rtt, fps) => {
+                let kind = if path.kind == "relayed" {
+                    t.get("viewer-path-relayed")
+                } else {
+                    t.get("viewer-path-direct")
+                };
+                t.with(
+                    "viewer-stats",
+                    &[
+                        ("path", &kind),
+                        ("rtt", &rtt.map_or("–".into(), |r| format!("{r:.0}"))),
+                        ("fps", &fps.map_or("–".into(), |f| format!("{f:.0}"))),
+                    ],
+                )
+            }
+            _ => String::new(),
+        };
+        let toolbar = row![
+            text(t.get("viewer-monitor")),
+            pick_list(choices, selected, Message::SelectMonitor),
+            button(text(fit_label)).on_press(Message::ToggleFit),
+            control_button,
+            pause_button,
+            button(text(chat_label)).on_press(Message::ToggleChat),
+            space::horizontal(),
+            text(info).size(14),
+            button(text(t.get("viewer-end")))
+                .style(button::danger)
+                .on_press(Message::End),
+        ]
+        .spacing(8)
+        .padding(6)
+        .align_y(Alignment::Center)
+        // A narrow window wraps the toolbar rather than squeezing buttons away.
+        .wrap();
+        let mut body = column![toolbar];
+        if let Some(notice) = &v.notice {
+            body = body.push(container(text(notice)).padding([2, 8]));
+        }
+        let screen: Element<'a, Message> = if let Some((frame, _)) = &v.shown {
+            self.remote_screen(v, frame)
+        } else {
+            let waiting = if v.consented {
+                t.get("viewer-waiting-picture")
+            } else if let Some(name) = &self.peer_name {
+                t.with("helper-waiting-consent", &[("name", name)])
+            } else {
+                t.get("helper-waiting-consent-anonymous")
+            };
+            centered(text(waiting).size(20))
+        };
+        let screen = if self.chat_open {
+            row![screen, self.chat_panel()].into()
+        } else {
+            screen
+        };
+        let mut body = body.push(screen);
+        if let Some(by) = v.paused_by {
+            let key = if by == Role::Helper {
+                "viewer-paused-by-you"
+            } else {
+                "viewer-paused"
+            };
+            body = body.push(container(text(t.get(key))).padding(6));
+        }
+        body.into()
+    }
+
+    /// The sharer's screen, with the pointer drawn on top, taking mouse input.
+    fn remote_screen<'a>(&'a self, v: &'a Viewer, frame: &'a RemoteFrame) -> Element<'a, Message> {
+        let fit = v.fit;
+        let cursor = v.cursor;
+        let cursor_picture = v.cursor_picture.as_ref();
+        let (width, height) = (frame.width, frame.height);
+        let picture = frame.handle.clone();
+        let area = move |size: Size| -> Element<'a, Message> {
+            let transform = if fit {
+                ViewTransform::fit(width, height, f64::from(size.width), f64::from(size.height))
+            } else {
+                Some(ViewTransform::identity(width, height))
+            };
+            let mut layers = stack![image(picture.clone())
+                .width(Length::Fill)
+                .height(Length::Fill)
+                .content_fit(if fit {
+                    iced::ContentFit::Contain
+                } else {
+                    iced::ContentFit::None
+                })];
+            if let (Some((x, y)), Some((pic, handle)), Some(transform)) =
+                (cursor, cursor_picture, transform)
+            {
+                let (vx, vy) = transform.to_view(
+                    f64::from(x) - f64::from(pic.hot_x),
+                    f64::from(y) - f64::from(pic.hot_y),
+                );
+                let scale = transform.scale() as f32;
+                layers = layers.push(
+                    pin(image(handle.clone())
+                        .width(pic.width as f32 * scale)
+                        .height(pic.height as f32 * scale))
+                    .x(vx as f32)
+                    .y(vy as f32),
+                );
+            }
+            mouse_area(layers)
+                .on_move(move |p| Message::PointerMoved(p, size))
+                .on_press(Message::PointerButton(PointerButton::Left, true))
+                .on_release(Message::PointerButton(PointerButton::Left, false))
+                .on_right_press(Message::PointerButton(PointerButton::Right, true))
+                .on_right_release(Message::PointerButton(PointerButton::Right, false))
+                .on_middle_press(Message::PointerButton(PointerButton::Middle, true))
+                .on_middle_release(Message::PointerButton(PointerButton::Middle, false))
+                .on_scroll(Message::Wheel)
+                .into()
+        };
+        if fit {
+            responsive(area).into()
+        } else {
+            let size = Size::new(width as f32, height as f32);
+            scrollable(
+                container(area(size))
+                    .width(width as f32)
+                    .height(height as f32),
+            )
+            .direction(scrollable::Direction::Both {
+                vertical: scrollable::Scrollbar::default(),
+                horizontal: scrollable::Scrollbar::default(),
+            })
+            .width(Length::Fill)
+            .height(Length::Fill)
+            .into()
+        }
+    }
+
+    fn consent<'a>(&'a self, helper_name: &'a str) -> Element<'a, Message> {
+        let t = &self.t;
+        centered(
+            column![
+                text(t.with("consent-title", &[("name", helper_name)])).size(24),
+                text(t.with("consent-body", &[("name", helper_name)])),
+                row![
+                    button(text(t.get("consent-allow")))
+                        .style(button::primary)
+                        .on_press(Message::Allow),
+                    button(text(t.get("consent-cancel")))
+                        .style(button::secondary)
+                        .on_press(Message::Cancel),
+                ]
+                .spacing(12),
+            ]
+            .spacing(16)
+            .max_width(520),
+        )
+    }
+
+    fn sharing<'a>(
+        &'a self,
+        helper_name: &'a str,
+        control: SharerControl,
+        paused_by: Option<Role>,
+    ) -> Element<'a, Message> {
+        let t = &self.t;
+        if control == SharerControl::Asked {
+            return centered(
+                column![
+                    text(t.with("control-request-title", &[("name", helper_name)])).size(20),
+                    text(t.with("control-request-body", &[("name", helper_name)])).size(14),
+                    row![
+                        button(text(t.get("control-allow"))).on_press(Message::GrantControl),
+                        button(text(t.get("control-decline")))
+                            .style(button::secondary)
+                            .on_press(Message::DeclineControl),
+                    ]
+                    .spacing(12),
+                ]
+                .spacing(8),
+            );
+        }
+        let who = match control {
+            SharerControl::Helper => t.with("sharing-control-helper", &[("name", helper_name)]),
+            _ => t.get("sharing-control-you"),
+        };
+        let pause = match paused_by {
+            Some(Role::Sharer) => button(text(t.get("sharing-resume"))).on_press(Message::Resume),
+            Some(Role::Helper) => button(text(t.get("sharing-paused"))),
+            None => button(text(t.get("sharing-pause"))).on_press(Message::Pause),
+        };
+        let chat_label = if self.chat_unread {
+            format!("{} •", t.get("sharing-chat"))
+        } else {
+            t.get("sharing-chat")
+        };
+        let mut buttons = row![
+            pause,
+            button(text(chat_label)).on_press(Message::ToggleChat)
+        ]
+        .spacing(8);
+        if control == SharerControl::Helper {
+            buttons = buttons
+                .push(button(text(t.get("sharing-take-back"))).on_press(Message::RevokeControl));
+        }
+        buttons = buttons.push(
+            button(text(t.get("sharing-end")))
+                .style(button::danger)
+                .on_press(Message::End),
+        );
+        container(
+            column![
+                text(t.with("sharing-with", &[("name", helper_name)])).size(18),
+                text(who).size(14),
+                buttons,
+            ]
+            .spacing(8),
+        )
+        .padding(12)
+        .into()
+    }
+
+    fn chat_panel(&self) -> Element<'_, Message> {
+        let t = &self.t;
+        let lines: Element<'_, Message> = if self.chat.is_empty() {
+            text(t.get("chat-empty")).size(14).into()
+        } else {
+            Column::with_children(self.chat.iter().map(|line| {
+                let who = if Some(line.from) == self.role {
+                    t.get("chat-you")
+                } else {
+                    self.peer()
+                };
+                text(format!("{who}: {}", line.text)).size(14).into()
+            }))
+            .spacing(4)
+            .into()
+        };
+        container(
+            column![
+                text(t.get("chat-title")).size(18),
+                scrollable(lines).height(Length::Fill),
+                row![
+                    text_input(&t.get("chat-placeholder"), &self.chat_draft)
+                        .id(ids::CHAT_INPUT)
+                        .on_input(Message::ChatDraft)
+                        .on_submit(Message::SendChat),
+                    button(text(t.get("chat-send"))).on_press(Message::SendChat),
+                ]
+                .spacing(6),
+            ]
+            .spacing(8),
+        )
+        .width(280)
+        .height(Length::Fill)
+        .padding(8)
+        .into()
+    }
+}
+
+fn centered<'a>(content: impl Into<Element<'a, Message>>) -> Element<'a, Message> {
+    container(content)
+        .center_x(Length::Fill)
+        .center_y(Length::Fill)
+        .into()
+}
+
+fn cursor_handle(picture: &CursorPicture) -> Option<image::Handle> {
+    use base64::Engine;
+    let rgba = base64::engine::general_purpose::STANDARD
+        .decode(&picture.rgba)
+        .ok()?;
+    (rgba.len() == picture.width as usize * picture.height as usize * 4)
+        .then(|| image::Handle::from_rgba(picture.width, picture.height, rgba))
+}
+
+/// What the person sees for a code the app could not parse.
+pub fn code_error_text(t: &Strings, error: &CodeError) -> String {
+    match error {
+        CodeError::InvalidSymbol(c) => {
+            t.with("code-error-character", &[("character", &c.to_string())])
+        }
+        _ => t.get("code-error-format"),
+    }
+}
+
+/// What the person sees when a session could not start or broke.
+pub fn failure_text(t: &Strings, failure: &SessionFailure) -> String {
+    match failure.kind {
+        "unknown_code" => t.get("code-error-unknown"),
+        "expired_code" => t.get("code-error-expired"),
+        "used_code" => t.get("code-error-used"),
+        "wrong_code" => t.get("code-error-wrong"),
+        "rate_limited" => t.get("code-error-rate-limited"),
+        "rendezvous_unreachable" => t.get("code-error-unreachable"),
+        _ => t.with("ended-error", &[("detail", &failure.message)]),
+    }
+}

@@ -1,0 +1,445 @@
+//! The GUI driven through its real views with `iced_test` (clicks and typing find widgets
+//! by their text, as a person would), over the real engine: an embedded rendezvous and real
+//! helper and sharer sessions in this process, the sharer showing a test pattern.
+
+use std::time::Duration;
+
+use iced::futures::StreamExt;
+use iced_runtime::Action;
+use iced_test::selector;
+use tokio::sync::mpsc;
+
+use super::app::{ids, ControlState, Screen, SharerControl};
+use super::engine::EngineMsg;
+use super::{App, GuiOptions, Message};
+use crate::session::{Event, HelperIdentity, SessionConfig, SourceSpec, VideoConfig};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// One window: the app, and the messages its tasks produce.
+struct Window {
+    app: App,
+    tx: mpsc::UnboundedSender<Message>,
+    rx: mpsc::UnboundedReceiver<Message>,
+}
+
+impl Window {
+    fn new(rendezvous: &str, identity: Option<&str>, language: &str) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let app = App::new(GuiOptions {
+            session: SessionConfig {
+                rendezvous: rendezvous.to_owned(),
+                video: VideoConfig {
+                    source: SourceSpec::TestPattern {
+                        width: 640,
+                        height: 360,
+                    },
+                    ..VideoConfig::default()
+                },
+                ..SessionConfig::default()
+            },
+            identity: identity.map(|name| HelperIdentity::Dev { name: name.into() }),
+            language: language.into(),
+        });
+        Self { app, tx, rx }
+    }
+
+    /// Updates the app and runs the task it returns, as iced's runtime would; the window
+    /// actions (resize, level) have no window here, image uploads answer "unsupported" (the
+    /// viewer then shows the frame as it is).
+    fn dispatch(&mut self, message: Message) {
+        let task = self.app.update(message);
+        let Some(mut stream) = iced_runtime::task::into_stream(task) else {
+            return;
+        };
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            while let Some(action) = stream.next().await {
+                match action {
+                    Action::Output(message) => {
+                        let _ = tx.send(message);
+                    }
+                    Action::Image(iced_runtime::image::Action::Allocate(_, reply)) => {
+                        let _ = reply.send(Err(iced_runtime::image::Error::Unsupported));
+                    }
+                    _ => {}
+                }
+            }
+        });
+    }
+
+    async fn run_until(&mut self, what: &str, done: impl Fn(&App) -> bool) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while !done(&self.app) {
+            let message = tokio::time::timeout_at(deadline, self.rx.recv())
+                .await
+                .unwrap_or_else(|_| {
+                    panic!("timed out waiting for {what}; screen {:?}", self.app.screen)
+                })
+                .expect("message channel open");
+            self.dispatch(message);
+        }
+    }
+
+    fn messages_of(&mut self, act: impl FnOnce(&mut iced_test::Simulator<'_, Message>)) {
+        let messages: Vec<Message> = {
+            let mut ui = iced_test::simulator(self.app.view());
+            act(&mut ui);
+            ui.into_messages().collect()
+        };
+        for message in messages {
+            self.dispatch(message);
+        }
+    }
+
+    fn click(&mut self, label: &str) {
+        self.messages_of(|ui| {
+            ui.click(label)
+                .unwrap_or_else(|e| panic!("no {label:?} to click: {e}"));
+        });
+    }
+
+    fn type_into(&mut self, id: &'static str, text: &str) {
+        self.messages_of(|ui| {
+            ui.click(selector::id(id))
+                .unwrap_or_else(|e| panic!("no input {id:?}: {e}"));
+            let _ = ui.typewrite(text);
+        });
+    }
+
+    fn shows(&self, text: &str) -> bool {
+        let mut ui = iced_test::simulator(self.app.view());
+        ui.find(text).is_ok()
+    }
+
+    fn assert_shows(&self, text: &str) {
+        assert!(
+            self.shows(text),
+            "{text:?} not on screen {:?}",
+            self.app.screen
+        );
+    }
+
+    /// Renders the screen with the software renderer (what the README shows).
+    fn save_png(&self, name: &str) {
+        // Unit tests have no CARGO_TARGET_TMPDIR: next to the test binary, in target/.
+        let dir = std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(|d| d.join("gui-snapshots")))
+            .unwrap_or_else(|| std::env::temp_dir().join("tandem-gui-snapshots"));
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join(format!("{name}.png"));
+        let _ = std::fs::remove_file(&path);
+        let mut ui = iced_test::simulator(self.app.view());
+        let snapshot = ui.snapshot(&iced::Theme::Light).expect("snapshot");
+        let _ = snapshot.matches_image(&path);
+    }
+
+    fn code(&self) -> Option<String> {
+        match &self.app.screen {
+            Screen::HelperCode { code, .. } => code.clone(),
+            _ => None,
+        }
+    }
+}
+
+fn home_error(app: &App) -> Option<(String, String)> {
+    match &app.screen {
+        Screen::Home {
+            code,
+            error: Some(error),
+            ..
+        } => Some((code.clone(), error.clone())),
+        _ => None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn home_code_consent_viewer_chat_and_end_from_the_toolbar() {
+    std::env::set_var("ICED_TEST_BACKEND", "tiny-skia");
+    let rendezvous = tandem_rendezvous::EmbeddedRendezvous::start_for_demo()
+        .await
+        .expect("rendezvous");
+    let mut helper = Window::new(&rendezvous.url, Some("Anna Rossi"), "en");
+    let mut sharer = Window::new(&rendezvous.url, None, "en");
+    helper.assert_shows("Get help");
+    helper.assert_shows("Help someone");
+    helper.save_png("home");
+
+    // Helper: a code, large, with its countdown.
+    helper.click("Help someone");
+    helper
+        .run_until("a code", |app| {
+            matches!(&app.screen, Screen::HelperCode { code: Some(_), .. })
+        })
+        .await;
+    let code = helper.code().expect("code");
+    helper.assert_shows("Share this code by phone or message");
+    helper.assert_shows(&code);
+    helper.assert_shows("Waiting for the other person to enter the code…");
+    helper.assert_shows("The code expires in 10:00");
+    let Screen::HelperCode {
+        expires_at: Some(expires_at),
+        ..
+    } = helper.app.screen
+    else {
+        unreachable!()
+    };
+    helper.dispatch(Message::Tick(expires_at - Duration::from_secs(65)));
+    helper.assert_shows("The code expires in 1:05");
+    helper.save_png("helper-code");
+
+    // Sharer: types the code as heard on the phone (lower case, spaces).
+    let spoken = code.to_lowercase().replace('-', " ");
+    sharer.type_into(ids::CODE_INPUT, &spoken);
+    sharer.click("Submit");
+    sharer
+        .run_until("the consent dialog", |app| {
+            matches!(app.screen, Screen::SharerConsent { .. })
+        })
+        .await;
+    sharer.assert_shows("Anna R. wants to share your screen");
+    sharer.assert_shows("Allow");
+    sharer.assert_shows("Cancel");
+    sharer.save_png("sharer-consent");
+
+    helper
+        .run_until("the viewer", |app| matches!(app.screen, Screen::Viewer(_)))
+        .await;
+    helper.assert_shows("Waiting for the other person to allow screen sharing…");
+
+    sharer.click("Allow");
+    assert!(matches!(sharer.app.screen, Screen::Sharing { .. }));
+    sharer.assert_shows("Sharing with Anna R.");
+    sharer.assert_shows("Pause");
+    sharer.assert_shows("End");
+    sharer.save_png("sharer-bar");
+
+    helper
+        .run_until(
+            "a picture",
+            |app| matches!(&app.screen, Screen::Viewer(v) if v.frames_shown >= 3),
+        )
+        .await;
+    helper.assert_shows("Request control");
+    helper.assert_shows("End");
+    let Screen::Viewer(v) = &helper.app.screen else {
+        unreachable!()
+    };
+    let (frame, _) = v.shown.as_ref().expect("a frame shown");
+    assert_eq!((frame.width, frame.height), (640, 360));
+    helper
+        .run_until(
+            "connection info",
+            |app| matches!(&app.screen, Screen::Viewer(v) if v.fps.is_some() && v.path.is_some()),
+        )
+        .await;
+    helper.save_png("helper-viewer");
+
+    // Chat both ways.
+    helper.click("Chat");
+    helper.type_into(ids::CHAT_INPUT, "Hello from the helper");
+    helper.click("Send");
+    sharer
+        .run_until("the helper's chat", |app| {
+            app.chat.iter().any(|l| l.text == "Hello from the helper")
+        })
+        .await;
+    assert!(sharer.app.chat_unread, "the bar shows an unread message");
+    sharer.click("Chat •");
+    sharer.type_into(ids::CHAT_INPUT, "Hi Anna");
+    sharer.click("Send");
+    helper
+        .run_until("the sharer's chat", |app| {
+            app.chat.iter().any(|l| l.text == "Hi Anna")
+        })
+        .await;
+    helper.assert_shows("The other person: Hi Anna");
+    helper.assert_shows("You: Hello from the helper");
+
+    // The helper ends from the toolbar: both are back home.
+    helper.click("End");
+    assert!(matches!(helper.app.screen, Screen::Home { .. }));
+    helper.assert_shows("You ended the session.");
+    sharer
+        .run_until("home", |app| matches!(app.screen, Screen::Home { .. }))
+        .await;
+    sharer.assert_shows("Anna R. ended the session.");
+    sharer.assert_shows("Get help");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_unknown_and_malformed_codes_are_explained_and_the_code_kept() {
+    let rendezvous = tandem_rendezvous::EmbeddedRendezvous::start_for_demo()
+        .await
+        .expect("rendezvous");
+    let mut sharer = Window::new(&rendezvous.url, None, "en");
+
+    // A letter that is not in any code: said at once, nothing sent.
+    sharer.type_into(ids::CODE_INPUT, "abcd-efgu");
+    sharer.click("Submit");
+    let (kept, error) = home_error(&sharer.app).expect("an error");
+    assert_eq!(kept, "abcd-efgu");
+    assert_eq!(
+        error,
+        "“u” cannot be part of a code. Check it with the person helping you."
+    );
+    sharer.assert_shows(&error);
+    sharer.save_png("home-wrong-code");
+
+    // Too short.
+    sharer.dispatch(Message::CodeChanged("ABC".into()));
+    sharer.click("Submit");
+    let (_, error) = home_error(&sharer.app).expect("an error");
+    assert_eq!(error, "A code has 8 letters and digits, like ABCD-EFGH.");
+
+    // Well formed but unknown to the rendezvous.
+    sharer.dispatch(Message::CodeChanged("zzzz-1234".into()));
+    sharer.click("Submit");
+    sharer
+        .run_until("the refusal", |app| home_error(app).is_some())
+        .await;
+    let (kept, error) = home_error(&sharer.app).expect("an error");
+    assert_eq!(kept, "zzzz-1234", "the typed code stays to be corrected");
+    assert_eq!(
+        error,
+        "This code does not exist. Check it with the person helping you."
+    );
+
+    // Used: a helper's code that a first sharer took.
+    let mut helper = Window::new(&rendezvous.url, Some("Anna Rossi"), "en");
+    helper.click("Help someone");
+    helper
+        .run_until("a code", |app| {
+            matches!(&app.screen, Screen::HelperCode { code: Some(_), .. })
+        })
+        .await;
+    let code = helper.code().expect("code");
+    let mut first = Window::new(&rendezvous.url, None, "en");
+    first.dispatch(Message::CodeChanged(code.clone()));
+    first.click("Submit");
+    first
+        .run_until("consent", |app| {
+            matches!(app.screen, Screen::SharerConsent { .. })
+        })
+        .await;
+    sharer.dispatch(Message::CodeChanged(code));
+    sharer.click("Submit");
+    sharer
+        .run_until("the refusal", |app| home_error(app).is_some())
+        .await;
+    assert_eq!(
+        home_error(&sharer.app).expect("error").1,
+        "This code was already used. Ask for a new one."
+    );
+    // Cancel on the consent dialog: the helper is told, the sharer is home.
+    first.click("Cancel");
+    assert!(matches!(first.app.screen, Screen::Home { .. }));
+    helper
+        .run_until("home", |app| matches!(app.screen, Screen::Home { .. }))
+        .await;
+    helper.assert_shows("Screen sharing was not allowed.");
+}
+
+/// Puts a sharer window into the sharing bar without a session (the control dialog's
+/// wording and buttons; the real request and grant run in tests/tests/gui.rs).
+fn sharing_window(language: &str) -> Window {
+    let mut w = Window::new("ws://127.0.0.1:9", None, language);
+    w.app.screen = Screen::SharerConsent {
+        helper_name: "Anna R.".into(),
+    };
+    w.click(if language == "it" {
+        "Consenti"
+    } else {
+        "Allow"
+    });
+    w
+}
+
+fn engine_event(w: &mut Window, event: Event) {
+    let epoch = w.app.epoch();
+    w.dispatch(Message::Engine(epoch, EngineMsg::Event(event)));
+}
+
+#[tokio::test]
+async fn the_control_request_dialog_grants_and_takes_back() {
+    let mut w = sharing_window("en");
+    engine_event(
+        &mut w,
+        Event::ControlRequested {
+            helper_name: "Anna R.".into(),
+        },
+    );
+    w.assert_shows("Anna R. wants to control your screen");
+    w.save_png("sharer-control-request");
+    w.click("Allow");
+    assert!(matches!(
+        w.app.screen,
+        Screen::Sharing {
+            control: SharerControl::Helper,
+            ..
+        }
+    ));
+    w.assert_shows("Anna R. has control");
+    w.click("Take control back");
+    w.assert_shows("You have control");
+    // Declining.
+    engine_event(
+        &mut w,
+        Event::ControlRequested {
+            helper_name: "Anna R.".into(),
+        },
+    );
+    w.click("Decline");
+    w.assert_shows("You have control");
+    // Pause and resume from the bar.
+    w.click("Pause");
+    w.assert_shows("Resume");
+    w.click("Resume");
+    w.assert_shows("Pause");
+}
+
+#[tokio::test]
+async fn the_helper_sees_control_answers() {
+    let mut w = Window::new("ws://127.0.0.1:9", Some("Anna Rossi"), "en");
+    w.app.screen = Screen::Viewer(Box::default());
+    engine_event(
+        &mut w,
+        Event::Paired {
+            peer_name: Some("Marco B.".into()),
+        },
+    );
+    engine_event(&mut w, Event::ConsentGiven);
+    w.click("Request control");
+    w.assert_shows("Waiting for an answer…");
+    engine_event(
+        &mut w,
+        Event::ControlDeclined {
+            reason: crate::input::DeclineReason::Declined,
+            message: String::new(),
+        },
+    );
+    w.assert_shows("Marco B. declined the request.");
+    w.click("Request control");
+    engine_event(&mut w, Event::ControlGranted);
+    assert!(matches!(&w.app.screen, Screen::Viewer(v) if v.control == Some(ControlState::Granted)));
+    w.assert_shows("Release control");
+    engine_event(&mut w, Event::ControlRevoked);
+    w.assert_shows("Marco B. took control back.");
+    w.assert_shows("Request control");
+}
+
+#[tokio::test]
+async fn italian_everywhere() {
+    let mut w = Window::new("ws://127.0.0.1:9", Some("Anna Rossi"), "it_IT.UTF-8");
+    w.assert_shows("Ricevi assistenza");
+    w.assert_shows("Aiuta qualcuno");
+    w.assert_shows("Invia");
+    w.save_png("home-it");
+    w.dispatch(Message::CodeChanged("abcd-efgu".into()));
+    w.click("Invia");
+    w.assert_shows("«u» non può far parte di un codice. Verificalo con chi ti aiuta.");
+    let s = sharing_window("it");
+    s.assert_shows("Condivisione con Anna R.");
+    s.assert_shows("Termina");
+}
