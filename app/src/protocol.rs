@@ -142,6 +142,10 @@ pub enum Control {
         pwd: String,
         candidates: Vec<String>,
     },
+    /// Helper → sharer: draw on the sharer's screen (pen, laser pointer, clear).
+    Annotate {
+        annotation: crate::annotation::Annotation,
+    },
     /// Both: a candidate found later in attempt `attempt`.
     PathProbeCandidate {
         attempt: u32,

@@ -3,6 +3,7 @@
 
 use std::io::Write;
 
+use tandem::annotation::{Annotation, PenColour, MAX_POINTS_PER_MESSAGE};
 use tandem::input::view::ViewTransform;
 use tandem::session::{
     Command, EndReason, Event, InputEvent, Modifiers, MonitorInfo, PointerButton, Role,
@@ -18,6 +19,7 @@ helper:   /control (ask for control) /release
           /drag X1 Y1 X2 Y2 [button]   /wheel DX DY (notches; +DY scrolls down)
           /key CODE[+CODE…] …  (W3C key codes: KeyA, Digit1, Semicolon, ShiftLeft, Enter…)
           /keydown CODE   /keyup CODE   /modifiers [shift] [ctrl] [alt] [meta]
+          /pen [red|yellow|blue|green] X1 Y1 X2 Y2 …   /laser X Y   /laser off   /clear
 sharer:   /revoke (take control back)";
 
 /// A question the next line answers.
@@ -36,6 +38,7 @@ pub struct ScriptState {
     view: Option<(f64, f64)>,
     /// Where the last pointer command left the pointer (for /down and /up).
     pointer: Option<(u32, u32)>,
+    next_stroke: u32,
 }
 
 impl ScriptState {
@@ -67,6 +70,13 @@ impl ScriptState {
         self.pointer = Some((x, y));
         Ok(InputEvent::PointerMove { monitor, x, y })
     }
+}
+
+fn pen_colour(name: &str) -> Result<PenColour, String> {
+    PenColour::ALL
+        .into_iter()
+        .find(|c| format!("{c:?}").eq_ignore_ascii_case(name))
+        .ok_or_else(|| format!("unknown colour {name:?} (red, yellow, blue, green)"))
 }
 
 fn button(arg: Option<&&str>) -> Result<PointerButton, String> {
@@ -217,6 +227,46 @@ pub fn parse_line(line: &str, state: &mut ScriptState) -> Result<Vec<Command>, S
             }
             Command::Input(InputEvent::Modifiers(m))
         }
+        ("/pen", [first, rest @ ..]) => {
+            // An optional colour, then X Y pairs: one stroke through them.
+            let (colour, coords) = match first.parse::<f64>() {
+                Ok(_) => (PenColour::default(), args),
+                Err(_) => (pen_colour(first)?, rest),
+            };
+            if coords.len() < 2 || coords.len() % 2 != 0 {
+                return Err("/pen [red|yellow|blue|green] X1 Y1 [X2 Y2 …]".into());
+            }
+            let mut points = Vec::new();
+            for pair in coords.chunks(2) {
+                state.point(pair[0], pair[1])?;
+                points.extend(state.pointer);
+            }
+            let id = state.next_stroke;
+            state.next_stroke = state.next_stroke.wrapping_add(1);
+            let Some((&(x, y), rest)) = points.split_first() else {
+                return Err("no points".into());
+            };
+            let mut commands = vec![Command::Annotate(Annotation::StrokeStart {
+                id,
+                colour,
+                x,
+                y,
+            })];
+            commands.extend(rest.chunks(MAX_POINTS_PER_MESSAGE).map(|chunk| {
+                Command::Annotate(Annotation::StrokeTo {
+                    id,
+                    points: chunk.to_vec(),
+                })
+            }));
+            return Ok(commands);
+        }
+        ("/laser", ["off"]) => Command::Annotate(Annotation::LaserOff),
+        ("/laser", [x, y]) => {
+            state.point(x, y)?;
+            let (x, y) = state.pointer.ok_or("no point")?;
+            Command::Annotate(Annotation::Laser { x, y })
+        }
+        ("/clear", []) => Command::Annotate(Annotation::Clear),
         ("/help", _) => return Err(HELP.into()),
         _ => {
             return Err(format!(
@@ -349,6 +399,8 @@ impl Terminal {
             return;
         }
         let text = match ev {
+            Event::Annotation(Annotation::StrokeStart { .. }) => "The helper is drawing on your screen.".into(),
+            Event::Annotation(Annotation::Clear) => "The helper cleared the drawing.".into(),
             Event::CodeIssued { code, expires_in_secs } => format!(
                 "Your code: {code}\nRead it to the person you are helping. It is valid for {} minutes.",
                 expires_in_secs / 60
@@ -377,6 +429,9 @@ impl Terminal {
             // Per-frame and per-pointer-move events are for --json and the GUI.
             Event::FrameReceived { .. }
             | Event::FrameSent { .. }
+            | Event::Annotation(
+                Annotation::StrokeTo { .. } | Annotation::Laser { .. } | Annotation::LaserOff,
+            )
             | Event::Cursor { .. }
             | Event::CursorShape(_) => return,
             Event::Monitors { monitors, current } => {

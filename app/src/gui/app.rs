@@ -14,11 +14,13 @@ use tokio::sync::mpsc;
 use super::engine::{self, EngineMsg, FrameSlot, RemoteFrame, SessionFailure, Start};
 use super::i18n::Strings;
 use super::keys;
+use super::sketch::{self, SketchLayer};
+use crate::annotation::{Annotation, PenColour, Sketch};
 use crate::input::view::ViewTransform;
 use crate::input::{DeclineReason, InputEvent, PointerButton};
 use crate::session::{
     Command, CursorPicture, EndReason, Event, HelperIdentity, MonitorInfo, PathInfo, Role,
-    SessionConfig,
+    SessionConfig, SourceSpec,
 };
 use tandem_crypto::{CodeError, SessionCode};
 
@@ -72,6 +74,7 @@ pub enum Message {
     SendChat,
     /// Helper: mouse and keys over the remote screen.
     PointerMoved(Point, Size),
+    PointerLeft,
     PointerButton(PointerButton, bool),
     Wheel(mouse::ScrollDelta),
     Keyboard(keyboard::Event),
@@ -79,7 +82,38 @@ pub enum Message {
         u64,
         Result<iced_runtime::image::Allocation, iced_runtime::image::Error>,
     ),
+    /// Helper: annotation tools.
+    SelectTool(Tool),
+    SelectColour(ColourChoice),
+    ClearAnnotations,
     WindowOpened(window::Id),
+    WindowClosed(window::Id),
+    /// Sharer: the annotation overlay window is open; its X window id.
+    OverlayOpened(window::Id),
+    OverlayNativeId(u64),
+}
+
+/// What the helper's mouse does over the picture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Tool {
+    /// Mouse input for the sharer's desktop (when control is granted).
+    #[default]
+    Pointer,
+    Pen,
+    Laser,
+}
+
+/// A pen colour with its translated name, for the colour list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColourChoice {
+    pub colour: PenColour,
+    pub label: String,
+}
+
+impl std::fmt::Display for ColourChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.label)
+    }
 }
 
 /// An entry of the monitor list.
@@ -129,6 +163,13 @@ pub struct Viewer {
     /// The last pointer position over the picture, in the sharer's pixels.
     pub pointer: Option<(u32, u32)>,
     pub frames_shown: u64,
+    pub tool: Tool,
+    pub colour: PenColour,
+    /// What the helper drew (mirrors the sharer's overlay).
+    pub sketch: Sketch,
+    /// The stroke being drawn while the button is held.
+    pub drawing: Option<u32>,
+    pub next_stroke: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,6 +204,17 @@ pub enum Screen {
     },
 }
 
+/// The sharer's overlay: what the helper drew over the shared monitor.
+#[derive(Debug, Default)]
+pub struct Overlay {
+    pub sketch: Sketch,
+    pub monitor: Option<MonitorInfo>,
+    pub window: Option<window::Id>,
+    native: Option<u64>,
+    /// No compositor: the window is cut to the drawing instead of being transparent.
+    shaped: bool,
+}
+
 pub struct App {
     t: Strings,
     session: SessionConfig,
@@ -181,6 +233,9 @@ pub struct App {
     /// The code as typed, kept when it fails so nothing typed is lost.
     last_code: String,
     window: Option<window::Id>,
+    pub overlay: Overlay,
+    #[cfg(target_os = "linux")]
+    x11: Option<super::overlay_x11::X11Overlay>,
     now: Instant,
 }
 
@@ -206,12 +261,23 @@ impl App {
             chat_draft: String::new(),
             last_code: String::new(),
             window: None,
+            overlay: Overlay::default(),
+            #[cfg(target_os = "linux")]
+            x11: None,
             now: Instant::now(),
         }
     }
 
-    pub fn title(&self) -> String {
+    pub fn title(&self, _window: window::Id) -> String {
         self.t.get("app-title")
+    }
+
+    /// The main window's settings (the daemon opens it at start).
+    pub fn main_window() -> window::Settings {
+        window::Settings {
+            size: Size::new(900.0, 640.0),
+            ..window::Settings::default()
+        }
     }
 
     fn send(&self, command: Command) {
@@ -258,6 +324,7 @@ impl App {
         self.role = None;
         self.epoch += 1;
         let sharer_bar = matches!(self.screen, Screen::Sharing { .. });
+        let overlay = std::mem::take(&mut self.overlay).window;
         self.screen = Screen::Home {
             code: if error.is_some() {
                 self.last_code.clone()
@@ -267,11 +334,15 @@ impl App {
             error,
             notice,
         };
+        let mut tasks = Vec::new();
         if sharer_bar {
-            self.window_as_dialog()
-        } else {
-            Task::none()
+            tasks.push(self.window_as_dialog());
         }
+        if let Some(id) = overlay {
+            // Annotations never outlive the session.
+            tasks.push(window::close(id));
+        }
+        Task::batch(tasks)
     }
 
     pub fn update(&mut self, message: Message) -> Task<Message> {
@@ -280,6 +351,48 @@ impl App {
                 self.window = Some(id);
                 Task::none()
             }
+            Message::WindowClosed(id) => {
+                if Some(id) == self.window {
+                    // Closing the window ends the session and the app.
+                    self.send(Command::End);
+                    return iced::exit();
+                }
+                if Some(id) == self.overlay.window {
+                    self.overlay.window = None;
+                    self.overlay.native = None;
+                }
+                Task::none()
+            }
+            Message::OverlayOpened(id) => {
+                if Some(id) != self.overlay.window {
+                    return Task::none();
+                }
+                window::raw_id::<Message>(id).map(Message::OverlayNativeId)
+            }
+            Message::OverlayNativeId(native) => {
+                self.overlay.native = Some(native);
+                self.overlay_prepared();
+                self.reshape_overlay();
+                Task::none()
+            }
+            Message::SelectTool(tool) => {
+                if let Screen::Viewer(v) = &mut self.screen {
+                    let was_laser = v.tool == Tool::Laser && v.sketch.laser.is_some();
+                    v.tool = if v.tool == tool { Tool::Pointer } else { tool };
+                    if was_laser {
+                        return self.annotate(Annotation::LaserOff);
+                    }
+                }
+                Task::none()
+            }
+            Message::SelectColour(choice) => {
+                if let Screen::Viewer(v) = &mut self.screen {
+                    v.colour = choice.colour;
+                    v.tool = Tool::Pen;
+                }
+                Task::none()
+            }
+            Message::ClearAnnotations => self.annotate(Annotation::Clear),
             Message::Tick(now) => {
                 self.now = now;
                 Task::none()
@@ -408,8 +521,13 @@ impl App {
             }
             Message::SelectMonitor(choice) => {
                 if let Screen::Viewer(v) = &mut self.screen {
+                    if v.current_monitor == choice.id {
+                        return Task::none();
+                    }
                     v.current_monitor = choice.id;
                     self.send(Command::SelectMonitor(choice.id));
+                    // Drawings belong to the picture they were made on.
+                    return self.annotate(Annotation::Clear);
                 }
                 Task::none()
             }
@@ -466,11 +584,21 @@ impl App {
                 }
                 Task::none()
             }
-            Message::PointerMoved(position, view) => {
-                self.pointer_moved(position, view);
+            Message::PointerMoved(position, view) => self.pointer_moved(position, view),
+            Message::PointerLeft => {
+                if let Screen::Viewer(v) = &mut self.screen {
+                    v.pointer = None;
+                    v.drawing = None;
+                    if v.sketch.laser.is_some() {
+                        return self.annotate(Annotation::LaserOff);
+                    }
+                }
                 Task::none()
             }
             Message::PointerButton(button, down) => {
+                if let Some(task) = self.tool_button(button, down) {
+                    return task;
+                }
                 if self.controlling() {
                     self.send(Command::Input(InputEvent::Button { button, down }));
                 }
@@ -502,16 +630,56 @@ impl App {
     }
 
     fn controlling(&self) -> bool {
-        matches!(&self.screen, Screen::Viewer(v) if v.control == Some(ControlState::Granted) && v.paused_by.is_none())
+        matches!(&self.screen, Screen::Viewer(v) if v.control == Some(ControlState::Granted) && v.paused_by.is_none() && v.tool == Tool::Pointer)
     }
 
-    fn pointer_moved(&mut self, position: Point, view: Size) {
+    /// Helper: draws locally and sends the same annotation to the sharer.
+    fn annotate(&mut self, annotation: Annotation) -> Task<Message> {
+        if let Screen::Viewer(v) = &mut self.screen {
+            // Our own annotations are well formed; a failure would only mean a stale id.
+            let _ = v.sketch.apply(&annotation);
+            self.send(Command::Annotate(annotation));
+        }
+        Task::none()
+    }
+
+    /// The pen and laser take the left button; `None` when no tool is in use.
+    fn tool_button(&mut self, button: PointerButton, down: bool) -> Option<Task<Message>> {
+        let Screen::Viewer(v) = &mut self.screen else {
+            return None;
+        };
+        if v.tool == Tool::Pointer {
+            return None;
+        }
+        if button != PointerButton::Left {
+            return Some(Task::none());
+        }
+        let Some((x, y)) = v.pointer else {
+            return Some(Task::none());
+        };
+        match (v.tool, down) {
+            (Tool::Pen, true) => {
+                let id = v.next_stroke;
+                v.next_stroke = v.next_stroke.wrapping_add(1);
+                v.drawing = Some(id);
+                let colour = v.colour;
+                Some(self.annotate(Annotation::StrokeStart { id, colour, x, y }))
+            }
+            (Tool::Pen, false) => {
+                v.drawing = None;
+                Some(Task::none())
+            }
+            _ => Some(Task::none()),
+        }
+    }
+
+    fn pointer_moved(&mut self, position: Point, view: Size) -> Task<Message> {
         let controlling = self.controlling();
         let Screen::Viewer(v) = &mut self.screen else {
-            return;
+            return Task::none();
         };
         let Some((frame, _)) = &v.shown else {
-            return;
+            return Task::none();
         };
         let transform = if v.fit {
             ViewTransform::fit(
@@ -526,15 +694,25 @@ impl App {
         let Some((x, y)) =
             transform.and_then(|t| t.to_frame(f64::from(position.x), f64::from(position.y)))
         else {
-            return;
+            return Task::none();
         };
         if v.pointer == Some((x, y)) {
-            return;
+            return Task::none();
         }
         v.pointer = Some((x, y));
-        if controlling {
-            let monitor = v.current_monitor;
-            self.send(Command::Input(InputEvent::PointerMove { monitor, x, y }));
+        match (v.tool, v.drawing) {
+            (Tool::Pen, Some(id)) => self.annotate(Annotation::StrokeTo {
+                id,
+                points: vec![(x, y)],
+            }),
+            (Tool::Laser, _) => self.annotate(Annotation::Laser { x, y }),
+            _ => {
+                if controlling {
+                    let monitor = v.current_monitor;
+                    self.send(Command::Input(InputEvent::PointerMove { monitor, x, y }));
+                }
+                Task::none()
+            }
         }
     }
 
@@ -708,10 +886,37 @@ impl App {
                 }
             }
             Event::Monitors { monitors, current } => {
-                if let Screen::Viewer(v) = &mut self.screen {
+                if self.role == Some(Role::Sharer) {
+                    let shown = monitors.into_iter().find(|m| m.id == current);
+                    if shown != self.overlay.monitor {
+                        let (w, h) = shown.as_ref().map_or((0, 0), |m| (m.width, m.height));
+                        self.overlay.sketch.resize(w, h);
+                        self.overlay.monitor = shown;
+                        let old = self.overlay.window.take();
+                        self.overlay.native = None;
+                        // The overlay follows the shown monitor: reopened at the next drawing.
+                        return old.map_or_else(Task::none, window::close);
+                    }
+                } else if let Screen::Viewer(v) = &mut self.screen {
+                    if v.current_monitor != current || v.monitors.is_empty() {
+                        let size = monitors.iter().find(|m| m.id == current);
+                        let (w, h) = size.map_or((0, 0), |m| (m.width, m.height));
+                        v.sketch.resize(w, h);
+                    }
                     v.monitors = monitors;
                     v.current_monitor = current;
                 }
+            }
+            Event::Annotation(annotation) => {
+                if !matches!(self.screen, Screen::Sharing { .. }) {
+                    return Task::none();
+                }
+                if let Err(e) = self.overlay.sketch.apply(&annotation) {
+                    tracing::debug!("annotation ignored: {e}");
+                    return Task::none();
+                }
+                self.reshape_overlay();
+                return self.open_overlay();
             }
             Event::ControlRequested { helper_name } => {
                 if let Screen::Sharing { control, .. } = &mut self.screen {
@@ -767,6 +972,91 @@ impl App {
         Task::none()
     }
 
+    /// Sharer: the overlay window over the shown monitor, opened at the first drawing (only
+    /// when the shared screen is this machine's X display).
+    fn open_overlay(&mut self) -> Task<Message> {
+        if self.overlay.window.is_some() || self.overlay.sketch.is_empty() {
+            return Task::none();
+        }
+        let SourceSpec::X11 { display, .. } = &self.session.video.source else {
+            return Task::none();
+        };
+        let Some(monitor) = self.overlay.monitor.clone() else {
+            return Task::none();
+        };
+        #[cfg(target_os = "linux")]
+        {
+            if self.x11.is_none() {
+                match super::overlay_x11::X11Overlay::connect(display.as_deref()) {
+                    Ok(x11) => self.x11 = Some(x11),
+                    Err(e) => {
+                        tracing::warn!("no annotation overlay: {e}");
+                        return Task::none();
+                    }
+                }
+            }
+            self.overlay.shaped = !self
+                .x11
+                .as_ref()
+                .is_some_and(|x| x.compositor_running().unwrap_or(false));
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = display;
+        let (id, opened) = window::open(window::Settings {
+            size: Size::new(monitor.width as f32, monitor.height as f32),
+            position: window::Position::Specific(Point::new(monitor.x as f32, monitor.y as f32)),
+            decorations: false,
+            transparent: !self.overlay.shaped,
+            resizable: false,
+            level: window::Level::AlwaysOnTop,
+            exit_on_close_request: false,
+            #[cfg(target_os = "linux")]
+            platform_specific: window::settings::PlatformSpecific {
+                application_id: "tandem-overlay".into(),
+                // Not managed by a window manager: no frame, no taskbar entry, not movable.
+                override_redirect: true,
+            },
+            ..window::Settings::default()
+        });
+        self.overlay.window = Some(id);
+        Task::batch([
+            opened.map(Message::OverlayOpened),
+            window::enable_mouse_passthrough(id),
+            window::set_level(id, window::Level::AlwaysOnTop),
+        ])
+    }
+
+    /// The overlay window exists natively: clicks go through, and it stays on top.
+    fn overlay_prepared(&self) {
+        #[cfg(target_os = "linux")]
+        if let (Some(x11), Some(native)) = (&self.x11, self.overlay.native) {
+            if let Ok(window) = u32::try_from(native) {
+                if let Err(e) = x11
+                    .pass_input_through(window)
+                    .and_then(|()| x11.raise(window))
+                {
+                    tracing::warn!("overlay: {e}");
+                }
+            }
+        }
+    }
+
+    /// Without a compositor, the overlay shows only where something is drawn.
+    fn reshape_overlay(&self) {
+        #[cfg(target_os = "linux")]
+        if let (true, Some(x11), Some(native)) =
+            (self.overlay.shaped, &self.x11, self.overlay.native)
+        {
+            if let Ok(window) = u32::try_from(native) {
+                if let Err(e) =
+                    x11.set_visible_region(window, &sketch::outline(&self.overlay.sketch))
+                {
+                    tracing::warn!("overlay: {e}");
+                }
+            }
+        }
+    }
+
     /// While sharing, the window becomes a small bar that stays on top.
     fn window_as_bar(&self) -> Task<Message> {
         let Some(id) = self.window else {
@@ -790,7 +1080,7 @@ impl App {
     }
 
     pub fn subscription(&self) -> Subscription<Message> {
-        let mut subscriptions = vec![window::open_events().map(Message::WindowOpened)];
+        let mut subscriptions = vec![window::close_events().map(Message::WindowClosed)];
         if matches!(self.screen, Screen::HelperCode { .. }) {
             subscriptions.push(iced::time::every(Duration::from_millis(500)).map(Message::Tick));
         }
@@ -800,7 +1090,35 @@ impl App {
         Subscription::batch(subscriptions)
     }
 
-    pub fn view(&self) -> Element<'_, Message> {
+    pub fn view(&self, window: window::Id) -> Element<'_, Message> {
+        if Some(window) == self.overlay.window {
+            return self.overlay_view();
+        }
+        container(self.main_view())
+            .style(|theme: &iced::Theme| container::Style {
+                background: Some(theme.palette().background.into()),
+                ..container::Style::default()
+            })
+            .width(Length::Fill)
+            .height(Length::Fill)
+            .into()
+    }
+
+    /// The sharer's overlay: the helper's drawing at the monitor's own pixels.
+    fn overlay_view(&self) -> Element<'_, Message> {
+        let monitor = self.overlay.monitor.as_ref();
+        let (w, h) = monitor.map_or((1, 1), |m| (m.width.max(1), m.height.max(1)));
+        iced::widget::canvas(SketchLayer {
+            sketch: &self.overlay.sketch,
+            transform: ViewTransform::identity(w, h),
+        })
+        .width(Length::Fill)
+        .height(Length::Fill)
+        .into()
+    }
+
+    /// The main window's content (tests look at this).
+    pub fn main_view(&self) -> Element<'_, Message> {
         let content: Element<'_, Message> = match &self.screen {
             Screen::Home {
                 code,
@@ -1002,11 +1320,35 @@ impl App {
             }
             _ => String::new(),
         };
+        let tool_button = |tool: Tool, key: &str| {
+            let b = button(text(t.get(key))).on_press_maybe(
+                (v.consented && v.paused_by.is_none()).then_some(Message::SelectTool(tool)),
+            );
+            if v.tool == tool {
+                b.style(button::success)
+            } else {
+                b.style(button::secondary)
+            }
+        };
+        let colours: Vec<ColourChoice> = PenColour::ALL
+            .iter()
+            .map(|&colour| ColourChoice {
+                colour,
+                label: t.get(colour_key(colour)),
+            })
+            .collect();
+        let colour = colours.iter().find(|c| c.colour == v.colour).cloned();
         let toolbar = row![
             text(t.get("viewer-monitor")),
             pick_list(choices, selected, Message::SelectMonitor),
             button(text(fit_label)).on_press(Message::ToggleFit),
             control_button,
+            tool_button(Tool::Pen, "viewer-pen"),
+            pick_list(colours, colour, Message::SelectColour),
+            tool_button(Tool::Laser, "viewer-laser"),
+            button(text(t.get("viewer-clear")))
+                .style(button::secondary)
+                .on_press_maybe((!v.sketch.is_empty()).then_some(Message::ClearAnnotations)),
             pause_button,
             button(text(chat_label)).on_press(Message::ToggleChat),
             space::horizontal(),
@@ -1056,6 +1398,7 @@ impl App {
     /// The sharer's screen, with the pointer drawn on top, taking mouse input.
     fn remote_screen<'a>(&'a self, v: &'a Viewer, frame: &'a RemoteFrame) -> Element<'a, Message> {
         let fit = v.fit;
+        let sketch = &v.sketch;
         let cursor = v.cursor;
         let cursor_picture = v.cursor_picture.as_ref();
         let (width, height) = (frame.width, frame.height);
@@ -1074,6 +1417,13 @@ impl App {
                 } else {
                     iced::ContentFit::None
                 })];
+            if let Some(transform) = transform {
+                layers = layers.push(
+                    iced::widget::canvas(SketchLayer { sketch, transform })
+                        .width(Length::Fill)
+                        .height(Length::Fill),
+                );
+            }
             if let (Some((x, y)), Some((pic, handle)), Some(transform)) =
                 (cursor, cursor_picture, transform)
             {
@@ -1099,6 +1449,7 @@ impl App {
                 .on_middle_press(Message::PointerButton(PointerButton::Middle, true))
                 .on_middle_release(Message::PointerButton(PointerButton::Middle, false))
                 .on_scroll(Message::Wheel)
+                .on_exit(Message::PointerLeft)
                 .into()
         };
         if fit {
@@ -1239,6 +1590,15 @@ impl App {
         .height(Length::Fill)
         .padding(8)
         .into()
+    }
+}
+
+fn colour_key(colour: PenColour) -> &'static str {
+    match colour {
+        PenColour::Red => "viewer-colour-red",
+        PenColour::Yellow => "viewer-colour-yellow",
+        PenColour::Blue => "viewer-colour-blue",
+        PenColour::Green => "viewer-colour-green",
     }
 }
 

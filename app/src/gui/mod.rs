@@ -1,21 +1,36 @@
 //! The iced GUI: a thin layer over the session engine. `app` holds the screens, `engine`
 //! runs sessions for it, `keys` turns the helper's mouse and keyboard into input events,
-//! `i18n` holds the words.
+//! `sketch` draws annotations, `i18n` holds the words.
 
 pub mod app;
 pub mod engine;
 pub mod i18n;
 pub mod keys;
+#[cfg(target_os = "linux")]
+mod overlay_x11;
+pub mod sketch;
 #[cfg(test)]
 mod tests;
 
 pub use app::{App, GuiOptions, Message};
 
-/// Opens the Tandem window and runs until it is closed.
+/// Opens the Tandem window and runs until it is closed. A daemon, because the sharer's
+/// annotation overlay is a second window.
 pub fn run(options: GuiOptions) -> iced::Result {
-    iced::application(move || App::new(options.clone()), App::update, App::view)
-        .title(App::title)
-        .subscription(App::subscription)
-        .window_size((900.0, 640.0))
-        .run()
+    iced::daemon(
+        move || {
+            let (_, opened) = iced::window::open(App::main_window());
+            (App::new(options.clone()), opened.map(Message::WindowOpened))
+        },
+        App::update,
+        App::view,
+    )
+    .title(App::title)
+    .subscription(App::subscription)
+    // Each window paints its own background: the overlay must stay see-through.
+    .style(|_, theme| iced::theme::Style {
+        background_color: iced::Color::TRANSPARENT,
+        text_color: theme.palette().text,
+    })
+    .run()
 }

@@ -83,7 +83,7 @@ impl Window {
 
     fn messages_of(&mut self, act: impl FnOnce(&mut iced_test::Simulator<'_, Message>)) {
         let messages: Vec<Message> = {
-            let mut ui = iced_test::simulator(self.app.view());
+            let mut ui = iced_test::simulator(self.app.main_view());
             act(&mut ui);
             ui.into_messages().collect()
         };
@@ -107,8 +107,29 @@ impl Window {
         });
     }
 
+    /// Presses the left button at the first point, moves through the others, releases.
+    fn drag(&mut self, points: &[iced::Point]) {
+        use iced::mouse;
+        self.messages_of(|ui| {
+            for (i, &p) in points.iter().enumerate() {
+                ui.point_at(p);
+                let _ = ui.simulate([iced::Event::Mouse(mouse::Event::CursorMoved {
+                    position: p,
+                })]);
+                if i == 0 {
+                    let _ = ui.simulate([iced::Event::Mouse(mouse::Event::ButtonPressed(
+                        mouse::Button::Left,
+                    ))]);
+                }
+            }
+            let _ = ui.simulate([iced::Event::Mouse(mouse::Event::ButtonReleased(
+                mouse::Button::Left,
+            ))]);
+        });
+    }
+
     fn shows(&self, text: &str) -> bool {
-        let mut ui = iced_test::simulator(self.app.view());
+        let mut ui = iced_test::simulator(self.app.main_view());
         ui.find(text).is_ok()
     }
 
@@ -130,7 +151,7 @@ impl Window {
         let _ = std::fs::create_dir_all(&dir);
         let path = dir.join(format!("{name}.png"));
         let _ = std::fs::remove_file(&path);
-        let mut ui = iced_test::simulator(self.app.view());
+        let mut ui = iced_test::simulator(self.app.main_view());
         let snapshot = ui.snapshot(&iced::Theme::Light).expect("snapshot");
         let _ = snapshot.matches_image(&path);
     }
@@ -235,6 +256,50 @@ async fn home_code_consent_viewer_chat_and_end_from_the_toolbar() {
         )
         .await;
     helper.save_png("helper-viewer");
+
+    // Annotation: a pen stroke over the picture reaches the sharer's overlay, in the
+    // sharer's pixels; Clear removes it there too.
+    helper.click("Pen");
+    helper.drag(&[
+        iced::Point::new(300.0, 300.0),
+        iced::Point::new(400.0, 360.0),
+        iced::Point::new(500.0, 300.0),
+    ]);
+    sharer
+        .run_until("the stroke on the sharer's overlay", |app| {
+            app.overlay
+                .sketch
+                .strokes
+                .first()
+                .is_some_and(|s| s.points.len() == 3)
+        })
+        .await;
+    let Screen::Viewer(v) = &helper.app.screen else {
+        unreachable!()
+    };
+    assert_eq!(
+        v.sketch.strokes, sharer.app.overlay.sketch.strokes,
+        "both see the same drawing"
+    );
+    let stroke = &sharer.app.overlay.sketch.strokes[0];
+    // The view is 1024 wide, the picture 640: about 1.6 view pixels per sharer pixel.
+    let (x0, _) = stroke.points[0];
+    let (x2, _) = stroke.points[2];
+    assert!(
+        (115..=135).contains(&(x2 - x0)),
+        "200 view px ≈ 125 sharer px: {stroke:?}"
+    );
+    helper.save_png("helper-annotation");
+    helper.click("Laser");
+    helper.drag(&[iced::Point::new(420.0, 330.0)]);
+    sharer
+        .run_until("the laser dot", |app| app.overlay.sketch.laser.is_some())
+        .await;
+    helper.click("Clear");
+    sharer
+        .run_until("the drawing cleared", |app| app.overlay.sketch.is_empty())
+        .await;
+    helper.click("Laser"); // back to the pointer
 
     // Chat both ways.
     helper.click("Chat");
@@ -442,4 +507,70 @@ async fn italian_everywhere() {
     let s = sharing_window("it");
     s.assert_shows("Condivisione con Anna R.");
     s.assert_shows("Termina");
+}
+
+#[test]
+fn the_overlay_draws_strokes_where_the_helper_put_them() {
+    use crate::annotation::{Annotation, PenColour, Sketch};
+    let mut sketch = Sketch::new(400, 300);
+    sketch
+        .apply(&Annotation::StrokeStart {
+            id: 1,
+            colour: PenColour::Blue,
+            x: 50,
+            y: 150,
+        })
+        .expect("start");
+    sketch
+        .apply(&Annotation::StrokeTo {
+            id: 1,
+            points: vec![(350, 150)],
+        })
+        .expect("to");
+    let layer = iced::widget::canvas(super::sketch::SketchLayer {
+        sketch: &sketch,
+        transform: crate::input::view::ViewTransform::identity(400, 300),
+    })
+    .width(400)
+    .height(300);
+    let element: iced::Element<'_, Message> = layer.into();
+    let mut ui =
+        iced_test::Simulator::with_size(iced::Settings::default(), (400.0, 300.0), element);
+    let snapshot = ui.snapshot(&iced::Theme::Light).expect("snapshot");
+    let dir = std::env::temp_dir().join(format!("tandem-overlay-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("overlay.png");
+    let _ = snapshot.matches_image(&path);
+    let saved = std::fs::read_dir(&dir)
+        .expect("dir")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "png"))
+        .expect("a png");
+    let decoder = png::Decoder::new(std::io::BufReader::new(
+        std::fs::File::open(&saved).expect("png"),
+    ));
+    let mut reader = decoder.read_info().expect("info");
+    let mut pixels = vec![0; reader.output_buffer_size().expect("size")];
+    let info = reader.next_frame(&mut pixels).expect("frame");
+    let scale = info.width / 400; // snapshots render at a scale factor
+    let at = |x: u32, y: u32| {
+        let i = ((y * scale * info.width + x * scale) * 4) as usize;
+        [pixels[i], pixels[i + 1], pixels[i + 2], pixels[i + 3]]
+    };
+    let [r, g, b] = PenColour::Blue.rgb();
+    for x in [60, 200, 340] {
+        let p = at(x, 150);
+        assert!(
+            p[0].abs_diff(r) < 40 && p[1].abs_diff(g) < 40 && p[2].abs_diff(b) < 40,
+            "({x}, 150) is the pen's blue: {p:?}"
+        );
+    }
+    for (x, y) in [(200, 100), (200, 200), (20, 20)] {
+        assert!(
+            at(x, y)[3] < 20 || at(x, y)[..3] != [r, g, b],
+            "({x}, {y}) is not drawn on"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

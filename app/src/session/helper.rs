@@ -186,6 +186,7 @@ pub async fn run_helper(
                     emit(&events, Event::ControlReleased);
                 }
                 Some(Command::Input(event)) => input.send(&connection, &event).await?,
+                Some(Command::Annotate(annotation)) => control.send(&Control::Annotate { annotation }).await?,
                 Some(Command::Allow
                     | Command::Decline
                     | Command::GrantControl

@@ -19,6 +19,7 @@ use serde::Serialize;
 use tandem_crypto::PairingError;
 use tandem_rendezvous::ClientError;
 
+pub use crate::annotation::Annotation;
 pub use crate::capture::{MonitorInfo, SourceSpec};
 pub use crate::input::{DeclineReason, InputEvent, Modifiers, PointerButton};
 pub use crate::net::ice::IceOptions;
@@ -57,6 +58,8 @@ pub enum Command {
     DeclineControl,
     /// Sharer: take control back; every key and button the helper held is released.
     RevokeControl,
+    /// Helper: draw on the sharer's screen (coordinates on the shown monitor).
+    Annotate(Annotation),
 }
 
 /// What the session reports. Serialized one per line by `--json`.
@@ -154,6 +157,8 @@ pub enum Event {
     ControlRevoked,
     /// Both: the helper gave control back.
     ControlReleased,
+    /// Sharer: the helper draws on the screen; shown in an overlay until cleared or ended.
+    Annotation(Annotation),
     Ended {
         reason: EndReason,
         message: String,

@@ -4,6 +4,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::annotation::{Annotation, MAX_POINTS_PER_MESSAGE};
 use tandem_crypto::{PairingRole, SessionCode};
 use tandem_rendezvous::MailboxClient;
 use tokio::sync::mpsc;
@@ -107,6 +108,14 @@ pub async fn run_sharer(
                 Ok(msg @ (Control::PathProbe { .. } | Control::PathProbeCandidate { .. })) => {
                     if let Some(reply) = upgrade.on_control(msg, &ice).await {
                         control.send(&reply).await?;
+                    }
+                }
+                Ok(Control::Annotate { annotation }) => {
+                    // Nothing is drawn while the person has paused the session; bulk is
+                    // refused here, the rest is bounded by the overlay's sketch.
+                    let oversized = matches!(&annotation, Annotation::StrokeTo { points, .. } if points.len() > MAX_POINTS_PER_MESSAGE);
+                    if !pipeline.paused.load(Ordering::Relaxed) && !oversized {
+                        emit(&events, Event::Annotation(annotation));
                     }
                 }
                 Ok(Control::ReleaseControl) => {
@@ -226,6 +235,7 @@ pub async fn run_sharer(
                     | Command::RequestKeyframe
                     | Command::RequestControl
                     | Command::ReleaseControl
+                    | Command::Annotate(_)
                     | Command::Input(_)) => {}
             },
             stream = connection.accept_uni(), if accepting_input => {
