@@ -1,6 +1,7 @@
 //! Test harness: runs the real binaries (`tandem-rendezvous`, `tandem`) as processes and
 //! reads their `--json` event streams.
 
+pub mod gui;
 pub mod hostile;
 pub mod netns;
 pub mod scenes;

@@ -257,3 +257,51 @@ fn hostile_rendezvous_tampering_with_signals_gets_no_session() {
     // The sharer's own "yes" is local; an altered consent never convinces the helper.
     assert_eq!(helper.count("consent_given"), 0, "{}", helper.history());
 }
+
+#[test]
+fn annotations_reach_the_sharer_in_its_pixels_and_not_while_paused() {
+    let rv = Rendezvous::start(&[]);
+    let (mut helper, code) = helper_with_code(&rv.url);
+    let mut sharer = Peer::share(&rv.url, &code, &[]);
+    sharer.wait_for("consent_requested", T);
+    sharer.type_line("y");
+    helper.wait_for("monitors", T);
+    helper.wait_for("frame_received", T);
+
+    // In a 320×180 view of the 640×360 picture: the sharer gets ×2.
+    helper.type_line("/view 320x180");
+    helper.type_line("/pen blue 10 20 30 40 50 60");
+    let start = sharer.wait_for("annotation", T);
+    assert_eq!(start["op"], "stroke_start");
+    assert_eq!(start["colour"], "blue");
+    assert_eq!(
+        (start["x"].as_u64(), start["y"].as_u64()),
+        (Some(20), Some(40))
+    );
+    let to = sharer.wait_for("annotation", T);
+    assert_eq!(to["op"], "stroke_to");
+    assert_eq!(to["id"], start["id"]);
+    assert_eq!(to["points"], serde_json::json!([[60, 80], [100, 120]]));
+    helper.type_line("/laser 160 90");
+    let laser = sharer.wait_for("annotation", T);
+    assert_eq!(
+        (
+            laser["op"].as_str(),
+            laser["x"].as_u64(),
+            laser["y"].as_u64()
+        ),
+        (Some("laser"), Some(320), Some(180))
+    );
+    helper.type_line("/clear");
+    assert_eq!(sharer.wait_for("annotation", T)["op"], "clear");
+
+    // Paused by the sharer: nothing is drawn on its screen.
+    sharer.type_line("/pause");
+    helper.wait_for("paused", T);
+    helper.type_line("/pen 1 1 2 2");
+    let drawn = sharer.count_for(Duration::from_millis(1500), |v| v["event"] == "annotation");
+    assert_eq!(drawn, 0, "annotations while paused");
+    helper.type_line("/end");
+    assert!(helper.wait_exit(T).success());
+    assert!(sharer.wait_exit(T).success());
+}

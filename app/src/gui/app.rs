@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use iced::widget::{
     button, column, container, image, mouse_area, pick_list, pin, responsive, row, scrollable,
-    space, stack, text, text_input, Column,
+    stack, text, text_input, Column,
 };
 use iced::{keyboard, mouse, window, Alignment, Element, Length, Point, Size, Subscription, Task};
 use tokio::sync::mpsc;
@@ -373,7 +373,10 @@ impl App {
                 self.overlay.native = Some(native);
                 self.overlay_prepared();
                 self.reshape_overlay();
-                Task::none()
+                match self.overlay.window {
+                    Some(id) if self.overlay.shaped => window::set_mode(id, window::Mode::Windowed),
+                    _ => Task::none(),
+                }
             }
             Message::SelectTool(tool) => {
                 if let Screen::Viewer(v) = &mut self.screen {
@@ -1007,6 +1010,8 @@ impl App {
             position: window::Position::Specific(Point::new(monitor.x as f32, monitor.y as f32)),
             decorations: false,
             transparent: !self.overlay.shaped,
+            // A shaped overlay is shown only once cut to the drawing: never a black flash.
+            visible: !self.overlay.shaped,
             resizable: false,
             level: window::Level::AlwaysOnTop,
             exit_on_close_request: false,
@@ -1111,6 +1116,7 @@ impl App {
         iced::widget::canvas(SketchLayer {
             sketch: &self.overlay.sketch,
             transform: ViewTransform::identity(w, h),
+            shaped: self.overlay.shaped,
         })
         .width(Length::Fill)
         .height(Length::Fill)
@@ -1340,19 +1346,19 @@ impl App {
         let colour = colours.iter().find(|c| c.colour == v.colour).cloned();
         let toolbar = row![
             text(t.get("viewer-monitor")),
-            pick_list(choices, selected, Message::SelectMonitor),
+            // Fixed widths keep every button where it was when labels change.
+            pick_list(choices, selected, Message::SelectMonitor).width(230),
             button(text(fit_label)).on_press(Message::ToggleFit),
             control_button,
             tool_button(Tool::Pen, "viewer-pen"),
-            pick_list(colours, colour, Message::SelectColour),
+            pick_list(colours, colour, Message::SelectColour).width(100),
             tool_button(Tool::Laser, "viewer-laser"),
             button(text(t.get("viewer-clear")))
                 .style(button::secondary)
                 .on_press_maybe((!v.sketch.is_empty()).then_some(Message::ClearAnnotations)),
             pause_button,
             button(text(chat_label)).on_press(Message::ToggleChat),
-            space::horizontal(),
-            text(info).size(14),
+            text(info).size(14).width(170),
             button(text(t.get("viewer-end")))
                 .style(button::danger)
                 .on_press(Message::End),
@@ -1419,9 +1425,13 @@ impl App {
                 })];
             if let Some(transform) = transform {
                 layers = layers.push(
-                    iced::widget::canvas(SketchLayer { sketch, transform })
-                        .width(Length::Fill)
-                        .height(Length::Fill),
+                    iced::widget::canvas(SketchLayer {
+                        sketch,
+                        transform,
+                        shaped: false,
+                    })
+                    .width(Length::Fill)
+                    .height(Length::Fill),
                 );
             }
             if let (Some((x, y)), Some((pic, handle)), Some(transform)) =

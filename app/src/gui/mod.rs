@@ -27,6 +27,8 @@ pub fn run(options: GuiOptions) -> iced::Result {
     )
     .title(App::title)
     .subscription(App::subscription)
+    // Built in: the same letters on every system, also one without any fonts installed.
+    .default_font(iced::Font::with_name("Fira Sans"))
     // Each window paints its own background: the overlay must stay see-through.
     .style(|_, theme| iced::theme::Style {
         background_color: iced::Color::TRANSPARENT,

@@ -23,7 +23,13 @@ const LASER: Color = Color::from_rgba(1.0, 0.05, 0.1, 0.85);
 pub struct SketchLayer<'a> {
     pub sketch: &'a Sketch,
     pub transform: ViewTransform,
+    /// Drawn into a window cut to [`outline`]: paint past the outline's edges, so the cut
+    /// itself is the edge and nothing of the window's own background shows.
+    pub shaped: bool,
 }
+
+/// Wide enough to cover the outline's squares even across their corners.
+const SHAPED_PEN_WIDTH: f32 = 12.0;
 
 impl<Message> canvas::Program<Message> for SketchLayer<'_> {
     type State = ();
@@ -38,6 +44,11 @@ impl<Message> canvas::Program<Message> for SketchLayer<'_> {
     ) -> Vec<Geometry> {
         let mut frame = Frame::new(renderer, bounds.size());
         let scale = self.transform.scale() as f32;
+        let pen = if self.shaped {
+            SHAPED_PEN_WIDTH
+        } else {
+            PEN_WIDTH
+        };
         let at = |(x, y): (u32, u32)| {
             let (vx, vy) = self
                 .transform
@@ -49,7 +60,7 @@ impl<Message> canvas::Program<Message> for SketchLayer<'_> {
                 continue;
             };
             let path = if rest.is_empty() {
-                Path::circle(at(*first), PEN_WIDTH * scale / 2.0)
+                Path::circle(at(*first), pen * scale / 2.0)
             } else {
                 Path::new(|b| {
                     b.move_to(at(*first));
@@ -65,14 +76,24 @@ impl<Message> canvas::Program<Message> for SketchLayer<'_> {
                     &path,
                     Stroke::default()
                         .with_color(colour(stroke.colour))
-                        .with_width(PEN_WIDTH * scale)
+                        .with_width(pen * scale)
                         .with_line_cap(LineCap::Round)
                         .with_line_join(LineJoin::Round),
                 );
             }
         }
         if let Some(p) = self.sketch.laser {
-            frame.fill(&Path::circle(at(p), LASER_RADIUS * scale.max(0.5)), LASER);
+            let r = LASER_RADIUS * scale.max(0.5);
+            let dot = if self.shaped {
+                let c = at(p);
+                Path::rectangle(
+                    Point::new(c.x - r - 1.0, c.y - r - 1.0),
+                    iced::Size::new(2.0 * r + 2.0, 2.0 * r + 2.0),
+                )
+            } else {
+                Path::circle(at(p), r)
+            };
+            frame.fill(&dot, LASER);
         }
         vec![frame.into_geometry()]
     }

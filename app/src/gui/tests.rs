@@ -530,6 +530,7 @@ fn the_overlay_draws_strokes_where_the_helper_put_them() {
     let layer = iced::widget::canvas(super::sketch::SketchLayer {
         sketch: &sketch,
         transform: crate::input::view::ViewTransform::identity(400, 300),
+        shaped: false,
     })
     .width(400)
     .height(300);

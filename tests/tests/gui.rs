@@ -1,0 +1,230 @@
+//! The real `tandem` windows on two virtual displays, driven by clicks and typing through
+//! XTest: the helper gets a code and copies it, the sharer types it and allows, the viewer
+//! shows the sharer's screen, a pen stroke appears on the sharer's screen, End brings both
+//! back home. Screenshots of each step go to target/gui-e2e/.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tandem::gui::app::{Screen, Viewer};
+use tandem_tests::gui::{
+    clipboard_text, locate, locate_id, wait_for_screen, Hands, Screenshot, WINDOW,
+};
+use tandem_tests::xvfb::{known_picture, Painter, Xvfb};
+use tandem_tests::{bin, Rendezvous};
+
+const T: Duration = Duration::from_secs(30);
+
+struct Window(Child);
+
+impl Window {
+    fn open(display: &str, rendezvous: &str, helper: Option<&str>) -> Self {
+        let mut cmd = Command::new(bin("tandem"));
+        cmd.args(["gui", "--rendezvous", rendezvous, "--lang", "en"])
+            .env("DISPLAY", display)
+            // Software rendering: no GPU here, and stable pixels.
+            .env("ICED_BACKEND", "tiny-skia")
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        if let Some(name) = helper {
+            cmd.args(["--dev-identity", name]);
+        }
+        Self(cmd.spawn().expect("tandem gui"))
+    }
+}
+
+impl Drop for Window {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn out_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("gui-e2e")
+}
+
+fn near(a: (u8, u8, u8), b: (u8, u8, u8), tolerance: u8) -> bool {
+    a.0.abs_diff(b.0) <= tolerance
+        && a.1.abs_diff(b.1) <= tolerance
+        && a.2.abs_diff(b.2) <= tolerance
+}
+
+fn count(
+    shot: &Screenshot,
+    region: (u32, u32, u32, u32),
+    colour: (u8, u8, u8),
+    tolerance: u8,
+) -> usize {
+    let (x0, y0, x1, y1) = region;
+    let mut n = 0;
+    for y in y0..y1.min(shot.height) {
+        for x in x0..x1.min(shot.width) {
+            if near(shot.pixel(x, y), colour, tolerance) {
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+const WHITE: (u8, u8, u8) = (255, 255, 255);
+/// The pen's default colour (annotation::PenColour::Red).
+const PEN_RED: (u8, u8, u8) = (230, 30, 40);
+/// The known picture's blocks.
+const BLOCK_RED: (u8, u8, u8) = (220, 30, 30);
+const BLOCK_GREEN: (u8, u8, u8) = (30, 200, 40);
+const BLOCK_BLUE: (u8, u8, u8) = (30, 60, 220);
+
+/// Whether a primary (blue) button is drawn at `at` (its label's letters are white, so
+/// look at the area around the centre).
+fn primary_button_at(shot: &Screenshot, at: (i16, i16)) -> bool {
+    let at = (at.0 as u32, at.1 as u32);
+    shot.count_near(at, 10, |(r, g, b)| b > 200 && r < 120 && g < 140) > 150
+}
+
+fn home() -> Screen {
+    Screen::Home {
+        code: String::new(),
+        error: None,
+        notice: None,
+    }
+}
+
+#[test]
+fn a_whole_session_through_the_windows() {
+    let sharer_x = Xvfb::start(&[(1280, 800)]);
+    let helper_x = Xvfb::start(&[(1280, 800)]);
+    let painter = Painter::open(&sharer_x.display, 0);
+    let picture = known_picture(1280, 800);
+    painter.show(&picture);
+    let rv = Rendezvous::start(&[]);
+    let _sharer = Window::open(&sharer_x.display, &rv.url, None);
+    let _helper = Window::open(&helper_x.display, &rv.url, Some("Anna Rossi"));
+    let window_area = (0, 0, WINDOW.0 as u32, WINDOW.1 as u32);
+    let is_window =
+        |s: &Screenshot| near(s.pixel(5, 5), WHITE, 2) && near(s.pixel(890, 630), WHITE, 2);
+    wait_for_screen(&helper_x.display, T, "the helper's window", is_window);
+    wait_for_screen(&sharer_x.display, T, "the sharer's window", is_window);
+    let helper = Hands::new(&helper_x.display);
+    let sharer = Hands::new(&sharer_x.display);
+
+    // Helper: "Help someone", then "Copy" once the code shows.
+    helper.click(locate(home(), WINDOW, "Help someone"));
+    let code_screen = Screen::HelperCode {
+        code: Some("ABCD-EFGH".into()),
+        expires_at: None,
+        joined: false,
+        copied: false,
+    };
+    let copy = locate(code_screen, WINDOW, "Copy");
+    let deadline = Instant::now() + T;
+    let code = loop {
+        std::thread::sleep(Duration::from_millis(500));
+        helper.click(copy);
+        if let Some(code) = clipboard_text(&helper_x.display).filter(|c| c.len() == 9) {
+            break code;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no code on the helper's clipboard"
+        );
+    };
+    Screenshot::take(&helper_x.display).save_png(&out_dir().join("1-helper-code.png"));
+
+    // Sharer: types it as heard on the phone and presses Enter.
+    sharer.click(locate_id(home(), WINDOW, "code"));
+    sharer.type_text(&code.to_lowercase().replace('-', " "));
+    sharer.enter();
+    let consent = Screen::SharerConsent {
+        helper_name: "Anna R.".into(),
+    };
+    let allow = locate(consent, WINDOW, "Allow");
+    // The Allow button is the one primary (blue) button on that screen.
+    let shot = wait_for_screen(&sharer_x.display, T, "the consent dialog", |s| {
+        primary_button_at(s, allow)
+    });
+    shot.save_png(&out_dir().join("2-sharer-consent.png"));
+    sharer.click(allow);
+    // The sharer's window shrinks to its bar; the desktop under it repaints (our painter
+    // does not handle Expose, so it is told).
+    std::thread::sleep(Duration::from_millis(700));
+    painter.show(&picture);
+
+    // The helper sees the sharer's screen: the known picture's three blocks, scaled.
+    let shot = wait_for_screen(
+        &helper_x.display,
+        T,
+        "the sharer's screen in the viewer",
+        |s| {
+            [BLOCK_RED, BLOCK_GREEN, BLOCK_BLUE]
+                .iter()
+                .all(|&c| count(s, window_area, c, 12) > 3000)
+        },
+    );
+    shot.save_png(&out_dir().join("3-helper-viewer.png"));
+
+    // A pen stroke in the viewer appears on the sharer's real screen (no compositor here:
+    // the overlay window is cut to the stroke).
+    let viewer = Screen::Viewer(Box::new(Viewer {
+        consented: true,
+        fit: true,
+        ..Viewer::default()
+    }));
+    helper.click(locate(viewer, WINDOW, "Pen"));
+    helper.drag(&[(250, 450), (350, 470), (450, 490), (550, 510), (650, 530)]);
+    let whole = (0, 0, 1280, 800);
+    wait_for_screen(
+        &sharer_x.display,
+        T,
+        "the stroke on the sharer's screen",
+        |s| count(s, whole, PEN_RED, 3) > 300,
+    );
+    // The desktop repaints what the overlay window exposed; the overlay must not hide it.
+    painter.show(&picture);
+    let shot = Screenshot::take(&sharer_x.display);
+    assert!(
+        count(&shot, whole, PEN_RED, 3) > 300,
+        "the stroke stays on top"
+    );
+    shot.save_png(&out_dir().join("4-sharer-annotation.png"));
+    assert!(
+        count(&shot, whole, BLOCK_RED, 3) > 10_000,
+        "the rest of the sharer's screen stays visible under the overlay"
+    );
+    Screenshot::take(&helper_x.display).save_png(&out_dir().join("5-helper-annotation.png"));
+
+    // End from the helper's toolbar: both back home, the drawing gone.
+    let viewer = Screen::Viewer(Box::new(Viewer {
+        consented: true,
+        fit: true,
+        ..Viewer::default()
+    }));
+    helper.click(locate(viewer, WINDOW, "End"));
+    // Home again, each with a word on how the session ended (which moves the sections).
+    let home_saying = |notice: &str| {
+        let submit = locate(
+            Screen::Home {
+                code: String::new(),
+                error: None,
+                notice: Some(notice.into()),
+            },
+            WINDOW,
+            "Submit",
+        );
+        move |s: &Screenshot| primary_button_at(s, submit) && near(s.pixel(890, 630), WHITE, 2)
+    };
+    let helper_home = home_saying("You ended the session.");
+    let shot = wait_for_screen(&helper_x.display, T, "the helper back home", helper_home);
+    shot.save_png(&out_dir().join("6-helper-home.png"));
+    let sharer_home = home_saying("Anna R. ended the session.");
+    let shot = wait_for_screen(
+        &sharer_x.display,
+        T,
+        "the sharer back home, drawing gone",
+        |s| sharer_home(s) && count(s, whole, PEN_RED, 3) == 0,
+    );
+    shot.save_png(&out_dir().join("7-sharer-home.png"));
+}
