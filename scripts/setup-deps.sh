@@ -7,7 +7,9 @@ want=${1:-test}
 # openh264 is built from its bundled source: a C++ compiler, and nasm for its assembly
 # (without nasm it silently builds plain C, about 2x slower).
 # enigo (input injection) links libxkbcommon.
-build_pkgs=(pkg-config g++ nasm libxkbcommon-dev)
+# The window (winit) loads the X11 client libraries at run time.
+build_pkgs=(pkg-config g++ nasm libxkbcommon-dev
+  libx11-6 libx11-xcb1 libxcursor1 libxi6 libxrandr2 libxkbcommon-x11-0)
 # Xvfb is the screen for capture tests.
 # setxkbmap (x11-xkb-utils) switches the sharer's keyboard layout in the input tests.
 # coturn is the TURN relay; nftables, iproute2 (ip, ss) and procps (sysctl) build the

@@ -331,6 +331,9 @@ async fn window_demo(video: VideoArgs) -> anyhow::Result<i32> {
     if let Some(display) = &video.display {
         video_args.extend(["--display".to_owned(), display.clone()]);
     }
+    if let Some(monitor) = video.monitor {
+        video_args.extend(["--monitor".to_owned(), monitor.to_string()]);
+    }
     let spawn = |extra: &[&str]| {
         tokio::process::Command::new(&exe)
             .arg("gui")

@@ -163,6 +163,8 @@ pub struct Viewer {
     /// The last pointer position over the picture, in the sharer's pixels.
     pub pointer: Option<(u32, u32)>,
     pub frames_shown: u64,
+    /// Frames decoded and shown at the last stats line.
+    pub counted: (u64, u64),
     pub tool: Tool,
     pub colour: PenColour,
     /// What the helper drew (mirrors the sharer's overlay).
@@ -856,10 +858,27 @@ impl App {
                     v.path = Some(path);
                 }
             }
-            Event::Stats { fps, rtt_ms, .. } => {
+            Event::Stats {
+                fps,
+                rtt_ms,
+                decode_ms,
+                ..
+            } => {
+                let decoded = self.frames.frames_put();
                 if let Screen::Viewer(v) = &mut self.screen {
                     v.fps = Some(fps);
                     v.rtt_ms = Some(rtt_ms);
+                    // Once a second: what reached the window and what was shown (a slow
+                    // renderer shows fewer, the newest; nothing queues).
+                    let (last_decoded, last_shown) = v.counted;
+                    tracing::info!(
+                        target: "tandem::gui::stats",
+                        decoded = decoded - last_decoded,
+                        shown = v.frames_shown - last_shown,
+                        decode_ms = decode_ms.unwrap_or(0.0),
+                        "viewer frames in the last second"
+                    );
+                    v.counted = (decoded, v.frames_shown);
                 }
             }
             Event::Chat { from, text } => {

@@ -29,6 +29,8 @@ pub struct RemoteFrame {
 pub struct FrameSlot {
     latest: Mutex<Option<RemoteFrame>>,
     ready: Notify,
+    /// Frames the decoder handed over (some are replaced before the window takes them).
+    put: std::sync::atomic::AtomicU64,
 }
 
 impl FrameSlot {
@@ -47,7 +49,12 @@ impl FrameSlot {
         })
     }
 
+    pub fn frames_put(&self) -> u64 {
+        self.put.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     pub fn put(&self, frame: RemoteFrame) {
+        self.put.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if let Ok(mut latest) = self.latest.lock() {
             *latest = Some(frame);
         }

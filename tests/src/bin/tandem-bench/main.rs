@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 
 mod codec;
+mod gui;
 mod input;
 mod latency;
 mod network;
@@ -74,6 +75,11 @@ enum What {
         #[arg(long, default_value_t = 64)]
         megabytes: usize,
     },
+    /// What the helper's window costs per frame of a 1080p stream (real GUI under Xvfb).
+    Gui {
+        #[arg(long, default_value_t = 8)]
+        seconds: u64,
+    },
     /// The video leg on desktop-like scenes, with ffmpeg's libx264 on the same frames.
     Codec {
         #[arg(long, default_value_t = 150)]
@@ -102,6 +108,8 @@ async fn main() -> anyhow::Result<()> {
             height,
             bitrate,
         } => codec::run(frames, width, height, bitrate),
+        // Blocking (processes, X clients) on a blocking thread, off the runtime's workers.
+        What::Gui { seconds } => tokio::task::spawn_blocking(move || gui::run(seconds)).await?,
         What::Latency {
             seconds,
             fps,
