@@ -37,6 +37,7 @@ pub enum Recorded {
 pub struct EventRecorder {
     events: Arc<Mutex<Vec<(Instant, Recorded)>>>,
     conn: Arc<RustConnection>,
+    window: u32,
 }
 
 impl EventRecorder {
@@ -110,7 +111,17 @@ impl EventRecorder {
                 }
             }
         });
-        Self { events, conn }
+        Self {
+            events,
+            conn,
+            window,
+        }
+    }
+
+    /// Takes the recording window away (the screen under it shows again).
+    pub fn close(self) {
+        let _ = self.conn.destroy_window(self.window);
+        let _ = self.conn.flush();
     }
 
     pub fn events(&self) -> Vec<Recorded> {

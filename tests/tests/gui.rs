@@ -6,10 +6,11 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tandem::gui::app::{Screen, Viewer};
+use tandem::gui::app::{ControlState, Screen, SharerControl, Viewer};
 use tandem_tests::gui::{
-    clipboard_text, locate, locate_id, wait_for_screen, Hands, Screenshot, WINDOW,
+    clipboard_text, locate, locate_id, wait_for_screen, Hands, Screenshot, BAR, WINDOW,
 };
+use tandem_tests::xrecord::{EventRecorder, Recorded};
 use tandem_tests::xvfb::{known_picture, Painter, Xvfb};
 use tandem_tests::{bin, Rendezvous};
 
@@ -196,13 +197,87 @@ fn a_whole_session_through_the_windows() {
     );
     Screenshot::take(&helper_x.display).save_png(&out_dir().join("5-helper-annotation.png"));
 
-    // End from the helper's toolbar: both back home, the drawing gone.
-    let viewer = Screen::Viewer(Box::new(Viewer {
+    // Remote control through the windows: the helper asks, the sharer's bar asks the
+    // person, and then the helper's clicks and keys in the viewer land on the sharer's
+    // screen where the helper pointed.
+    let viewer = || {
+        Screen::Viewer(Box::new(Viewer {
+            consented: true,
+            fit: true,
+            ..Viewer::default()
+        }))
+    };
+    helper.click(locate(viewer(), WINDOW, "Pen")); // the pen off: the pointer again
+    helper.click(locate(viewer(), WINDOW, "Request control"));
+    let asked = Screen::Sharing {
+        helper_name: "Anna R.".into(),
+        control: SharerControl::Asked,
+        paused_by: None,
+    };
+    let allow_control = locate(asked, BAR, "Allow");
+    let shot = wait_for_screen(
+        &sharer_x.display,
+        T,
+        "the control request in the bar",
+        |s| primary_button_at(s, allow_control),
+    );
+    shot.save_png(&out_dir().join("5b-sharer-control-request.png"));
+    sharer.click(allow_control);
+    std::thread::sleep(Duration::from_millis(800));
+    let recorder = EventRecorder::start(&sharer_x.display, 0);
+    // Where the picture sits in the helper's window: its top edge is the first row of the
+    // sharer's gradient ((127, 0, 128) at x = 640 on the sharer) in the middle column; it is
+    // fitted below the toolbar and the notice line.
+    let shot = Screenshot::take(&helper_x.display);
+    let top = (40..400)
+        .find(|&y| near(shot.pixel(450, y), (127, 0, 128), 24))
+        .expect("the picture's top edge in the viewer") as f64;
+    let (w, h) = (f64::from(WINDOW.0), f64::from(WINDOW.1));
+    let scale = (w / 1280.0).min((h - top) / 800.0);
+    let left = (w - 1280.0 * scale) / 2.0;
+    let to_window = |x: f64, y: f64| ((left + x * scale) as i16, (top + y * scale) as i16);
+    helper.click(to_window(640.0, 400.0));
+    recorder.wait_until(T, "the helper's click", |e| {
+        e.iter()
+            .any(|e| matches!(e, Recorded::Button { down: true, .. }))
+    });
+    let press = recorder
+        .presses()
+        .into_iter()
+        .find(|e| matches!(e, Recorded::Button { down: true, .. }));
+    let Some(Recorded::Button { button, x, y, .. }) = press else {
+        panic!("no press")
+    };
+    assert_eq!(button, 1);
+    assert!(
+        (x - 640).abs() <= 4 && (y - 400).abs() <= 4,
+        "the click landed at ({x}, {y}), not near (640, 400)"
+    );
+    helper.type_text("q");
+    recorder.wait_until(T, "the helper's key", |e| {
+        e.iter().any(|e| {
+            matches!(
+                e,
+                Recorded::Key {
+                    keysym: 0x71,
+                    down: true,
+                    ..
+                }
+            )
+        })
+    });
+    recorder.close();
+    painter.show(&picture);
+
+    // End from the helper's toolbar (now saying "Release control"): both back home, the
+    // drawing gone.
+    let controlling = Screen::Viewer(Box::new(Viewer {
         consented: true,
         fit: true,
+        control: Some(ControlState::Granted),
         ..Viewer::default()
     }));
-    helper.click(locate(viewer, WINDOW, "End"));
+    helper.click(locate(controlling, WINDOW, "End"));
     // Home again, each with a word on how the session ended (which moves the sections).
     let home_saying = |notice: &str| {
         let submit = locate(

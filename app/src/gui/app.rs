@@ -351,7 +351,8 @@ impl App {
         match message {
             Message::WindowOpened(id) => {
                 self.window = Some(id);
-                Task::none()
+                // Whoever opens Tandem to get help can type the code straight away.
+                iced::widget::operation::focus(ids::CODE_INPUT)
             }
             Message::WindowClosed(id) => {
                 if Some(id) == self.window {
@@ -617,10 +618,7 @@ impl App {
                 }
                 Task::none()
             }
-            Message::Keyboard(event) => {
-                self.keyboard(event);
-                Task::none()
-            }
+            Message::Keyboard(event) => self.keyboard(event),
             Message::FrameAllocated(seq, result) => {
                 if let Screen::Viewer(v) = &mut self.screen {
                     if let Some(frame) = v.uploading.take_if(|f| f.seq == seq) {
@@ -721,9 +719,9 @@ impl App {
         }
     }
 
-    fn keyboard(&mut self, event: keyboard::Event) {
+    fn keyboard(&mut self, event: keyboard::Event) -> Task<Message> {
         if !self.controlling() || self.chat_open {
-            return;
+            return self.shortcut(event);
         }
         let input = match event {
             keyboard::Event::KeyPressed { physical_key, .. } => keys::key_event(physical_key, true),
@@ -735,6 +733,58 @@ impl App {
         if let Some(input) = input {
             self.send(Command::Input(input));
         }
+        Task::none()
+    }
+
+    /// The window without a mouse: Tab moves between text boxes, Escape is the safe answer
+    /// (cancel, decline, close the chat), Alt + the first letter presses a dialog's button.
+    fn shortcut(&mut self, event: keyboard::Event) -> Task<Message> {
+        use keyboard::key::Named;
+        let keyboard::Event::KeyPressed { key, modifiers, .. } = event else {
+            return Task::none();
+        };
+        let message = match (key.as_ref(), &self.screen) {
+            (keyboard::Key::Named(Named::Tab), _) => {
+                return if modifiers.shift() {
+                    iced::widget::operation::focus_previous()
+                } else {
+                    iced::widget::operation::focus_next()
+                };
+            }
+            (keyboard::Key::Named(Named::Escape), _) if self.chat_open => Message::ToggleChat,
+            (keyboard::Key::Named(Named::Escape), Screen::HelperCode { .. }) => {
+                Message::CancelHelper
+            }
+            (keyboard::Key::Named(Named::Escape), Screen::SharerConsent { .. }) => Message::Cancel,
+            (
+                keyboard::Key::Named(Named::Escape),
+                Screen::Sharing {
+                    control: SharerControl::Asked,
+                    ..
+                },
+            ) => Message::DeclineControl,
+            (keyboard::Key::Character(c), screen) if modifiers.alt() => {
+                let t = &self.t;
+                let initial = |key: &str| {
+                    t.get(key)
+                        .chars()
+                        .next()
+                        .is_some_and(|first| first.to_lowercase().eq(c.chars()))
+                };
+                match screen {
+                    Screen::Home { .. } if initial("home-help-someone") => Message::HelpSomeone,
+                    Screen::HelperCode { .. } if initial("helper-copy") => Message::CopyCode,
+                    Screen::SharerConsent { .. } if initial("consent-allow") => Message::Allow,
+                    Screen::Sharing {
+                        control: SharerControl::Asked,
+                        ..
+                    } if initial("control-allow") => Message::GrantControl,
+                    _ => return Task::none(),
+                }
+            }
+            _ => return Task::none(),
+        };
+        self.update(message)
     }
 
     /// Takes the newest frame from the slot and starts its upload, unless one is uploading.
@@ -1108,9 +1158,8 @@ impl App {
         if matches!(self.screen, Screen::HelperCode { .. }) {
             subscriptions.push(iced::time::every(Duration::from_millis(500)).map(Message::Tick));
         }
-        if self.controlling() {
-            subscriptions.push(keyboard::listen().map(Message::Keyboard));
-        }
+        // Keys no widget took: the sharer's keyboard while in control, shortcuts otherwise.
+        subscriptions.push(keyboard::listen().map(Message::Keyboard));
         Subscription::batch(subscriptions)
     }
 
@@ -1541,7 +1590,8 @@ impl App {
                     ]
                     .spacing(12),
                 ]
-                .spacing(8),
+                .spacing(8)
+                .padding(10),
             );
         }
         let who = match control {

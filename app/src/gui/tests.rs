@@ -575,3 +575,79 @@ fn the_overlay_draws_strokes_where_the_helper_put_them() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+fn key_press(key: iced::keyboard::Key, modifiers: iced::keyboard::Modifiers) -> Message {
+    Message::Keyboard(iced::keyboard::Event::KeyPressed {
+        key: key.clone(),
+        modified_key: key,
+        physical_key: iced::keyboard::key::Physical::Unidentified(
+            iced::keyboard::key::NativeCode::Unidentified,
+        ),
+        location: iced::keyboard::Location::Standard,
+        modifiers,
+        text: None,
+        repeat: false,
+    })
+}
+
+#[tokio::test]
+async fn the_dialogs_answer_the_keyboard() {
+    use iced::keyboard::{key::Named, Key, Modifiers};
+    let escape = || key_press(Key::Named(Named::Escape), Modifiers::empty());
+    // Consent: Escape is "Cancel", Alt+A is "Allow" (Alt+C in Italian: "Consenti").
+    let mut w = Window::new("ws://127.0.0.1:9", None, "en");
+    w.app.screen = Screen::SharerConsent {
+        helper_name: "Anna R.".into(),
+    };
+    w.dispatch(escape());
+    assert!(matches!(w.app.screen, Screen::Home { .. }));
+    w.app.screen = Screen::SharerConsent {
+        helper_name: "Anna R.".into(),
+    };
+    w.dispatch(key_press(Key::Character("a".into()), Modifiers::ALT));
+    assert!(matches!(w.app.screen, Screen::Sharing { .. }));
+    let mut it = Window::new("ws://127.0.0.1:9", None, "it");
+    it.app.screen = Screen::SharerConsent {
+        helper_name: "Anna R.".into(),
+    };
+    it.dispatch(key_press(Key::Character("a".into()), Modifiers::ALT));
+    assert!(
+        matches!(it.app.screen, Screen::SharerConsent { .. }),
+        "Alt+A is not Consenti"
+    );
+    it.dispatch(key_press(Key::Character("c".into()), Modifiers::ALT));
+    assert!(matches!(it.app.screen, Screen::Sharing { .. }));
+    // A plain letter does nothing: only a deliberate Alt+letter answers.
+    let mut w = Window::new("ws://127.0.0.1:9", None, "en");
+    w.app.screen = Screen::SharerConsent {
+        helper_name: "Anna R.".into(),
+    };
+    w.dispatch(key_press(Key::Character("a".into()), Modifiers::empty()));
+    assert!(matches!(w.app.screen, Screen::SharerConsent { .. }));
+    // The control request: Escape declines.
+    let mut w = sharing_window("en");
+    engine_event(
+        &mut w,
+        Event::ControlRequested {
+            helper_name: "Anna R.".into(),
+        },
+    );
+    w.dispatch(escape());
+    assert!(matches!(
+        w.app.screen,
+        Screen::Sharing {
+            control: SharerControl::None,
+            ..
+        }
+    ));
+    // The helper's code screen: Escape cancels.
+    let mut w = Window::new("ws://127.0.0.1:9", Some("Anna Rossi"), "en");
+    w.app.screen = Screen::HelperCode {
+        code: Some("ABCD-EFGH".into()),
+        expires_at: None,
+        joined: false,
+        copied: false,
+    };
+    w.dispatch(escape());
+    assert!(matches!(w.app.screen, Screen::Home { .. }));
+}
