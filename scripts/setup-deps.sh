@@ -11,10 +11,11 @@ want=${1:-test}
 build_pkgs=(pkg-config g++ nasm libxkbcommon-dev
   libx11-6 libx11-xcb1 libxcursor1 libxi6 libxrandr2 libxkbcommon-x11-0)
 # Xvfb is the screen for capture tests.
-# setxkbmap (x11-xkb-utils) switches the sharer's keyboard layout in the input tests.
+# setxkbmap (x11-xkb-utils) switches the sharer's keyboard layout in the input tests;
+# xcompmgr is the compositor under which the annotation overlay is transparent.
 # coturn is the TURN relay; nftables, iproute2 (ip, ss) and procps (sysctl) build the
 # NAT / firewall namespaces.
-test_pkgs=(xvfb x11-xkb-utils coturn nftables iproute2 procps)
+test_pkgs=(xvfb x11-xkb-utils xcompmgr coturn nftables iproute2 procps)
 # ffmpeg (libx264, x11grab) is the reference in tandem-bench; not needed by the tests.
 bench_pkgs=(ffmpeg)
 

@@ -96,8 +96,42 @@ fn home() -> Screen {
 
 #[test]
 fn a_whole_session_through_the_windows() {
+    whole_session(false);
+}
+
+/// With a compositor the overlay is a transparent window instead of a shaped one.
+#[test]
+fn a_whole_session_through_the_windows_with_a_compositor() {
+    whole_session(true);
+}
+
+struct Compositor(Child);
+
+impl Drop for Compositor {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn whole_session(compositor: bool) {
     let sharer_x = Xvfb::start(&[(1280, 800)]);
     let helper_x = Xvfb::start(&[(1280, 800)]);
+    let _compositor = compositor.then(|| {
+        let child = Command::new("xcompmgr")
+            .arg("-n")
+            .env("DISPLAY", &sharer_x.display)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot run xcompmgr ({e}): run scripts/setup-deps.sh test")
+            });
+        // Until it owns the compositing selection, windows would not know it is there.
+        std::thread::sleep(Duration::from_millis(500));
+        Compositor(child)
+    });
+    let out_dir = || out_dir().join(if compositor { "composited" } else { "shaped" });
     let painter = Painter::open(&sharer_x.display, 0);
     let picture = known_picture(1280, 800);
     painter.show(&picture);
