@@ -56,6 +56,15 @@ enum Mode {
         #[command(flatten)]
         video: VideoArgs,
     },
+    /// What this machine could share: its monitors (with scale) and titled windows.
+    Screens {
+        /// The X display (default: $DISPLAY).
+        #[arg(long)]
+        display: Option<String>,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
     /// A whole session on this machine: embedded rendezvous, helper and sharer.
     Demo {
         /// How long to share before the helper ends the session.
@@ -184,7 +193,7 @@ fn main() {
         .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn,rtc_ice=error".into()),
+                .unwrap_or_else(|_| "warn,rtc_ice=error,winit=error".into()),
         )
         .init();
     let cli = Cli::parse();
@@ -244,6 +253,7 @@ fn run_gui(args: GuiArgs) -> anyhow::Result<()> {
 async fn run(command: Mode) -> anyhow::Result<i32> {
     match command {
         Mode::Gui(_) => anyhow::bail!("the window runs outside the runtime"),
+        Mode::Screens { display, json } => screens(display.as_deref(), json),
         Mode::Assist {
             common,
             dev_identity,
@@ -314,6 +324,52 @@ fn save_png(path: &std::path::Path, width: u32, height: u32, rgba: &[u8]) -> any
     writer.write_image_data(rgba)?;
     writer.finish()?;
     Ok(())
+}
+
+fn screens(display: Option<&str>, json: bool) -> anyhow::Result<i32> {
+    #[cfg(target_os = "linux")]
+    {
+        use tandem::capture::{x11, ScreenSource};
+        let capture = x11::X11Capture::open(display)?;
+        let windows = x11::list_windows(display)?;
+        let mut out = std::io::stdout().lock();
+        for m in capture.monitors() {
+            if json {
+                writeln!(out, "{}", serde_json::json!({ "monitor": m }))?;
+            } else {
+                writeln!(
+                    out,
+                    "monitor {}: {} {}×{} at ({}, {}) on screen {}, scale {} %{}",
+                    m.id,
+                    m.name,
+                    m.width,
+                    m.height,
+                    m.x,
+                    m.y,
+                    m.screen,
+                    m.scale_percent,
+                    if m.primary { ", primary" } else { "" }
+                )?;
+            }
+        }
+        for w in windows {
+            if json {
+                writeln!(out, "{}", serde_json::json!({ "window": w }))?;
+            } else {
+                writeln!(
+                    out,
+                    "window {:#x}: {:?} {}×{} at ({}, {}) on screen {}",
+                    w.id, w.title, w.width, w.height, w.x, w.y, w.screen
+                )?;
+            }
+        }
+        Ok(0)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (display, json);
+        anyhow::bail!("listing screens is only implemented for X11 so far")
+    }
 }
 
 /// `tandem demo` with a display: the embedded rendezvous here, and a helper window and a

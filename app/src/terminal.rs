@@ -505,6 +505,7 @@ mod tests {
                 width: 1280,
                 height: 720,
                 width_mm: 0,
+                scale_percent: 100,
                 primary: true,
             }],
             current: 3,

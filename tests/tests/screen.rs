@@ -283,3 +283,90 @@ fn the_helper_follows_the_pointer_and_gets_its_picture() {
     assert!(helper.wait_exit(T).success());
     assert!(sharer.wait_exit(T).success());
 }
+
+#[test]
+fn monitors_carry_the_desktop_scale_and_titled_windows_are_listed() {
+    use x11rb::connection::Connection;
+    use x11rb::protocol::xproto::{
+        AtomEnum, ConnectionExt as _, CreateWindowAux, PropMode, WindowClass,
+    };
+    use x11rb::wrapper::ConnectionExt as _;
+
+    let x = Xvfb::start(&[(1280, 720), (800, 600)]);
+    let capture = X11Capture::open(Some(&x.display)).expect("open display");
+    assert!(
+        capture.monitors().iter().all(|m| m.scale_percent == 100),
+        "no DPI setting: 100 %"
+    );
+
+    // What a desktop set to 150 % publishes; and an application window with a title.
+    let (conn, _) = x11rb::connect(Some(&x.display)).expect("connect");
+    let root = conn.setup().roots[0].root;
+    conn.change_property8(
+        PropMode::REPLACE,
+        root,
+        AtomEnum::RESOURCE_MANAGER,
+        AtomEnum::STRING,
+        b"Xft.antialias:\t1\nXft.dpi:\t144\n",
+    )
+    .expect("resources");
+    let window = conn.generate_id().expect("id");
+    conn.create_window(
+        x11rb::COPY_DEPTH_FROM_PARENT,
+        window,
+        root,
+        50,
+        60,
+        300,
+        200,
+        0,
+        WindowClass::INPUT_OUTPUT,
+        0,
+        &CreateWindowAux::new(),
+    )
+    .expect("window");
+    conn.change_property8(
+        PropMode::REPLACE,
+        window,
+        AtomEnum::WM_NAME,
+        AtomEnum::STRING,
+        b"Invoice.pdf - Viewer",
+    )
+    .expect("title");
+    // An untitled window is not something a person would pick.
+    let untitled = conn.generate_id().expect("id");
+    conn.create_window(
+        x11rb::COPY_DEPTH_FROM_PARENT,
+        untitled,
+        root,
+        0,
+        0,
+        10,
+        10,
+        0,
+        WindowClass::INPUT_OUTPUT,
+        0,
+        &CreateWindowAux::new(),
+    )
+    .expect("window");
+    conn.map_window(window).expect("map");
+    conn.map_window(untitled).expect("map");
+    conn.sync().expect("sync");
+
+    let capture = X11Capture::open(Some(&x.display)).expect("open display");
+    let scales: Vec<u32> = capture.monitors().iter().map(|m| m.scale_percent).collect();
+    assert_eq!(
+        scales,
+        vec![150, 100],
+        "screen 0 has the setting, screen 1 not"
+    );
+
+    let windows = tandem::capture::x11::list_windows(Some(&x.display)).expect("windows");
+    assert_eq!(windows.len(), 1, "{windows:?}");
+    let w = &windows[0];
+    assert_eq!(w.title, "Invoice.pdf - Viewer");
+    assert_eq!(
+        (w.screen, w.x, w.y, w.width, w.height),
+        (0, 50, 60, 300, 200)
+    );
+}

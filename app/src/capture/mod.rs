@@ -40,6 +40,27 @@ pub struct MonitorInfo {
     /// Physical size, when the display reports it (for scale).
     pub width_mm: u32,
     pub primary: bool,
+    /// The desktop's scale for this monitor, in percent (100, 125, 150, 200…): from the
+    /// desktop's DPI setting (`Xft.dpi`), else from the physical size.
+    #[serde(default = "full_scale")]
+    pub scale_percent: u32,
+}
+
+fn full_scale() -> u32 {
+    100
+}
+
+/// A top-level window on the sharer's desktop (for a person choosing what to show).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WindowInfo {
+    pub id: u32,
+    pub title: String,
+    /// The X screen it is on.
+    pub screen: u32,
+    pub x: i32,
+    pub y: i32,
+    pub width: u32,
+    pub height: u32,
 }
 
 pub trait ScreenSource: Send {
@@ -148,6 +169,7 @@ impl PatternSource {
                 height,
                 width_mm: 0,
                 primary: true,
+                scale_percent: 100,
             }],
         }
     }

@@ -10,12 +10,13 @@ use x11rb::protocol::damage::{self, ConnectionExt as _};
 use x11rb::protocol::randr::ConnectionExt as _;
 use x11rb::protocol::shm::{self, ConnectionExt as _};
 use x11rb::protocol::xfixes::ConnectionExt as _;
-use x11rb::protocol::xproto::{ConnectionExt as _, ImageFormat, Window};
+use x11rb::protocol::xproto::{AtomEnum, ConnectionExt as _, ImageFormat, MapState, Window};
 use x11rb::protocol::Event;
 use x11rb::rust_connection::RustConnection;
 
 use super::{
-    CaptureError, CursorPosition, CursorShape, MonitorInfo, ScreenSource, MAX_CURSOR_SIDE,
+    CaptureError, CursorPosition, CursorShape, MonitorInfo, ScreenSource, WindowInfo,
+    MAX_CURSOR_SIDE,
 };
 use crate::media::frame::BgraFrame;
 
@@ -259,10 +260,129 @@ fn watch_damage(conn: &RustConnection) -> Option<Vec<damage::Damage>> {
     Some(objects)
 }
 
+/// `Xft.dpi` from the screen's resource database (what desktops set for scaling).
+fn xft_dpi(conn: &RustConnection, root: Window) -> Option<f64> {
+    let reply = conn
+        .get_property(
+            false,
+            root,
+            AtomEnum::RESOURCE_MANAGER,
+            AtomEnum::STRING,
+            0,
+            1 << 16,
+        )
+        .ok()?
+        .reply()
+        .ok()?;
+    String::from_utf8_lossy(&reply.value)
+        .lines()
+        .find_map(|line| line.strip_prefix("Xft.dpi:"))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|dpi| *dpi > 0.0)
+}
+
+/// The scale in 25 % steps: from `Xft.dpi` when the desktop sets it, else from the
+/// physical width (96 dpi is 100 %); 100 % when neither is known.
+pub fn scale_percent(xft_dpi: Option<f64>, width_px: u32, width_mm: u32) -> u32 {
+    let dpi = xft_dpi
+        .or_else(|| (width_mm > 0).then(|| f64::from(width_px) / (f64::from(width_mm) / 25.4)));
+    dpi.map_or(100, |dpi| {
+        ((dpi / 96.0 * 4.0).round() as u32 * 25).clamp(100, 400)
+    })
+}
+
+/// The top-level windows with a title on every X screen: the window manager's client list
+/// when there is one, else the root's mapped children.
+pub fn list_windows(display: Option<&str>) -> Result<Vec<WindowInfo>, CaptureError> {
+    let (conn, _) = x11rb::connect(display).map_err(|e| CaptureError::Connect {
+        display: display.unwrap_or("$DISPLAY").to_owned(),
+        reason: e.to_string(),
+    })?;
+    let atom = |name: &str| -> Option<u32> {
+        Some(
+            conn.intern_atom(false, name.as_bytes())
+                .ok()?
+                .reply()
+                .ok()?
+                .atom,
+        )
+    };
+    let (client_list, net_wm_name, utf8) = (
+        atom("_NET_CLIENT_LIST"),
+        atom("_NET_WM_NAME"),
+        atom("UTF8_STRING"),
+    );
+    let text = |window: Window, property: u32, kind: u32| -> Option<String> {
+        let reply = conn
+            .get_property(false, window, property, kind, 0, 4096)
+            .ok()?
+            .reply()
+            .ok()?;
+        (!reply.value.is_empty()).then(|| String::from_utf8_lossy(&reply.value).into_owned())
+    };
+    let mut windows = Vec::new();
+    for (screen_index, screen) in conn.setup().roots.iter().enumerate() {
+        let managed: Option<Vec<u32>> = client_list.and_then(|list| {
+            let reply = conn
+                .get_property(false, screen.root, list, AtomEnum::WINDOW, 0, 4096)
+                .ok()?
+                .reply()
+                .ok()?;
+            let ids: Vec<u32> = reply.value32()?.collect();
+            (!ids.is_empty()).then_some(ids)
+        });
+        let candidates = match managed {
+            Some(ids) => ids,
+            None => {
+                conn.query_tree(screen.root)
+                    .map_err(|e| CaptureError::Failed(e.to_string()))?
+                    .reply()
+                    .map_err(|e| CaptureError::Failed(e.to_string()))?
+                    .children
+            }
+        };
+        for window in candidates {
+            let Ok(Ok(attributes)) = conn.get_window_attributes(window).map(|c| c.reply()) else {
+                continue;
+            };
+            if attributes.map_state != MapState::VIEWABLE {
+                continue;
+            }
+            let title = net_wm_name
+                .zip(utf8)
+                .and_then(|(name, utf8)| text(window, name, utf8))
+                .or_else(|| text(window, AtomEnum::WM_NAME.into(), AtomEnum::STRING.into()));
+            let Some(title) = title else {
+                continue;
+            };
+            let Ok(Ok(geometry)) = conn.get_geometry(window).map(|c| c.reply()) else {
+                continue;
+            };
+            let Ok(Ok(origin)) = conn
+                .translate_coordinates(window, screen.root, 0, 0)
+                .map(|c| c.reply())
+            else {
+                continue;
+            };
+            windows.push(WindowInfo {
+                id: window,
+                title,
+                screen: screen_index as u32,
+                x: i32::from(origin.dst_x),
+                y: i32::from(origin.dst_y),
+                width: u32::from(geometry.width),
+                height: u32::from(geometry.height),
+            });
+        }
+    }
+    Ok(windows)
+}
+
 fn enumerate(conn: &RustConnection) -> Result<(Vec<MonitorInfo>, Vec<Placement>), CaptureError> {
     let mut monitors = Vec::new();
     let mut placements = Vec::new();
     for (screen_index, screen) in conn.setup().roots.iter().enumerate() {
+        let xft_dpi = xft_dpi(conn, screen.root);
         let randr = conn
             .randr_get_monitors(screen.root, true)
             .ok()
@@ -279,6 +399,11 @@ fn enumerate(conn: &RustConnection) -> Result<(Vec<MonitorInfo>, Vec<Placement>)
             height: u32::from(screen.height_in_pixels),
             width_mm: u32::from(screen.width_in_millimeters),
             primary: true,
+            scale_percent: scale_percent(
+                xft_dpi,
+                u32::from(screen.width_in_pixels),
+                u32::from(screen.width_in_millimeters),
+            ),
         };
         // Xvfb reports one monitor covering the screen, or none: either way the screen itself.
         let usable: Vec<_> = randr
@@ -307,6 +432,7 @@ fn enumerate(conn: &RustConnection) -> Result<(Vec<MonitorInfo>, Vec<Placement>)
                 height: u32::from(m.height),
                 width_mm: m.width_in_millimeters,
                 primary: m.primary,
+                scale_percent: scale_percent(xft_dpi, u32::from(m.width), m.width_in_millimeters),
             });
             placements.push(Placement { root: screen.root });
         }
@@ -450,5 +576,27 @@ impl ScreenSource for X11Capture {
             }
         }
         self.capture_get_image(out)
+    }
+}
+
+#[cfg(test)]
+mod scale_tests {
+    use super::scale_percent;
+
+    #[test]
+    fn scale_from_dpi_setting_or_physical_size() {
+        assert_eq!(scale_percent(Some(96.0), 1920, 0), 100);
+        assert_eq!(scale_percent(Some(144.0), 1920, 0), 150);
+        assert_eq!(
+            scale_percent(Some(192.0), 3840, 600),
+            200,
+            "the setting wins"
+        );
+        // 3840 px over 344 mm is ~284 dpi: 300 %.
+        assert_eq!(scale_percent(None, 3840, 344), 300);
+        // 1920 px over 477 mm is ~102 dpi: 100 %.
+        assert_eq!(scale_percent(None, 1920, 477), 100);
+        assert_eq!(scale_percent(None, 1920, 0), 100, "unknown");
+        assert_eq!(scale_percent(Some(20.0), 1920, 0), 100, "never below 100 %");
     }
 }
