@@ -5,6 +5,8 @@ cd "$(dirname "$0")/.."
 scripts/setup-deps.sh test
 
 export CARGO_TERM_COLOR=never
+# GUI tests render in software: the same pixels on every machine, no GPU needed.
+export ICED_TEST_BACKEND=tiny-skia ICED_BACKEND=tiny-skia
 cargo fmt --all -- --check
 # The end-to-end tests run the real binaries: build them first.
 cargo build --workspace --all-targets --locked

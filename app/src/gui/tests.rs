@@ -177,7 +177,6 @@ fn home_error(app: &App) -> Option<(String, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn home_code_consent_viewer_chat_and_end_from_the_toolbar() {
-    std::env::set_var("ICED_TEST_BACKEND", "tiny-skia");
     let rendezvous = tandem_rendezvous::EmbeddedRendezvous::start_for_demo()
         .await
         .expect("rendezvous");
