@@ -65,7 +65,7 @@ pub enum Message {
     Resume,
     End,
     /// Helper's toolbar.
-    SelectMonitor(MonitorChoice),
+    SelectMonitor(Choice<u32>),
     ToggleFit,
     ToggleChat,
     RequestControl,
@@ -84,7 +84,7 @@ pub enum Message {
     ),
     /// Helper: annotation tools.
     SelectTool(Tool),
-    SelectColour(ColourChoice),
+    SelectColour(Choice<PenColour>),
     ClearAnnotations,
     WindowOpened(window::Id),
     WindowClosed(window::Id),
@@ -103,27 +103,15 @@ pub enum Tool {
     Laser,
 }
 
-/// A pen colour with its translated name, for the colour list.
+/// An entry of a drop-down list: a value with the words shown for it (a monitor by id, a
+/// pen colour).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ColourChoice {
-    pub colour: PenColour,
+pub struct Choice<T> {
+    pub value: T,
     pub label: String,
 }
 
-impl std::fmt::Display for ColourChoice {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.label)
-    }
-}
-
-/// An entry of the monitor list.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MonitorChoice {
-    pub id: u32,
-    pub label: String,
-}
-
-impl std::fmt::Display for MonitorChoice {
+impl<T> std::fmt::Display for Choice<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.label)
     }
@@ -393,7 +381,7 @@ impl App {
             }
             Message::SelectColour(choice) => {
                 if let Screen::Viewer(v) = &mut self.screen {
-                    v.colour = choice.colour;
+                    v.colour = choice.value;
                     v.tool = Tool::Pen;
                 }
                 Task::none()
@@ -527,11 +515,11 @@ impl App {
             }
             Message::SelectMonitor(choice) => {
                 if let Screen::Viewer(v) = &mut self.screen {
-                    if v.current_monitor == choice.id {
+                    if v.current_monitor == choice.value {
                         return Task::none();
                     }
-                    v.current_monitor = choice.id;
-                    self.send(Command::SelectMonitor(choice.id));
+                    v.current_monitor = choice.value;
+                    self.send(Command::SelectMonitor(choice.value));
                     // Drawings belong to the picture they were made on.
                     return self.annotate(Annotation::Clear);
                 }
@@ -1334,12 +1322,12 @@ impl App {
 
     fn viewer<'a>(&'a self, v: &'a Viewer) -> Element<'a, Message> {
         let t = &self.t;
-        let choices: Vec<MonitorChoice> = v
+        let choices: Vec<Choice<u32>> = v
             .monitors
             .iter()
             .enumerate()
-            .map(|(index, m)| MonitorChoice {
-                id: m.id,
+            .map(|(index, m)| Choice {
+                value: m.id,
                 label: t.with(
                     "viewer-monitor-item",
                     &[
@@ -1351,7 +1339,10 @@ impl App {
                 ),
             })
             .collect();
-        let selected = choices.iter().find(|c| c.id == v.current_monitor).cloned();
+        let selected = choices
+            .iter()
+            .find(|c| c.value == v.current_monitor)
+            .cloned();
         let control_button = match v.control {
             Some(ControlState::Granted) => {
                 button(text(t.get("viewer-release-control"))).on_press(Message::ReleaseControl)
@@ -1404,14 +1395,14 @@ impl App {
                 b.style(button::secondary)
             }
         };
-        let colours: Vec<ColourChoice> = PenColour::ALL
+        let colours: Vec<Choice<PenColour>> = PenColour::ALL
             .iter()
-            .map(|&colour| ColourChoice {
-                colour,
+            .map(|&colour| Choice {
+                value: colour,
                 label: t.get(colour_key(colour)),
             })
             .collect();
-        let colour = colours.iter().find(|c| c.colour == v.colour).cloned();
+        let colour = colours.iter().find(|c| c.value == v.colour).cloned();
         let toolbar = row![
             text(t.get("viewer-monitor")),
             // Fixed widths keep every button where it was when labels change.
