@@ -586,6 +586,10 @@ async fn agent_loop(
     let (_keep, mut closed) = watch::channel(());
     // Remote addresses seen so far: a relay allocated later needs permissions for them.
     let mut remotes: Vec<SocketAddr> = Vec::new();
+    // The peer's relay addresses: a check from one can arrive before its candidate, and the
+    // pair is then "peer-reflexive" although every packet goes through the peer's relay.
+    let mut remote_relays: Vec<SocketAddr> = Vec::new();
+    let mut current: Option<(Box<Candidate>, Box<Candidate>, Option<TurnTransport>)> = None;
     loop {
         // Flush what the agent wants to send and report.
         while let Some(out) = agent.poll_write() {
@@ -605,10 +609,11 @@ async fn agent_loop(
                         Some(LocalTransport::Relay { over, .. }) => Some(over),
                         _ => None,
                     };
-                    let info = path_info(&local, &remote, relay);
+                    let info = path_info(&local, &remote, relay, &remote_relays);
                     debug!(?info, "ICE selected pair");
                     selected.set(local.addr(), remote.addr());
                     let _ = updates.send(IceUpdate::Selected(info));
+                    current = Some((local, remote, relay));
                 }
                 _ => {}
             }
@@ -637,6 +642,17 @@ async fn agent_loop(
                 Some(Command::RemoteCandidate(c)) => {
                     // The relays must let the peer's packets through (TURN permissions).
                     let addr = c.addr();
+                    if c.candidate_type() == CandidateType::Relay && !remote_relays.contains(&addr) {
+                        remote_relays.push(addr);
+                        // The selected pair turns out to run through the peer's relay.
+                        if let Some((local, remote, relay)) = &current {
+                            if remote.addr() == addr {
+                                let info = path_info(local, remote, *relay, &remote_relays);
+                                debug!(?info, "selected pair is relayed by the peer");
+                                let _ = updates.send(IceUpdate::Selected(info));
+                            }
+                        }
+                    }
                     if !remotes.contains(&addr) {
                         remotes.push(addr);
                         for relay in transports.relays() {
@@ -690,9 +706,15 @@ async fn agent_loop(
     }
 }
 
-fn path_info(local: &Candidate, remote: &Candidate, relay: Option<TurnTransport>) -> PathInfo {
+fn path_info(
+    local: &Candidate,
+    remote: &Candidate,
+    relay: Option<TurnTransport>,
+    remote_relays: &[SocketAddr],
+) -> PathInfo {
     let relayed = local.candidate_type() == CandidateType::Relay
-        || remote.candidate_type() == CandidateType::Relay;
+        || remote.candidate_type() == CandidateType::Relay
+        || remote_relays.contains(&remote.addr());
     PathInfo {
         kind: if relayed { "relayed" } else { "direct" },
         // How this side's packets leave: to its relay over UDP/TCP/TLS, or plain UDP.
@@ -700,6 +722,10 @@ fn path_info(local: &Candidate, remote: &Candidate, relay: Option<TurnTransport>
         local: local.addr().to_string(),
         remote: remote.addr().to_string(),
         local_type: local.candidate_type().to_string(),
-        remote_type: remote.candidate_type().to_string(),
+        remote_type: if remote_relays.contains(&remote.addr()) {
+            CandidateType::Relay.to_string()
+        } else {
+            remote.candidate_type().to_string()
+        },
     }
 }

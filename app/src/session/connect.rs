@@ -13,6 +13,9 @@ use tracing::debug;
 use super::signaling::{Incoming, Signaling};
 use super::{emit, Command, CommandSource, Event, EventSink, SessionConfig, SessionError};
 use crate::net::ice::{IceSession, IceUpdate};
+
+/// The longest a connected session waits to learn whether a peer-reflexive pair is relayed.
+const PATH_SETTLE: std::time::Duration = std::time::Duration::from_millis(1500);
 use crate::net::quic::{self, QuicError};
 use crate::net::PathInfo;
 use crate::protocol::{EndReason, Role, Signal, PROTOCOL_VERSION};
@@ -89,12 +92,36 @@ async fn establish_over(
     let mut consent: Option<bool> = None;
     let mut pending_chat = Vec::new();
     let mut mailbox_open = true;
+    let mut remote_candidates_done = false;
     let deadline = tokio::time::sleep(config.connect_timeout);
     tokio::pin!(deadline);
+    // A pair whose remote side was learnt from a check (peer-reflexive) may be the peer's
+    // relay whose candidate is still on its way: wait briefly for the peer's last candidate
+    // so that "direct" or "relayed" is reported truthfully.
+    let settle = tokio::time::sleep(PATH_SETTLE);
+    tokio::pin!(settle);
+    let mut settling = false;
 
     loop {
-        if connected.is_some() && consent == Some(true) && path.is_some() {
-            break;
+        if connected.is_some() && consent == Some(true) {
+            let path_known = match &path {
+                Some(p) => {
+                    p.kind == "relayed"
+                        || p.remote_type != "prflx"
+                        || remote_candidates_done
+                        || !mailbox_open
+                }
+                None => false,
+            };
+            if path_known || (settling && settle.is_elapsed()) {
+                break;
+            }
+            if !settling && path.is_some() {
+                settling = true;
+                settle
+                    .as_mut()
+                    .reset(tokio::time::Instant::now() + PATH_SETTLE);
+            }
         }
         // Start QUIC once we know whom to trust and (for the client) where to send.
         if quic_attempt.is_none() && connected.is_none() {
@@ -119,6 +146,7 @@ async fn establish_over(
             }
         }
         tokio::select! {
+            _ = &mut settle, if settling && !settle.is_elapsed() => {}
             _ = &mut deadline => {
                 let _ = signaling.send(&Signal::Bye { reason: EndReason::NoPath }).await;
                 return Err(SessionError::Timeout("connecting to the other side"));
@@ -143,7 +171,7 @@ async fn establish_over(
                         debug!("ignoring candidate: {e}");
                     }
                 }
-                Incoming::Signal(Signal::EndOfCandidates) => {}
+                Incoming::Signal(Signal::EndOfCandidates) => remote_candidates_done = true,
                 Incoming::Signal(Signal::Consent { granted }) if role == Role::Helper => {
                     consent = Some(granted);
                     if granted {
