@@ -5,6 +5,7 @@ pub mod client;
 pub mod display_name;
 pub mod embedded;
 pub mod metrics;
+pub mod oidc;
 pub mod rate_limit;
 pub mod server;
 pub mod store;

@@ -9,6 +9,7 @@ use anyhow::{bail, Context};
 use clap::Parser;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tandem_rendezvous::oidc::{OidcProviderConfig, OidcVerifier};
 use tandem_rendezvous::rate_limit::Limit;
 use tandem_rendezvous::{AppState, MemoryStore, ServerConfig};
 use tracing::info;
@@ -34,6 +35,31 @@ struct Args {
     /// Accept helpers that identify with a bare name (no sign-in). Demos and tests only.
     #[arg(long, env = "TANDEM_ALLOW_DEV_IDENTITY")]
     allow_dev_identity: bool,
+    /// Sign helpers in with this OpenID Connect issuer (its URL, e.g.
+    /// `https://login.microsoftonline.com/<tenant>/v2.0`). Several providers: --identity-providers.
+    #[arg(long, env = "TANDEM_OIDC_ISSUER", requires = "oidc_client_id")]
+    oidc_issuer: Option<String>,
+    /// The app's client id registered at the issuer (the ID tokens' audience).
+    #[arg(long, env = "TANDEM_OIDC_CLIENT_ID", requires = "oidc_issuer")]
+    oidc_client_id: Option<String>,
+    /// The provider's name on the app's sign-in button.
+    #[arg(long, env = "TANDEM_OIDC_NAME", default_value = "your organisation")]
+    oidc_name: String,
+    /// Scopes the app asks for (comma-separated).
+    #[arg(long, env = "TANDEM_OIDC_SCOPES", value_delimiter = ',')]
+    oidc_scopes: Vec<String>,
+    /// Accept only helpers with a verified email address in these domains.
+    #[arg(long, env = "TANDEM_OIDC_ALLOWED_EMAIL_DOMAINS", value_delimiter = ',')]
+    oidc_allowed_email_domain: Vec<String>,
+    /// Accept only helpers of these tenants (`tid`, Microsoft Entra ID).
+    #[arg(long, env = "TANDEM_OIDC_ALLOWED_TENANTS", value_delimiter = ',')]
+    oidc_allowed_tenant: Vec<String>,
+    /// Identity providers from a TOML file (`[[provider]]` tables; see the README).
+    #[arg(long, env = "TANDEM_IDENTITY_PROVIDERS")]
+    identity_providers: Option<PathBuf>,
+    /// Clock skew tolerated on token expiry, seconds.
+    #[arg(long, default_value_t = 60)]
+    oidc_leeway_secs: u64,
     /// Lifetime of a code, seconds.
     #[arg(long, default_value_t = 600)]
     code_ttl_secs: u64,
@@ -113,7 +139,9 @@ async fn main() -> anyhow::Result<()> {
         credential_ttl: Duration::from_secs(args.turn_credential_ttl_secs),
     };
     let _turn = embedded_turn(&args, tls.as_ref(), &mut ice_servers).await?;
+    let sign_in = sign_in(&args)?;
     let config = ServerConfig {
+        sign_in,
         ice_servers,
         allow_dev_identity: args.allow_dev_identity,
         nameplate_ttl: Duration::from_secs(args.code_ttl_secs),
@@ -129,6 +157,9 @@ async fn main() -> anyhow::Result<()> {
     };
     if config.allow_dev_identity {
         tracing::warn!("dev identities are accepted: anyone can claim any name");
+    }
+    if config.sign_in.is_none() && !config.allow_dev_identity {
+        tracing::warn!("no identity provider configured: no helper can get a code");
     }
     let state = AppState::new(config, Arc::new(MemoryStore::new()));
 
@@ -159,6 +190,49 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[derive(serde::Deserialize)]
+struct IdentityProvidersFile {
+    #[serde(default)]
+    provider: Vec<OidcProviderConfig>,
+}
+
+/// The identity providers from the flags and the file, if any.
+fn sign_in(args: &Args) -> anyhow::Result<Option<Arc<OidcVerifier>>> {
+    let mut providers = Vec::new();
+    if let (Some(issuer), Some(client_id)) = (&args.oidc_issuer, &args.oidc_client_id) {
+        providers.push(OidcProviderConfig {
+            name: args.oidc_name.clone(),
+            issuer: issuer.clone(),
+            discovery_base: None,
+            public_client_secret: None,
+            client_id: client_id.clone(),
+            scopes: if args.oidc_scopes.is_empty() {
+                tandem_rendezvous::oidc::default_scopes()
+            } else {
+                args.oidc_scopes.clone()
+            },
+            allowed_email_domains: args.oidc_allowed_email_domain.clone(),
+            allowed_tenants: args.oidc_allowed_tenant.clone(),
+        });
+    }
+    if let Some(path) = &args.identity_providers {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let file: IdentityProvidersFile =
+            toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        providers.extend(file.provider);
+    }
+    if providers.is_empty() {
+        return Ok(None);
+    }
+    for p in &providers {
+        info!(name = %p.name, issuer = %p.issuer, "identity provider");
+    }
+    let verifier = OidcVerifier::new(providers, args.oidc_leeway_secs)
+        .map_err(|e| anyhow::anyhow!("identity providers: {e}"))?;
+    Ok(Some(Arc::new(verifier)))
 }
 
 /// Starts the embedded TURN server when asked, and lists it (with a fresh secret unless

@@ -18,12 +18,13 @@ use tracing::{debug, info, warn};
 
 use crate::display_name;
 use crate::metrics::{Metrics, ResultLabel};
+use crate::oidc::{OidcVerifier, VerifyError};
 use crate::rate_limit::{IpRateLimiter, Limit};
 use crate::store::{MailboxEvent, Side, Store, StoreError, Subscription};
 use crate::turn_credentials::IceServersConfig;
 use crate::wire::{
-    ClientMessage, ErrorCode, HelperIdentity, ServerMessage, MAILBOX_PATH, MAX_BODY_LEN,
-    MAX_MESSAGES_PER_SIDE,
+    ClientMessage, ErrorCode, HelperIdentity, ServerMessage, SignInInfo, MAILBOX_PATH,
+    MAX_BODY_LEN, MAX_MESSAGES_PER_SIDE, SIGN_IN_PATH,
 };
 
 #[derive(Debug, Clone)]
@@ -39,6 +40,8 @@ pub struct ServerConfig {
     pub mailbox_lifetime: Duration,
     /// STUN/TURN servers handed to both parties.
     pub ice_servers: IceServersConfig,
+    /// Identity providers whose ID tokens sign helpers in.
+    pub sign_in: Option<Arc<OidcVerifier>>,
 }
 
 impl Default for ServerConfig {
@@ -57,6 +60,7 @@ impl Default for ServerConfig {
             first_message_timeout: Duration::from_secs(10),
             mailbox_lifetime: Duration::from_secs(30 * 60),
             ice_servers: IceServersConfig::default(),
+            sign_in: None,
         }
     }
 }
@@ -81,9 +85,22 @@ impl AppState {
     }
 }
 
+async fn sign_in_info(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    axum::Json(SignInInfo {
+        providers: state
+            .config
+            .sign_in
+            .as_ref()
+            .map(|v| v.sign_in_providers())
+            .unwrap_or_default(),
+        dev_identity_allowed: state.config.allow_dev_identity,
+    })
+}
+
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route(MAILBOX_PATH, get(mailbox))
+        .route(SIGN_IN_PATH, get(sign_in_info))
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
         .with_state(state)
@@ -249,6 +266,35 @@ async fn helper(mut socket: WebSocket, ip: IpAddr, identity: HelperIdentity, sta
                 "this server requires sign-in (dev identities are disabled)",
             )
             .await;
+        }
+        HelperIdentity::IdToken { token } => {
+            let Some(verifier) = state.config.sign_in.as_ref() else {
+                count(&state.metrics.allocations, "identity_refused");
+                return refuse(
+                    &mut socket,
+                    ErrorCode::IdentityRefused,
+                    "this server has no identity provider configured",
+                )
+                .await;
+            };
+            match verifier.verify(&token).await {
+                Ok(helper) => {
+                    debug!(issuer = %helper.issuer, "helper signed in");
+                    Some(helper.display_name)
+                }
+                Err(e) => {
+                    let (code, label) = match &e {
+                        VerifyError::Expired => (ErrorCode::SignInExpired, "sign_in_expired"),
+                        VerifyError::ProviderUnreachable(_) => {
+                            (ErrorCode::SignInUnavailable, "sign_in_unavailable")
+                        }
+                        _ => (ErrorCode::IdentityRefused, "identity_refused"),
+                    };
+                    debug!("sign-in refused: {e}");
+                    count(&state.metrics.allocations, label);
+                    return refuse(&mut socket, code, e.to_string()).await;
+                }
+            }
         }
     };
     let Some(name) = name else {

@@ -18,6 +18,29 @@ pub const MAX_MESSAGES_PER_SIDE: u32 = 1000;
 pub enum HelperIdentity {
     /// A name taken on trust; accepted only by a server started with `--allow-dev-identity`.
     Dev { name: String },
+    /// An OpenID Connect ID token from one of the server's identity providers.
+    IdToken { token: String },
+}
+
+impl std::fmt::Display for HelperIdentity {
+    /// Never the token itself: it is a credential.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HelperIdentity::Dev { name } => write!(f, "dev identity {name:?}"),
+            HelperIdentity::IdToken { .. } => f.write_str("ID token"),
+        }
+    }
+}
+
+/// Path of the sign-in configuration (`GET`, JSON [`SignInInfo`]).
+pub const SIGN_IN_PATH: &str = "/v1/sign-in";
+
+/// How helpers sign in to this server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInInfo {
+    pub providers: Vec<crate::oidc::SignInProvider>,
+    /// Whether a bare name (`--dev-identity`) is accepted.
+    pub dev_identity_allowed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,6 +67,10 @@ pub enum ErrorCode {
     UsedNameplate,
     RateLimited,
     IdentityRefused,
+    /// The ID token has expired: refresh it and try again.
+    SignInExpired,
+    /// The server could not check the sign-in (identity provider unreachable).
+    SignInUnavailable,
     BadRequest,
     MessageTooLarge,
     TooManyMessages,
@@ -60,6 +87,8 @@ impl ErrorCode {
             ErrorCode::UsedNameplate => "used_nameplate",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::IdentityRefused => "identity_refused",
+            ErrorCode::SignInExpired => "sign_in_expired",
+            ErrorCode::SignInUnavailable => "sign_in_unavailable",
             ErrorCode::BadRequest => "bad_request",
             ErrorCode::MessageTooLarge => "message_too_large",
             ErrorCode::TooManyMessages => "too_many_messages",
