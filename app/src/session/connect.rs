@@ -37,6 +37,23 @@ pub(super) enum Outcome {
 
 type QuicFuture = Pin<Box<dyn Future<Output = Result<(Endpoint, Connection), QuicError>> + Send>>;
 
+/// How long a failed connection waits for the peer's reason through the mailbox.
+const PEER_WORD_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The peer's reason for ending, if it gives one (candidates still in flight are skipped).
+async fn peer_word(signaling: &mut Signaling) -> Option<EndReason> {
+    loop {
+        match signaling.recv().await {
+            Ok(Incoming::Signal(Signal::Consent { granted: false })) => {
+                return Some(EndReason::Declined)
+            }
+            Ok(Incoming::Signal(Signal::Bye { reason })) => return Some(reason),
+            Ok(Incoming::Signal(_)) => {}
+            Ok(Incoming::PeerLeft) | Err(_) => return None,
+        }
+    }
+}
+
 async fn maybe<F: Future + Unpin>(f: &mut Option<F>) -> F::Output {
     match f {
         Some(f) => f.await,
@@ -225,7 +242,24 @@ async fn establish_over(
                         connected_after = started.elapsed();
                         connected = Some(pair);
                     }
-                    Err(e) => return Err(SessionError::Network(e.to_string())),
+                    Err(e) => {
+                        // A peer that declined or ended closes its side at once; its word
+                        // comes through the mailbox, which can be slower than QUIC's close.
+                        if mailbox_open {
+                            let said = tokio::time::timeout(
+                                PEER_WORD_GRACE,
+                                peer_word(signaling),
+                            )
+                            .await;
+                            if let Ok(Some(reason)) = said {
+                                if reason == EndReason::Declined && role == Role::Helper {
+                                    emit(events, Event::ConsentDeclined);
+                                }
+                                return Ok(Outcome::Ended(reason));
+                            }
+                        }
+                        return Err(SessionError::Network(e.to_string()));
+                    }
                 }
             }
             cmd = commands.recv() => match cmd {
