@@ -108,5 +108,26 @@ ended-error = The session ended with an error: { $detail }
 ended-home = Back to start
 ended-no-path = No network path to the other person could be found.
 ended-protocol = The other side sent something Tandem does not understand.
-home-sign-in-needed = Helping someone needs a signed-in account.
+home-sign-in-needed = You will sign in with your work or school account first.
+home-signed-in-as-dev = { $name } (development identity, not signed in)
+
+## Helper sign-in
+sign-in-starting = Starting sign-in…
+sign-in-browser-waiting = Finish signing in in your browser, then come back here. If no browser opened, copy the address and open it in one.
+sign-in-open-again = Open the browser again
+sign-in-copy-address = Copy the address
+sign-in-device-open = On your phone or another computer, open { $address } and enter this code:
+sign-in-with-code = Sign in with a code on another device
+sign-in-cancel = Cancel
+sign-in-sign-out = Sign out
+sign-in-error-unreachable = Cannot reach the sign-in service. Check the internet connection and try again.
+sign-in-error-cancelled = Sign-in was cancelled.
+sign-in-error-timed-out = Sign-in took too long. Try again.
+sign-in-error-expired = Your sign-in has expired. Sign in again.
+sign-in-error-no-browser = No browser could be opened here. Sign in with a code on another device instead.
+sign-in-error-no-provider = This Tandem service does not offer sign-in.
+sign-in-error-other = Sign-in did not work: { $detail }
+sign-in-error-session-expired = Your sign-in had expired. Try again: Tandem renews it.
+sign-in-error-server-cannot-check = The Tandem service cannot check sign-ins right now. Try again in a few minutes.
+sign-in-error-not-accepted = The Tandem service did not accept your sign-in: { $detail }
 peer-anonymous = The other person

@@ -108,5 +108,26 @@ ended-error = La sessione è terminata con un errore: { $detail }
 ended-home = Torna all'inizio
 ended-no-path = Non è stato trovato un percorso di rete verso l'altra persona.
 ended-protocol = L'altra parte ha inviato qualcosa che Tandem non comprende.
-home-sign-in-needed = Per aiutare qualcuno serve un account con accesso eseguito.
+home-sign-in-needed = Prima accederai con il tuo account di lavoro o della scuola.
+home-signed-in-as-dev = { $name } (identità di sviluppo, accesso non eseguito)
+
+## Accesso di chi aiuta
+sign-in-starting = Avvio dell'accesso…
+sign-in-browser-waiting = Completa l'accesso nel browser, poi torna qui. Se non si è aperto nessun browser, copia l'indirizzo e aprilo in un browser.
+sign-in-open-again = Apri di nuovo il browser
+sign-in-copy-address = Copia l'indirizzo
+sign-in-device-open = Sul telefono o su un altro computer apri { $address } e inserisci questo codice:
+sign-in-with-code = Accedi con un codice da un altro dispositivo
+sign-in-cancel = Annulla
+sign-in-sign-out = Esci
+sign-in-error-unreachable = Impossibile raggiungere il servizio di accesso. Controlla la connessione a internet e riprova.
+sign-in-error-cancelled = L'accesso è stato annullato.
+sign-in-error-timed-out = L'accesso ha richiesto troppo tempo. Riprova.
+sign-in-error-expired = L'accesso è scaduto. Accedi di nuovo.
+sign-in-error-no-browser = Qui non è stato possibile aprire un browser. Accedi invece con un codice da un altro dispositivo.
+sign-in-error-no-provider = Questo servizio Tandem non offre l'accesso.
+sign-in-error-other = L'accesso non è riuscito: { $detail }
+sign-in-error-session-expired = L'accesso era scaduto. Riprova: Tandem lo rinnova.
+sign-in-error-server-cannot-check = Il servizio Tandem al momento non può verificare gli accessi. Riprova tra qualche minuto.
+sign-in-error-not-accepted = Il servizio Tandem non ha accettato il tuo accesso: { $detail }
 peer-anonymous = L'altra persona

@@ -9,3 +9,4 @@ pub mod media;
 pub mod net;
 pub mod protocol;
 pub mod session;
+pub mod sign_in;

@@ -1,8 +1,9 @@
 //! `tandem`: the app and its command line.
 //!
 //! - `tandem` (or `tandem gui`): the window: get help with a code, or help someone.
-//! - `tandem assist --dev-identity "Anna Rossi"`: be the helper in the terminal; prints the
-//!   code to read out.
+//! - `tandem assist`: be the helper in the terminal: sign in (browser, or a code for another
+//!   device), then it prints the code to read out. `--dev-identity NAME` skips sign-in
+//!   against a server started with `--allow-dev-identity` (demos, tests).
 //! - `tandem share ABCD-EFGH`: be the sharer in the terminal; asks before anything is shared.
 //! - `tandem demo`: both, plus an embedded rendezvous, on this machine: two windows, or the
 //!   terminal when there is no display (or with `--headless`).
@@ -40,9 +41,12 @@ enum Mode {
     Assist {
         #[command(flatten)]
         common: CommonArgs,
-        /// Identify with this name instead of signing in (the server must allow it).
+        /// Development only: identify with this name instead of signing in (the server
+        /// must have been started with --allow-dev-identity).
         #[arg(long, env = "TANDEM_DEV_IDENTITY")]
-        dev_identity: String,
+        dev_identity: Option<String>,
+        #[command(flatten)]
+        sign_in: SignInArgs,
         /// When the session ends, save the last picture received as a PNG file.
         #[arg(long)]
         save_frame: Option<PathBuf>,
@@ -90,6 +94,27 @@ struct GuiArgs {
     lang: Option<String>,
     #[command(flatten)]
     video: VideoArgs,
+}
+
+#[derive(Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+enum SignInMethod {
+    /// The browser when this machine has one, else a code for another device.
+    #[default]
+    Auto,
+    /// The system browser, which comes back to this app when done.
+    Browser,
+    /// A code to enter on another device (a phone, another computer).
+    Device,
+}
+
+#[derive(Args, Clone, Default)]
+struct SignInArgs {
+    /// How the helper signs in.
+    #[arg(long = "sign-in", value_enum, default_value_t)]
+    sign_in: SignInMethod,
+    /// Which identity provider, when the server trusts several (by name).
+    #[arg(long, env = "TANDEM_SIGN_IN_PROVIDER")]
+    sign_in_provider: Option<String>,
 }
 
 #[derive(Args, Clone, Default)]
@@ -245,6 +270,7 @@ fn run_gui(args: GuiArgs) -> anyhow::Result<()> {
     tandem::gui::run(tandem::gui::GuiOptions {
         session,
         identity: args.dev_identity.map(|name| HelperIdentity::Dev { name }),
+        sign_in_ca: args.common.rendezvous_ca.clone(),
         language,
     })?;
     Ok(())
@@ -257,8 +283,19 @@ async fn run(command: Mode) -> anyhow::Result<i32> {
         Mode::Assist {
             common,
             dev_identity,
+            sign_in,
             save_frame,
         } => {
+            let identity = match dev_identity {
+                Some(name) => HelperIdentity::Dev { name },
+                None => match sign_in_in_terminal(&common, &sign_in).await {
+                    Ok(token) => HelperIdentity::IdToken { token },
+                    Err(e) => {
+                        report_sign_in_error(common.json, &e);
+                        return Ok(3);
+                    }
+                },
+            };
             let mut config = session_config(&common)?;
             let last_frame = Arc::new(std::sync::Mutex::new(None::<(u32, u32, Vec<u8>)>));
             if save_frame.is_some() {
@@ -274,7 +311,6 @@ async fn run(command: Mode) -> anyhow::Result<i32> {
                     }
                 }));
             }
-            let identity = HelperIdentity::Dev { name: dev_identity };
             let ui = Terminal::new(Role::Helper, common.json);
             let code = ui.drive(SessionHandle::helper(config, identity)).await?;
             if let Some(path) = save_frame {
@@ -312,6 +348,109 @@ async fn run(command: Mode) -> anyhow::Result<i32> {
             }
         }
     }
+}
+
+/// Signs the helper in for this run; returns a fresh ID token. The tokens stay in this
+/// process's memory and go when it exits.
+async fn sign_in_in_terminal(
+    common: &CommonArgs,
+    args: &SignInArgs,
+) -> Result<String, tandem::sign_in::SignInError> {
+    use tandem::sign_in::{open_in_browser, SignInClient, SignInError};
+    let json = common.json;
+    let client = SignInClient::new(common.rendezvous_ca.as_deref())?;
+    let provider = client
+        .provider_for(&common.rendezvous, args.sign_in_provider.as_deref())
+        .await?;
+    let has_browser = std::env::var_os("BROWSER").is_some()
+        || std::env::var_os("DISPLAY").is_some()
+        || std::env::var_os("WAYLAND_DISPLAY").is_some();
+    let use_browser = match args.sign_in {
+        SignInMethod::Browser => true,
+        SignInMethod::Device => false,
+        SignInMethod::Auto => {
+            provider.supports_browser && (has_browser || !provider.supports_device_code)
+        }
+    };
+    // Ctrl-C cancels the sign-in cleanly.
+    let (cancel_tx, cancel) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            let _ = cancel_tx.send(true);
+        }
+    });
+    let mut signed_in = if use_browser {
+        client
+            .sign_in_with_browser(
+                &provider,
+                |url| {
+                    if json {
+                        print_json(serde_json::json!({ "event": "sign_in_browser", "url": url }));
+                    } else {
+                        println!("Sign in with {} in your browser. If it does not open, open this address:\n  {url}", provider.info.name);
+                    }
+                    // The address is printed: a browser that fails to open is not fatal.
+                    if let Err(e) = open_in_browser(url) {
+                        eprintln!("tandem: {e}");
+                    }
+                    Ok::<(), SignInError>(())
+                },
+                cancel,
+            )
+            .await?
+    } else {
+        client
+            .sign_in_with_device_code(
+                &provider,
+                |code| {
+                    if json {
+                        print_json(serde_json::json!({
+                            "event": "sign_in_device_code",
+                            "user_code": code.user_code,
+                            "verification_uri": code.verification_uri,
+                            "verification_uri_complete": code.verification_uri_complete,
+                            "expires_in_secs": code.expires_in_secs,
+                        }));
+                    } else {
+                        println!(
+                            "To sign in with {}, open {} on your phone or another computer and enter the code {}",
+                            provider.info.name, code.verification_uri, code.user_code
+                        );
+                    }
+                },
+                cancel,
+            )
+            .await?
+    };
+    let token = signed_in.fresh_id_token().await?;
+    if json {
+        print_json(serde_json::json!({
+            "event": "signed_in",
+            "name": signed_in.display_name,
+            "provider": provider.info.name,
+        }));
+    } else {
+        println!("Signed in as {}.", signed_in.display_name);
+    }
+    Ok(token)
+}
+
+fn report_sign_in_error(json: bool, e: &tandem::sign_in::SignInError) {
+    if json {
+        print_json(serde_json::json!({
+            "event": "sign_in_failed",
+            "kind": e.kind(),
+            "message": e.to_string(),
+        }));
+    } else {
+        eprintln!("tandem: {e}");
+    }
+}
+
+fn print_json(value: serde_json::Value) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{value}");
+    let _ = out.flush();
 }
 
 fn save_png(path: &std::path::Path, width: u32, height: u32, rgba: &[u8]) -> anyhow::Result<()> {

@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 use super::engine::{self, EngineMsg, FrameSlot, RemoteFrame, SessionFailure, Start};
 use super::i18n::Strings;
 use super::keys;
+use super::sign_in::{self as gui_sign_in, HelperAuth, SignInMsg, SignInPrompt};
 use super::sketch::{self, SketchLayer};
 use crate::annotation::{Annotation, PenColour, Sketch};
 use crate::input::view::ViewTransform;
@@ -22,6 +23,7 @@ use crate::session::{
     Command, CursorPicture, EndReason, Event, HelperIdentity, MonitorInfo, PathInfo, Role,
     SessionConfig, SourceSpec,
 };
+use crate::sign_in::{SignInClient, SignInError, SignedIn};
 use tandem_crypto::{CodeError, SessionCode};
 
 /// The sharer's window while sharing: a small bar.
@@ -32,9 +34,12 @@ const BAR_HEIGHT: f32 = 150.0;
 #[derive(Clone)]
 pub struct GuiOptions {
     pub session: SessionConfig,
-    /// Who the helper is; `None` until sign-in exists for this build (then "Help someone"
-    /// says so instead of failing at the rendezvous).
+    /// A development identity (`--dev-identity`); `None`: the helper signs in with the
+    /// identity provider the rendezvous names.
     pub identity: Option<HelperIdentity>,
+    /// A PEM certificate to trust besides the public roots for sign-in (a private
+    /// rendezvous or identity provider).
+    pub sign_in_ca: Option<std::path::PathBuf>,
     /// A language code or POSIX locale (`it`, `it_IT.UTF-8`); English if the app lacks it.
     pub language: String,
 }
@@ -50,6 +55,17 @@ pub enum Message {
     CodeChanged(String),
     SubmitCode,
     HelpSomeone,
+    /// Helper sign-in: in the browser, or with a code on another device.
+    SignIn {
+        device: bool,
+    },
+    SignInUpdate(u64, SignInMsg),
+    CancelSignIn,
+    SignOut,
+    /// A token for the helper's next session (the sign-in, maybe refreshed, comes back).
+    HelperToken(u64, Box<SignedIn>, Result<String, SignInError>),
+    CopySignInAddress,
+    OpenSignInAgain,
     CancelHelper,
     CopyCode,
     Tick(Instant),
@@ -208,7 +224,12 @@ pub struct Overlay {
 pub struct App {
     t: Strings,
     session: SessionConfig,
-    identity: Option<HelperIdentity>,
+    pub auth: HelperAuth,
+    sign_in_client: Result<SignInClient, SignInError>,
+    /// Sign-in answers from an older attempt are ignored.
+    sign_in_attempt: u64,
+    /// How sign-in pages are opened (the system browser; tests are the person instead).
+    pub open_browser: gui_sign_in::OpenBrowser,
     pub screen: Screen,
     role: Option<Role>,
     commands: Option<mpsc::UnboundedSender<Command>>,
@@ -234,7 +255,13 @@ impl App {
         Self {
             t: Strings::load(&options.language).unwrap_or_else(|_| Strings::english()),
             session: options.session,
-            identity: options.identity,
+            auth: match options.identity {
+                Some(HelperIdentity::Dev { name }) => HelperAuth::Dev(name),
+                _ => HelperAuth::SignedOut { error: None },
+            },
+            sign_in_client: SignInClient::new(options.sign_in_ca.as_deref()),
+            sign_in_attempt: 0,
+            open_browser: crate::sign_in::open_in_browser,
             screen: Screen::Home {
                 code: String::new(),
                 error: None,
@@ -307,6 +334,111 @@ impl App {
             engine::run(config, start, Arc::clone(&self.frames)),
             move |m| Message::Engine(epoch, m),
         )
+    }
+
+    /// "Help someone": straight to a code when signed in, else sign in first.
+    fn help_someone(&mut self) -> Task<Message> {
+        let placeholder = Screen::HelperCode {
+            code: None,
+            expires_at: None,
+            joined: false,
+            copied: false,
+        };
+        match std::mem::replace(&mut self.auth, HelperAuth::SignedOut { error: None }) {
+            HelperAuth::Dev(name) => {
+                self.auth = HelperAuth::Dev(name.clone());
+                self.screen = placeholder;
+                self.start(Start::Helper(HelperIdentity::Dev { name }))
+            }
+            HelperAuth::SignedIn { session, stale } => {
+                // The session starts once a fresh token is in hand (a refresh may be needed).
+                self.screen = placeholder;
+                self.epoch += 1;
+                let epoch = self.epoch;
+                let keep = session.clone();
+                self.auth = HelperAuth::SignedIn {
+                    session: keep,
+                    stale,
+                };
+                Task::perform(
+                    gui_sign_in::token_for_session(session, stale),
+                    move |(session, result)| Message::HelperToken(epoch, session, result),
+                )
+            }
+            HelperAuth::SignedOut { .. } => self.sign_in(false, true),
+            signing_in @ HelperAuth::SigningIn { .. } => {
+                self.auth = signing_in;
+                Task::none()
+            }
+        }
+    }
+
+    fn sign_in(&mut self, device: bool, then_help: bool) -> Task<Message> {
+        let client = match &self.sign_in_client {
+            Ok(client) => client.clone(),
+            Err(e) => {
+                self.auth = HelperAuth::SignedOut {
+                    error: Some(sign_in_error_text(&self.t, e)),
+                };
+                return Task::none();
+            }
+        };
+        if let HelperAuth::SigningIn { cancel, .. } = &self.auth {
+            let _ = cancel.send(true);
+        }
+        self.sign_in_attempt += 1;
+        let attempt = self.sign_in_attempt;
+        let (cancel, cancelled) = tokio::sync::watch::channel(false);
+        self.auth = HelperAuth::SigningIn {
+            attempt,
+            device,
+            prompt: None,
+            then_help,
+            cancel,
+        };
+        Task::run(
+            gui_sign_in::run(
+                client,
+                self.session.rendezvous.clone(),
+                device,
+                self.open_browser,
+                cancelled,
+            ),
+            move |m| Message::SignInUpdate(attempt, m),
+        )
+    }
+
+    fn sign_in_update(&mut self, msg: SignInMsg) -> Task<Message> {
+        let HelperAuth::SigningIn {
+            prompt, then_help, ..
+        } = &mut self.auth
+        else {
+            return Task::none();
+        };
+        match msg {
+            SignInMsg::Prompt(p) => {
+                *prompt = Some(p);
+                Task::none()
+            }
+            SignInMsg::Done(Ok(session)) => {
+                let then_help = *then_help;
+                self.auth = HelperAuth::SignedIn {
+                    session,
+                    stale: false,
+                };
+                if then_help && matches!(self.screen, Screen::Home { .. }) {
+                    self.help_someone()
+                } else {
+                    Task::none()
+                }
+            }
+            SignInMsg::Done(Err(e)) => {
+                self.auth = HelperAuth::SignedOut {
+                    error: Some(sign_in_error_text(&self.t, &e)),
+                };
+                Task::none()
+            }
+        }
     }
 
     fn go_home(&mut self, notice: Option<String>, error: Option<String>) -> Task<Message> {
@@ -419,18 +551,88 @@ impl App {
                     }
                 }
             }
-            Message::HelpSomeone => {
-                let Some(identity) = self.identity.clone() else {
+            Message::HelpSomeone => self.help_someone(),
+            Message::SignIn { device } => self.sign_in(device, false),
+            Message::SignInUpdate(attempt, msg) => {
+                if attempt != self.sign_in_attempt {
                     return Task::none();
-                };
-                self.screen = Screen::HelperCode {
-                    code: None,
-                    expires_at: None,
-                    joined: false,
-                    copied: false,
-                };
-                self.start(Start::Helper(identity))
+                }
+                self.sign_in_update(msg)
             }
+            Message::CancelSignIn => {
+                if let HelperAuth::SigningIn { cancel, .. } = &self.auth {
+                    let _ = cancel.send(true);
+                }
+                // The attempt's own answer (cancelled) is not waited for.
+                self.sign_in_attempt += 1;
+                self.auth = HelperAuth::SignedOut { error: None };
+                Task::none()
+            }
+            Message::SignOut => {
+                let old = std::mem::replace(&mut self.auth, HelperAuth::SignedOut { error: None });
+                match old {
+                    HelperAuth::SignedIn { session, .. } => {
+                        Task::future(async move { session.sign_out().await }).discard()
+                    }
+                    other => {
+                        self.auth = other;
+                        Task::none()
+                    }
+                }
+            }
+            Message::HelperToken(epoch, session, result) => {
+                if epoch != self.epoch || !matches!(self.screen, Screen::HelperCode { .. }) {
+                    // Cancelled while the token was fetched: keep the sign-in, start nothing.
+                    self.auth = HelperAuth::SignedIn {
+                        session,
+                        stale: false,
+                    };
+                    return Task::none();
+                }
+                match result {
+                    Ok(token) => {
+                        self.auth = HelperAuth::SignedIn {
+                            session,
+                            stale: false,
+                        };
+                        self.start(Start::Helper(HelperIdentity::IdToken { token }))
+                    }
+                    Err(e) => {
+                        // An expired sign-in is forgotten: the helper signs in again.
+                        self.auth = HelperAuth::SignedOut {
+                            error: Some(sign_in_error_text(&self.t, &e)),
+                        };
+                        self.go_home(None, None)
+                    }
+                }
+            }
+            Message::OpenSignInAgain => {
+                if let HelperAuth::SigningIn {
+                    prompt: Some(SignInPrompt::Browser { url }),
+                    ..
+                } = &self.auth
+                {
+                    if let Err(e) = (self.open_browser)(url) {
+                        tracing::warn!("{e}");
+                    }
+                }
+                Task::none()
+            }
+            Message::CopySignInAddress => match &self.auth {
+                HelperAuth::SigningIn {
+                    prompt: Some(SignInPrompt::Browser { url }),
+                    ..
+                } => iced::clipboard::write(url.clone()),
+                HelperAuth::SigningIn {
+                    prompt: Some(SignInPrompt::Device(code)),
+                    ..
+                } => iced::clipboard::write(
+                    code.verification_uri_complete
+                        .clone()
+                        .unwrap_or_else(|| code.verification_uri.clone()),
+                ),
+                _ => Task::none(),
+            },
             Message::CancelHelper => {
                 self.send(Command::End);
                 self.go_home(None, None)
@@ -818,6 +1020,11 @@ impl App {
             }
             Err(failure) => {
                 let text = failure_text(&self.t, &failure);
+                if failure.kind == "sign_in_expired" {
+                    if let HelperAuth::SignedIn { stale, .. } = &mut self.auth {
+                        *stale = true;
+                    }
+                }
                 if self.role == Some(Role::Sharer) {
                     // Shown under the code box, with the code still there to correct.
                     self.go_home(None, Some(text))
@@ -1233,21 +1440,7 @@ impl App {
         if let Some(error) = error {
             get_help = get_help.push(text(error).style(text::danger));
         }
-        let help_button = button(text(t.get("home-help-someone")))
-            .on_press_maybe(self.identity.is_some().then_some(Message::HelpSomeone));
-        let mut help_someone = column![
-            text(t.get("home-help-someone-title")).size(24),
-            text(t.get("home-help-someone-body")),
-            help_button,
-        ]
-        .spacing(10);
-        match &self.identity {
-            Some(HelperIdentity::Dev { name }) => {
-                help_someone = help_someone
-                    .push(text(t.with("home-signed-in-as", &[("name", name)])).size(14));
-            }
-            None => help_someone = help_someone.push(text(t.get("home-sign-in-needed")).size(14)),
-        }
+        let help_someone = self.help_someone_section();
         let section = |content: Column<'a, Message>| {
             container(content.width(380))
                 .padding(20)
@@ -1258,6 +1451,106 @@ impl App {
             page = page.push(text(notice).size(18));
         }
         centered(page.push(row![section(get_help), section(help_someone)].spacing(24)))
+    }
+
+    /// "Help someone", with the sign-in it needs: the button, who is signed in, or the
+    /// step the sign-in waits for (the browser, or a code to enter elsewhere).
+    fn help_someone_section(&self) -> Column<'_, Message> {
+        let t = &self.t;
+        let title = column![
+            text(t.get("home-help-someone-title")).size(24),
+            text(t.get("home-help-someone-body")),
+        ]
+        .spacing(10);
+        let help_button = |enabled: bool| {
+            button(text(t.get("home-help-someone")))
+                .on_press_maybe(enabled.then_some(Message::HelpSomeone))
+        };
+        match &self.auth {
+            HelperAuth::Dev(name) => column![
+                title,
+                help_button(true),
+                text(t.with("home-signed-in-as-dev", &[("name", name)])).size(14),
+            ]
+            .spacing(10),
+            HelperAuth::SignedIn { session, .. } => {
+                let who = match &session.email {
+                    Some(email) => format!("{} ({email})", session.display_name),
+                    None => session.display_name.clone(),
+                };
+                column![
+                    title,
+                    help_button(true),
+                    row![
+                        text(t.with("home-signed-in-as", &[("name", &who)])).size(14),
+                        button(text(t.get("sign-in-sign-out")).size(14))
+                            .style(button::text)
+                            .on_press(Message::SignOut),
+                    ]
+                    .spacing(8)
+                    .align_y(Alignment::Center),
+                ]
+                .spacing(10)
+            }
+            HelperAuth::SignedOut { error } => {
+                let mut section = column![
+                    title,
+                    help_button(true),
+                    text(t.get("home-sign-in-needed")).size(14),
+                    button(text(t.get("sign-in-with-code")).size(14))
+                        .style(button::text)
+                        .on_press(Message::SignIn { device: true }),
+                ]
+                .spacing(10);
+                if let Some(error) = error {
+                    section = section.push(text(error).style(text::danger));
+                }
+                section
+            }
+            HelperAuth::SigningIn { device, prompt, .. } => {
+                let mut section = column![title].spacing(10);
+                section = match prompt {
+                    None => section.push(text(t.get("sign-in-starting"))),
+                    // The address itself is too long to read: it is opened or copied.
+                    Some(SignInPrompt::Browser { .. }) => {
+                        section.push(text(t.get("sign-in-browser-waiting"))).push(
+                            row![
+                                button(text(t.get("sign-in-open-again")).size(14))
+                                    .style(button::text)
+                                    .on_press(Message::OpenSignInAgain),
+                                button(text(t.get("sign-in-copy-address")).size(14))
+                                    .style(button::text)
+                                    .on_press(Message::CopySignInAddress),
+                            ]
+                            .spacing(8),
+                        )
+                    }
+                    Some(SignInPrompt::Device(code)) => section
+                        .push(text(t.with(
+                            "sign-in-device-open",
+                            &[("address", &code.verification_uri)],
+                        )))
+                        .push(text(&code.user_code).size(32))
+                        .push(
+                            button(text(t.get("sign-in-copy-address")).size(14))
+                                .style(button::text)
+                                .on_press(Message::CopySignInAddress),
+                        ),
+                };
+                let mut actions = row![button(text(t.get("sign-in-cancel")))
+                    .style(button::secondary)
+                    .on_press(Message::CancelSignIn)]
+                .spacing(10);
+                if !device {
+                    actions = actions.push(
+                        button(text(t.get("sign-in-with-code")))
+                            .style(button::text)
+                            .on_press(Message::SignIn { device: true }),
+                    );
+                }
+                section.push(actions)
+            }
+        }
     }
 
     fn helper_code<'a>(
@@ -1707,6 +2000,27 @@ pub fn failure_text(t: &Strings, failure: &SessionFailure) -> String {
         "wrong_code" => t.get("code-error-wrong"),
         "rate_limited" => t.get("code-error-rate-limited"),
         "rendezvous_unreachable" => t.get("code-error-unreachable"),
+        "sign_in_expired" => t.get("sign-in-error-session-expired"),
+        "sign_in_unavailable" => t.get("sign-in-error-server-cannot-check"),
+        "identity_refused" => t.with(
+            "sign-in-error-not-accepted",
+            &[("detail", &failure.message)],
+        ),
         _ => t.with("ended-error", &[("detail", &failure.message)]),
+    }
+}
+
+/// What went wrong with signing in, in the helper's words.
+pub fn sign_in_error_text(t: &Strings, e: &SignInError) -> String {
+    match e {
+        SignInError::Unreachable { .. } => t.get("sign-in-error-unreachable"),
+        SignInError::Cancelled => t.get("sign-in-error-cancelled"),
+        SignInError::TimedOut => t.get("sign-in-error-timed-out"),
+        SignInError::Expired => t.get("sign-in-error-expired"),
+        SignInError::NoBrowser(_) => t.get("sign-in-error-no-browser"),
+        SignInError::NoProvider => t.get("sign-in-error-no-provider"),
+        SignInError::Refused(detail) | SignInError::Protocol(detail) => {
+            t.with("sign-in-error-other", &[("detail", detail)])
+        }
     }
 }

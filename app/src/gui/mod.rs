@@ -8,6 +8,7 @@ pub mod i18n;
 pub mod keys;
 #[cfg(target_os = "linux")]
 mod overlay_x11;
+pub mod sign_in;
 pub mod sketch;
 #[cfg(test)]
 mod tests;

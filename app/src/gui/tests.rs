@@ -39,6 +39,7 @@ impl Window {
                 ..SessionConfig::default()
             },
             identity: identity.map(|name| HelperIdentity::Dev { name: name.into() }),
+            sign_in_ca: None,
             language: language.into(),
         });
         Self { app, tx, rx }
@@ -649,4 +650,212 @@ async fn the_dialogs_answer_the_keyboard() {
     };
     w.dispatch(escape());
     assert!(matches!(w.app.screen, Screen::Home { .. }));
+}
+
+/// The test OpenID provider (npm's `oidc-provider`, installed by `scripts/setup-deps.sh`),
+/// started as `tests/src/oidc.rs` does; this crate cannot use that harness.
+struct NodeProvider {
+    child: std::process::Child,
+    issuer: String,
+}
+
+impl NodeProvider {
+    fn start() -> Self {
+        use std::io::BufRead;
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/oidc-provider");
+        assert!(
+            dir.join("node_modules/oidc-provider").is_dir(),
+            "the test OpenID provider is not installed: run scripts/setup-deps.sh test"
+        );
+        let mut child = std::process::Command::new("node")
+            .arg("provider.mjs")
+            .current_dir(&dir)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("node");
+        let mut reader = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("ready line");
+        let issuer = line
+            .trim()
+            .strip_prefix("ready ")
+            .unwrap_or_else(|| panic!("provider did not start: {line:?}"))
+            .to_string();
+        std::thread::spawn(move || for _ in reader.lines() {});
+        Self { child, issuer }
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for NodeProvider {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The person at the browser: `tandem-test-browser` (built with the workspace) logs in as
+/// anna on the provider's pages and agrees.
+async fn person_opens(address: &str) {
+    let exe = std::env::current_exe().expect("test exe");
+    let target = exe.parent().and_then(|d| d.parent()).expect("target dir");
+    let browser = target.join("tandem-test-browser");
+    assert!(
+        browser.exists(),
+        "{} not found: run `cargo build --workspace --all-targets` first",
+        browser.display()
+    );
+    let status = tokio::process::Command::new(browser)
+        .arg(address)
+        .status()
+        .await
+        .expect("run the test browser");
+    assert!(status.success(), "the browser step failed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_helper_signs_in_from_the_window_and_the_sharer_sees_the_verified_name() {
+    use super::sign_in::{HelperAuth, SignInPrompt};
+    use tandem_rendezvous::oidc::{default_scopes, OidcProviderConfig, OidcVerifier};
+
+    let mut provider = NodeProvider::start();
+    let verifier = OidcVerifier::new(
+        vec![OidcProviderConfig {
+            name: "Example ID".into(),
+            issuer: provider.issuer.clone(),
+            discovery_base: None,
+            client_id: "tandem".into(),
+            public_client_secret: None,
+            scopes: default_scopes(),
+            allowed_email_domains: vec![],
+            allowed_tenants: vec![],
+        }],
+        60,
+    )
+    .expect("verifier");
+    let rendezvous =
+        tandem_rendezvous::EmbeddedRendezvous::start(tandem_rendezvous::ServerConfig {
+            sign_in: Some(std::sync::Arc::new(verifier)),
+            ..tandem_rendezvous::ServerConfig::default()
+        })
+        .await
+        .expect("rendezvous");
+    let mut helper = Window::new(&rendezvous.url, None, "en");
+    // No system browser here: the test is the person who opens the address shown.
+    helper.app.open_browser = |_| Ok(());
+    helper.assert_shows("You will sign in with your work or school account first.");
+    helper.save_png("home-signed-out");
+
+    // "Help someone" signs in first, then goes on to the code.
+    helper.click("Help someone");
+    helper
+        .run_until("the sign-in address", |app| {
+            matches!(
+                &app.auth,
+                HelperAuth::SigningIn {
+                    prompt: Some(SignInPrompt::Browser { .. }),
+                    ..
+                }
+            )
+        })
+        .await;
+    helper.assert_shows("Cancel");
+    helper.assert_shows("Copy the address");
+    helper.save_png("sign-in-browser");
+    let HelperAuth::SigningIn {
+        prompt: Some(SignInPrompt::Browser { url }),
+        ..
+    } = &helper.app.auth
+    else {
+        unreachable!()
+    };
+    let url = url.clone();
+    assert!(url.starts_with(&provider.issuer), "{url}");
+    person_opens(&url).await;
+    helper
+        .run_until("a code", |app| {
+            matches!(&app.screen, Screen::HelperCode { code: Some(_), .. })
+        })
+        .await;
+    let code = helper.code().expect("code");
+
+    let mut sharer = Window::new(&rendezvous.url, None, "en");
+    sharer.type_into(ids::CODE_INPUT, &code);
+    sharer.click("Submit");
+    sharer
+        .run_until("the consent dialog", |app| {
+            matches!(app.screen, Screen::SharerConsent { .. })
+        })
+        .await;
+    sharer.assert_shows("Anna R. wants to share your screen");
+    sharer.click("Cancel");
+    helper
+        .run_until("home", |app| matches!(app.screen, Screen::Home { .. }))
+        .await;
+    helper.assert_shows("Signed in as Anna R. (anna@example.org)");
+    helper.save_png("home-signed-in");
+
+    // Signed in, "Help someone" goes straight to a new code.
+    helper.click("Help someone");
+    helper
+        .run_until("a second code", |app| {
+            matches!(&app.screen, Screen::HelperCode { code: Some(_), .. })
+        })
+        .await;
+    helper.click("Cancel");
+    helper
+        .run_until("home", |app| matches!(app.screen, Screen::Home { .. }))
+        .await;
+
+    helper.click("Sign out");
+    assert!(matches!(
+        helper.app.auth,
+        HelperAuth::SignedOut { error: None }
+    ));
+
+    // The device flow shows the code to enter elsewhere; Cancel goes back.
+    helper.click("Sign in with a code on another device");
+    helper
+        .run_until("a device code", |app| {
+            matches!(
+                &app.auth,
+                HelperAuth::SigningIn {
+                    prompt: Some(SignInPrompt::Device(_)),
+                    ..
+                }
+            )
+        })
+        .await;
+    let HelperAuth::SigningIn {
+        prompt: Some(SignInPrompt::Device(device)),
+        ..
+    } = &helper.app.auth
+    else {
+        unreachable!()
+    };
+    let user_code = device.user_code.clone();
+    helper.assert_shows(&user_code);
+    helper.save_png("sign-in-device");
+    helper.click("Cancel");
+    assert!(matches!(
+        helper.app.auth,
+        HelperAuth::SignedOut { error: None }
+    ));
+
+    // The provider goes away: a clear message, and the helper can try again.
+    provider.stop();
+    helper.click("Help someone");
+    helper
+        .run_until("the sign-in error", |app| {
+            matches!(app.auth, HelperAuth::SignedOut { error: Some(_) })
+        })
+        .await;
+    helper.assert_shows(
+        "Cannot reach the sign-in service. Check the internet connection and try again.",
+    );
+    helper.assert_shows("Help someone");
 }

@@ -193,6 +193,8 @@ impl SessionError {
                 ErrorCode::UsedNameplate => "used_code",
                 ErrorCode::RateLimited => "rate_limited",
                 ErrorCode::IdentityRefused => "identity_refused",
+                ErrorCode::SignInExpired => "sign_in_expired",
+                ErrorCode::SignInUnavailable => "sign_in_unavailable",
                 _ => "rendezvous_refused",
             },
             SessionError::Rendezvous(_) => "rendezvous_unreachable",
