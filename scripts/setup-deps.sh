@@ -16,6 +16,11 @@ build_pkgs=(pkg-config g++ nasm libxkbcommon-dev
 # coturn is the TURN relay; nftables, iproute2 (ip, ss) and procps (sysctl) build the
 # NAT / firewall namespaces.
 test_pkgs=(xvfb x11-xkb-utils xcompmgr coturn nftables iproute2 procps)
+# Node.js + npm run the OpenID provider (npm's oidc-provider) of the sign-in tests; a
+# Node.js that is already there (e.g. NodeSource's, which bundles npm) is used as it is.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  test_pkgs+=(nodejs npm)
+fi
 # ffmpeg (libx264, x11grab) is the reference in tandem-bench; not needed by the tests.
 bench_pkgs=(ffmpeg)
 
@@ -37,6 +42,17 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
+
+# The sign-in tests' OpenID provider, at the version package-lock.json pins.
+case "$want" in
+  test | bench)
+    provider_dir="$(cd "$(dirname "$0")/.." && pwd)/tests/oidc-provider"
+    if [ ! -d "$provider_dir/node_modules/oidc-provider" ]; then
+      echo "Installing the test OpenID provider (npm ci)" >&2
+      (cd "$provider_dir" && npm ci --no-audit --no-fund --loglevel=error >&2)
+    fi
+    ;;
+esac
 
 if ! command -v cargo >/dev/null 2>&1; then
   echo "cargo not found: install Rust 1.85 or newer (https://rustup.rs), then run this again." >&2

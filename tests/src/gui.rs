@@ -44,6 +44,7 @@ where
         identity: Some(tandem::session::HelperIdentity::Dev {
             name: "Anna Rossi".into(),
         }),
+        sign_in_ca: None,
         language: "en".into(),
     });
     app.screen = screen;

@@ -4,6 +4,7 @@
 pub mod gui;
 pub mod hostile;
 pub mod netns;
+pub mod oidc;
 pub mod scenes;
 pub mod turn;
 pub mod xrecord;
@@ -152,6 +153,15 @@ impl Peer {
 
     pub fn spawn(name: &'static str, args: &[&str]) -> Self {
         Self::spawn_command(name, Command::new(bin("tandem")), args)
+    }
+
+    /// A `tandem` process with extra environment variables (e.g. `BROWSER`).
+    pub fn spawn_with_env(name: &'static str, args: &[&str], env: &[(&str, &str)]) -> Self {
+        let mut cmd = Command::new(bin("tandem"));
+        for (key, value) in env {
+            cmd.env(key, value);
+        }
+        Self::spawn_command(name, cmd, args)
     }
 
     /// A `tandem` process inside network namespace `netns`.
