@@ -181,6 +181,15 @@ async fn the_rendezvous_accepts_a_real_token_and_refuses_expired_foreign_key_wro
     assert_eq!(code, ErrorCode::IdentityRefused, "{message}");
     assert!(message.contains("another application"), "{message}");
 
+    // A real token from an issuer this rendezvous does not trust.
+    let elsewhere = OidcProvider::start();
+    let stranger = sign_in(&elsewhere, "tandem", "anna", Answer::Allow)
+        .await
+        .expect("sign-in elsewhere");
+    let (code, message) = refused(allocate(&rendezvous, stranger.id_token()).await);
+    assert_eq!(code, ErrorCode::IdentityRefused, "{message}");
+    assert!(message.contains("not accepted here"), "{message}");
+
     // A real token that has expired (this client's ID tokens live 2 s).
     let short = sign_in(&provider, "tandem-short", "anna", Answer::Allow)
         .await
