@@ -164,6 +164,27 @@ impl Peer {
         Self::spawn_command(name, cmd, args)
     }
 
+    /// A `tandem` process whose home, working directory and XDG directories are all
+    /// `home` (a fresh directory): whatever it writes on disk lands there.
+    pub fn spawn_at_home(name: &'static str, args: &[&str], home: &std::path::Path) -> Self {
+        let mut cmd = Command::new(bin("tandem"));
+        // More logging than usual: it must still go to stderr only.
+        cmd.current_dir(home)
+            .env("HOME", home)
+            .env("RUST_LOG", "info,rtc_ice=warn");
+        for var in [
+            "XDG_CONFIG_HOME",
+            "XDG_CACHE_HOME",
+            "XDG_DATA_HOME",
+            "XDG_STATE_HOME",
+            "XDG_RUNTIME_DIR",
+            "TMPDIR",
+        ] {
+            cmd.env(var, home.join(var.to_lowercase()));
+        }
+        Self::spawn_command(name, cmd, args)
+    }
+
     /// A `tandem` process inside network namespace `netns`.
     pub fn spawn_in(netns: &str, name: &'static str, args: &[&str]) -> Self {
         let mut cmd = Command::new("ip");
@@ -172,9 +193,11 @@ impl Peer {
     }
 
     fn spawn_command(name: &'static str, mut cmd: Command, args: &[&str]) -> Self {
+        if !cmd.get_envs().any(|(key, _)| key == "RUST_LOG") {
+            cmd.env("RUST_LOG", "warn,rtc_ice=error");
+        }
         let mut child = cmd
             .args(args)
-            .env("RUST_LOG", "warn,rtc_ice=error")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
