@@ -57,6 +57,8 @@ pub struct Joined {
 #[derive(Debug)]
 pub struct MailboxClient {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// Helper: the token for the session report, given at pairing.
+    report_token: Option<String>,
 }
 
 /// TLS trust for `wss://` URLs: the public web roots plus an optional extra CA (PEM), e.g. a
@@ -111,7 +113,40 @@ impl MailboxClient {
                     url: url.clone(),
                     reason: e.to_string(),
                 })?;
-        Ok(Self { ws })
+        Ok(Self {
+            ws,
+            report_token: None,
+        })
+    }
+
+    /// Helper: the token that lets the app report how the session went (see
+    /// [`Self::report_session`]); known once the sharer has joined.
+    pub fn report_token(&self) -> Option<&str> {
+        self.report_token.as_deref()
+    }
+
+    /// The helper's report at the end of a session, on a connection of its own.
+    pub async fn report_session(
+        base: &str,
+        tls: Option<Arc<rustls::ClientConfig>>,
+        token: &str,
+        report: crate::records::SessionReport,
+    ) -> Result<(), ClientError> {
+        let mut client = Self::connect(base, tls).await?;
+        client
+            .send_msg(&ClientMessage::Report {
+                token: token.to_string(),
+                report,
+            })
+            .await?;
+        let answer = client.recv_msg().await;
+        client.close().await;
+        match answer? {
+            ServerMessage::Reported => Ok(()),
+            other => Err(ClientError::Protocol(format!(
+                "expected reported, got {other:?}"
+            ))),
+        }
     }
 
     async fn send_msg(&mut self, msg: &ClientMessage) -> Result<(), ClientError> {
@@ -197,7 +232,10 @@ impl MailboxClient {
     /// The next event from the peer side. Cancel-safe.
     pub async fn recv(&mut self) -> Result<PeerEvent, ClientError> {
         match self.recv_msg().await? {
-            ServerMessage::PeerJoined => Ok(PeerEvent::PeerJoined),
+            ServerMessage::PeerJoined { report_token } => {
+                self.report_token = report_token;
+                Ok(PeerEvent::PeerJoined)
+            }
             ServerMessage::Message { body } => B64
                 .decode(body.as_bytes())
                 .map(PeerEvent::Message)

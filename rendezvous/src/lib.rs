@@ -7,6 +7,7 @@ pub mod embedded;
 pub mod metrics;
 pub mod oidc;
 pub mod rate_limit;
+pub mod records;
 pub mod server;
 pub mod store;
 pub mod turn_credentials;

@@ -32,6 +32,10 @@ struct Args {
     self_signed: Vec<String>,
     #[arg(long, requires = "self_signed")]
     self_signed_cert_out: Option<PathBuf>,
+    /// Enables the operator's view of session records (aggregates only) at
+    /// /v1/operator/sessions, for requests with `Authorization: Bearer <this token>`.
+    #[arg(long, env = "TANDEM_OPERATOR_TOKEN", hide_env_values = true)]
+    operator_token: Option<String>,
     /// Accept helpers that identify with a bare name (no sign-in). Demos and tests only.
     #[arg(long, env = "TANDEM_ALLOW_DEV_IDENTITY")]
     allow_dev_identity: bool,
@@ -144,6 +148,7 @@ async fn main() -> anyhow::Result<()> {
         sign_in,
         ice_servers,
         allow_dev_identity: args.allow_dev_identity,
+        operator_token: args.operator_token.clone(),
         nameplate_ttl: Duration::from_secs(args.code_ttl_secs),
         allocate_limit: Limit {
             per_minute: args.allocate_per_minute,

@@ -20,11 +20,12 @@ use crate::display_name;
 use crate::metrics::{Metrics, ResultLabel};
 use crate::oidc::{OidcVerifier, VerifyError};
 use crate::rate_limit::{IpRateLimiter, Limit};
+use crate::records::{Clock, SessionRecords, SystemClock};
 use crate::store::{MailboxEvent, Side, Store, StoreError, Subscription};
 use crate::turn_credentials::IceServersConfig;
 use crate::wire::{
     ClientMessage, ErrorCode, HelperIdentity, ServerMessage, SignInInfo, MAILBOX_PATH,
-    MAX_BODY_LEN, MAX_MESSAGES_PER_SIDE, SIGN_IN_PATH,
+    MAX_BODY_LEN, MAX_MESSAGES_PER_SIDE, OPERATOR_SESSIONS_PATH, SIGN_IN_PATH,
 };
 
 #[derive(Debug, Clone)]
@@ -42,6 +43,8 @@ pub struct ServerConfig {
     pub ice_servers: IceServersConfig,
     /// Identity providers whose ID tokens sign helpers in.
     pub sign_in: Option<Arc<OidcVerifier>>,
+    /// Bearer token for the operator's aggregate view of session records; `None`: no view.
+    pub operator_token: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -61,6 +64,7 @@ impl Default for ServerConfig {
             mailbox_lifetime: Duration::from_secs(30 * 60),
             ice_servers: IceServersConfig::default(),
             sign_in: None,
+            operator_token: None,
         }
     }
 }
@@ -68,6 +72,8 @@ impl Default for ServerConfig {
 pub struct AppState {
     config: ServerConfig,
     store: Arc<dyn Store>,
+    /// What is kept about sessions, for three days.
+    pub records: SessionRecords,
     metrics: Metrics,
     allocate_limiter: IpRateLimiter,
     join_limiter: IpRateLimiter,
@@ -75,7 +81,17 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(config: ServerConfig, store: Arc<dyn Store>) -> Arc<Self> {
+        Self::with_clock(config, store, Arc::new(SystemClock))
+    }
+
+    /// With the session records' clock chosen (tests move it).
+    pub fn with_clock(
+        config: ServerConfig,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+    ) -> Arc<Self> {
         Arc::new(Self {
+            records: SessionRecords::new(clock),
             allocate_limiter: IpRateLimiter::new(config.allocate_limit),
             join_limiter: IpRateLimiter::new(config.join_limit),
             config,
@@ -102,6 +118,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(MAILBOX_PATH, get(mailbox))
         .route(SIGN_IN_PATH, get(sign_in_info))
         .route("/healthz", get(|| async { "ok" }))
+        .route(OPERATOR_SESSIONS_PATH, get(operator_sessions))
         .route("/metrics", get(metrics))
         .with_state(state)
 }
@@ -148,10 +165,36 @@ fn spawn_sweeper(state: &Arc<AppState>) {
             tick.tick().await;
             let Some(state) = weak.upgrade() else { break };
             state.store.sweep().await;
+            let purged = state.records.purge();
+            if purged > 0 {
+                debug!(purged, "session records past retention removed");
+            }
             state.allocate_limiter.sweep();
             state.join_limiter.sweep();
         }
     });
+}
+
+/// Aggregates of the session records, for the operator (`Authorization: Bearer TOKEN`,
+/// with the token from `--operator-token`; without one the endpoint does not exist).
+async fn operator_sessions(
+    State(state): State<Arc<AppState>>,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    let Some(expected) = state.config.operator_token.as_deref() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    // Digests are compared, so the time taken says nothing about the token.
+    let digest = |s: &str| ring::digest::digest(&ring::digest::SHA256, s.as_bytes());
+    let ok = given.is_some_and(|g| digest(g).as_ref() == digest(expected).as_ref());
+    if !ok {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    axum::Json(state.records.summary()).into_response()
 }
 
 async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
@@ -199,16 +242,34 @@ async fn refuse(socket: &mut WebSocket, code: ErrorCode, message: impl Into<Stri
     let _ = socket.close().await;
 }
 
-/// Reads the next client message; `None` when the socket closed or sent garbage (answered).
+/// Reads the next client message; `None` when the socket closed.
 async fn next_message(socket: &mut WebSocket) -> Option<Result<ClientMessage, String>> {
+    match next_read(socket).await {
+        Read::Message(m) => Some(m),
+        Read::Closed | Read::Lost => None,
+    }
+}
+
+enum Read {
+    Message(Result<ClientMessage, String>),
+    /// The client closed the WebSocket properly.
+    Closed,
+    /// The connection ended without a close: the client vanished.
+    Lost,
+}
+
+async fn next_read(socket: &mut WebSocket) -> Read {
     loop {
-        match socket.next().await? {
-            Ok(Message::Text(text)) => {
-                return Some(serde_json::from_str(&text).map_err(|e| e.to_string()))
+        match socket.next().await {
+            Some(Ok(Message::Text(text))) => {
+                return Read::Message(serde_json::from_str(&text).map_err(|e| e.to_string()))
             }
-            Ok(Message::Binary(_)) => return Some(Err("binary frames are not used".into())),
-            Ok(Message::Ping(_) | Message::Pong(_)) => continue,
-            Ok(Message::Close(_)) | Err(_) => return None,
+            Some(Ok(Message::Binary(_))) => {
+                return Read::Message(Err("binary frames are not used".into()))
+            }
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            Some(Ok(Message::Close(_))) => return Read::Closed,
+            Some(Err(_)) | None => return Read::Lost,
         }
     }
 }
@@ -230,6 +291,13 @@ async fn handle_connection(mut socket: WebSocket, ip: IpAddr, state: &AppState) 
     match first {
         ClientMessage::Allocate { identity } => helper(socket, ip, identity, state).await,
         ClientMessage::Join { nameplate } => sharer(socket, ip, &nameplate, state).await,
+        ClientMessage::Report { token, report } => match state.records.report(&token, report) {
+            Ok(()) => {
+                let _ = send(&mut socket, &ServerMessage::Reported).await;
+                let _ = socket.close().await;
+            }
+            Err(e) => refuse(&mut socket, ErrorCode::BadRequest, e.to_string()).await,
+        },
         _ => refuse(&mut socket, ErrorCode::BadRequest, "allocate or join first").await,
     }
 }
@@ -356,7 +424,12 @@ async fn helper(mut socket: WebSocket, ip: IpAddr, identity: HelperIdentity, sta
         )
         .await;
     }
-    if send(&mut socket, &ServerMessage::PeerJoined).await {
+    // Pairing: the session's record starts here.
+    let report_token = state.records.open(nameplate);
+    let peer_joined = ServerMessage::PeerJoined {
+        report_token: Some(report_token),
+    };
+    if send(&mut socket, &peer_joined).await {
         relay(socket, nameplate, Side::Helper, events, state).await;
     } else {
         state.store.leave(nameplate, Side::Helper).await;
@@ -428,6 +501,7 @@ async fn relay(
     state: &AppState,
 ) {
     let mut sent: u32 = 0;
+    let mut vanished = false;
     let lifetime = tokio::time::sleep(state.config.mailbox_lifetime);
     tokio::pin!(lifetime);
     loop {
@@ -450,8 +524,8 @@ async fn relay(
                     break;
                 }
             }
-            msg = next_message(&mut socket) => match msg {
-                Some(Ok(ClientMessage::Send { body })) => {
+            msg = next_read(&mut socket) => match msg {
+                Read::Message(Ok(ClientMessage::Send { body })) => {
                     if body.len() > MAX_BODY_LEN * 4 / 3 + 4 {
                         refuse(&mut socket, ErrorCode::MessageTooLarge, "message too large").await;
                         break;
@@ -464,7 +538,7 @@ async fn relay(
                     state.metrics.messages_forwarded.inc();
                     let _ = state.store.publish(nameplate, side.peer(), MailboxEvent::Message(body)).await;
                 }
-                Some(Ok(ClientMessage::PairingFailed)) => {
+                Read::Message(Ok(ClientMessage::PairingFailed)) => {
                     info!(%nameplate, "pairing failed; nameplate burned");
                     state.metrics.pairing_failures.inc();
                     let _ = state.store.burn(nameplate).await;
@@ -473,18 +547,28 @@ async fn relay(
                     let _ = socket.close().await;
                     return;
                 }
-                Some(Ok(_)) => {
+                Read::Message(Ok(_)) => {
                     refuse(&mut socket, ErrorCode::BadRequest, "already paired").await;
                     break;
                 }
-                Some(Err(e)) => {
+                Read::Message(Err(e)) => {
                     warn!(%nameplate, "malformed message: {e}");
                     refuse(&mut socket, ErrorCode::BadRequest, e).await;
                     break;
                 }
-                None => break,
+                Read::Closed => break,
+                Read::Lost => {
+                    vanished = true;
+                    break;
+                }
             }
         }
+    }
+    // The record learns whether the mailbox ended as the apps end it, or a side vanished.
+    if vanished {
+        state.records.vanished(nameplate);
+    } else if side == Side::Helper {
+        state.records.mailbox_closed(nameplate);
     }
     state.store.leave(nameplate, side).await;
     let _ = state

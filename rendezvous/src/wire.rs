@@ -32,6 +32,10 @@ impl std::fmt::Display for HelperIdentity {
     }
 }
 
+/// The operator's aggregate view of session records (`GET`, bearer token, JSON
+/// [`crate::records::Summary`]).
+pub const OPERATOR_SESSIONS_PATH: &str = "/v1/operator/sessions";
+
 /// Path of the sign-in configuration (`GET`, JSON [`SignInInfo`]).
 pub const SIGN_IN_PATH: &str = "/v1/sign-in";
 
@@ -57,6 +61,12 @@ pub enum ClientMessage {
     },
     /// Either side: the pairing failed (wrong code or tampering); burn the nameplate.
     PairingFailed,
+    /// The helper's app at the end of a session, on a connection of its own: the token it
+    /// got with `peer_joined`, and what the session was like (no content, no names).
+    Report {
+        token: String,
+        report: crate::records::SessionReport,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,8 +124,14 @@ pub enum ServerMessage {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         ice_servers: Vec<IceServer>,
     },
-    /// To the helper: a sharer has claimed the nameplate.
-    PeerJoined,
+    /// To the helper: a sharer has claimed the nameplate. The token completes the
+    /// session's record at the end (`report`).
+    PeerJoined {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        report_token: Option<String>,
+    },
+    /// The report was recorded.
+    Reported,
     Message {
         body: String,
     },
