@@ -42,6 +42,19 @@ pub enum EndReason {
 }
 
 impl EndReason {
+    /// As in the JSON events (`helper_ended`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::HelperEnded => "helper_ended",
+            EndReason::SharerEnded => "sharer_ended",
+            EndReason::Declined => "declined",
+            EndReason::PeerLost => "peer_lost",
+            EndReason::PairingFailed => "pairing_failed",
+            EndReason::NoPath => "no_path",
+            EndReason::ProtocolError => "protocol_error",
+        }
+    }
+
     pub fn describe(self) -> &'static str {
         match self {
             EndReason::HelperEnded => "the helper ended the session",

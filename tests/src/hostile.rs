@@ -141,7 +141,7 @@ async fn connection(mut socket: WebSocket, state: Arc<Hostile>) {
                 slots.to_helper.clone()
             };
             if let Some(h) = &to_helper {
-                let _ = h.send(ServerMessage::PeerJoined);
+                let _ = h.send(ServerMessage::PeerJoined { report_token: None });
             }
             if !send(
                 &mut socket,

@@ -1,8 +1,11 @@
 //! The helper's side of a session.
 
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tandem_crypto::{PairingRole, Secret, SessionCode};
+use tandem_rendezvous::records::{Feature, SessionReport};
 use tandem_rendezvous::wire::HelperIdentity;
 use tandem_rendezvous::{MailboxClient, PeerEvent};
 use tokio::time::MissedTickBehavior;
@@ -18,13 +21,134 @@ use super::{emit, Command, CommandSource, Event, EventSink, SessionConfig, Sessi
 use crate::input::{InputEvent, INPUT_STREAM_KIND};
 use crate::protocol::{now_us, write_message, Control, EndReason, Role};
 
-/// Runs a whole helper session: code → pairing → path → consent → viewing → end.
+/// What the helper's app tells the rendezvous at the end (see `tandem_rendezvous::records`):
+/// the reason, which features were used and the path type. Never content or names.
+#[derive(Debug, Default)]
+struct Usage {
+    report_token: Option<String>,
+    features: BTreeSet<Feature>,
+    path: Option<&'static str>,
+    shown: bool,
+}
+
+impl Usage {
+    fn note_command(&mut self, command: &Command) {
+        match command {
+            Command::Chat(_) => self.features.insert(Feature::Chat),
+            Command::Annotate(_) => self.features.insert(Feature::Annotation),
+            Command::Pause => self.features.insert(Feature::Pause),
+            _ => false,
+        };
+    }
+
+    fn note_event(&mut self, event: &Event) {
+        match event {
+            Event::Chat { .. } => {
+                self.features.insert(Feature::Chat);
+            }
+            Event::Paused { .. } => {
+                self.features.insert(Feature::Pause);
+            }
+            Event::ControlGranted => {
+                self.features.insert(Feature::Control);
+            }
+            Event::ConsentGiven => self.shown = true,
+            Event::Connected { path, .. } | Event::PathChanged { path } => {
+                self.path = Some(path.kind);
+            }
+            _ => {}
+        }
+    }
+
+    fn report(&self, result: &Result<EndReason, SessionError>) -> SessionReport {
+        let mut features: Vec<Feature> = self.features.iter().copied().collect();
+        if features.is_empty() && self.shown {
+            features.push(Feature::ViewOnly);
+        }
+        let (end_reason, error_kind) = match result {
+            Ok(reason) => (reason.as_str().to_string(), None),
+            Err(e) => ("error".to_string(), Some(e.kind().to_string())),
+        };
+        SessionReport {
+            end_reason,
+            features,
+            path: self.path.map(String::from),
+            error_kind,
+        }
+    }
+}
+
+/// How long the report at the end may take (the rendezvous may be unreachable by then).
+const REPORT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Runs a whole helper session: code → pairing → path → consent → viewing → end; then
+/// reports to the rendezvous how it went.
 pub async fn run_helper(
     config: SessionConfig,
     identity: HelperIdentity,
     mut commands: CommandSource,
     events: EventSink,
 ) -> Result<EndReason, SessionError> {
+    let usage = Arc::new(Mutex::new(Usage::default()));
+    let (inner_commands, inner_command_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (inner_events, mut inner_event_rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
+    let noted = Arc::clone(&usage);
+    let command_relay = tokio::spawn(async move {
+        while let Some(command) = commands.recv().await {
+            if let Ok(mut usage) = noted.lock() {
+                usage.note_command(&command);
+            }
+            if inner_commands.send(command).is_err() {
+                break;
+            }
+        }
+    });
+    let noted = Arc::clone(&usage);
+    let event_relay = tokio::spawn(async move {
+        while let Some(event) = inner_event_rx.recv().await {
+            if let Ok(mut usage) = noted.lock() {
+                usage.note_event(&event);
+            }
+            emit(&events, event);
+        }
+    });
+    let result = helper_session(&config, identity, inner_command_rx, inner_events, &usage).await;
+    // Every event reaches the app before the session's end is returned.
+    let _ = event_relay.await;
+    command_relay.abort();
+    let report = usage.lock().ok().and_then(|u| {
+        u.report_token
+            .clone()
+            .map(|token| (token, u.report(&result)))
+    });
+    if let Some((token, report)) = report {
+        let sent = tokio::time::timeout(
+            REPORT_TIMEOUT,
+            MailboxClient::report_session(
+                &config.rendezvous,
+                config.rendezvous_tls.clone(),
+                &token,
+                report,
+            ),
+        )
+        .await;
+        match sent {
+            Ok(Ok(())) => debug!("session reported"),
+            Ok(Err(e)) => debug!("session report: {e}"),
+            Err(_) => debug!("session report timed out"),
+        }
+    }
+    result
+}
+
+async fn helper_session(
+    config: &SessionConfig,
+    identity: HelperIdentity,
+    mut commands: CommandSource,
+    events: EventSink,
+    usage: &Mutex<Usage>,
+) -> Result<EndReason, SessionError> {
+    let config = config.clone();
     let mut mailbox =
         MailboxClient::connect(&config.rendezvous, config.rendezvous_tls.clone()).await?;
     let allocation = mailbox.allocate(identity).await?;
@@ -57,6 +181,9 @@ pub async fn run_helper(
                 return finish(&events, EndReason::HelperEnded, 0);
             },
         }
+    }
+    if let Ok(mut usage) = usage.lock() {
+        usage.report_token = mailbox.report_token().map(String::from);
     }
     emit(&events, Event::PeerJoined);
 
