@@ -13,9 +13,10 @@ build_pkgs=(pkg-config g++ nasm libxkbcommon-dev
 # Xvfb is the screen for capture tests.
 # setxkbmap (x11-xkb-utils) switches the sharer's keyboard layout in the input tests;
 # xcompmgr is the compositor under which the annotation overlay is transparent.
+# redis-server is the shared store of the scale-out tests.
 # coturn is the TURN relay; nftables, iproute2 (ip, ss) and procps (sysctl) build the
 # NAT / firewall namespaces.
-test_pkgs=(xvfb x11-xkb-utils xcompmgr coturn nftables iproute2 procps)
+test_pkgs=(xvfb x11-xkb-utils xcompmgr coturn nftables iproute2 procps redis-server)
 # Node.js + npm run the OpenID provider (npm's oidc-provider) of the sign-in tests; a
 # Node.js that is already there (e.g. NodeSource's, which bundles npm) is used as it is.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then

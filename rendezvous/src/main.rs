@@ -32,6 +32,14 @@ struct Args {
     self_signed: Vec<String>,
     #[arg(long, requires = "self_signed")]
     self_signed_cert_out: Option<PathBuf>,
+    /// Keep nameplates and mailboxes in Redis (`redis://host:6379/0`, `rediss://` for TLS),
+    /// so that several instances behind one name pair helpers and sharers between them.
+    /// Default: in this process's memory.
+    #[arg(long, env = "TANDEM_REDIS_URL", hide_env_values = true)]
+    redis: Option<String>,
+    /// Prefix of this service's keys and channels in Redis.
+    #[arg(long, env = "TANDEM_REDIS_PREFIX", default_value = "tandem:")]
+    redis_prefix: String,
     /// Enables the operator's view of session records (aggregates only) at
     /// /v1/operator/sessions, for requests with `Authorization: Bearer <this token>`.
     #[arg(long, env = "TANDEM_OPERATOR_TOKEN", hide_env_values = true)]
@@ -166,7 +174,18 @@ async fn main() -> anyhow::Result<()> {
     if config.sign_in.is_none() && !config.allow_dev_identity {
         tracing::warn!("no identity provider configured: no helper can get a code");
     }
-    let state = AppState::new(config, Arc::new(MemoryStore::new()));
+    let store: Arc<dyn tandem_rendezvous::Store> = match &args.redis {
+        Some(url) => {
+            let store =
+                tandem_rendezvous::store::redis_store::RedisStore::connect(url, &args.redis_prefix)
+                    .await
+                    .with_context(|| format!("connecting to Redis at {}", redact(url)))?;
+            tracing::info!(redis = %redact(url), "shared store: Redis");
+            Arc::new(store)
+        }
+        None => Arc::new(MemoryStore::new()),
+    };
+    let state = AppState::new(config, store);
 
     let listener = std::net::TcpListener::bind(args.listen)
         .with_context(|| format!("binding {}", args.listen))?;
@@ -364,4 +383,15 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+/// A Redis URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
 }

@@ -5,6 +5,7 @@ pub mod gui;
 pub mod hostile;
 pub mod netns;
 pub mod oidc;
+pub mod redis;
 pub mod scenes;
 pub mod turn;
 pub mod xrecord;

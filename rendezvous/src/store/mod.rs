@@ -1,7 +1,9 @@
 //! Where nameplates and mailboxes live. In memory by default; the trait is what a shared
 //! store (Redis, for several instances) implements.
 
+pub mod conformance;
 pub mod memory;
+pub mod redis_store;
 
 use std::time::Duration;
 

@@ -1,0 +1,442 @@
+//! The shared store: nameplates in Redis (with TTLs, claimed atomically by a Lua script),
+//! mailbox events over Redis pub/sub, so that a helper on one rendezvous instance and a
+//! sharer on another pair as if they were on one.
+//!
+//! Keys (all under a prefix, `tandem:` by default):
+//! - `np:{NAMEPLATE}`: a hash `name`, `state` (`p`ending, `c`laimed, `b`urned, `r`etired),
+//!   `exp` (Unix ms when the code stops working); the key lives a tombstone hour longer,
+//!   so that a late sharer hears "expired" or "used", not "unknown".
+//! - channel `mb:{NAMEPLATE}:h` / `:s`: events for the helper's / sharer's connection.
+//!
+//! Pub/sub delivers only to instances that are subscribed, which is why a side subscribes
+//! before the other side can address it (the helper at allocation, the sharer before its
+//! claim is answered). The subscriber connection is re-established (and every channel
+//! subscribed again) when Redis restarts.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use futures_util::StreamExt;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig, PubSubSink};
+use tandem_crypto::Nameplate;
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn};
+
+use super::{MailboxEvent, Side, Store, StoreError, Subscription};
+
+const TOMBSTONE_FOR: Duration = Duration::from_secs(3600);
+const ALLOCATION_ATTEMPTS: usize = 64;
+/// A command that takes longer than this is an outage, reported as such.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Creates a pending nameplate unless the key exists. KEYS[1]; ARGV: name, exp_ms, ttl_ms.
+const ALLOCATE: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'name', ARGV[1], 'state', 'p', 'exp', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+";
+
+/// Single-use claim. KEYS[1]; ARGV: now_ms, tombstone_ms. Returns {verdict, name}.
+const CLAIM: &str = r"
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return {'unknown', ''} end
+if state == 'c' or state == 'b' then return {'used', ''} end
+if state == 'r' then return {'expired', ''} end
+if tonumber(ARGV[1]) >= tonumber(redis.call('HGET', KEYS[1], 'exp')) then
+  redis.call('HSET', KEYS[1], 'state', 'r')
+  return {'expired', ''}
+end
+redis.call('HSET', KEYS[1], 'state', 'c')
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return {'ok', redis.call('HGET', KEYS[1], 'name')}
+";
+
+/// A helper that leaves before anyone claimed retires its nameplate. KEYS[1].
+const RETIRE_IF_PENDING: &str = r"
+if redis.call('HGET', KEYS[1], 'state') == 'p' then
+  redis.call('HSET', KEYS[1], 'state', 'r')
+end
+return 1
+";
+
+type Subscribers = Arc<Mutex<HashMap<String, mpsc::UnboundedSender<MailboxEvent>>>>;
+
+pub struct RedisStore {
+    prefix: String,
+    commands: ConnectionManager,
+    /// Subscribes and unsubscribes; replaced when the subscriber connection is redone.
+    sink: Arc<tokio::sync::Mutex<Option<PubSubSink>>>,
+    subscribers: Subscribers,
+    _listener: tokio::task::JoinHandle<()>,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(format!("Redis: {e}"))
+}
+
+fn reconnectable(e: &redis::RedisError) -> bool {
+    e.is_connection_dropped() || e.is_io_error() || e.is_connection_refusal()
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn encode(event: &MailboxEvent) -> String {
+    match event {
+        MailboxEvent::PeerJoined => "J".into(),
+        MailboxEvent::Message(body) => format!("M{body}"),
+        MailboxEvent::PeerLeft => "L".into(),
+        MailboxEvent::PairingFailed => "F".into(),
+    }
+}
+
+fn decode(payload: &str) -> Option<MailboxEvent> {
+    match payload.split_at_checked(1)? {
+        ("J", "") => Some(MailboxEvent::PeerJoined),
+        ("M", body) => Some(MailboxEvent::Message(body.to_string())),
+        ("L", "") => Some(MailboxEvent::PeerLeft),
+        ("F", "") => Some(MailboxEvent::PairingFailed),
+        _ => None,
+    }
+}
+
+impl RedisStore {
+    /// Connects to `url` (`redis://host:port/db`, `rediss://` for TLS).
+    pub async fn connect(url: &str, prefix: &str) -> Result<Self, StoreError> {
+        let client = redis::Client::open(url).map_err(unavailable)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(COMMAND_TIMEOUT))
+            .set_response_timeout(Some(COMMAND_TIMEOUT))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_millis(500));
+        let commands = tokio::time::timeout(
+            COMMAND_TIMEOUT * 2,
+            client.get_connection_manager_with_config(config),
+        )
+        .await
+        .map_err(|_| unavailable("no answer"))?
+        .map_err(unavailable)?;
+        let subscribers: Subscribers = Arc::default();
+        let sink = Arc::new(tokio::sync::Mutex::new(None));
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        let listener = tokio::spawn(listen(
+            client,
+            Arc::clone(&sink),
+            Arc::clone(&subscribers),
+            ready_tx,
+        ));
+        tokio::time::timeout(COMMAND_TIMEOUT * 2, ready_rx)
+            .await
+            .map_err(|_| unavailable("no subscriber connection"))?
+            .map_err(|_| unavailable("no subscriber connection"))?;
+        Ok(Self {
+            prefix: prefix.to_string(),
+            commands,
+            sink,
+            subscribers,
+            _listener: listener,
+        })
+    }
+
+    fn key(&self, nameplate: Nameplate) -> String {
+        format!("{}np:{nameplate}", self.prefix)
+    }
+
+    fn channel(&self, nameplate: Nameplate, side: Side) -> String {
+        let s = match side {
+            Side::Helper => "h",
+            Side::Sharer => "s",
+        };
+        format!("{}mb:{nameplate}:{s}", self.prefix)
+    }
+
+    async fn subscribe(&self, channel: String) -> Result<Subscription, StoreError> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        if let Ok(mut subs) = self.subscribers.lock() {
+            subs.insert(channel.clone(), tx);
+        }
+        let result = {
+            let mut sink = self.sink.lock().await;
+            match sink.as_mut() {
+                Some(sink) => tokio::time::timeout(COMMAND_TIMEOUT, sink.subscribe(&channel))
+                    .await
+                    .map_err(|_| unavailable("subscribe timed out"))
+                    .and_then(|r| r.map_err(unavailable)),
+                None => Err(unavailable("not connected")),
+            }
+        };
+        if let Err(e) = result {
+            self.forget(&channel).await;
+            return Err(e);
+        }
+        Ok(rx)
+    }
+
+    async fn forget(&self, channel: &str) {
+        if let Ok(mut subs) = self.subscribers.lock() {
+            subs.remove(channel);
+        }
+        let mut sink = self.sink.lock().await;
+        if let Some(sink) = sink.as_mut() {
+            let _ = tokio::time::timeout(COMMAND_TIMEOUT, sink.unsubscribe(channel)).await;
+        }
+    }
+
+    async fn script<T: redis::FromRedisValue>(
+        &self,
+        source: &str,
+        key: &str,
+        args: &[String],
+    ) -> Result<T, StoreError> {
+        let script = redis::Script::new(source);
+        let mut invocation = script.key(key);
+        for arg in args {
+            invocation.arg(arg);
+        }
+        let mut conn = self.commands.clone();
+        let mut attempt = 0;
+        loop {
+            let result = tokio::time::timeout(COMMAND_TIMEOUT, invocation.invoke_async(&mut conn))
+                .await
+                .map_err(|_| unavailable("timed out"))?;
+            match result {
+                Ok(v) => return Ok(v),
+                // After a Redis restart the first command finds the old connection dead;
+                // the manager reconnects, and the command is tried once more.
+                Err(e) if attempt == 0 && reconnectable(&e) => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => return Err(unavailable(e)),
+            }
+        }
+    }
+
+    async fn command(&self, cmd: &redis::Cmd) -> Result<(), StoreError> {
+        let mut conn = self.commands.clone();
+        let mut attempt = 0;
+        loop {
+            let result: Result<redis::Value, _> =
+                tokio::time::timeout(COMMAND_TIMEOUT, cmd.query_async(&mut conn))
+                    .await
+                    .map_err(|_| unavailable("timed out"))?;
+            match result {
+                Ok(_) => return Ok(()),
+                Err(e) if attempt == 0 && reconnectable(&e) => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => return Err(unavailable(e)),
+            }
+        }
+    }
+}
+
+/// Reads the subscriber connection and hands each event to its side; reconnects (and
+/// subscribes every channel again) when the connection drops.
+async fn listen(
+    client: redis::Client,
+    sink_slot: Arc<tokio::sync::Mutex<Option<PubSubSink>>>,
+    subscribers: Subscribers,
+    ready: tokio::sync::oneshot::Sender<()>,
+) {
+    let mut ready = Some(ready);
+    let mut delay = Duration::from_millis(100);
+    loop {
+        let pubsub = match client.get_async_pubsub().await {
+            Ok(p) => p,
+            Err(e) => {
+                debug!("Redis subscriber connection: {e}");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(2));
+                continue;
+            }
+        };
+        delay = Duration::from_millis(100);
+        let (mut sink, mut stream) = pubsub.split();
+        let channels: Vec<String> = subscribers
+            .lock()
+            .map(|s| s.keys().cloned().collect())
+            .unwrap_or_default();
+        let mut resubscribed = true;
+        for channel in &channels {
+            if let Err(e) = sink.subscribe(channel).await {
+                warn!("Redis: subscribing again to {channel}: {e}");
+                resubscribed = false;
+                break;
+            }
+        }
+        if !resubscribed {
+            continue;
+        }
+        if !channels.is_empty() {
+            info!(
+                channels = channels.len(),
+                "Redis subscriber connection restored"
+            );
+        }
+        *sink_slot.lock().await = Some(sink);
+        if let Some(ready) = ready.take() {
+            let _ = ready.send(());
+        }
+        while let Some(msg) = stream.next().await {
+            let Ok(payload) = msg.get_payload::<String>() else {
+                continue;
+            };
+            let Some(event) = decode(&payload) else {
+                warn!("Redis: unreadable mailbox event");
+                continue;
+            };
+            let target = subscribers
+                .lock()
+                .ok()
+                .and_then(|s| s.get(msg.get_channel_name()).cloned());
+            if let Some(tx) = target {
+                let _ = tx.send(event);
+            }
+        }
+        warn!("Redis subscriber connection lost; reconnecting");
+        *sink_slot.lock().await = None;
+    }
+}
+
+#[async_trait]
+impl Store for RedisStore {
+    async fn allocate(
+        &self,
+        helper_name: String,
+        ttl: Duration,
+    ) -> Result<(Nameplate, Subscription), StoreError> {
+        for _ in 0..ALLOCATION_ATTEMPTS {
+            let nameplate = Nameplate::random();
+            // Subscribed first: the sharer's "joined" may follow the allocation at once.
+            let events = self
+                .subscribe(self.channel(nameplate, Side::Helper))
+                .await?;
+            let created: i64 = match self
+                .script(
+                    ALLOCATE,
+                    &self.key(nameplate),
+                    &[
+                        helper_name.clone(),
+                        (now_ms() + ttl.as_millis() as u64).to_string(),
+                        (ttl + TOMBSTONE_FOR).as_millis().to_string(),
+                    ],
+                )
+                .await
+            {
+                Ok(v) => v,
+                Err(e) => {
+                    self.forget(&self.channel(nameplate, Side::Helper)).await;
+                    return Err(e);
+                }
+            };
+            if created == 1 {
+                return Ok((nameplate, events));
+            }
+            self.forget(&self.channel(nameplate, Side::Helper)).await;
+        }
+        Err(StoreError::Exhausted)
+    }
+
+    async fn claim(&self, nameplate: Nameplate) -> Result<(String, Subscription), StoreError> {
+        // Subscribed only once the claim is won (a second, failing claim must not touch the
+        // winner's channel). Nothing is sent to the sharer before the helper hears
+        // "joined", which the server publishes after this returns.
+        let verdict: Result<(String, String), StoreError> = self
+            .script(
+                CLAIM,
+                &self.key(nameplate),
+                &[now_ms().to_string(), TOMBSTONE_FOR.as_millis().to_string()],
+            )
+            .await;
+        let failed = match verdict {
+            Ok((verdict, name)) if verdict == "ok" => {
+                let events = self
+                    .subscribe(self.channel(nameplate, Side::Sharer))
+                    .await?;
+                return Ok((name, events));
+            }
+            Ok((verdict, _)) => match verdict.as_str() {
+                "unknown" => StoreError::Unknown,
+                "used" => StoreError::Used,
+                "expired" => StoreError::Expired,
+                other => unavailable(format!("unexpected verdict {other}")),
+            },
+            Err(e) => e,
+        };
+        Err(failed)
+    }
+
+    async fn publish(
+        &self,
+        nameplate: Nameplate,
+        to: Side,
+        event: MailboxEvent,
+    ) -> Result<(), StoreError> {
+        self.command(
+            redis::cmd("PUBLISH")
+                .arg(self.channel(nameplate, to))
+                .arg(encode(&event)),
+        )
+        .await
+    }
+
+    async fn burn(&self, nameplate: Nameplate) -> Result<(), StoreError> {
+        self.command(
+            redis::cmd("HSET")
+                .arg(self.key(nameplate))
+                .arg("state")
+                .arg("b"),
+        )
+        .await
+    }
+
+    async fn leave(&self, nameplate: Nameplate, side: Side) {
+        self.forget(&self.channel(nameplate, side)).await;
+        if side == Side::Helper {
+            let retired: Result<i64, _> = self
+                .script(RETIRE_IF_PENDING, &self.key(nameplate), &[])
+                .await;
+            if let Err(e) = retired {
+                debug!("retiring {nameplate}: {e}");
+            }
+        }
+    }
+
+    async fn sweep(&self) {
+        // Redis expires the keys itself.
+    }
+
+    async fn active_mailboxes(&self) -> usize {
+        // This instance's share: one subscription per connected side.
+        let sides = self.subscribers.lock().map_or(0, |s| s.len());
+        sides.div_ceil(2)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_survive_the_wire() {
+        for event in [
+            MailboxEvent::PeerJoined,
+            MailboxEvent::Message("aGVsbG8=".into()),
+            MailboxEvent::PeerLeft,
+            MailboxEvent::PairingFailed,
+        ] {
+            assert_eq!(decode(&encode(&event)), Some(event));
+        }
+        assert_eq!(decode(""), None);
+        assert_eq!(decode("Jx"), None);
+        assert_eq!(decode("?"), None);
+    }
+}
