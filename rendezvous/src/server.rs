@@ -118,6 +118,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(MAILBOX_PATH, get(mailbox))
         .route(SIGN_IN_PATH, get(sign_in_info))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
         .route(OPERATOR_SESSIONS_PATH, get(operator_sessions))
         .route("/metrics", get(metrics))
         .with_state(state)
@@ -195,6 +196,15 @@ async fn operator_sessions(
         return StatusCode::UNAUTHORIZED.into_response();
     }
     axum::Json(state.records.summary()).into_response()
+}
+
+/// Ready when the store answers (Redis reachable, subscriber connection up): a load
+/// balancer sends no one to an instance that would refuse every code.
+async fn readyz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    match state.store.ready().await {
+        Ok(()) => (StatusCode::OK, "ready".to_string()),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    }
 }
 
 async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {

@@ -72,12 +72,26 @@ fn a_redis_restart_while_a_code_waits_loses_nothing() {
     full_session(&mut helper, &mut sharer);
 }
 
+fn readyz(rv: &Rendezvous) -> (u16, String) {
+    let url = format!("{}/readyz", rv.url.replacen("ws://", "http://", 1));
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let response = reqwest::get(url).await.expect("readyz");
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap_or_default())
+    })
+}
+
 #[test]
 fn a_redis_outage_gives_clear_errors_not_hangs() {
     let mut redis = RedisServer::start();
     let (a, _b) = two_instances(&redis);
     let (mut waiting, code) = helper_with_code(&a.url);
+    assert_eq!(readyz(&a), (200, "ready".to_string()));
     redis.stop();
+    let (status, body) = readyz(&a);
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("Redis"), "{body}");
 
     let started = Instant::now();
     let mut helper = Peer::assist(&a.url, "Anna Rossi", &[]);

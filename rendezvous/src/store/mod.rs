@@ -85,4 +85,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Number of live (pending or paired) mailboxes, for metrics.
     async fn active_mailboxes(&self) -> usize;
+
+    /// Whether the store can serve requests now (`/readyz`).
+    async fn ready(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }

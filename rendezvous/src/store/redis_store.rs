@@ -414,6 +414,14 @@ impl Store for RedisStore {
         // Redis expires the keys itself.
     }
 
+    async fn ready(&self) -> Result<(), StoreError> {
+        self.command(&redis::cmd("PING")).await?;
+        if self.sink.lock().await.is_none() {
+            return Err(unavailable("subscriber connection down"));
+        }
+        Ok(())
+    }
+
     async fn active_mailboxes(&self) -> usize {
         // This instance's share: one subscription per connected side.
         let sides = self.subscribers.lock().map_or(0, |s| s.len());
