@@ -226,6 +226,10 @@ async fn mailbox(
 ) -> impl IntoResponse {
     // The JSON envelope adds base64 (4/3) plus a little framing.
     ws.max_message_size(MAX_BODY_LEN * 4 / 3 + 1024)
+        // Mailbox messages are small and every one is sent at once: the 128 KiB default
+        // buffers would be most of what a waiting helper costs (`tandem-bench mailbox`).
+        .read_buffer_size(4096)
+        .write_buffer_size(0)
         .on_upgrade(move |socket| async move {
             state.metrics.connections.inc();
             handle_connection(socket, peer.ip(), &state).await;

@@ -315,11 +315,7 @@ impl Store for RedisStore {
     ) -> Result<(Nameplate, Subscription), StoreError> {
         for _ in 0..ALLOCATION_ATTEMPTS {
             let nameplate = Nameplate::random();
-            // Subscribed first: the sharer's "joined" may follow the allocation at once.
-            let events = self
-                .subscribe(self.channel(nameplate, Side::Helper))
-                .await?;
-            let created: i64 = match self
+            let created: i64 = self
                 .script(
                     ALLOCATE,
                     &self.key(nameplate),
@@ -329,18 +325,25 @@ impl Store for RedisStore {
                         (ttl + TOMBSTONE_FOR).as_millis().to_string(),
                     ],
                 )
-                .await
-            {
-                Ok(v) => v,
+                .await?;
+            if created != 1 {
+                // Someone else's nameplate: its channel is not ours to touch.
+                continue;
+            }
+            // Subscribed before the helper learns the nameplate, so before any sharer can
+            // claim it and announce itself.
+            match self.subscribe(self.channel(nameplate, Side::Helper)).await {
+                Ok(events) => return Ok((nameplate, events)),
                 Err(e) => {
-                    self.forget(&self.channel(nameplate, Side::Helper)).await;
+                    let retired: Result<i64, _> = self
+                        .script(RETIRE_IF_PENDING, &self.key(nameplate), &[])
+                        .await;
+                    if let Err(e) = retired {
+                        debug!("retiring {nameplate}: {e}");
+                    }
                     return Err(e);
                 }
-            };
-            if created == 1 {
-                return Ok((nameplate, events));
             }
-            self.forget(&self.channel(nameplate, Side::Helper)).await;
         }
         Err(StoreError::Exhausted)
     }

@@ -12,6 +12,7 @@ mod codec;
 mod gui;
 mod input;
 mod latency;
+mod mailbox;
 mod network;
 mod throughput;
 use clap::{Parser, Subcommand};
@@ -80,6 +81,28 @@ enum What {
         #[arg(long, default_value_t = 8)]
         seconds: u64,
     },
+    /// Rendezvous load: pairings/s, latency, memory per pending nameplate; memory and Redis
+    /// stores, and magic-wormhole's mailbox server as the reference.
+    Mailbox {
+        #[arg(
+            long,
+            value_enum,
+            value_delimiter = ',',
+            default_value = "memory,redis,wormhole"
+        )]
+        servers: Vec<mailbox::Server>,
+        /// Concurrent pairings in flight (each holds two connections).
+        #[arg(long, value_delimiter = ',', default_value = "1000,10000")]
+        concurrency: Vec<usize>,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Waiting helpers for the memory-per-nameplate figure.
+        #[arg(long, default_value_t = 2000)]
+        pending: usize,
+        /// The server binary (e.g. a release build); default: next to this one.
+        #[arg(long)]
+        rendezvous_bin: Option<std::path::PathBuf>,
+    },
     /// The video leg on desktop-like scenes, with ffmpeg's libx264 on the same frames.
     Codec {
         #[arg(long, default_value_t = 150)]
@@ -117,6 +140,13 @@ async fn main() -> anyhow::Result<()> {
             height,
         } => latency::run(seconds, fps, width, height).await,
         What::Input { samples } => input::run(samples).await,
+        What::Mailbox {
+            servers,
+            concurrency,
+            seconds,
+            pending,
+            rendezvous_bin,
+        } => mailbox::run(servers, concurrency, seconds, pending, rendezvous_bin).await,
         What::QuicPeer {
             rendezvous,
             nameplate,

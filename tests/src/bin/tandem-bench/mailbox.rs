@@ -1,0 +1,406 @@
+//! `tandem-bench mailbox`: load on the rendezvous — pairings per second and pairing latency
+//! at a given number of concurrent mailboxes, memory per pending nameplate, lost messages —
+//! for the in-memory and Redis stores, and magic-wormhole's mailbox server (the reference,
+//! `pip install magic-wormhole-mailbox-server`) doing the same work on the same machine.
+//!
+//! One pairing: the helper connects and gets a nameplate; the sharer connects and claims
+//! it; each side sends one message and waits for the other's. The server runs as its own
+//! process; the load comes from this one, over loopback.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tandem_rendezvous::wire::HelperIdentity;
+use tandem_rendezvous::{MailboxClient, PeerEvent};
+use tokio_tungstenite::tungstenite::Message;
+
+/// The server under test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Server {
+    Memory,
+    Redis,
+    Wormhole,
+}
+
+struct Running {
+    child: Child,
+    url: String,
+    _redis: Option<tandem_tests::redis::RedisServer>,
+    _dir: Option<tandem_tests::oidc::tempdir::Dir>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(server: Server, rendezvous_bin: &std::path::Path) -> anyhow::Result<Running> {
+    match server {
+        Server::Memory | Server::Redis => {
+            let redis = (server == Server::Redis).then(tandem_tests::redis::RedisServer::start);
+            let mut cmd = Command::new(rendezvous_bin);
+            cmd.args(["--listen", "127.0.0.1:0", "--allow-dev-identity"])
+                .args(["--allocate-per-minute", "100000000"])
+                .args(["--allocate-burst", "100000000"])
+                .args(["--join-per-minute", "100000000"])
+                .args(["--join-burst", "100000000"])
+                .env("RUST_LOG", "error")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit());
+            if let Some(redis) = &redis {
+                cmd.args(["--redis", &redis.url()]);
+            }
+            let mut child = cmd.spawn().context("tandem-rendezvous")?;
+            let mut line = String::new();
+            BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
+            let url = line
+                .trim()
+                .strip_prefix("listening on ")
+                .ok_or_else(|| anyhow!("unexpected {line:?}"))?
+                .to_string();
+            Ok(Running {
+                child,
+                url,
+                _redis: redis,
+                _dir: None,
+            })
+        }
+        Server::Wormhole => {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")?
+                .local_addr()?
+                .port();
+            // Its state database in a fresh directory, as it runs in production (SQLite).
+            let dir = tandem_tests::oidc::tempdir::Dir::new("wormhole-mailbox");
+            let child = Command::new("twist")
+                .current_dir(dir.path())
+                .args([
+                    "wormhole-mailbox",
+                    &format!("--port=tcp:{port}:interface=127.0.0.1"),
+                    "--channel-db=relay.sqlite",
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .context("twist (pip install magic-wormhole-mailbox-server)")?;
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+                if Instant::now() > deadline {
+                    bail!("the wormhole mailbox server did not start");
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Ok(Running {
+                child,
+                url: format!("ws://127.0.0.1:{port}/v1"),
+                _redis: None,
+                _dir: Some(dir),
+            })
+        }
+    }
+}
+
+/// Resident memory of a process, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// CPU seconds a process has used (user + system).
+fn cpu_secs(pid: u32) -> f64 {
+    let ticks = 100.0; // USER_HZ on Linux
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            let after = s.rsplit_once(')')?.1;
+            let fields: Vec<&str> = after.split_whitespace().collect();
+            let utime: f64 = fields.get(11)?.parse().ok()?;
+            let stime: f64 = fields.get(12)?.parse().ok()?;
+            Some((utime + stime) / ticks)
+        })
+        .unwrap_or(0.0)
+}
+
+// ---- one pairing, per protocol ----------------------------------------------------------
+
+async fn tandem_pairing(url: &str) -> anyhow::Result<()> {
+    let mut helper = MailboxClient::connect(url, None).await?;
+    let allocation = helper
+        .allocate(HelperIdentity::Dev {
+            name: "Anna Rossi".into(),
+        })
+        .await?;
+    let mut sharer = MailboxClient::connect(url, None).await?;
+    sharer.join(&allocation.nameplate).await?;
+    match helper.recv().await? {
+        PeerEvent::PeerJoined => {}
+        other => bail!("helper got {other:?}"),
+    }
+    helper.send(b"pake-from-helper").await?;
+    sharer.send(b"pake-from-sharer").await?;
+    let from_helper = sharer.recv().await?;
+    let from_sharer = helper.recv().await?;
+    if from_helper != PeerEvent::Message(b"pake-from-helper".to_vec())
+        || from_sharer != PeerEvent::Message(b"pake-from-sharer".to_vec())
+    {
+        bail!("lost or changed message");
+    }
+    helper.close().await;
+    sharer.close().await;
+    Ok(())
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn ws_send(ws: &mut Ws, v: Value) -> anyhow::Result<()> {
+    ws.send(Message::Text(v.to_string().into())).await?;
+    Ok(())
+}
+
+/// The next message of `kind` (acks, welcome and others skipped).
+async fn ws_expect(ws: &mut Ws, kind: &str) -> anyhow::Result<Value> {
+    while let Some(msg) = ws.next().await {
+        if let Message::Text(text) = msg? {
+            let v: Value = serde_json::from_str(&text)?;
+            if v["type"] == kind {
+                return Ok(v);
+            }
+            if v["type"] == "error" {
+                bail!("wormhole server: {v}");
+            }
+        }
+    }
+    bail!("closed while waiting for {kind}")
+}
+
+/// The same pairing in magic-wormhole's mailbox protocol: bind, allocate, claim, open, add;
+/// each side waits for the other side's message.
+async fn wormhole_pairing(url: &str, n: u64) -> anyhow::Result<()> {
+    let (mut helper, _) = tokio_tungstenite::connect_async(url).await?;
+    let (mut sharer, _) = tokio_tungstenite::connect_async(url).await?;
+    let appid = "tandem.bench";
+    let (hs, ss) = (format!("h{n:x}"), format!("s{n:x}"));
+    ws_send(
+        &mut helper,
+        json!({"type": "bind", "appid": appid, "side": hs}),
+    )
+    .await?;
+    ws_send(&mut helper, json!({"type": "allocate"})).await?;
+    let nameplate = ws_expect(&mut helper, "allocated").await?["nameplate"].clone();
+    ws_send(
+        &mut helper,
+        json!({"type": "claim", "nameplate": nameplate}),
+    )
+    .await?;
+    let mailbox = ws_expect(&mut helper, "claimed").await?["mailbox"].clone();
+    ws_send(&mut helper, json!({"type": "open", "mailbox": mailbox})).await?;
+    ws_send(
+        &mut sharer,
+        json!({"type": "bind", "appid": appid, "side": ss}),
+    )
+    .await?;
+    ws_send(
+        &mut sharer,
+        json!({"type": "claim", "nameplate": nameplate}),
+    )
+    .await?;
+    let mailbox_s = ws_expect(&mut sharer, "claimed").await?["mailbox"].clone();
+    ws_send(&mut sharer, json!({"type": "open", "mailbox": mailbox_s})).await?;
+    ws_send(
+        &mut helper,
+        json!({"type": "add", "phase": "pake", "body": "aa"}),
+    )
+    .await?;
+    ws_send(
+        &mut sharer,
+        json!({"type": "add", "phase": "pake", "body": "bb"}),
+    )
+    .await?;
+    // Messages are echoed to their sender too: wait for the other side's.
+    async fn other_side(ws: &mut Ws, side: &str) -> anyhow::Result<()> {
+        loop {
+            let m = ws_expect(ws, "message").await?;
+            if m["side"] != side {
+                return Ok(());
+            }
+        }
+    }
+    other_side(&mut helper, &hs).await?;
+    other_side(&mut sharer, &ss).await?;
+    for (ws, side_mailbox) in [(&mut helper, &mailbox), (&mut sharer, &mailbox_s)] {
+        ws_send(ws, json!({"type": "release", "nameplate": nameplate})).await?;
+        ws_send(
+            ws,
+            json!({"type": "close", "mailbox": side_mailbox, "mood": "happy"}),
+        )
+        .await?;
+        let _ = ws.close(None).await;
+    }
+    Ok(())
+}
+
+// ---- the load ---------------------------------------------------------------------------
+
+struct Outcome {
+    pairings: u64,
+    failed: u64,
+    seconds: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    server_cpu: f64,
+}
+
+async fn load(
+    server: Server,
+    url: &str,
+    pid: u32,
+    concurrency: usize,
+    seconds: u64,
+) -> anyhow::Result<Outcome> {
+    let stop = Instant::now() + Duration::from_secs(seconds);
+    let counter = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let cpu_before = cpu_secs(pid);
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..concurrency {
+        let url = url.to_string();
+        let counter = Arc::clone(&counter);
+        let failed = Arc::clone(&failed);
+        workers.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            while Instant::now() < stop {
+                let n = counter.fetch_add(1, Ordering::Relaxed);
+                let t = Instant::now();
+                let result = match server {
+                    Server::Wormhole => wormhole_pairing(&url, n).await,
+                    _ => tandem_pairing(&url).await,
+                };
+                match result {
+                    Ok(()) => latencies.push(t.elapsed()),
+                    Err(e) => {
+                        if failed.fetch_add(1, Ordering::Relaxed) < 3 {
+                            eprintln!("pairing failed: {e:#}");
+                        }
+                    }
+                }
+            }
+            latencies
+        }));
+    }
+    let mut all = Vec::new();
+    for w in workers {
+        all.extend(w.await?);
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let server_cpu = cpu_secs(pid) - cpu_before;
+    all.sort();
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    };
+    Ok(Outcome {
+        pairings: all.len() as u64,
+        failed: failed.load(Ordering::Relaxed),
+        seconds,
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+        server_cpu,
+    })
+}
+
+/// Server memory per waiting helper: `count` helpers allocate and keep their connection.
+async fn memory_per_pending(server: Server, url: &str, pid: u32, count: usize) -> f64 {
+    let before = rss_kib(pid);
+    let mut held = Vec::new();
+    for n in 0..count {
+        match server {
+            Server::Wormhole => {
+                if let Ok((mut ws, _)) = tokio_tungstenite::connect_async(url).await {
+                    let bound = ws_send(
+                        &mut ws,
+                        json!({"type": "bind", "appid": "tandem.bench", "side": format!("p{n}")}),
+                    )
+                    .await;
+                    let allocated = match bound {
+                        Ok(()) => match ws_send(&mut ws, json!({"type": "allocate"})).await {
+                            Ok(()) => ws_expect(&mut ws, "allocated").await.is_ok(),
+                            Err(_) => false,
+                        },
+                        Err(_) => false,
+                    };
+                    if allocated {
+                        held.push(Held::Wormhole(Box::new(ws)));
+                    }
+                }
+            }
+            _ => {
+                if let Ok(mut client) = MailboxClient::connect(url, None).await {
+                    let identity = HelperIdentity::Dev {
+                        name: "Anna Rossi".into(),
+                    };
+                    if client.allocate(identity).await.is_ok() {
+                        held.push(Held::Tandem(Box::new(client)));
+                    }
+                }
+            }
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = rss_kib(pid);
+    let per = (after.saturating_sub(before) as f64 * 1024.0) / held.len().max(1) as f64;
+    drop(held);
+    per
+}
+
+#[allow(dead_code)] // held only to keep the connections open
+enum Held {
+    Tandem(Box<MailboxClient>),
+    Wormhole(Box<Ws>),
+}
+
+pub async fn run(
+    servers: Vec<Server>,
+    concurrency: Vec<usize>,
+    seconds: u64,
+    pending: usize,
+    rendezvous_bin: Option<std::path::PathBuf>,
+) -> anyhow::Result<()> {
+    let rendezvous_bin = rendezvous_bin.unwrap_or_else(|| tandem_tests::bin("tandem-rendezvous"));
+    println!(
+        "| server | concurrent pairings | pairings/s | p50 ms | p99 ms | failed | server CPU (cores) | memory per pending nameplate |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
+    for server in servers {
+        let running = start(server, &rendezvous_bin)?;
+        let pid = running.child.id();
+        let per_pending = memory_per_pending(server, &running.url, pid, pending).await / 1024.0;
+        for &c in &concurrency {
+            let o = load(server, &running.url, pid, c, seconds).await?;
+            println!(
+                "| {server:?} | {c} | {:.0} | {:.1} | {:.1} | {} | {:.2} | {per_pending:.1} KiB |",
+                o.pairings as f64 / o.seconds,
+                o.p50_ms,
+                o.p99_ms,
+                o.failed,
+                o.server_cpu / o.seconds,
+            );
+        }
+    }
+    Ok(())
+}
