@@ -174,18 +174,20 @@ async fn main() -> anyhow::Result<()> {
     if config.sign_in.is_none() && !config.allow_dev_identity {
         tracing::warn!("no identity provider configured: no helper can get a code");
     }
-    let store: Arc<dyn tandem_rendezvous::Store> = match &args.redis {
+    let state = match &args.redis {
         Some(url) => {
-            let store =
-                tandem_rendezvous::store::redis_store::RedisStore::connect(url, &args.redis_prefix)
-                    .await
-                    .with_context(|| format!("connecting to Redis at {}", redact(url)))?;
+            use tandem_rendezvous::store::redis_store::{RedisRecords, RedisStore};
+            let store = RedisStore::connect(url, &args.redis_prefix)
+                .await
+                .with_context(|| format!("connecting to Redis at {}", redact(url)))?;
+            let records = RedisRecords::connect(url, &args.redis_prefix)
+                .await
+                .with_context(|| format!("connecting to Redis at {}", redact(url)))?;
             tracing::info!(redis = %redact(url), "shared store: Redis");
-            Arc::new(store)
+            AppState::with_records(config, Arc::new(store), Arc::new(records))
         }
-        None => Arc::new(MemoryStore::new()),
+        None => AppState::new(config, Arc::new(MemoryStore::new())),
     };
-    let state = AppState::new(config, store);
 
     let listener = std::net::TcpListener::bind(args.listen)
         .with_context(|| format!("binding {}", args.listen))?;

@@ -126,8 +126,12 @@ fn is_word(s: &str) -> bool {
     !s.is_empty() && s.len() <= 32 && s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
 }
 
+fn new_token() -> String {
+    hex::encode(rand::random::<[u8; 16]>())
+}
+
 impl SessionReport {
-    fn check(&self) -> Result<(), ReportError> {
+    pub fn check(&self) -> Result<(), ReportError> {
         if !is_word(&self.end_reason) {
             return Err(ReportError::Invalid("end_reason".into()));
         }
@@ -152,6 +156,43 @@ struct Inner {
     records: HashMap<String, SessionRecord>,
     /// Open mailboxes: which record a nameplate's session is.
     by_nameplate: HashMap<Nameplate, String>,
+}
+
+/// Where records live: this process's memory, or Redis for several instances.
+#[async_trait::async_trait]
+pub trait RecordStore: Send + Sync + 'static {
+    /// Pairing: a new record; the token goes to the helper's app for its report.
+    async fn open(&self, nameplate: Nameplate) -> String;
+    /// A side of the mailbox went away without closing it.
+    async fn vanished(&self, nameplate: Nameplate);
+    /// The mailbox closed normally: the session goes on between the peers.
+    async fn mailbox_closed(&self, nameplate: Nameplate);
+    async fn report(&self, token: &str, report: SessionReport) -> Result<(), ReportError>;
+    /// Drops records past [`RETENTION`]; how many (a store with TTLs drops them itself).
+    async fn purge(&self) -> usize;
+    async fn summary(&self) -> Summary;
+}
+
+#[async_trait::async_trait]
+impl RecordStore for SessionRecords {
+    async fn open(&self, nameplate: Nameplate) -> String {
+        SessionRecords::open(self, nameplate)
+    }
+    async fn vanished(&self, nameplate: Nameplate) {
+        SessionRecords::vanished(self, nameplate)
+    }
+    async fn mailbox_closed(&self, nameplate: Nameplate) {
+        SessionRecords::mailbox_closed(self, nameplate)
+    }
+    async fn report(&self, token: &str, report: SessionReport) -> Result<(), ReportError> {
+        SessionRecords::report(self, token, report)
+    }
+    async fn purge(&self) -> usize {
+        SessionRecords::purge(self)
+    }
+    async fn summary(&self) -> Summary {
+        SessionRecords::summary(self)
+    }
 }
 
 /// The records, in memory.
@@ -180,7 +221,7 @@ impl SessionRecords {
 
     /// Pairing: a new record; the token goes to the helper's app for its report.
     pub fn open(&self, nameplate: Nameplate) -> String {
-        let token = hex::encode(rand::random::<[u8; 16]>());
+        let token = new_token();
         let record = SessionRecord {
             started_at: secs(self.clock.now()),
             ended_at: None,
@@ -276,37 +317,40 @@ impl SessionRecords {
 
     /// Counts by UTC day: what the operator may see.
     pub fn summary(&self) -> Summary {
-        self.with(|inner| {
-            let mut days: BTreeMap<String, DaySummary> = BTreeMap::new();
-            for r in inner.records.values() {
-                let day = days.entry(utc_day(r.started_at)).or_default();
-                day.sessions += 1;
-                match r.completed_by {
-                    Some(CompletedBy::Helper) => day.reported_by_helper += 1,
-                    Some(CompletedBy::Rendezvous) => day.closed_by_rendezvous += 1,
-                    None => day.open += 1,
-                }
-                if let Some(reason) = &r.end_reason {
-                    *day.end_reasons.entry(reason.clone()).or_default() += 1;
-                }
-                if let Some(kind) = &r.error_kind {
-                    *day.errors.entry(kind.clone()).or_default() += 1;
-                }
-                for f in &r.features {
-                    *day.features.entry(f.as_str().to_string()).or_default() += 1;
-                }
-                if let Some(path) = &r.path {
-                    *day.paths.entry(path.clone()).or_default() += 1;
-                }
-                if let (Some(end), true) = (r.ended_at, r.completed_by.is_some()) {
-                    day.total_duration_secs += end.saturating_sub(r.started_at);
-                }
-            }
-            Summary {
-                retention_hours: RETENTION.as_secs() / 3600,
-                days,
-            }
-        })
+        self.with(|inner| summarize(inner.records.values()))
+    }
+}
+
+/// Counts by UTC day of some records.
+pub fn summarize<'a>(records: impl Iterator<Item = &'a SessionRecord>) -> Summary {
+    let mut days: BTreeMap<String, DaySummary> = BTreeMap::new();
+    for r in records {
+        let day = days.entry(utc_day(r.started_at)).or_default();
+        day.sessions += 1;
+        match r.completed_by {
+            Some(CompletedBy::Helper) => day.reported_by_helper += 1,
+            Some(CompletedBy::Rendezvous) => day.closed_by_rendezvous += 1,
+            None => day.open += 1,
+        }
+        if let Some(reason) = &r.end_reason {
+            *day.end_reasons.entry(reason.clone()).or_default() += 1;
+        }
+        if let Some(kind) = &r.error_kind {
+            *day.errors.entry(kind.clone()).or_default() += 1;
+        }
+        for f in &r.features {
+            *day.features.entry(f.as_str().to_string()).or_default() += 1;
+        }
+        if let Some(path) = &r.path {
+            *day.paths.entry(path.clone()).or_default() += 1;
+        }
+        if let (Some(end), true) = (r.ended_at, r.completed_by.is_some()) {
+            day.total_duration_secs += end.saturating_sub(r.started_at);
+        }
+    }
+    Summary {
+        retention_hours: RETENTION.as_secs() / 3600,
+        days,
     }
 }
 

@@ -20,7 +20,7 @@ use crate::display_name;
 use crate::metrics::{Metrics, ResultLabel};
 use crate::oidc::{OidcVerifier, VerifyError};
 use crate::rate_limit::{IpRateLimiter, Limit};
-use crate::records::{Clock, SessionRecords, SystemClock};
+use crate::records::{Clock, RecordStore, SessionRecords, SystemClock};
 use crate::store::{MailboxEvent, Side, Store, StoreError, Subscription};
 use crate::turn_credentials::IceServersConfig;
 use crate::wire::{
@@ -73,7 +73,7 @@ pub struct AppState {
     config: ServerConfig,
     store: Arc<dyn Store>,
     /// What is kept about sessions, for three days.
-    pub records: SessionRecords,
+    pub records: Arc<dyn RecordStore>,
     metrics: Metrics,
     allocate_limiter: IpRateLimiter,
     join_limiter: IpRateLimiter,
@@ -90,8 +90,17 @@ impl AppState {
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
     ) -> Arc<Self> {
+        Self::with_records(config, store, Arc::new(SessionRecords::new(clock)))
+    }
+
+    /// With the session records kept elsewhere (Redis, for several instances).
+    pub fn with_records(
+        config: ServerConfig,
+        store: Arc<dyn Store>,
+        records: Arc<dyn RecordStore>,
+    ) -> Arc<Self> {
         Arc::new(Self {
-            records: SessionRecords::new(clock),
+            records,
             allocate_limiter: IpRateLimiter::new(config.allocate_limit),
             join_limiter: IpRateLimiter::new(config.join_limit),
             config,
@@ -166,7 +175,7 @@ fn spawn_sweeper(state: &Arc<AppState>) {
             tick.tick().await;
             let Some(state) = weak.upgrade() else { break };
             state.store.sweep().await;
-            let purged = state.records.purge();
+            let purged = state.records.purge().await;
             if purged > 0 {
                 debug!(purged, "session records past retention removed");
             }
@@ -195,7 +204,7 @@ async fn operator_sessions(
     if !ok {
         return StatusCode::UNAUTHORIZED.into_response();
     }
-    axum::Json(state.records.summary()).into_response()
+    axum::Json(state.records.summary().await).into_response()
 }
 
 /// Ready when the store answers (Redis reachable, subscriber connection up): a load
@@ -305,7 +314,8 @@ async fn handle_connection(mut socket: WebSocket, ip: IpAddr, state: &AppState) 
     match first {
         ClientMessage::Allocate { identity } => helper(socket, ip, identity, state).await,
         ClientMessage::Join { nameplate } => sharer(socket, ip, &nameplate, state).await,
-        ClientMessage::Report { token, report } => match state.records.report(&token, report) {
+        ClientMessage::Report { token, report } => match state.records.report(&token, report).await
+        {
             Ok(()) => {
                 let _ = send(&mut socket, &ServerMessage::Reported).await;
                 let _ = socket.close().await;
@@ -439,7 +449,7 @@ async fn helper(mut socket: WebSocket, ip: IpAddr, identity: HelperIdentity, sta
         .await;
     }
     // Pairing: the session's record starts here.
-    let report_token = state.records.open(nameplate);
+    let report_token = state.records.open(nameplate).await;
     let peer_joined = ServerMessage::PeerJoined {
         report_token: Some(report_token),
     };
@@ -580,9 +590,9 @@ async fn relay(
     }
     // The record learns whether the mailbox ended as the apps end it, or a side vanished.
     if vanished {
-        state.records.vanished(nameplate);
+        state.records.vanished(nameplate).await;
     } else if side == Side::Helper {
-        state.records.mailbox_closed(nameplate);
+        state.records.mailbox_closed(nameplate).await;
     }
     state.store.leave(nameplate, side).await;
     let _ = state

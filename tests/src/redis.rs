@@ -34,6 +34,28 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
+    /// Runs one command and returns the raw RESP reply (enough for tests to look).
+    pub fn command(&self, args: &[&str]) -> String {
+        let mut request = format!("*{}\r\n", args.len());
+        for a in args {
+            request.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+        }
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to redis");
+        let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+        s.write_all(request.as_bytes()).expect("write");
+        let mut reply = Vec::new();
+        let mut buf = [0u8; 4096];
+        // One read is a whole small reply on loopback; a short pause catches the rest.
+        while let Ok(n) = s.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            reply.extend_from_slice(&buf[..n]);
+            let _ = s.set_read_timeout(Some(Duration::from_millis(100)));
+        }
+        String::from_utf8_lossy(&reply).into_owned()
+    }
+
     /// Stops the server (SIGTERM: it flushes its append-only file first).
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -113,3 +113,71 @@ fn a_redis_outage_gives_clear_errors_not_hangs() {
     );
     waiting.kill();
 }
+
+#[test]
+fn session_records_are_shared_by_the_instances_and_expire_after_72_hours() {
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let token = "operator-token-for-tests";
+    let a = Rendezvous::start(&["--redis", &url, "--operator-token", token]);
+    let b = Rendezvous::start(&["--redis", &url, "--operator-token", token]);
+    let (mut helper, code) = helper_with_code(&a.url);
+    let mut sharer = Peer::share(&b.url, &code, &[]);
+    full_session(&mut helper, &mut sharer);
+
+    // The helper reported to A; B sees the same record.
+    let deadline = Instant::now() + T;
+    let summary = loop {
+        let s = operator_summary(&b, token);
+        let day = s["days"]
+            .as_object()
+            .and_then(|d| d.values().next().cloned());
+        if let Some(day) = day {
+            if day["reported_by_helper"] == 1 {
+                break day;
+            }
+        }
+        assert!(Instant::now() < deadline, "no report in {s}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(summary["sessions"], 1, "{summary}");
+    assert_eq!(summary["features"]["chat"], 1, "{summary}");
+    assert_eq!(summary["end_reasons"]["helper_ended"], 1, "{summary}");
+
+    // Redis drops the record by itself at 72 hours.
+    let keys = redis.command(&["KEYS", "tandem:rec:*"]);
+    let key = keys
+        .lines()
+        .find(|l| l.starts_with("tandem:rec:"))
+        .unwrap_or_else(|| panic!("no record key in {keys:?}"))
+        .to_string();
+    let ttl = redis.command(&["TTL", &key]);
+    let secs: u64 = ttl
+        .trim()
+        .trim_start_matches(':')
+        .parse()
+        .unwrap_or_else(|_| panic!("TTL reply {ttl:?}"));
+    assert!(
+        (71 * 3600..=72 * 3600).contains(&secs),
+        "expires in {secs} s"
+    );
+}
+
+fn operator_summary(rv: &Rendezvous, token: &str) -> serde_json::Value {
+    let url = format!(
+        "{}/v1/operator/sessions",
+        rv.url.replacen("ws://", "http://", 1)
+    );
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        reqwest::Client::new()
+            .get(url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("operator request")
+            .json()
+            .await
+            .expect("json")
+    })
+}

@@ -432,6 +432,246 @@ impl Store for RedisStore {
     }
 }
 
+/// Session records in Redis: one hash per record with a 72-hour TTL (Redis purges them),
+/// so that a helper's report reaches its record whichever instance it lands on.
+pub struct RedisRecords {
+    prefix: String,
+    commands: ConnectionManager,
+}
+
+/// Completes a record as the helper reports it. KEYS[1]; ARGV: now, end_reason, features,
+/// path, error_kind. Returns 'ok', 'unknown' or 'already'.
+const REPORT: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 0 then return 'unknown' end
+if redis.call('HGET', KEYS[1], 'completed_by') == 'helper' then return 'already' end
+redis.call('HSET', KEYS[1], 'ended_at', ARGV[1], 'end_reason', ARGV[2], 'features', ARGV[3],
+  'path', ARGV[4], 'error_kind', ARGV[5], 'completed_by', 'helper')
+return 'ok'
+";
+
+/// Closes a record for a vanished side unless someone did. KEYS[1]; ARGV: now.
+const VANISHED: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('HEXISTS', KEYS[1], 'completed_by') == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'ended_at', ARGV[1], 'end_reason', 'vanished',
+  'error_kind', 'peer_vanished', 'completed_by', 'rendezvous')
+return 1
+";
+
+fn now_secs() -> u64 {
+    now_ms() / 1000
+}
+
+impl RedisRecords {
+    pub async fn connect(url: &str, prefix: &str) -> Result<Self, StoreError> {
+        let client = redis::Client::open(url).map_err(unavailable)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(COMMAND_TIMEOUT))
+            .set_response_timeout(Some(COMMAND_TIMEOUT))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_millis(500));
+        let commands = tokio::time::timeout(
+            COMMAND_TIMEOUT * 2,
+            client.get_connection_manager_with_config(config),
+        )
+        .await
+        .map_err(|_| unavailable("no answer"))?
+        .map_err(unavailable)?;
+        Ok(Self {
+            prefix: prefix.to_string(),
+            commands,
+        })
+    }
+
+    fn record_key(&self, token: &str) -> String {
+        format!("{}rec:{token}", self.prefix)
+    }
+
+    fn nameplate_key(&self, nameplate: Nameplate) -> String {
+        format!("{}recnp:{nameplate}", self.prefix)
+    }
+
+    async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, StoreError> {
+        let mut conn = self.commands.clone();
+        tokio::time::timeout(COMMAND_TIMEOUT, cmd.query_async(&mut conn))
+            .await
+            .map_err(|_| unavailable("timed out"))?
+            .map_err(unavailable)
+    }
+
+    async fn eval<T: redis::FromRedisValue>(
+        &self,
+        source: &str,
+        key: &str,
+        args: &[String],
+    ) -> Result<T, StoreError> {
+        let script = redis::Script::new(source);
+        let mut invocation = script.key(key);
+        for arg in args {
+            invocation.arg(arg);
+        }
+        let mut conn = self.commands.clone();
+        tokio::time::timeout(COMMAND_TIMEOUT, invocation.invoke_async(&mut conn))
+            .await
+            .map_err(|_| unavailable("timed out"))?
+            .map_err(unavailable)
+    }
+
+    fn parse(fields: &HashMap<String, String>) -> Option<crate::records::SessionRecord> {
+        use crate::records::{CompletedBy, Feature, SessionRecord};
+        let features = fields
+            .get("features")
+            .map(|f| {
+                f.split(',')
+                    .filter_map(|name| {
+                        serde_json::from_value::<Feature>(serde_json::Value::String(
+                            name.to_string(),
+                        ))
+                        .ok()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let text = |k: &str| fields.get(k).filter(|v| !v.is_empty()).cloned();
+        Some(SessionRecord {
+            started_at: fields.get("started_at")?.parse().ok()?,
+            ended_at: fields.get("ended_at").and_then(|v| v.parse().ok()),
+            end_reason: text("end_reason"),
+            completed_by: match fields.get("completed_by").map(String::as_str) {
+                Some("helper") => Some(CompletedBy::Helper),
+                Some("rendezvous") => Some(CompletedBy::Rendezvous),
+                _ => None,
+            },
+            features,
+            path: text("path"),
+            error_kind: text("error_kind"),
+        })
+    }
+}
+
+#[async_trait]
+impl crate::records::RecordStore for RedisRecords {
+    async fn open(&self, nameplate: Nameplate) -> String {
+        let token = hex::encode(rand::random::<[u8; 16]>());
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .hset(self.record_key(&token), "started_at", now_secs())
+            .ignore()
+            .expire(
+                self.record_key(&token),
+                crate::records::RETENTION.as_secs() as i64,
+            )
+            .ignore()
+            .set_ex(
+                self.nameplate_key(nameplate),
+                &token,
+                TOMBSTONE_FOR.as_secs(),
+            )
+            .ignore();
+        let mut conn = self.commands.clone();
+        let stored: Result<Result<(), _>, _> =
+            tokio::time::timeout(COMMAND_TIMEOUT, pipe.query_async::<()>(&mut conn)).await;
+        if !matches!(stored, Ok(Ok(()))) {
+            // The session goes ahead; only its record is missing.
+            warn!("Redis: the session record could not be stored");
+        }
+        token
+    }
+
+    async fn vanished(&self, nameplate: Nameplate) {
+        let token: Result<Option<String>, _> = self
+            .query(redis::cmd("GETDEL").arg(self.nameplate_key(nameplate)))
+            .await;
+        if let Ok(Some(token)) = token {
+            let closed: Result<i64, _> = self
+                .eval(
+                    VANISHED,
+                    &self.record_key(&token),
+                    &[now_secs().to_string()],
+                )
+                .await;
+            if let Err(e) = closed {
+                debug!("closing a vanished session's record: {e}");
+            }
+        }
+    }
+
+    async fn mailbox_closed(&self, nameplate: Nameplate) {
+        let _: Result<i64, _> = self
+            .query(redis::cmd("DEL").arg(self.nameplate_key(nameplate)))
+            .await;
+    }
+
+    async fn report(
+        &self,
+        token: &str,
+        report: crate::records::SessionReport,
+    ) -> Result<(), crate::records::ReportError> {
+        use crate::records::ReportError;
+        report.check()?;
+        // Tokens are hex: anything else cannot name a record (and must not build a key).
+        if token.len() != 32 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(ReportError::UnknownSession);
+        }
+        let mut features: Vec<&str> = report.features.iter().map(|f| f.as_str()).collect();
+        features.sort_unstable();
+        features.dedup();
+        let verdict: String = self
+            .eval(
+                REPORT,
+                &self.record_key(token),
+                &[
+                    now_secs().to_string(),
+                    report.end_reason.clone(),
+                    features.join(","),
+                    report.path.clone().unwrap_or_default(),
+                    report.error_kind.clone().unwrap_or_default(),
+                ],
+            )
+            .await
+            .map_err(|e| ReportError::Invalid(e.to_string()))?;
+        match verdict.as_str() {
+            "ok" => Ok(()),
+            "already" => Err(ReportError::AlreadyReported),
+            _ => Err(ReportError::UnknownSession),
+        }
+    }
+
+    async fn purge(&self) -> usize {
+        0 // the keys expire by themselves
+    }
+
+    async fn summary(&self) -> crate::records::Summary {
+        let mut records = Vec::new();
+        let mut conn = self.commands.clone();
+        let pattern = format!("{}rec:*", self.prefix);
+        let mut cursor: u64 = 0;
+        loop {
+            let page: Result<(u64, Vec<String>), _> = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut conn)
+                .await;
+            let Ok((next, keys)) = page else { break };
+            for key in keys {
+                let fields: Result<HashMap<String, String>, _> =
+                    redis::cmd("HGETALL").arg(&key).query_async(&mut conn).await;
+                if let Some(record) = fields.ok().as_ref().and_then(Self::parse) {
+                    records.push(record);
+                }
+            }
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        crate::records::summarize(records.iter())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
