@@ -16,6 +16,8 @@ use tracing::info;
 
 #[derive(Parser, Debug)]
 #[command(version, about = "Tandem rendezvous: codes and the pairing mailbox")]
+// A flag given twice takes its last value (scripts append overrides).
+#[command(args_override_self = true)]
 struct Args {
     /// Address to listen on.
     #[arg(long, env = "TANDEM_LISTEN", default_value = "127.0.0.1:8443")]
@@ -184,7 +186,9 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("connecting to Redis at {}", redact(url)))?;
             tracing::info!(redis = %redact(url), "shared store: Redis");
-            AppState::with_records(config, Arc::new(store), Arc::new(records))
+            let store = Arc::new(store);
+            let limits: Arc<dyn tandem_rendezvous::rate_limit::SharedRateLimit> = store.clone();
+            AppState::with_shared(config, store, Arc::new(records), Some(limits))
         }
         None => AppState::new(config, Arc::new(MemoryStore::new())),
     };

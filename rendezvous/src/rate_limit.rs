@@ -15,6 +15,42 @@ pub struct Limit {
     pub burst: u32,
 }
 
+/// A rate limit kept where every instance sees it (Redis).
+#[async_trait::async_trait]
+pub trait SharedRateLimit: Send + Sync + 'static {
+    /// True when this request is allowed; `bucket` names the limit (`allocate`, `join`).
+    async fn allowed(&self, bucket: &str, ip: IpAddr, limit: Limit) -> bool;
+}
+
+/// One limit, local to this process or shared by all instances.
+pub enum Limiter {
+    Local(IpRateLimiter),
+    Shared {
+        shared: std::sync::Arc<dyn SharedRateLimit>,
+        bucket: &'static str,
+        limit: Limit,
+    },
+}
+
+impl Limiter {
+    pub async fn check(&self, ip: IpAddr) -> bool {
+        match self {
+            Limiter::Local(l) => l.check(ip),
+            Limiter::Shared {
+                shared,
+                bucket,
+                limit,
+            } => shared.allowed(bucket, ip, *limit).await,
+        }
+    }
+
+    pub fn sweep(&self) {
+        if let Limiter::Local(l) = self {
+            l.sweep();
+        }
+    }
+}
+
 pub struct IpRateLimiter {
     limiter: RateLimiter<IpAddr, DashMapStateStore<IpAddr>, DefaultClock>,
 }

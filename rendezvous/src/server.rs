@@ -19,7 +19,7 @@ use tracing::{debug, info, warn};
 use crate::display_name;
 use crate::metrics::{Metrics, ResultLabel};
 use crate::oidc::{OidcVerifier, VerifyError};
-use crate::rate_limit::{IpRateLimiter, Limit};
+use crate::rate_limit::{IpRateLimiter, Limit, Limiter, SharedRateLimit};
 use crate::records::{Clock, RecordStore, SessionRecords, SystemClock};
 use crate::store::{MailboxEvent, Side, Store, StoreError, Subscription};
 use crate::turn_credentials::IceServersConfig;
@@ -75,8 +75,8 @@ pub struct AppState {
     /// What is kept about sessions, for three days.
     pub records: Arc<dyn RecordStore>,
     metrics: Metrics,
-    allocate_limiter: IpRateLimiter,
-    join_limiter: IpRateLimiter,
+    allocate_limiter: Limiter,
+    join_limiter: Limiter,
 }
 
 impl AppState {
@@ -99,10 +99,28 @@ impl AppState {
         store: Arc<dyn Store>,
         records: Arc<dyn RecordStore>,
     ) -> Arc<Self> {
+        Self::with_shared(config, store, records, None)
+    }
+
+    /// Everything shared by the instances: store, records and (when given) rate limits.
+    pub fn with_shared(
+        config: ServerConfig,
+        store: Arc<dyn Store>,
+        records: Arc<dyn RecordStore>,
+        limits: Option<Arc<dyn SharedRateLimit>>,
+    ) -> Arc<Self> {
+        let limiter = |bucket: &'static str, limit: Limit| match &limits {
+            Some(shared) => Limiter::Shared {
+                shared: Arc::clone(shared),
+                bucket,
+                limit,
+            },
+            None => Limiter::Local(IpRateLimiter::new(limit)),
+        };
         Arc::new(Self {
             records,
-            allocate_limiter: IpRateLimiter::new(config.allocate_limit),
-            join_limiter: IpRateLimiter::new(config.join_limit),
+            allocate_limiter: limiter("allocate", config.allocate_limit),
+            join_limiter: limiter("join", config.join_limit),
             config,
             store,
             metrics: Metrics::new(),
@@ -337,7 +355,7 @@ fn count(
 }
 
 async fn helper(mut socket: WebSocket, ip: IpAddr, identity: HelperIdentity, state: &AppState) {
-    if !state.allocate_limiter.check(ip) {
+    if !state.allocate_limiter.check(ip).await {
         count(&state.metrics.allocations, "rate_limited");
         return refuse(
             &mut socket,
@@ -465,7 +483,7 @@ async fn helper(mut socket: WebSocket, ip: IpAddr, identity: HelperIdentity, sta
 }
 
 async fn sharer(mut socket: WebSocket, ip: IpAddr, nameplate: &str, state: &AppState) {
-    if !state.join_limiter.check(ip) {
+    if !state.join_limiter.check(ip).await {
         count(&state.metrics.joins, "rate_limited");
         return refuse(
             &mut socket,

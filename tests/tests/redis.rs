@@ -181,3 +181,31 @@ fn operator_summary(rv: &Rendezvous, token: &str) -> serde_json::Value {
             .expect("json")
     })
 }
+
+#[test]
+fn rate_limits_are_shared_by_the_instances() {
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let limited = [
+        "--redis",
+        url.as_str(),
+        "--allocate-per-minute",
+        "1",
+        "--allocate-burst",
+        "3",
+    ];
+    let a = Rendezvous::start(&limited);
+    let b = Rendezvous::start(&limited);
+    // Three codes in a burst, spread over both instances…
+    let mut helpers = Vec::new();
+    for rv in [&a, &b, &a] {
+        helpers.push(helper_with_code(&rv.url).0);
+    }
+    // …and the fourth is refused, whichever instance it asks.
+    let mut fourth = Peer::assist(&b.url, "Anna Rossi", &[]);
+    let error = fourth.wait_for("error", T);
+    assert_eq!(error["kind"], "rate_limited", "{error}");
+    for mut h in helpers {
+        h.kill();
+    }
+}
