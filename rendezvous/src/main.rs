@@ -12,7 +12,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tandem_rendezvous::oidc::{OidcProviderConfig, OidcVerifier};
 use tandem_rendezvous::rate_limit::Limit;
 use tandem_rendezvous::{AppState, MemoryStore, ServerConfig};
-use tracing::info;
+use tracing::{info, warn};
 
 #[derive(Parser, Debug)]
 #[command(version, about = "Tandem rendezvous: codes and the pairing mailbox")]
@@ -212,6 +212,10 @@ async fn main() -> anyhow::Result<()> {
                 shutdown_signal().await;
                 h.graceful_shutdown(Some(Duration::from_secs(10)));
             });
+            let tls = axum_server::tls_rustls::RustlsConfig::from_config(tls);
+            if let (Some(cert), Some(key)) = (args.tls_cert.clone(), args.tls_key.clone()) {
+                tokio::spawn(reload_tls_on_sighup(tls.clone(), cert, key));
+            }
             tandem_rendezvous::serve_tls(listener, state, tls, handle).await?;
         }
         None => {
@@ -359,6 +363,29 @@ fn load_tls(cert: &PathBuf, key: &PathBuf) -> anyhow::Result<Arc<rustls::ServerC
     let key = PrivateKeyDer::from_pem_file(key)
         .with_context(|| format!("reading key {}", key.display()))?;
     server_config(certs, key)
+}
+
+/// SIGHUP reads the certificate and key again (after a renewal); new connections get the
+/// new certificate, live ones keep theirs. A bad pair is logged and the old one kept.
+async fn reload_tls_on_sighup(
+    tls: axum_server::tls_rustls::RustlsConfig,
+    cert: PathBuf,
+    key: PathBuf,
+) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+        warn!("no SIGHUP handler: the certificate cannot be reloaded");
+        return;
+    };
+    while hangups.recv().await.is_some() {
+        match load_tls(&cert, &key) {
+            Ok(config) => {
+                tls.reload_from_config(config);
+                info!(cert = %cert.display(), "TLS certificate reloaded");
+            }
+            Err(e) => warn!("keeping the current certificate: {e:#}"),
+        }
+    }
 }
 
 fn self_signed(

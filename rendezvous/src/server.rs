@@ -174,12 +174,11 @@ pub async fn serve(
 pub async fn serve_tls(
     listener: std::net::TcpListener,
     state: Arc<AppState>,
-    tls: Arc<rustls::ServerConfig>,
+    tls: axum_server::tls_rustls::RustlsConfig,
     handle: axum_server::Handle<SocketAddr>,
 ) -> std::io::Result<()> {
     spawn_sweeper(&state);
-    let config = axum_server::tls_rustls::RustlsConfig::from_config(tls);
-    axum_server::from_tcp_rustls(listener, config)?
+    axum_server::from_tcp_rustls(listener, tls)?
         .handle(handle)
         .serve(router(state).into_make_service_with_connect_info::<SocketAddr>())
         .await

@@ -254,7 +254,7 @@ async fn tls_with_a_private_ca() {
     tokio::spawn(tandem_rendezvous::serve_tls(
         listener,
         state,
-        Arc::new(server_tls),
+        axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(server_tls)),
         axum_server::Handle::new(),
     ));
     let url = format!("wss://127.0.0.1:{port}");

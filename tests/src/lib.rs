@@ -92,6 +92,13 @@ impl Rendezvous {
     }
 }
 
+impl Rendezvous {
+    /// The server's process id (to signal it).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
 impl Drop for Rendezvous {
     fn drop(&mut self) {
         let _ = self.child.kill();
