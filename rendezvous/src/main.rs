@@ -34,6 +34,9 @@ struct Args {
     self_signed: Vec<String>,
     #[arg(long, requires = "self_signed")]
     self_signed_cert_out: Option<PathBuf>,
+    /// On SIGTERM: how long live mailboxes may go on after new connections stop.
+    #[arg(long, env = "TANDEM_DRAIN_SECS", default_value_t = 30)]
+    drain_secs: u64,
     /// Keep nameplates and mailboxes in Redis (`redis://host:6379/0`, `rediss://` for TLS),
     /// so that several instances behind one name pair helpers and sharers between them.
     /// Default: in this process's memory.
@@ -216,11 +219,20 @@ async fn main() -> anyhow::Result<()> {
             if let (Some(cert), Some(key)) = (args.tls_cert.clone(), args.tls_key.clone()) {
                 tokio::spawn(reload_tls_on_sighup(tls.clone(), cert, key));
             }
-            tandem_rendezvous::serve_tls(listener, state, tls, handle).await?;
+            tandem_rendezvous::serve_tls(listener, Arc::clone(&state), tls, handle).await?;
         }
         None => {
             let listener = tokio::net::TcpListener::from_std(listener)?;
-            tandem_rendezvous::serve(listener, state, shutdown_signal()).await?;
+            tandem_rendezvous::serve(listener, Arc::clone(&state), shutdown_signal()).await?;
+        }
+    }
+    // No new connections from here; the mailboxes in flight may finish.
+    let open = state.open_connections();
+    if open > 0 {
+        info!(open, "draining live mailboxes");
+        let left = state.drain(Duration::from_secs(args.drain_secs)).await;
+        if left > 0 {
+            warn!(left, "stopping with mailboxes still open");
         }
     }
     Ok(())

@@ -5,6 +5,7 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -19,6 +20,9 @@ pub struct Metrics {
     pub pairing_failures: Counter,
     pub messages_forwarded: Counter,
     pub connections: Gauge,
+    /// Request to answer for helpers (sign-in check + store) and sharers (claim).
+    pub allocate_seconds: Histogram,
+    pub join_seconds: Histogram,
 }
 
 impl Default for Metrics {
@@ -56,8 +60,23 @@ impl Metrics {
             "Open mailbox WebSocket connections",
             connections.clone(),
         );
+        // 0.5 ms … ~4 s.
+        let allocate_seconds = Histogram::new(exponential_buckets(0.0005, 2.0, 14));
+        let join_seconds = Histogram::new(exponential_buckets(0.0005, 2.0, 14));
+        registry.register(
+            "allocate_seconds",
+            "Time to answer a helper's request for a code (sign-in check and store)",
+            allocate_seconds.clone(),
+        );
+        registry.register(
+            "join_seconds",
+            "Time to answer a sharer's claim of a code",
+            join_seconds.clone(),
+        );
         Self {
             registry,
+            allocate_seconds,
+            join_seconds,
             allocations,
             joins,
             pairing_failures,

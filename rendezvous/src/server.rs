@@ -128,6 +128,26 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// Open mailbox connections right now.
+    pub fn open_connections(&self) -> i64 {
+        self.metrics.connections.get()
+    }
+
+    /// After the listener has closed: waits until every live mailbox has finished, or
+    /// `at_most`; returns how many were still open.
+    pub async fn drain(&self, at_most: Duration) -> i64 {
+        let deadline = tokio::time::Instant::now() + at_most;
+        loop {
+            let open = self.open_connections();
+            if open <= 0 || tokio::time::Instant::now() >= deadline {
+                return open.max(0);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
 async fn sign_in_info(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     axum::Json(SignInInfo {
         providers: state
@@ -354,6 +374,7 @@ fn count(
 }
 
 async fn helper(mut socket: WebSocket, ip: IpAddr, identity: HelperIdentity, state: &AppState) {
+    let asked = std::time::Instant::now();
     if !state.allocate_limiter.check(ip).await {
         count(&state.metrics.allocations, "rate_limited");
         return refuse(
@@ -419,6 +440,10 @@ async fn helper(mut socket: WebSocket, ip: IpAddr, identity: HelperIdentity, sta
         }
     };
     count(&state.metrics.allocations, "ok");
+    state
+        .metrics
+        .allocate_seconds
+        .observe(asked.elapsed().as_secs_f64());
     debug!(%nameplate, "allocated");
     let allocated = ServerMessage::Allocated {
         nameplate: nameplate.to_string(),
@@ -482,6 +507,7 @@ async fn helper(mut socket: WebSocket, ip: IpAddr, identity: HelperIdentity, sta
 }
 
 async fn sharer(mut socket: WebSocket, ip: IpAddr, nameplate: &str, state: &AppState) {
+    let asked = std::time::Instant::now();
     if !state.join_limiter.check(ip).await {
         count(&state.metrics.joins, "rate_limited");
         return refuse(
@@ -511,6 +537,10 @@ async fn sharer(mut socket: WebSocket, ip: IpAddr, nameplate: &str, state: &AppS
         }
     };
     count(&state.metrics.joins, "ok");
+    state
+        .metrics
+        .join_seconds
+        .observe(asked.elapsed().as_secs_f64());
     let _ = state
         .store
         .publish(nameplate, Side::Helper, MailboxEvent::PeerJoined)

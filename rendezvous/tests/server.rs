@@ -224,6 +224,15 @@ async fn health_and_metrics() {
         metrics.contains("tandem_rendezvous_active_mailboxes 1"),
         "{metrics}"
     );
+    // One allocation observed by the latency histogram.
+    assert!(
+        metrics.contains("tandem_rendezvous_allocate_seconds_count 1"),
+        "{metrics}"
+    );
+    assert!(
+        get("/readyz").await.ends_with("ready"),
+        "the in-memory store is always ready"
+    );
 }
 
 #[tokio::test]

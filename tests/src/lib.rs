@@ -97,6 +97,11 @@ impl Rendezvous {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
+
+    /// `Some` once the server has exited.
+    pub fn try_wait(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
 }
 
 impl Drop for Rendezvous {
