@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tandem_rendezvous::oidc::{OidcProviderConfig, OidcVerifier};
@@ -19,6 +19,11 @@ use tracing::{info, warn};
 // A flag given twice takes its last value (scripts append overrides).
 #[command(args_override_self = true)]
 struct Args {
+    /// A TOML file of settings: the long flag names as keys (`listen = "0.0.0.0:443"`,
+    /// `oidc-allowed-email-domain = ["example.org"]`, `allow-dev-identity = false`). The
+    /// command line overrides it, and so does a setting's environment variable.
+    #[arg(long, env = "TANDEM_CONFIG")]
+    config: Option<PathBuf>,
     /// Address to listen on.
     #[arg(long, env = "TANDEM_LISTEN", default_value = "127.0.0.1:8443")]
     listen: SocketAddr,
@@ -139,7 +144,7 @@ async fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| "info,turn=warn,webrtc_util=warn".into()),
         )
         .init();
-    let args = Args::parse();
+    let args = Args::parse_from(args_with_config_file()?);
     let tls = match (&args.tls_cert, &args.tls_key, args.self_signed.is_empty()) {
         (Some(cert), Some(key), _) => Some(load_tls(cert, key)?),
         (None, None, false) => Some(self_signed(
@@ -439,4 +444,68 @@ fn redact(url: &str) -> String {
         }
         _ => url.to_string(),
     }
+}
+
+/// The command line with the `--config` file's settings put in front of it (so that the
+/// command line, parsed later, wins; a setting whose environment variable is set is left
+/// to the environment).
+fn args_with_config_file() -> anyhow::Result<Vec<std::ffi::OsString>> {
+    let mut argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let mut path = std::env::var_os("TANDEM_CONFIG").map(PathBuf::from);
+    let mut it = argv.iter().skip(1);
+    while let Some(a) = it.next() {
+        let a = a.to_string_lossy();
+        if a == "--config" {
+            path = it.next().map(PathBuf::from);
+        } else if let Some(p) = a.strip_prefix("--config=") {
+            path = Some(PathBuf::from(p));
+        }
+    }
+    let Some(path) = path else {
+        return Ok(argv);
+    };
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let table: toml::Table = text
+        .parse()
+        .with_context(|| format!("parsing {}", path.display()))?;
+    let command = Args::command();
+    let mut extra: Vec<std::ffi::OsString> = Vec::new();
+    for (key, value) in table {
+        let long = key.replace('_', "-");
+        let arg = command
+            .get_arguments()
+            .find(|a| a.get_long() == Some(long.as_str()) && long != "config")
+            .ok_or_else(|| anyhow::anyhow!("{}: unknown setting {key:?}", path.display()))?;
+        if arg
+            .get_env()
+            .is_some_and(|env| std::env::var_os(env).is_some())
+        {
+            continue;
+        }
+        let scalar = |v: &toml::Value| -> anyhow::Result<String> {
+            match v {
+                toml::Value::String(s) => Ok(s.clone()),
+                toml::Value::Integer(i) => Ok(i.to_string()),
+                toml::Value::Float(f) => Ok(f.to_string()),
+                other => anyhow::bail!("{}: {key} = {other} is not a value", path.display()),
+            }
+        };
+        match &value {
+            toml::Value::Boolean(true) => extra.push(format!("--{long}").into()),
+            toml::Value::Boolean(false) => {}
+            toml::Value::Array(items) => {
+                for item in items {
+                    extra.push(format!("--{long}").into());
+                    extra.push(scalar(item)?.into());
+                }
+            }
+            other => {
+                extra.push(format!("--{long}").into());
+                extra.push(scalar(other)?.into());
+            }
+        }
+    }
+    argv.splice(1..1, extra);
+    Ok(argv)
 }
