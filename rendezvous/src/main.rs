@@ -186,13 +186,11 @@ async fn main() -> anyhow::Result<()> {
     }
     let state = match &args.redis {
         Some(url) => {
-            use tandem_rendezvous::store::redis_store::{RedisRecords, RedisStore};
+            use tandem_rendezvous::store::redis_store::RedisStore;
             let store = RedisStore::connect(url, &args.redis_prefix)
                 .await
                 .with_context(|| format!("connecting to Redis at {}", redact(url)))?;
-            let records = RedisRecords::connect(url, &args.redis_prefix)
-                .await
-                .with_context(|| format!("connecting to Redis at {}", redact(url)))?;
+            let records = store.records();
             tracing::info!(redis = %redact(url), "shared store: Redis");
             let store = Arc::new(store);
             let limits: Arc<dyn tandem_rendezvous::rate_limit::SharedRateLimit> = store.clone();

@@ -194,46 +194,70 @@ impl RedisStore {
         key: &str,
         args: &[String],
     ) -> Result<T, StoreError> {
-        let script = redis::Script::new(source);
-        let mut invocation = script.key(key);
-        for arg in args {
-            invocation.arg(arg);
-        }
-        let mut conn = self.commands.clone();
-        let mut attempt = 0;
-        loop {
-            let result = tokio::time::timeout(COMMAND_TIMEOUT, invocation.invoke_async(&mut conn))
-                .await
-                .map_err(|_| unavailable("timed out"))?;
-            match result {
-                Ok(v) => return Ok(v),
-                // After a Redis restart the first command finds the old connection dead;
-                // the manager reconnects, and the command is tried once more.
-                Err(e) if attempt == 0 && reconnectable(&e) => {
-                    attempt += 1;
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-                Err(e) => return Err(unavailable(e)),
-            }
-        }
+        eval(&self.commands, source, key, args).await
     }
 
     async fn command(&self, cmd: &redis::Cmd) -> Result<(), StoreError> {
-        let mut conn = self.commands.clone();
-        let mut attempt = 0;
-        loop {
-            let result: Result<redis::Value, _> =
-                tokio::time::timeout(COMMAND_TIMEOUT, cmd.query_async(&mut conn))
-                    .await
-                    .map_err(|_| unavailable("timed out"))?;
-            match result {
-                Ok(_) => return Ok(()),
-                Err(e) if attempt == 0 && reconnectable(&e) => {
-                    attempt += 1;
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-                Err(e) => return Err(unavailable(e)),
+        query::<redis::Value>(&self.commands, cmd).await.map(|_| ())
+    }
+
+    /// Session records in the same Redis, over the same connection.
+    pub fn records(&self) -> RedisRecords {
+        RedisRecords {
+            prefix: self.prefix.clone(),
+            commands: self.commands.clone(),
+        }
+    }
+}
+
+/// Runs a Lua script. After a Redis restart the first command finds the old connection
+/// dead; the manager reconnects, and the command is tried once more.
+async fn eval<T: redis::FromRedisValue>(
+    commands: &ConnectionManager,
+    source: &str,
+    key: &str,
+    args: &[String],
+) -> Result<T, StoreError> {
+    let script = redis::Script::new(source);
+    let mut invocation = script.key(key);
+    for arg in args {
+        invocation.arg(arg);
+    }
+    let mut conn = commands.clone();
+    let mut attempt = 0;
+    loop {
+        let result = tokio::time::timeout(COMMAND_TIMEOUT, invocation.invoke_async(&mut conn))
+            .await
+            .map_err(|_| unavailable("timed out"))?;
+        match result {
+            Ok(v) => return Ok(v),
+            Err(e) if attempt == 0 && reconnectable(&e) => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
+            Err(e) => return Err(unavailable(e)),
+        }
+    }
+}
+
+/// Runs one command, tried once more after a reconnect like [`eval`].
+async fn query<T: redis::FromRedisValue>(
+    commands: &ConnectionManager,
+    cmd: &redis::Cmd,
+) -> Result<T, StoreError> {
+    let mut conn = commands.clone();
+    let mut attempt = 0;
+    loop {
+        let result = tokio::time::timeout(COMMAND_TIMEOUT, cmd.query_async(&mut conn))
+            .await
+            .map_err(|_| unavailable("timed out"))?;
+        match result {
+            Ok(v) => return Ok(v),
+            Err(e) if attempt == 0 && reconnectable(&e) => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => return Err(unavailable(e)),
         }
     }
 }
@@ -510,26 +534,6 @@ fn now_secs() -> u64 {
 }
 
 impl RedisRecords {
-    pub async fn connect(url: &str, prefix: &str) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url).map_err(unavailable)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(COMMAND_TIMEOUT))
-            .set_response_timeout(Some(COMMAND_TIMEOUT))
-            .set_number_of_retries(2)
-            .set_max_delay(Duration::from_millis(500));
-        let commands = tokio::time::timeout(
-            COMMAND_TIMEOUT * 2,
-            client.get_connection_manager_with_config(config),
-        )
-        .await
-        .map_err(|_| unavailable("no answer"))?
-        .map_err(unavailable)?;
-        Ok(Self {
-            prefix: prefix.to_string(),
-            commands,
-        })
-    }
-
     fn record_key(&self, token: &str) -> String {
         format!("{}rec:{token}", self.prefix)
     }
@@ -539,11 +543,7 @@ impl RedisRecords {
     }
 
     async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, StoreError> {
-        let mut conn = self.commands.clone();
-        tokio::time::timeout(COMMAND_TIMEOUT, cmd.query_async(&mut conn))
-            .await
-            .map_err(|_| unavailable("timed out"))?
-            .map_err(unavailable)
+        query(&self.commands, cmd).await
     }
 
     async fn eval<T: redis::FromRedisValue>(
@@ -552,16 +552,7 @@ impl RedisRecords {
         key: &str,
         args: &[String],
     ) -> Result<T, StoreError> {
-        let script = redis::Script::new(source);
-        let mut invocation = script.key(key);
-        for arg in args {
-            invocation.arg(arg);
-        }
-        let mut conn = self.commands.clone();
-        tokio::time::timeout(COMMAND_TIMEOUT, invocation.invoke_async(&mut conn))
-            .await
-            .map_err(|_| unavailable("timed out"))?
-            .map_err(unavailable)
+        eval(&self.commands, source, key, args).await
     }
 
     fn parse(fields: &HashMap<String, String>) -> Option<crate::records::SessionRecord> {
