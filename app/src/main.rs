@@ -92,6 +92,9 @@ struct GuiArgs {
     /// Language of the window (`en`, `it`); default: the system's.
     #[arg(long, env = "TANDEM_LANG")]
     lang: Option<String>,
+    /// Which identity provider to sign in with, when the server trusts several (by name).
+    #[arg(long, env = "TANDEM_SIGN_IN_PROVIDER")]
+    sign_in_provider: Option<String>,
     #[command(flatten)]
     video: VideoArgs,
 }
@@ -271,6 +274,7 @@ fn run_gui(args: GuiArgs) -> anyhow::Result<()> {
         session,
         identity: args.dev_identity.map(|name| HelperIdentity::Dev { name }),
         sign_in_ca: args.common.rendezvous_ca.clone(),
+        sign_in_provider: args.sign_in_provider.clone(),
         language,
     })?;
     Ok(())

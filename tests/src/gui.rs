@@ -45,6 +45,7 @@ where
             name: "Anna Rossi".into(),
         }),
         sign_in_ca: None,
+        sign_in_provider: None,
         language: "en".into(),
     });
     app.screen = screen;

@@ -400,3 +400,62 @@ fn sign_in_failures_end_with_a_clear_error() {
     assert_eq!(failed["kind"], "provider_unreachable", "{failed}");
     assert_eq!(helper.wait_exit(WAIT).code(), Some(3));
 }
+
+/// A service trusting two identity providers (a TOML file of providers): the helper picks
+/// one by name; an unknown name is a clear error listing the names there are.
+#[test]
+fn the_helper_picks_one_of_several_identity_providers() {
+    let first = OidcProvider::start();
+    let second = OidcProvider::start();
+    let dir = tandem_tests::oidc::tempdir::Dir::new("tandem-providers");
+    let file = dir.path().join("providers.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[[provider]]\nname = \"First ID\"\nissuer = \"{}\"\nclient_id = \"tandem\"\n\n\
+             [[provider]]\nname = \"Second ID\"\nissuer = \"{}\"\nclient_id = \"tandem\"\n",
+            first.issuer, second.issuer
+        ),
+    )
+    .expect("write");
+    let rendezvous = Rendezvous::start(&["--identity-providers", file.to_str().expect("path")]);
+    let browser = bin("tandem-test-browser");
+    let assist = |provider: &str| {
+        Peer::spawn_with_env(
+            "helper",
+            &[
+                "assist",
+                "--json",
+                "--rendezvous",
+                &rendezvous.url,
+                "--sign-in",
+                "browser",
+                "--sign-in-provider",
+                provider,
+            ],
+            &[("BROWSER", browser.to_str().expect("path"))],
+        )
+    };
+    let mut helper = assist("second id");
+    let prompt = helper.wait_for("sign_in_browser", WAIT);
+    assert!(
+        prompt["url"]
+            .as_str()
+            .is_some_and(|u| u.starts_with(&second.issuer)),
+        "{prompt}"
+    );
+    let signed_in = helper.wait_for("signed_in", WAIT);
+    assert_eq!(signed_in["provider"], "Second ID");
+    helper.wait_for("code_issued", WAIT);
+    helper.type_line("/end");
+    helper.wait_exit(WAIT);
+
+    let mut lost = assist("Third ID");
+    let failed = lost.wait_for("sign_in_failed", WAIT);
+    let message = failed["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("First ID") && message.contains("Second ID"),
+        "{failed}"
+    );
+    assert_eq!(lost.wait_exit(WAIT).code(), Some(3));
+}

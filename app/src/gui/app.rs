@@ -40,6 +40,8 @@ pub struct GuiOptions {
     /// A PEM certificate to trust besides the public roots for sign-in (a private
     /// rendezvous or identity provider).
     pub sign_in_ca: Option<std::path::PathBuf>,
+    /// Which of the rendezvous's identity providers (by name); default: its first.
+    pub sign_in_provider: Option<String>,
     /// A language code or POSIX locale (`it`, `it_IT.UTF-8`); English if the app lacks it.
     pub language: String,
 }
@@ -226,6 +228,7 @@ pub struct App {
     session: SessionConfig,
     pub auth: HelperAuth,
     sign_in_client: Result<SignInClient, SignInError>,
+    sign_in_provider: Option<String>,
     /// Sign-in answers from an older attempt are ignored.
     sign_in_attempt: u64,
     /// How sign-in pages are opened (the system browser; tests are the person instead).
@@ -260,6 +263,7 @@ impl App {
                 _ => HelperAuth::SignedOut { error: None },
             },
             sign_in_client: SignInClient::new(options.sign_in_ca.as_deref()),
+            sign_in_provider: options.sign_in_provider,
             sign_in_attempt: 0,
             open_browser: crate::sign_in::open_in_browser,
             screen: Screen::Home {
@@ -400,6 +404,7 @@ impl App {
             gui_sign_in::run(
                 client,
                 self.session.rendezvous.clone(),
+                self.sign_in_provider.clone(),
                 device,
                 self.open_browser,
                 cancelled,

@@ -52,6 +52,7 @@ pub enum SignInMsg {
 pub fn run(
     client: SignInClient,
     rendezvous: String,
+    provider: Option<String>,
     device: bool,
     open_browser: OpenBrowser,
     mut cancel: watch::Receiver<bool>,
@@ -61,7 +62,7 @@ pub fn run(
         async move |mut out: iced::futures::channel::mpsc::Sender<SignInMsg>| {
             let result = async {
                 let provider = tokio::select! {
-                    p = client.provider_for(&rendezvous, None) => p?,
+                    p = client.provider_for(&rendezvous, provider.as_deref()) => p?,
                     _ = cancel.wait_for(|c| *c) => return Err(SignInError::Cancelled),
                 };
                 let mut prompts = out.clone();

@@ -40,6 +40,7 @@ impl Window {
             },
             identity: identity.map(|name| HelperIdentity::Dev { name: name.into() }),
             sign_in_ca: None,
+            sign_in_provider: None,
             language: language.into(),
         });
         Self { app, tx, rx }
