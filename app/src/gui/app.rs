@@ -62,6 +62,10 @@ pub enum Message {
         device: bool,
     },
     SignInUpdate(u64, SignInMsg),
+    /// The helper chose this identity provider.
+    SignInWith {
+        provider: String,
+    },
     CancelSignIn,
     SignOut,
     /// A token for the helper's next session (the sign-in, maybe refreshed, comes back).
@@ -370,14 +374,25 @@ impl App {
                 )
             }
             HelperAuth::SignedOut { .. } => self.sign_in(false, true),
-            signing_in @ HelperAuth::SigningIn { .. } => {
-                self.auth = signing_in;
+            // Already on the way: the sign-in, or the choice of provider, is on screen.
+            busy @ (HelperAuth::SigningIn { .. } | HelperAuth::ChoosingProvider { .. }) => {
+                self.auth = busy;
                 Task::none()
             }
         }
     }
 
     fn sign_in(&mut self, device: bool, then_help: bool) -> Task<Message> {
+        let provider = self.sign_in_provider.clone();
+        self.sign_in_with(device, then_help, provider)
+    }
+
+    fn sign_in_with(
+        &mut self,
+        device: bool,
+        then_help: bool,
+        provider: Option<String>,
+    ) -> Task<Message> {
         let client = match &self.sign_in_client {
             Ok(client) => client.clone(),
             Err(e) => {
@@ -404,7 +419,7 @@ impl App {
             gui_sign_in::run(
                 client,
                 self.session.rendezvous.clone(),
-                self.sign_in_provider.clone(),
+                provider,
                 device,
                 self.open_browser,
                 cancelled,
@@ -415,12 +430,24 @@ impl App {
 
     fn sign_in_update(&mut self, msg: SignInMsg) -> Task<Message> {
         let HelperAuth::SigningIn {
-            prompt, then_help, ..
+            prompt,
+            then_help,
+            device,
+            ..
         } = &mut self.auth
         else {
             return Task::none();
         };
         match msg {
+            SignInMsg::Choose(providers) => {
+                let (device, then_help) = (*device, *then_help);
+                self.auth = HelperAuth::ChoosingProvider {
+                    providers,
+                    device,
+                    then_help,
+                };
+                Task::none()
+            }
             SignInMsg::Prompt(p) => {
                 *prompt = Some(p);
                 Task::none()
@@ -558,6 +585,15 @@ impl App {
             }
             Message::HelpSomeone => self.help_someone(),
             Message::SignIn { device } => self.sign_in(device, false),
+            Message::SignInWith { provider } => match &self.auth {
+                HelperAuth::ChoosingProvider {
+                    device, then_help, ..
+                } => {
+                    let (device, then_help) = (*device, *then_help);
+                    self.sign_in_with(device, then_help, Some(provider))
+                }
+                _ => Task::none(),
+            },
             Message::SignInUpdate(attempt, msg) => {
                 if attempt != self.sign_in_attempt {
                     return Task::none();
@@ -1511,6 +1547,22 @@ impl App {
                     section = section.push(text(error).style(text::danger));
                 }
                 section
+            }
+            HelperAuth::ChoosingProvider { providers, .. } => {
+                let mut section = column![title, text(t.get("sign-in-choose"))].spacing(10);
+                for name in providers {
+                    section = section.push(
+                        button(text(t.with("sign-in-with-provider", &[("provider", name)])))
+                            .on_press(Message::SignInWith {
+                                provider: name.clone(),
+                            }),
+                    );
+                }
+                section.push(
+                    button(text(t.get("sign-in-cancel")))
+                        .style(button::secondary)
+                        .on_press(Message::CancelSignIn),
+                )
             }
             HelperAuth::SigningIn { device, prompt, .. } => {
                 let mut section = column![title].spacing(10);

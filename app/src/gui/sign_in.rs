@@ -26,6 +26,12 @@ pub enum HelperAuth {
         then_help: bool,
         cancel: watch::Sender<bool>,
     },
+    /// The service trusts several identity providers: the helper picks one.
+    ChoosingProvider {
+        providers: Vec<String>,
+        device: bool,
+        then_help: bool,
+    },
     SignedIn {
         session: Box<SignedIn>,
         /// The rendezvous said the token expired: refresh before the next use.
@@ -44,11 +50,19 @@ pub enum SignInPrompt {
 
 #[derive(Debug, Clone)]
 pub enum SignInMsg {
+    /// Several providers and none named: the helper chooses (the attempt ends here).
+    Choose(Vec<String>),
     Prompt(SignInPrompt),
     Done(Result<Box<SignedIn>, SignInError>),
 }
 
-/// One sign-in attempt against the rendezvous' (first) identity provider.
+enum Outcome {
+    Choose(Vec<String>),
+    SignedIn(Box<SignedIn>),
+}
+
+/// One sign-in attempt: with the provider named, or the only one the rendezvous trusts;
+/// with several and none named, the helper is asked to choose.
 pub fn run(
     client: SignInClient,
     rendezvous: String,
@@ -61,8 +75,17 @@ pub fn run(
         8,
         async move |mut out: iced::futures::channel::mpsc::Sender<SignInMsg>| {
             let result = async {
+                let info = tokio::select! {
+                    i = client.sign_in_info(&rendezvous) => i?,
+                    _ = cancel.wait_for(|c| *c) => return Err(SignInError::Cancelled),
+                };
+                if provider.is_none() && info.providers.len() > 1 {
+                    let names = info.providers.iter().map(|p| p.name.clone()).collect();
+                    return Ok(Outcome::Choose(names));
+                }
+                let chosen = crate::sign_in::choose_provider(&info.providers, provider.as_deref())?;
                 let provider = tokio::select! {
-                    p = client.provider_for(&rendezvous, provider.as_deref()) => p?,
+                    p = client.discover(chosen) => p?,
                     _ = cancel.wait_for(|c| *c) => return Err(SignInError::Cancelled),
                 };
                 let mut prompts = out.clone();
@@ -98,10 +121,15 @@ pub fn run(
                         )
                         .await?
                 };
-                Ok(Box::new(signed_in))
+                Ok(Outcome::SignedIn(Box::new(signed_in)))
             }
             .await;
-            let _ = out.send(SignInMsg::Done(result)).await;
+            let msg = match result {
+                Ok(Outcome::Choose(names)) => SignInMsg::Choose(names),
+                Ok(Outcome::SignedIn(session)) => SignInMsg::Done(Ok(session)),
+                Err(e) => SignInMsg::Done(Err(e)),
+            };
+            let _ = out.send(msg).await;
         },
     )
 }

@@ -860,3 +860,76 @@ async fn a_helper_signs_in_from_the_window_and_the_sharer_sees_the_verified_name
     );
     helper.assert_shows("Help someone");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_several_identity_providers_the_helper_chooses_one() {
+    use super::sign_in::{HelperAuth, SignInPrompt};
+    use tandem_rendezvous::oidc::{default_scopes, OidcProviderConfig, OidcVerifier};
+
+    let first = NodeProvider::start();
+    let second = NodeProvider::start();
+    let config = |name: &str, issuer: &str| OidcProviderConfig {
+        name: name.into(),
+        issuer: issuer.into(),
+        discovery_base: None,
+        client_id: "tandem".into(),
+        public_client_secret: None,
+        scopes: default_scopes(),
+        allowed_email_domains: vec![],
+        allowed_tenants: vec![],
+    };
+    let verifier = OidcVerifier::new(
+        vec![
+            config("First ID", &first.issuer),
+            config("Second ID", &second.issuer),
+        ],
+        60,
+    )
+    .expect("verifier");
+    let rendezvous =
+        tandem_rendezvous::EmbeddedRendezvous::start(tandem_rendezvous::ServerConfig {
+            sign_in: Some(std::sync::Arc::new(verifier)),
+            ..tandem_rendezvous::ServerConfig::default()
+        })
+        .await
+        .expect("rendezvous");
+    let mut helper = Window::new(&rendezvous.url, None, "en");
+    helper.app.open_browser = |_| Ok(());
+    helper.click("Help someone");
+    helper
+        .run_until("the choice of account", |app| {
+            matches!(app.auth, HelperAuth::ChoosingProvider { .. })
+        })
+        .await;
+    helper.assert_shows("Which account do you help with?");
+    helper.assert_shows("Sign in with First ID");
+    helper.save_png("sign-in-choose");
+    helper.click("Sign in with Second ID");
+    helper
+        .run_until("the sign-in address", |app| {
+            matches!(
+                &app.auth,
+                HelperAuth::SigningIn {
+                    prompt: Some(SignInPrompt::Browser { .. }),
+                    ..
+                }
+            )
+        })
+        .await;
+    let HelperAuth::SigningIn {
+        prompt: Some(SignInPrompt::Browser { url }),
+        ..
+    } = &helper.app.auth
+    else {
+        unreachable!()
+    };
+    let url = url.clone();
+    assert!(url.starts_with(&second.issuer), "{url}");
+    person_opens(&url).await;
+    // The click was "Help someone": signed in, it goes on to the code.
+    helper
+        .run_until("a code", |app| {
+            matches!(&app.screen, Screen::HelperCode { code: Some(_), .. })
+        })
+        .await;
+}
