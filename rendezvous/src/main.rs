@@ -199,9 +199,7 @@ async fn main() -> anyhow::Result<()> {
         None => AppState::new(config, Arc::new(MemoryStore::new())),
     };
 
-    let listener = std::net::TcpListener::bind(args.listen)
-        .with_context(|| format!("binding {}", args.listen))?;
-    listener.set_nonblocking(true)?;
+    let listener = listen(args.listen).with_context(|| format!("binding {}", args.listen))?;
     let local = listener.local_addr()?;
     // The bound address goes to stdout so that scripts and tests can use port 0.
     println!(
@@ -506,4 +504,21 @@ fn args_with_config_file() -> anyhow::Result<Vec<std::ffi::OsString>> {
     }
     argv.splice(1..1, extra);
     Ok(argv)
+}
+
+/// A listening socket with a deep accept queue: every pairing opens two connections, and
+/// the standard library's backlog of 128 overflows under a burst of helpers and sharers
+/// (the kernel then drops SYNs, and clients wait a second to retry). The kernel caps it
+/// at `net.core.somaxconn`.
+fn listen(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    let listener = socket.listen(4096)?.into_std()?;
+    listener.set_nonblocking(true)?;
+    Ok(listener)
 }
