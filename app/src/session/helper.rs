@@ -1,7 +1,6 @@
 //! The helper's side of a session.
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tandem_crypto::{PairingRole, Secret, SessionCode};
@@ -32,32 +31,8 @@ struct Usage {
 }
 
 impl Usage {
-    fn note_command(&mut self, command: &Command) {
-        match command {
-            Command::Chat(_) => self.features.insert(Feature::Chat),
-            Command::Annotate(_) => self.features.insert(Feature::Annotation),
-            Command::Pause => self.features.insert(Feature::Pause),
-            _ => false,
-        };
-    }
-
-    fn note_event(&mut self, event: &Event) {
-        match event {
-            Event::Chat { .. } => {
-                self.features.insert(Feature::Chat);
-            }
-            Event::Paused { .. } => {
-                self.features.insert(Feature::Pause);
-            }
-            Event::ControlGranted => {
-                self.features.insert(Feature::Control);
-            }
-            Event::ConsentGiven => self.shown = true,
-            Event::Connected { path, .. } | Event::PathChanged { path } => {
-                self.path = Some(path.kind);
-            }
-            _ => {}
-        }
+    fn used(&mut self, feature: Feature) {
+        self.features.insert(feature);
     }
 
     fn report(&self, result: &Result<EndReason, SessionError>) -> SessionReport {
@@ -86,41 +61,15 @@ const REPORT_TIMEOUT: Duration = Duration::from_secs(3);
 pub async fn run_helper(
     config: SessionConfig,
     identity: HelperIdentity,
-    mut commands: CommandSource,
+    commands: CommandSource,
     events: EventSink,
 ) -> Result<EndReason, SessionError> {
-    let usage = Arc::new(Mutex::new(Usage::default()));
-    let (inner_commands, inner_command_rx) = tokio::sync::mpsc::unbounded_channel();
-    let (inner_events, mut inner_event_rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
-    let noted = Arc::clone(&usage);
-    let command_relay = tokio::spawn(async move {
-        while let Some(command) = commands.recv().await {
-            if let Ok(mut usage) = noted.lock() {
-                usage.note_command(&command);
-            }
-            if inner_commands.send(command).is_err() {
-                break;
-            }
-        }
-    });
-    let noted = Arc::clone(&usage);
-    let event_relay = tokio::spawn(async move {
-        while let Some(event) = inner_event_rx.recv().await {
-            if let Ok(mut usage) = noted.lock() {
-                usage.note_event(&event);
-            }
-            emit(&events, event);
-        }
-    });
-    let result = helper_session(&config, identity, inner_command_rx, inner_events, &usage).await;
-    // Every event reaches the app before the session's end is returned.
-    let _ = event_relay.await;
-    command_relay.abort();
-    let report = usage.lock().ok().and_then(|u| {
-        u.report_token
-            .clone()
-            .map(|token| (token, u.report(&result)))
-    });
+    let mut usage = Usage::default();
+    let result = helper_session(&config, identity, commands, events, &mut usage).await;
+    let report = usage
+        .report_token
+        .clone()
+        .map(|token| (token, usage.report(&result)));
     if let Some((token, report)) = report {
         let sent = tokio::time::timeout(
             REPORT_TIMEOUT,
@@ -146,7 +95,7 @@ async fn helper_session(
     identity: HelperIdentity,
     mut commands: CommandSource,
     events: EventSink,
-    usage: &Mutex<Usage>,
+    usage: &mut Usage,
 ) -> Result<EndReason, SessionError> {
     let config = config.clone();
     let mut mailbox =
@@ -182,9 +131,7 @@ async fn helper_session(
             },
         }
     }
-    if let Ok(mut usage) = usage.lock() {
-        usage.report_token = mailbox.report_token().map(String::from);
-    }
+    usage.report_token = mailbox.report_token().map(String::from);
     emit(&events, Event::PeerJoined);
 
     let signaling = tokio::time::timeout(
@@ -205,6 +152,9 @@ async fn helper_session(
         Outcome::Ready(established) => *established,
         Outcome::Ended(reason) => return finish(&events, reason, 0),
     };
+    // Ready means connected and allowed: the screen is being shown.
+    usage.shown = true;
+    usage.path = Some(path.kind);
 
     let (send, recv) = connection
         .open_bi()
@@ -213,6 +163,9 @@ async fn helper_session(
     let mut control = ControlChannel::new(send, recv);
     // The first message makes the stream visible to the sharer.
     control.send(&Control::Ping { t0_us: now_us() }).await?;
+    if !pending_chat.is_empty() {
+        usage.used(Feature::Chat);
+    }
     for text in pending_chat {
         control.send(&Control::Chat { text }).await?;
     }
@@ -231,8 +184,14 @@ async fn helper_session(
     let reason = loop {
         tokio::select! {
             msg = control.recv() => match msg {
-                Ok(Control::Chat { text }) => emit(&events, Event::Chat { from: Role::Sharer, text }),
-                Ok(Control::Pause) => emit(&events, Event::Paused { by: Role::Sharer }),
+                Ok(Control::Chat { text }) => {
+                    usage.used(Feature::Chat);
+                    emit(&events, Event::Chat { from: Role::Sharer, text });
+                }
+                Ok(Control::Pause) => {
+                    usage.used(Feature::Pause);
+                    emit(&events, Event::Paused { by: Role::Sharer });
+                }
                 Ok(Control::Resume) => emit(&events, Event::Resumed { by: Role::Sharer }),
                 Ok(Control::End { reason }) => {
                     connection.close(0u32.into(), b"end");
@@ -250,7 +209,10 @@ async fn helper_session(
                     }
                 }
                 Ok(Control::Ping { t0_us }) => control.send(&Control::Pong { t0_us, t1_us: now_us() }).await?,
-                Ok(Control::ControlGranted) => emit(&events, Event::ControlGranted),
+                Ok(Control::ControlGranted) => {
+                    usage.used(Feature::Control);
+                    emit(&events, Event::ControlGranted);
+                }
                 Ok(Control::ControlDeclined { reason }) => emit(&events, Event::ControlDeclined {
                     reason,
                     message: reason.describe().into(),
@@ -292,8 +254,12 @@ async fn helper_session(
                 None => break EndReason::PeerLost,
             },
             cmd = commands.recv() => match cmd {
-                Some(Command::Chat(text)) => control.send(&Control::Chat { text }).await?,
+                Some(Command::Chat(text)) => {
+                    usage.used(Feature::Chat);
+                    control.send(&Control::Chat { text }).await?;
+                }
                 Some(Command::Pause) => {
+                    usage.used(Feature::Pause);
                     control.send(&Control::Pause).await?;
                     emit(&events, Event::Paused { by: Role::Helper });
                 }
@@ -313,7 +279,10 @@ async fn helper_session(
                     emit(&events, Event::ControlReleased);
                 }
                 Some(Command::Input(event)) => input.send(&connection, &event).await?,
-                Some(Command::Annotate(annotation)) => control.send(&Control::Annotate { annotation }).await?,
+                Some(Command::Annotate(annotation)) => {
+                    usage.used(Feature::Annotation);
+                    control.send(&Control::Annotate { annotation }).await?;
+                }
                 Some(Command::Allow
                     | Command::Decline
                     | Command::GrantControl
@@ -324,7 +293,10 @@ async fn helper_session(
             _ = report.tick() => emit(&events, stats.take(connection.rtt())),
             step = upgrade.next(&ice) => match step {
                 UpgradeStep::Send(msg) => control.send(&msg).await?,
-                UpgradeStep::Switched(path) => emit(&events, Event::PathChanged { path }),
+                UpgradeStep::Switched(path) => {
+                    usage.path = Some(path.kind);
+                    emit(&events, Event::PathChanged { path });
+                }
             },
             _ = connection.closed() => break EndReason::PeerLost,
         }
