@@ -295,25 +295,37 @@ async fn allow_lists_cancel_and_sign_out() {
     assert_eq!(err, SignInError::Expired, "{err}");
 }
 
+/// `tandem assist --json` signing in with `method` (`browser`, `device`) at `rendezvous`;
+/// the "system browser" is `tandem-test-browser`, with `env` for its choices.
+fn assist_signing_in(
+    rendezvous: &Rendezvous,
+    method: &str,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> Peer {
+    let browser = bin("tandem-test-browser");
+    let browser = browser.to_str().expect("path");
+    let mut args = vec![
+        "assist",
+        "--json",
+        "--rendezvous",
+        &rendezvous.url,
+        "--sign-in",
+        method,
+    ];
+    args.extend_from_slice(extra);
+    let mut vars = vec![("BROWSER", browser)];
+    vars.extend_from_slice(env);
+    Peer::spawn_with_env("helper", &args, &vars)
+}
+
 /// The real binaries: `tandem assist` signs in through the "system browser"
 /// (`$BROWSER`), gets a code, and the sharer sees the helper as "Anna R.".
 #[test]
 fn a_helper_signed_in_in_the_browser_is_shown_to_the_sharer_as_first_name_and_initial() {
     let provider = OidcProvider::start();
     let rendezvous = rendezvous_for(&provider, &[]);
-    let browser = bin("tandem-test-browser");
-    let mut helper = Peer::spawn_with_env(
-        "helper",
-        &[
-            "assist",
-            "--json",
-            "--rendezvous",
-            &rendezvous.url,
-            "--sign-in",
-            "browser",
-        ],
-        &[("BROWSER", browser.to_str().expect("path"))],
-    );
+    let mut helper = assist_signing_in(&rendezvous, "browser", &[], &[]);
     let prompt = helper.wait_for("sign_in_browser", WAIT);
     assert!(prompt["url"]
         .as_str()
@@ -339,17 +351,7 @@ fn a_helper_signed_in_in_the_browser_is_shown_to_the_sharer_as_first_name_and_in
 fn a_helper_signs_in_with_a_code_on_another_device() {
     let provider = OidcProvider::start();
     let rendezvous = rendezvous_for(&provider, &[]);
-    let mut helper = Peer::spawn(
-        "helper",
-        &[
-            "assist",
-            "--json",
-            "--rendezvous",
-            &rendezvous.url,
-            "--sign-in",
-            "device",
-        ],
-    );
+    let mut helper = assist_signing_in(&rendezvous, "device", &[], &[]);
     let prompt = helper.wait_for("sign_in_device_code", WAIT);
     let user_code = prompt["user_code"].as_str().expect("user code");
     assert!(!user_code.is_empty());
@@ -373,29 +375,18 @@ fn a_helper_signs_in_with_a_code_on_another_device() {
 fn sign_in_failures_end_with_a_clear_error() {
     let mut provider = OidcProvider::start();
     let rendezvous = rendezvous_for(&provider, &[]);
-    let browser = bin("tandem-test-browser");
-    let assist = [
-        "assist",
-        "--json",
-        "--rendezvous",
-        &rendezvous.url,
-        "--sign-in",
+    let mut helper = assist_signing_in(
+        &rendezvous,
         "browser",
-    ];
-    let mut helper = Peer::spawn_with_env(
-        "helper",
-        &assist,
-        &[
-            ("BROWSER", browser.to_str().expect("path")),
-            ("TANDEM_TEST_ANSWER", "cancel"),
-        ],
+        &[],
+        &[("TANDEM_TEST_ANSWER", "cancel")],
     );
     let failed = helper.wait_for("sign_in_failed", WAIT);
     assert_eq!(failed["kind"], "cancelled", "{failed}");
     assert_eq!(helper.wait_exit(WAIT).code(), Some(3));
 
     provider.stop();
-    let mut helper = Peer::spawn("helper", &assist);
+    let mut helper = assist_signing_in(&rendezvous, "browser", &[], &[]);
     let failed = helper.wait_for("sign_in_failed", WAIT);
     assert_eq!(failed["kind"], "provider_unreachable", "{failed}");
     assert_eq!(helper.wait_exit(WAIT).code(), Some(3));
@@ -419,21 +410,12 @@ fn the_helper_picks_one_of_several_identity_providers() {
     )
     .expect("write");
     let rendezvous = Rendezvous::start(&["--identity-providers", file.to_str().expect("path")]);
-    let browser = bin("tandem-test-browser");
     let assist = |provider: &str| {
-        Peer::spawn_with_env(
-            "helper",
-            &[
-                "assist",
-                "--json",
-                "--rendezvous",
-                &rendezvous.url,
-                "--sign-in",
-                "browser",
-                "--sign-in-provider",
-                provider,
-            ],
-            &[("BROWSER", browser.to_str().expect("path"))],
+        assist_signing_in(
+            &rendezvous,
+            "browser",
+            &["--sign-in-provider", provider],
+            &[],
         )
     };
     let mut helper = assist("second id");

@@ -409,7 +409,6 @@ impl App {
         let attempt = self.sign_in_attempt;
         let (cancel, cancelled) = tokio::sync::watch::channel(false);
         self.auth = HelperAuth::SigningIn {
-            attempt,
             device,
             prompt: None,
             then_help,

@@ -19,7 +19,6 @@ pub enum HelperAuth {
         error: Option<String>,
     },
     SigningIn {
-        attempt: u64,
         device: bool,
         prompt: Option<SignInPrompt>,
         /// Go on to "Help someone" once signed in (that is what the click asked for).

@@ -718,42 +718,36 @@ async fn person_opens(address: &str) {
     assert!(status.success(), "the browser step failed");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_helper_signs_in_from_the_window_and_the_sharer_sees_the_verified_name() {
-    use super::sign_in::{HelperAuth, SignInPrompt};
+/// An embedded rendezvous trusting these identity providers (name, issuer), client
+/// `tandem` at each.
+async fn rendezvous_trusting(providers: &[(&str, &str)]) -> tandem_rendezvous::EmbeddedRendezvous {
     use tandem_rendezvous::oidc::{default_scopes, OidcProviderConfig, OidcVerifier};
-
-    let mut provider = NodeProvider::start();
-    let verifier = OidcVerifier::new(
-        vec![OidcProviderConfig {
-            name: "Example ID".into(),
-            issuer: provider.issuer.clone(),
+    let configs = providers
+        .iter()
+        .map(|(name, issuer)| OidcProviderConfig {
+            name: (*name).into(),
+            issuer: (*issuer).into(),
             discovery_base: None,
             client_id: "tandem".into(),
             public_client_secret: None,
             scopes: default_scopes(),
             allowed_email_domains: vec![],
             allowed_tenants: vec![],
-        }],
-        60,
-    )
-    .expect("verifier");
-    let rendezvous =
-        tandem_rendezvous::EmbeddedRendezvous::start(tandem_rendezvous::ServerConfig {
-            sign_in: Some(std::sync::Arc::new(verifier)),
-            ..tandem_rendezvous::ServerConfig::default()
         })
-        .await
-        .expect("rendezvous");
-    let mut helper = Window::new(&rendezvous.url, None, "en");
-    // No system browser here: the test is the person who opens the address shown.
-    helper.app.open_browser = |_| Ok(());
-    helper.assert_shows("You will sign in with your work or school account first.");
-    helper.save_png("home-signed-out");
+        .collect();
+    let verifier = OidcVerifier::new(configs, 60).expect("verifier");
+    tandem_rendezvous::EmbeddedRendezvous::start(tandem_rendezvous::ServerConfig {
+        sign_in: Some(std::sync::Arc::new(verifier)),
+        ..tandem_rendezvous::ServerConfig::default()
+    })
+    .await
+    .expect("rendezvous")
+}
 
-    // "Help someone" signs in first, then goes on to the code.
-    helper.click("Help someone");
-    helper
+/// Runs the window until it shows the address to open in a browser; returns it.
+async fn sign_in_address(window: &mut Window) -> String {
+    use super::sign_in::{HelperAuth, SignInPrompt};
+    window
         .run_until("the sign-in address", |app| {
             matches!(
                 &app.auth,
@@ -764,17 +758,33 @@ async fn a_helper_signs_in_from_the_window_and_the_sharer_sees_the_verified_name
             )
         })
         .await;
+    match &window.app.auth {
+        HelperAuth::SigningIn {
+            prompt: Some(SignInPrompt::Browser { url }),
+            ..
+        } => url.clone(),
+        _ => unreachable!(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_helper_signs_in_from_the_window_and_the_sharer_sees_the_verified_name() {
+    use super::sign_in::{HelperAuth, SignInPrompt};
+
+    let mut provider = NodeProvider::start();
+    let rendezvous = rendezvous_trusting(&[("Example ID", &provider.issuer)]).await;
+    let mut helper = Window::new(&rendezvous.url, None, "en");
+    // No system browser here: the test is the person who opens the address shown.
+    helper.app.open_browser = |_| Ok(());
+    helper.assert_shows("You will sign in with your work or school account first.");
+    helper.save_png("home-signed-out");
+
+    // "Help someone" signs in first, then goes on to the code.
+    helper.click("Help someone");
+    let url = sign_in_address(&mut helper).await;
     helper.assert_shows("Cancel");
     helper.assert_shows("Copy the address");
     helper.save_png("sign-in-browser");
-    let HelperAuth::SigningIn {
-        prompt: Some(SignInPrompt::Browser { url }),
-        ..
-    } = &helper.app.auth
-    else {
-        unreachable!()
-    };
-    let url = url.clone();
     assert!(url.starts_with(&provider.issuer), "{url}");
     person_opens(&url).await;
     helper
@@ -863,36 +873,12 @@ async fn a_helper_signs_in_from_the_window_and_the_sharer_sees_the_verified_name
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_several_identity_providers_the_helper_chooses_one() {
-    use super::sign_in::{HelperAuth, SignInPrompt};
-    use tandem_rendezvous::oidc::{default_scopes, OidcProviderConfig, OidcVerifier};
+    use super::sign_in::HelperAuth;
 
     let first = NodeProvider::start();
     let second = NodeProvider::start();
-    let config = |name: &str, issuer: &str| OidcProviderConfig {
-        name: name.into(),
-        issuer: issuer.into(),
-        discovery_base: None,
-        client_id: "tandem".into(),
-        public_client_secret: None,
-        scopes: default_scopes(),
-        allowed_email_domains: vec![],
-        allowed_tenants: vec![],
-    };
-    let verifier = OidcVerifier::new(
-        vec![
-            config("First ID", &first.issuer),
-            config("Second ID", &second.issuer),
-        ],
-        60,
-    )
-    .expect("verifier");
     let rendezvous =
-        tandem_rendezvous::EmbeddedRendezvous::start(tandem_rendezvous::ServerConfig {
-            sign_in: Some(std::sync::Arc::new(verifier)),
-            ..tandem_rendezvous::ServerConfig::default()
-        })
-        .await
-        .expect("rendezvous");
+        rendezvous_trusting(&[("First ID", &first.issuer), ("Second ID", &second.issuer)]).await;
     let mut helper = Window::new(&rendezvous.url, None, "en");
     helper.app.open_browser = |_| Ok(());
     helper.click("Help someone");
@@ -905,25 +891,7 @@ async fn with_several_identity_providers_the_helper_chooses_one() {
     helper.assert_shows("Sign in with First ID");
     helper.save_png("sign-in-choose");
     helper.click("Sign in with Second ID");
-    helper
-        .run_until("the sign-in address", |app| {
-            matches!(
-                &app.auth,
-                HelperAuth::SigningIn {
-                    prompt: Some(SignInPrompt::Browser { .. }),
-                    ..
-                }
-            )
-        })
-        .await;
-    let HelperAuth::SigningIn {
-        prompt: Some(SignInPrompt::Browser { url }),
-        ..
-    } = &helper.app.auth
-    else {
-        unreachable!()
-    };
-    let url = url.clone();
+    let url = sign_in_address(&mut helper).await;
     assert!(url.starts_with(&second.issuer), "{url}");
     person_opens(&url).await;
     // The click was "Help someone": signed in, it goes on to the code.

@@ -210,8 +210,7 @@ impl RedisStore {
     }
 }
 
-/// Runs a Lua script. After a Redis restart the first command finds the old connection
-/// dead; the manager reconnects, and the command is tried once more.
+/// Runs a Lua script (see [`with_one_retry`]).
 async fn eval<T: redis::FromRedisValue>(
     commands: &ConnectionManager,
     source: &str,
@@ -223,38 +222,43 @@ async fn eval<T: redis::FromRedisValue>(
     for arg in args {
         invocation.arg(arg);
     }
-    let mut conn = commands.clone();
-    let mut attempt = 0;
-    loop {
-        let result = tokio::time::timeout(COMMAND_TIMEOUT, invocation.invoke_async(&mut conn))
-            .await
-            .map_err(|_| unavailable("timed out"))?;
-        match result {
-            Ok(v) => return Ok(v),
-            Err(e) if attempt == 0 && reconnectable(&e) => {
-                attempt += 1;
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            Err(e) => return Err(unavailable(e)),
-        }
-    }
+    let invocation = &invocation;
+    with_one_retry(commands, |mut conn| async move {
+        invocation.invoke_async(&mut conn).await
+    })
+    .await
 }
 
-/// Runs one command, tried once more after a reconnect like [`eval`].
+/// Runs one command (see [`with_one_retry`]).
 async fn query<T: redis::FromRedisValue>(
     commands: &ConnectionManager,
     cmd: &redis::Cmd,
 ) -> Result<T, StoreError> {
-    let mut conn = commands.clone();
-    let mut attempt = 0;
+    with_one_retry(commands, |mut conn| async move {
+        cmd.query_async(&mut conn).await
+    })
+    .await
+}
+
+/// Each request under [`COMMAND_TIMEOUT`]. After a Redis restart the first request finds
+/// the old connection dead; the manager reconnects, and the request is tried once more.
+async fn with_one_retry<T, F, Fut>(
+    commands: &ConnectionManager,
+    request: F,
+) -> Result<T, StoreError>
+where
+    F: Fn(ConnectionManager) -> Fut,
+    Fut: std::future::Future<Output = redis::RedisResult<T>>,
+{
+    let mut retried = false;
     loop {
-        let result = tokio::time::timeout(COMMAND_TIMEOUT, cmd.query_async(&mut conn))
+        let result = tokio::time::timeout(COMMAND_TIMEOUT, request(commands.clone()))
             .await
             .map_err(|_| unavailable("timed out"))?;
         match result {
             Ok(v) => return Ok(v),
-            Err(e) if attempt == 0 && reconnectable(&e) => {
-                attempt += 1;
+            Err(e) if !retried && reconnectable(&e) => {
+                retried = true;
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
             Err(e) => return Err(unavailable(e)),
