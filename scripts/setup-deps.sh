@@ -44,6 +44,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
 
+# The reference of `tandem-bench mailbox`: magic-wormhole's mailbox server, from PyPI.
+if [ "$want" = bench ] && ! command -v twist >/dev/null 2>&1; then
+  echo "Installing magic-wormhole-mailbox-server (pip)" >&2
+  python3 -m pip install --quiet magic-wormhole-mailbox-server==0.5.1 >&2
+fi
+
 # The sign-in tests' OpenID provider, at the version package-lock.json pins.
 case "$want" in
   test | bench)

@@ -13,7 +13,11 @@
 import http from 'node:http';
 import fs from 'node:fs';
 import crypto from 'node:crypto';
-import Provider from 'oidc-provider';
+
+// Debian 12's Node.js is 18, where WebCrypto is not yet a global (oidc-provider's `jose`
+// needs it): provide it before the provider loads.
+if (!globalThis.crypto) globalThis.crypto = crypto.webcrypto;
+const { default: Provider } = await import('oidc-provider');
 
 const accounts = {
   anna: { given_name: 'Anna', family_name: 'Rossi', name: 'Anna Rossi', email: 'anna@example.org', email_verified: true },
