@@ -7,6 +7,7 @@ pub mod netns;
 pub mod oidc;
 pub mod redis;
 pub mod scenes;
+pub mod tempdir;
 pub mod turn;
 pub mod xrecord;
 pub mod xvfb;

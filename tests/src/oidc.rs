@@ -22,13 +22,13 @@ pub struct OidcProvider {
     /// `http://127.0.0.1:PORT`, also its issuer.
     pub issuer: String,
     keys_file: PathBuf,
-    _dir: tempdir::Dir,
+    _dir: crate::tempdir::Dir,
 }
 
 impl OidcProvider {
     /// Starts the provider with fresh signing keys.
     pub fn start() -> Self {
-        let dir = tempdir::Dir::new("tandem-oidc");
+        let dir = crate::tempdir::Dir::new("tandem-oidc");
         let keys_file = dir.path().join("keys.json");
         let (child, issuer) = spawn(&keys_file, None, false);
         Self {
@@ -332,35 +332,6 @@ fn decode_entities(s: &str) -> String {
         .replace("&lt;", "<")
         .replace("&gt;", ">")
         .replace("&amp;", "&")
-}
-
-/// A temporary directory removed on drop (no extra crate for one directory).
-pub mod tempdir {
-    use std::path::{Path, PathBuf};
-
-    pub struct Dir(PathBuf);
-
-    impl Dir {
-        pub fn new(prefix: &str) -> Self {
-            let path = std::env::temp_dir().join(format!(
-                "{prefix}-{}-{:x}",
-                std::process::id(),
-                rand::random::<u64>()
-            ));
-            std::fs::create_dir_all(&path).expect("create temp dir");
-            Self(path)
-        }
-
-        pub fn path(&self) -> &Path {
-            &self.0
-        }
-    }
-
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
 }
 
 #[cfg(test)]

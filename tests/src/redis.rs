@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::oidc::tempdir;
+use crate::tempdir;
 
 pub struct RedisServer {
     child: Option<Child>,

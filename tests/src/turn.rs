@@ -11,6 +11,8 @@ use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair}
 /// directory removed on drop.
 pub struct TestCa {
     pub dir: PathBuf,
+    /// Removes the directory when the CA goes.
+    _temp: crate::tempdir::Dir,
     pub ca_pem: PathBuf,
     pub cert_pem: PathBuf,
     pub key_pem: PathBuf,
@@ -18,12 +20,8 @@ pub struct TestCa {
 
 impl TestCa {
     pub fn new(names: &[&str]) -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "tandem-ca-{}-{}",
-            std::process::id(),
-            rand::random::<u32>()
-        ));
-        std::fs::create_dir_all(&dir).expect("ca dir");
+        let temp = crate::tempdir::Dir::new("tandem-ca");
+        let dir = temp.path().to_path_buf();
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         ca_params
@@ -44,6 +42,7 @@ impl TestCa {
         std::fs::write(&key_pem, leaf_key.serialize_pem()).expect("write key");
         Self {
             dir,
+            _temp: temp,
             ca_pem,
             cert_pem,
             key_pem,
@@ -52,12 +51,6 @@ impl TestCa {
 
     pub fn ca_path(&self) -> String {
         self.ca_pem.to_string_lossy().into_owned()
-    }
-}
-
-impl Drop for TestCa {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

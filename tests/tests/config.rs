@@ -3,7 +3,7 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use tandem_tests::oidc::tempdir;
+use tandem_tests::tempdir;
 use tandem_tests::{bin, Peer, Rendezvous};
 
 const T: Duration = Duration::from_secs(20);

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use tandem_tests::oidc::tempdir;
+use tandem_tests::tempdir;
 use tandem_tests::{Peer, Rendezvous};
 
 const T: Duration = Duration::from_secs(20);

@@ -398,7 +398,7 @@ fn sign_in_failures_end_with_a_clear_error() {
 fn the_helper_picks_one_of_several_identity_providers() {
     let first = OidcProvider::start();
     let second = OidcProvider::start();
-    let dir = tandem_tests::oidc::tempdir::Dir::new("tandem-providers");
+    let dir = tandem_tests::tempdir::Dir::new("tandem-providers");
     let file = dir.path().join("providers.toml");
     std::fs::write(
         &file,

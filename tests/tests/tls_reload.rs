@@ -5,20 +5,9 @@ use std::time::{Duration, Instant};
 
 use tandem_rendezvous::client::tls_config;
 use tandem_rendezvous::MailboxClient;
-use tandem_tests::oidc::tempdir;
+use tandem_tests::tempdir;
+use tandem_tests::turn::TestCa;
 use tandem_tests::Rendezvous;
-
-fn certificate(dir: &std::path::Path, name: &str) -> (std::path::PathBuf, String, String) {
-    let certified =
-        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).expect("certificate");
-    let ca = dir.join(format!("{name}-ca.pem"));
-    std::fs::write(&ca, certified.cert.pem()).expect("write ca");
-    (
-        ca,
-        certified.cert.pem(),
-        certified.signing_key.serialize_pem(),
-    )
-}
 
 async fn connects(url: &str, ca: &std::path::Path) -> bool {
     let tls = tls_config(Some(ca)).expect("tls config");
@@ -36,9 +25,10 @@ async fn sighup_reloads_the_certificate() {
     let dir = tempdir::Dir::new("tandem-tls-reload");
     let cert_path = dir.path().join("cert.pem");
     let key_path = dir.path().join("key.pem");
-    let (ca_old, cert, key) = certificate(dir.path(), "old");
-    std::fs::write(&cert_path, cert).expect("cert");
-    std::fs::write(&key_path, key).expect("key");
+    let old = TestCa::new(&["127.0.0.1"]);
+    std::fs::copy(&old.cert_pem, &cert_path).expect("cert");
+    std::fs::copy(&old.key_pem, &key_path).expect("key");
+    let ca_old = old.ca_pem.clone();
     let rv = Rendezvous::start(&[
         "--tls-cert",
         cert_path.to_str().expect("path"),
@@ -70,9 +60,10 @@ async fn sighup_reloads_the_certificate() {
     );
 
     // The real renewal.
-    let (ca_new, cert, key) = certificate(dir.path(), "new");
-    std::fs::write(&key_path, key).expect("key");
-    std::fs::write(&cert_path, cert).expect("cert");
+    let new = TestCa::new(&["127.0.0.1"]);
+    std::fs::copy(&new.key_pem, &key_path).expect("key");
+    std::fs::copy(&new.cert_pem, &cert_path).expect("cert");
+    let ca_new = new.ca_pem.clone();
     hup();
     let deadline = Instant::now() + Duration::from_secs(10);
     while !connects(&rv.url, &ca_new).await {

@@ -32,7 +32,7 @@ struct Running {
     child: Child,
     url: String,
     _redis: Option<tandem_tests::redis::RedisServer>,
-    _dir: Option<tandem_tests::oidc::tempdir::Dir>,
+    _dir: Option<tandem_tests::tempdir::Dir>,
 }
 
 impl Drop for Running {
@@ -78,7 +78,7 @@ fn start(server: Server, rendezvous_bin: &std::path::Path) -> anyhow::Result<Run
                 .local_addr()?
                 .port();
             // Its state database in a fresh directory, as it runs in production (SQLite).
-            let dir = tandem_tests::oidc::tempdir::Dir::new("wormhole-mailbox");
+            let dir = tandem_tests::tempdir::Dir::new("wormhole-mailbox");
             let child = Command::new("twist")
                 .current_dir(dir.path())
                 .args([
