@@ -12,7 +12,7 @@ use tracing::debug;
 
 use super::clock::ClockOffset;
 use super::connect::{establish, Established, Outcome};
-use super::media_loop::{close_gracefully, ControlChannel, Stats};
+use super::media_loop::{close_gracefully, ended_with_connection, ControlChannel, Stats};
 use super::signaling::pair;
 use super::upgrade::{PathUpgrade, UpgradeStep};
 use super::video::{spawn_receiver, ReceiverEvent};
@@ -181,125 +181,132 @@ async fn helper_session(
     let mut report = tokio::time::interval(Duration::from_secs(1));
     report.tick().await;
 
-    let reason = loop {
-        tokio::select! {
-            msg = control.recv() => match msg {
-                Ok(Control::Chat { text }) => {
-                    usage.used(Feature::Chat);
-                    emit(&events, Event::Chat { from: Role::Sharer, text });
-                }
-                Ok(Control::Pause) => {
-                    usage.used(Feature::Pause);
-                    emit(&events, Event::Paused { by: Role::Sharer });
-                }
-                Ok(Control::Resume) => emit(&events, Event::Resumed { by: Role::Sharer }),
-                Ok(Control::End { reason }) => {
-                    connection.close(0u32.into(), b"end");
-                    break reason;
-                }
-                Ok(Control::Pong { t0_us, t1_us }) => clock.sample(t0_us, t1_us, now_us()),
-                Ok(Control::Monitors { monitors, current }) => emit(&events, Event::Monitors { monitors, current }),
-                Ok(Control::Cursor { x, y, visible }) => emit(&events, Event::Cursor { x, y, visible }),
-                Ok(Control::CursorShape(picture)) => {
-                    // Network input: check before anyone draws it.
-                    if picture.is_valid() {
-                        emit(&events, Event::CursorShape(picture));
-                    } else {
-                        debug!("ignoring a malformed cursor picture");
+    let viewing = async {
+        let reason = loop {
+            tokio::select! {
+                msg = control.recv() => match msg {
+                    Ok(Control::Chat { text }) => {
+                        usage.used(Feature::Chat);
+                        emit(&events, Event::Chat { from: Role::Sharer, text });
                     }
-                }
-                Ok(Control::Ping { t0_us }) => control.send(&Control::Pong { t0_us, t1_us: now_us() }).await?,
-                Ok(Control::ControlGranted) => {
-                    usage.used(Feature::Control);
-                    emit(&events, Event::ControlGranted);
-                }
-                Ok(Control::ControlDeclined { reason }) => emit(&events, Event::ControlDeclined {
-                    reason,
-                    message: reason.describe().into(),
-                }),
-                Ok(Control::ControlRevoked) => emit(&events, Event::ControlRevoked),
-                Ok(msg @ (Control::PathProbe { .. } | Control::PathProbeCandidate { .. })) => {
-                    if let Some(reply) = upgrade.on_control(msg, &ice).await {
-                        control.send(&reply).await?;
+                    Ok(Control::Pause) => {
+                        usage.used(Feature::Pause);
+                        emit(&events, Event::Paused { by: Role::Sharer });
                     }
-                }
-                Ok(other) => debug!(?other, "ignored control message"),
-                Err(e) => {
-                    debug!("control stream: {e}");
-                    break EndReason::PeerLost;
-                }
-            },
-            ev = frames.recv() => match ev {
-                Some(ReceiverEvent::Decoded(d)) => {
-                    frames_decoded += 1;
-                    let latency_ms = clock.latency_ms(d.header.capture_us, d.received_us);
-                    stats.record(
-                        d.bytes,
-                        latency_ms,
-                        f64::from(d.header.encode_us) / 1000.0,
-                        d.decode_ms,
-                    );
-                    control.send(&Control::FrameAck { seq: d.header.seq }).await?;
-                    emit(&events, Event::FrameReceived {
-                        seq: d.header.seq,
-                        bytes: d.bytes,
-                        width: d.width,
-                        height: d.height,
-                        keyframe: d.header.keyframe,
-                        latency_ms,
-                        decode_ms: d.decode_ms,
-                    });
-                }
-                Some(ReceiverEvent::NeedKeyframe) => control.send(&Control::KeyframeRequest).await?,
-                None => break EndReason::PeerLost,
-            },
-            cmd = commands.recv() => match cmd {
-                Some(Command::Chat(text)) => {
-                    usage.used(Feature::Chat);
-                    control.send(&Control::Chat { text }).await?;
-                }
-                Some(Command::Pause) => {
-                    usage.used(Feature::Pause);
-                    control.send(&Control::Pause).await?;
-                    emit(&events, Event::Paused { by: Role::Helper });
-                }
-                Some(Command::Resume) => {
-                    control.send(&Control::Resume).await?;
-                    emit(&events, Event::Resumed { by: Role::Helper });
-                }
-                Some(Command::End) | None => {
-                    close_gracefully(&connection, &mut control, EndReason::HelperEnded).await;
-                    break EndReason::HelperEnded;
-                }
-                Some(Command::RequestKeyframe) => control.send(&Control::KeyframeRequest).await?,
-                Some(Command::SelectMonitor(id)) => control.send(&Control::SelectMonitor { id }).await?,
-                Some(Command::RequestControl) => control.send(&Control::RequestControl).await?,
-                Some(Command::ReleaseControl) => {
-                    control.send(&Control::ReleaseControl).await?;
-                    emit(&events, Event::ControlReleased);
-                }
-                Some(Command::Input(event)) => input.send(&connection, &event).await?,
-                Some(Command::Annotate(annotation)) => {
-                    usage.used(Feature::Annotation);
-                    control.send(&Control::Annotate { annotation }).await?;
-                }
-                Some(Command::Allow
-                    | Command::Decline
-                    | Command::GrantControl
-                    | Command::DeclineControl
-                    | Command::RevokeControl) => {}
-            },
-            _ = ping.tick() => control.send(&Control::Ping { t0_us: now_us() }).await?,
-            _ = report.tick() => emit(&events, stats.take(connection.rtt())),
-            step = upgrade.next(&ice) => match step {
-                UpgradeStep::Send(msg) => control.send(&msg).await?,
-                UpgradeStep::Switched(path) => {
-                    usage.path = Some(path.kind);
-                    emit(&events, Event::PathChanged { path });
-                }
-            },
-            _ = connection.closed() => break EndReason::PeerLost,
-        }
+                    Ok(Control::Resume) => emit(&events, Event::Resumed { by: Role::Sharer }),
+                    Ok(Control::End { reason }) => {
+                        connection.close(0u32.into(), b"end");
+                        break reason;
+                    }
+                    Ok(Control::Pong { t0_us, t1_us }) => clock.sample(t0_us, t1_us, now_us()),
+                    Ok(Control::Monitors { monitors, current }) => emit(&events, Event::Monitors { monitors, current }),
+                    Ok(Control::Cursor { x, y, visible }) => emit(&events, Event::Cursor { x, y, visible }),
+                    Ok(Control::CursorShape(picture)) => {
+                        // Network input: check before anyone draws it.
+                        if picture.is_valid() {
+                            emit(&events, Event::CursorShape(picture));
+                        } else {
+                            debug!("ignoring a malformed cursor picture");
+                        }
+                    }
+                    Ok(Control::Ping { t0_us }) => control.send(&Control::Pong { t0_us, t1_us: now_us() }).await?,
+                    Ok(Control::ControlGranted) => {
+                        usage.used(Feature::Control);
+                        emit(&events, Event::ControlGranted);
+                    }
+                    Ok(Control::ControlDeclined { reason }) => emit(&events, Event::ControlDeclined {
+                        reason,
+                        message: reason.describe().into(),
+                    }),
+                    Ok(Control::ControlRevoked) => emit(&events, Event::ControlRevoked),
+                    Ok(msg @ (Control::PathProbe { .. } | Control::PathProbeCandidate { .. })) => {
+                        if let Some(reply) = upgrade.on_control(msg, &ice).await {
+                            control.send(&reply).await?;
+                        }
+                    }
+                    Ok(other) => debug!(?other, "ignored control message"),
+                    Err(e) => {
+                        debug!("control stream: {e}");
+                        break EndReason::PeerLost;
+                    }
+                },
+                ev = frames.recv() => match ev {
+                    Some(ReceiverEvent::Decoded(d)) => {
+                        frames_decoded += 1;
+                        let latency_ms = clock.latency_ms(d.header.capture_us, d.received_us);
+                        stats.record(
+                            d.bytes,
+                            latency_ms,
+                            f64::from(d.header.encode_us) / 1000.0,
+                            d.decode_ms,
+                        );
+                        control.send(&Control::FrameAck { seq: d.header.seq }).await?;
+                        emit(&events, Event::FrameReceived {
+                            seq: d.header.seq,
+                            bytes: d.bytes,
+                            width: d.width,
+                            height: d.height,
+                            keyframe: d.header.keyframe,
+                            latency_ms,
+                            decode_ms: d.decode_ms,
+                        });
+                    }
+                    Some(ReceiverEvent::NeedKeyframe) => control.send(&Control::KeyframeRequest).await?,
+                    None => break EndReason::PeerLost,
+                },
+                cmd = commands.recv() => match cmd {
+                    Some(Command::Chat(text)) => {
+                        usage.used(Feature::Chat);
+                        control.send(&Control::Chat { text }).await?;
+                    }
+                    Some(Command::Pause) => {
+                        usage.used(Feature::Pause);
+                        control.send(&Control::Pause).await?;
+                        emit(&events, Event::Paused { by: Role::Helper });
+                    }
+                    Some(Command::Resume) => {
+                        control.send(&Control::Resume).await?;
+                        emit(&events, Event::Resumed { by: Role::Helper });
+                    }
+                    Some(Command::End) | None => {
+                        close_gracefully(&connection, &mut control, EndReason::HelperEnded).await;
+                        break EndReason::HelperEnded;
+                    }
+                    Some(Command::RequestKeyframe) => control.send(&Control::KeyframeRequest).await?,
+                    Some(Command::SelectMonitor(id)) => control.send(&Control::SelectMonitor { id }).await?,
+                    Some(Command::RequestControl) => control.send(&Control::RequestControl).await?,
+                    Some(Command::ReleaseControl) => {
+                        control.send(&Control::ReleaseControl).await?;
+                        emit(&events, Event::ControlReleased);
+                    }
+                    Some(Command::Input(event)) => input.send(&connection, &event).await?,
+                    Some(Command::Annotate(annotation)) => {
+                        usage.used(Feature::Annotation);
+                        control.send(&Control::Annotate { annotation }).await?;
+                    }
+                    Some(Command::Allow
+                        | Command::Decline
+                        | Command::GrantControl
+                        | Command::DeclineControl
+                        | Command::RevokeControl) => {}
+                },
+                _ = ping.tick() => control.send(&Control::Ping { t0_us: now_us() }).await?,
+                _ = report.tick() => emit(&events, stats.take(connection.rtt())),
+                step = upgrade.next(&ice) => match step {
+                    UpgradeStep::Send(msg) => control.send(&msg).await?,
+                    UpgradeStep::Switched(path) => {
+                        usage.path = Some(path.kind);
+                        emit(&events, Event::PathChanged { path });
+                    }
+                },
+                _ = connection.closed() => break EndReason::PeerLost,
+            }
+        };
+        Ok::<EndReason, SessionError>(reason)
+    };
+    let reason = match viewing.await {
+        Ok(reason) => reason,
+        Err(e) => ended_with_connection(&connection, EndReason::SharerEnded, e)?,
     };
     let _ = tokio::time::timeout(Duration::from_secs(1), endpoint.wait_idle()).await;
     finish(&events, reason, frames_decoded)

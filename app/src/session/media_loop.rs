@@ -44,6 +44,21 @@ impl ControlChannel {
     }
 }
 
+/// A write that failed because the connection is gone ends the session as the connection's
+/// closing does — whichever of the two the main loop saw first: `peer_ended` when the peer
+/// closed it, `PeerLost` when the path died. Any other error stays an error.
+pub(super) fn ended_with_connection(
+    connection: &quinn::Connection,
+    peer_ended: EndReason,
+    error: SessionError,
+) -> Result<EndReason, SessionError> {
+    match connection.close_reason() {
+        Some(quinn::ConnectionError::ApplicationClosed(_)) => Ok(peer_ended),
+        Some(_) => Ok(EndReason::PeerLost),
+        None => Err(error),
+    }
+}
+
 /// Sends `End`, then waits briefly for the peer to close the connection so the message is
 /// delivered rather than lost in our own close.
 pub(super) async fn close_gracefully(

@@ -12,7 +12,7 @@ use tracing::{debug, warn};
 
 use super::connect::{establish, Established, Outcome};
 use super::helper::finish;
-use super::media_loop::{close_gracefully, ControlChannel};
+use super::media_loop::{close_gracefully, ended_with_connection, ControlChannel};
 use super::remote_control::{spawn_input_reader, InputStreamError, RemoteControl};
 use super::signaling::pair;
 use super::upgrade::{PathUpgrade, UpgradeStep};
@@ -91,204 +91,211 @@ pub async fn run_sharer(
     let mut last_received = (0u64, Instant::now());
     let mut path_probe = tokio::time::interval(Duration::from_millis(250));
 
-    let reason = loop {
-        tokio::select! {
-            msg = control.recv() => match msg {
-                Ok(Control::Chat { text }) => emit(&events, Event::Chat { from: Role::Helper, text }),
-                Ok(Control::FrameAck { seq }) => pipeline.ack(seq),
-                Ok(Control::KeyframeRequest) => pipeline.force_keyframe.store(true, Ordering::Relaxed),
-                Ok(Control::Ping { t0_us }) => control.send(&Control::Pong { t0_us, t1_us: now_us() }).await?,
-                Ok(Control::SelectMonitor { id }) => pipeline.request_monitor(id),
-                Ok(Control::RequestControl) => match remote.on_request() {
-                    RequestOutcome::Ask => emit(&events, Event::ControlRequested { helper_name: helper_name.clone() }),
-                    RequestOutcome::Ignore => {}
-                    // Answered without bothering the person.
-                    RequestOutcome::Decline(reason) => control.send(&Control::ControlDeclined { reason }).await?,
-                },
-                Ok(msg @ (Control::PathProbe { .. } | Control::PathProbeCandidate { .. })) => {
-                    if let Some(reply) = upgrade.on_control(msg, &ice).await {
-                        control.send(&reply).await?;
-                    }
-                }
-                Ok(Control::Annotate { annotation }) => {
-                    // Nothing is drawn while the person has paused the session; bulk is
-                    // refused here, the rest is bounded by the overlay's sketch.
-                    let oversized = matches!(&annotation, Annotation::StrokeTo { points, .. } if points.len() > MAX_POINTS_PER_MESSAGE);
-                    if !pipeline.paused.load(Ordering::Relaxed) && !oversized {
-                        emit(&events, Event::Annotation(annotation));
-                    }
-                }
-                Ok(Control::ReleaseControl) => {
-                    if remote.release() {
-                        emit(&events, Event::ControlReleased);
-                    }
-                }
-                Ok(Control::Pong { .. }
-                    | Control::Monitors { .. }
-                    | Control::Cursor { .. }
-                    | Control::CursorShape(_)
-                    | Control::ControlGranted
-                    | Control::ControlDeclined { .. }
-                    | Control::ControlRevoked) => {}
-                Ok(Control::Pause) => {
-                    pipeline.paused.store(true, Ordering::Relaxed);
-                    remote.set_paused(true);
-                    emit(&events, Event::Paused { by: Role::Helper });
-                }
-                Ok(Control::Resume) => {
-                    pipeline.force_keyframe.store(true, Ordering::Relaxed);
-                    pipeline.paused.store(false, Ordering::Relaxed);
-                    remote.set_paused(false);
-                    emit(&events, Event::Resumed { by: Role::Helper });
-                }
-                Ok(Control::End { reason }) => {
-                    connection.close(0u32.into(), b"end");
-                    break reason;
-                }
-                Err(e) => {
-                    debug!("control stream: {e}");
-                    break EndReason::PeerLost;
-                }
-            },
-            output = outgoing.recv() => match output {
-                Some(PipelineOutput::Monitors { monitors, current }) => {
-                    remote.on_monitors(&monitors, current);
-                    emit(&events, Event::Monitors { monitors: monitors.clone(), current });
-                    control.send(&Control::Monitors { monitors, current }).await?;
-                }
-                Some(PipelineOutput::Cursor(p)) => {
-                    control.send(&Control::Cursor { x: p.x, y: p.y, visible: p.visible }).await?;
-                }
-                Some(PipelineOutput::CursorShape(c)) => {
-                    control.send(&Control::CursorShape(CursorPicture::from_shape(&c))).await?;
-                }
-                Some(PipelineOutput::Frame(frame)) => {
-                    // Frames go out concurrently; ordering is restored by sequence number.
-                    frames_sent += 1;
-                    emit(&events, Event::FrameSent {
-                        seq: frame.header.seq,
-                        bytes: frame.data.len(),
-                        keyframe: frame.header.keyframe,
-                    });
-                    let conn = connection.clone();
-                    tokio::spawn(async move {
-                        if let Err(e) = send_frame(&conn, &frame).await {
-                            debug!("frame {} not sent: {e}", frame.header.seq);
+    let sharing = async {
+        let reason = loop {
+            tokio::select! {
+                msg = control.recv() => match msg {
+                    Ok(Control::Chat { text }) => emit(&events, Event::Chat { from: Role::Helper, text }),
+                    Ok(Control::FrameAck { seq }) => pipeline.ack(seq),
+                    Ok(Control::KeyframeRequest) => pipeline.force_keyframe.store(true, Ordering::Relaxed),
+                    Ok(Control::Ping { t0_us }) => control.send(&Control::Pong { t0_us, t1_us: now_us() }).await?,
+                    Ok(Control::SelectMonitor { id }) => pipeline.request_monitor(id),
+                    Ok(Control::RequestControl) => match remote.on_request() {
+                        RequestOutcome::Ask => emit(&events, Event::ControlRequested { helper_name: helper_name.clone() }),
+                        RequestOutcome::Ignore => {}
+                        // Answered without bothering the person.
+                        RequestOutcome::Decline(reason) => control.send(&Control::ControlDeclined { reason }).await?,
+                    },
+                    Ok(msg @ (Control::PathProbe { .. } | Control::PathProbeCandidate { .. })) => {
+                        if let Some(reply) = upgrade.on_control(msg, &ice).await {
+                            control.send(&reply).await?;
                         }
-                    });
-                }
-                // The pipeline stops on its own only when capture failed.
-                None => {
-                    close_gracefully(&connection, &mut control, EndReason::SharerEnded).await;
-                    return Err(SessionError::Video("screen capture stopped".into()));
-                }
-            },
-            cmd = commands.recv() => match cmd {
-                Some(Command::Chat(text)) => control.send(&Control::Chat { text }).await?,
-                Some(Command::Pause) => {
-                    pipeline.paused.store(true, Ordering::Relaxed);
-                    remote.set_paused(true);
-                    control.send(&Control::Pause).await?;
-                    emit(&events, Event::Paused { by: Role::Sharer });
-                }
-                Some(Command::Resume) => {
-                    pipeline.force_keyframe.store(true, Ordering::Relaxed);
-                    pipeline.paused.store(false, Ordering::Relaxed);
-                    remote.set_paused(false);
-                    control.send(&Control::Resume).await?;
-                    emit(&events, Event::Resumed { by: Role::Sharer });
-                }
-                Some(Command::End) | None => {
-                    pipeline.stop.store(true, Ordering::Relaxed);
-                    close_gracefully(&connection, &mut control, EndReason::SharerEnded).await;
-                    break EndReason::SharerEnded;
-                }
-                Some(Command::SelectMonitor(id)) => pipeline.request_monitor(id),
-                Some(Command::GrantControl) => match remote.grant() {
-                    Ok(true) => {
-                        control.send(&Control::ControlGranted).await?;
-                        emit(&events, Event::ControlGranted);
                     }
-                    Ok(false) => {}
+                    Ok(Control::Annotate { annotation }) => {
+                        // Nothing is drawn while the person has paused the session; bulk is
+                        // refused here, the rest is bounded by the overlay's sketch.
+                        let oversized = matches!(&annotation, Annotation::StrokeTo { points, .. } if points.len() > MAX_POINTS_PER_MESSAGE);
+                        if !pipeline.paused.load(Ordering::Relaxed) && !oversized {
+                            emit(&events, Event::Annotation(annotation));
+                        }
+                    }
+                    Ok(Control::ReleaseControl) => {
+                        if remote.release() {
+                            emit(&events, Event::ControlReleased);
+                        }
+                    }
+                    Ok(Control::Pong { .. }
+                        | Control::Monitors { .. }
+                        | Control::Cursor { .. }
+                        | Control::CursorShape(_)
+                        | Control::ControlGranted
+                        | Control::ControlDeclined { .. }
+                        | Control::ControlRevoked) => {}
+                    Ok(Control::Pause) => {
+                        pipeline.paused.store(true, Ordering::Relaxed);
+                        remote.set_paused(true);
+                        emit(&events, Event::Paused { by: Role::Helper });
+                    }
+                    Ok(Control::Resume) => {
+                        pipeline.force_keyframe.store(true, Ordering::Relaxed);
+                        pipeline.paused.store(false, Ordering::Relaxed);
+                        remote.set_paused(false);
+                        emit(&events, Event::Resumed { by: Role::Helper });
+                    }
+                    Ok(Control::End { reason }) => {
+                        connection.close(0u32.into(), b"end");
+                        break reason;
+                    }
                     Err(e) => {
-                        warn!("{e}");
-                        let reason = DeclineReason::NotPossible;
-                        control.send(&Control::ControlDeclined { reason }).await?;
-                        emit(&events, Event::ControlDeclined { reason, message: e.to_string() });
+                        debug!("control stream: {e}");
+                        break EndReason::PeerLost;
                     }
                 },
-                Some(Command::DeclineControl) => {
-                    if remote.decline() {
-                        let reason = DeclineReason::Declined;
-                        control.send(&Control::ControlDeclined { reason }).await?;
-                        emit(&events, Event::ControlDeclined { reason, message: reason.describe().into() });
+                output = outgoing.recv() => match output {
+                    Some(PipelineOutput::Monitors { monitors, current }) => {
+                        remote.on_monitors(&monitors, current);
+                        emit(&events, Event::Monitors { monitors: monitors.clone(), current });
+                        control.send(&Control::Monitors { monitors, current }).await?;
+                    }
+                    Some(PipelineOutput::Cursor(p)) => {
+                        control.send(&Control::Cursor { x: p.x, y: p.y, visible: p.visible }).await?;
+                    }
+                    Some(PipelineOutput::CursorShape(c)) => {
+                        control.send(&Control::CursorShape(CursorPicture::from_shape(&c))).await?;
+                    }
+                    Some(PipelineOutput::Frame(frame)) => {
+                        // Frames go out concurrently; ordering is restored by sequence number.
+                        frames_sent += 1;
+                        emit(&events, Event::FrameSent {
+                            seq: frame.header.seq,
+                            bytes: frame.data.len(),
+                            keyframe: frame.header.keyframe,
+                        });
+                        let conn = connection.clone();
+                        tokio::spawn(async move {
+                            if let Err(e) = send_frame(&conn, &frame).await {
+                                debug!("frame {} not sent: {e}", frame.header.seq);
+                            }
+                        });
+                    }
+                    // The pipeline stops on its own only when capture failed.
+                    None => {
+                        close_gracefully(&connection, &mut control, EndReason::SharerEnded).await;
+                        return Err(SessionError::Video("screen capture stopped".into()));
+                    }
+                },
+                cmd = commands.recv() => match cmd {
+                    Some(Command::Chat(text)) => control.send(&Control::Chat { text }).await?,
+                    Some(Command::Pause) => {
+                        pipeline.paused.store(true, Ordering::Relaxed);
+                        remote.set_paused(true);
+                        control.send(&Control::Pause).await?;
+                        emit(&events, Event::Paused { by: Role::Sharer });
+                    }
+                    Some(Command::Resume) => {
+                        pipeline.force_keyframe.store(true, Ordering::Relaxed);
+                        pipeline.paused.store(false, Ordering::Relaxed);
+                        remote.set_paused(false);
+                        control.send(&Control::Resume).await?;
+                        emit(&events, Event::Resumed { by: Role::Sharer });
+                    }
+                    Some(Command::End) | None => {
+                        pipeline.stop.store(true, Ordering::Relaxed);
+                        close_gracefully(&connection, &mut control, EndReason::SharerEnded).await;
+                        break EndReason::SharerEnded;
+                    }
+                    Some(Command::SelectMonitor(id)) => pipeline.request_monitor(id),
+                    Some(Command::GrantControl) => match remote.grant() {
+                        Ok(true) => {
+                            control.send(&Control::ControlGranted).await?;
+                            emit(&events, Event::ControlGranted);
+                        }
+                        Ok(false) => {}
+                        Err(e) => {
+                            warn!("{e}");
+                            let reason = DeclineReason::NotPossible;
+                            control.send(&Control::ControlDeclined { reason }).await?;
+                            emit(&events, Event::ControlDeclined { reason, message: e.to_string() });
+                        }
+                    },
+                    Some(Command::DeclineControl) => {
+                        if remote.decline() {
+                            let reason = DeclineReason::Declined;
+                            control.send(&Control::ControlDeclined { reason }).await?;
+                            emit(&events, Event::ControlDeclined { reason, message: reason.describe().into() });
+                        }
+                    }
+                    Some(Command::RevokeControl) => {
+                        if remote.revoke() {
+                            control.send(&Control::ControlRevoked).await?;
+                            emit(&events, Event::ControlRevoked);
+                        }
+                    }
+                    Some(Command::Allow
+                        | Command::Decline
+                        | Command::RequestKeyframe
+                        | Command::RequestControl
+                        | Command::ReleaseControl
+                        | Command::Annotate(_)
+                        | Command::Input(_)) => {}
+                },
+                stream = connection.accept_uni(), if accepting_input => {
+                    // The helper's only unidirectional stream is its input stream.
+                    accepting_input = false;
+                    if let Ok(stream) = stream {
+                        input = Some(spawn_input_reader(stream));
                     }
                 }
-                Some(Command::RevokeControl) => {
-                    if remote.revoke() {
-                        control.send(&Control::ControlRevoked).await?;
-                        emit(&events, Event::ControlRevoked);
+                msg = next_input(&mut input) => match msg {
+                    Ok(event) => remote.on_input(&event),
+                    Err(InputStreamError::Malformed(e)) => debug!("skipped: {e}"),
+                    Err(InputStreamError::Ended) => {
+                        // The helper closed it, or the connection is going: the other branches
+                        // will tell which.
+                        remote.release_held();
+                        input = None;
                     }
+                    Err(e @ InputStreamError::Violation(_)) => {
+                        warn!("{e}");
+                        remote.release_held();
+                        close_gracefully(&connection, &mut control, EndReason::ProtocolError).await;
+                        break EndReason::ProtocolError;
+                    }
+                },
+                _ = path_probe.tick() => {
+                    // The helper pings twice a second: silence this long means the path is gone
+                    // (QUIC gives up only after its idle timeout), and a key held down meanwhile
+                    // would repeat on the sharer's screen. Let go now.
+                    let received = connection.stats().udp_rx.bytes;
+                    if received != last_received.0 {
+                        last_received = (received, Instant::now());
+                    } else if last_received.1.elapsed() > SILENT_PATH && remote.holds_anything() {
+                        debug!("no packets from the helper for {SILENT_PATH:?}: releasing held input");
+                        remote.release_held();
+                    }
+                    // What the congestion controller lets through now: one window per round trip.
+                    let rtt = connection.rtt().as_secs_f64().max(0.001);
+                    let cwnd_bits = connection.stats().path.cwnd as f64 * 8.0;
+                    pipeline.set_path_estimate((cwnd_bits / rtt) as u64);
                 }
-                Some(Command::Allow
-                    | Command::Decline
-                    | Command::RequestKeyframe
-                    | Command::RequestControl
-                    | Command::ReleaseControl
-                    | Command::Annotate(_)
-                    | Command::Input(_)) => {}
-            },
-            stream = connection.accept_uni(), if accepting_input => {
-                // The helper's only unidirectional stream is its input stream.
-                accepting_input = false;
-                if let Ok(stream) = stream {
-                    input = Some(spawn_input_reader(stream));
-                }
+                step = upgrade.next(&ice) => match step {
+                    UpgradeStep::Send(msg) => control.send(&msg).await?,
+                    UpgradeStep::Switched(path) => emit(&events, Event::PathChanged { path }),
+                },
+                _ = connection.closed() => break EndReason::PeerLost,
             }
-            msg = next_input(&mut input) => match msg {
-                Ok(event) => remote.on_input(&event),
-                Err(InputStreamError::Malformed(e)) => debug!("skipped: {e}"),
-                Err(InputStreamError::Ended) => {
-                    // The helper closed it, or the connection is going: the other branches
-                    // will tell which.
-                    remote.release_held();
-                    input = None;
-                }
-                Err(e @ InputStreamError::Violation(_)) => {
-                    warn!("{e}");
-                    remote.release_held();
-                    close_gracefully(&connection, &mut control, EndReason::ProtocolError).await;
-                    break EndReason::ProtocolError;
-                }
-            },
-            _ = path_probe.tick() => {
-                // The helper pings twice a second: silence this long means the path is gone
-                // (QUIC gives up only after its idle timeout), and a key held down meanwhile
-                // would repeat on the sharer's screen. Let go now.
-                let received = connection.stats().udp_rx.bytes;
-                if received != last_received.0 {
-                    last_received = (received, Instant::now());
-                } else if last_received.1.elapsed() > SILENT_PATH && remote.holds_anything() {
-                    debug!("no packets from the helper for {SILENT_PATH:?}: releasing held input");
-                    remote.release_held();
-                }
-                // What the congestion controller lets through now: one window per round trip.
-                let rtt = connection.rtt().as_secs_f64().max(0.001);
-                let cwnd_bits = connection.stats().path.cwnd as f64 * 8.0;
-                pipeline.set_path_estimate((cwnd_bits / rtt) as u64);
-            }
-            step = upgrade.next(&ice) => match step {
-                UpgradeStep::Send(msg) => control.send(&msg).await?,
-                UpgradeStep::Switched(path) => emit(&events, Event::PathChanged { path }),
-            },
-            _ = connection.closed() => break EndReason::PeerLost,
-        }
+        };
+        Ok::<EndReason, SessionError>(reason)
+    };
+    let ended = match sharing.await {
+        Ok(reason) => Ok(reason),
+        Err(e) => ended_with_connection(&connection, EndReason::HelperEnded, e),
     };
     // Whatever ended the session, nothing the helper pressed stays pressed.
     drop(remote);
     pipeline.stop.store(true, Ordering::Relaxed);
     let _ = tokio::time::timeout(Duration::from_secs(1), endpoint.wait_idle()).await;
-    finish(&events, reason, frames_sent)
+    finish(&events, ended?, frames_sent)
 }
 
 /// The next message from the input stream; never ready while there is none.
