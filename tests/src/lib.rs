@@ -244,9 +244,18 @@ impl Peer {
 
     /// Types a line on the process's stdin.
     pub fn type_line(&mut self, line: &str) {
+        assert!(
+            self.try_type_line(line),
+            "[{}] write stdin: the process has exited",
+            self.name
+        );
+    }
+
+    /// Types a line if the process is still there to read it (it may legitimately have
+    /// ended already, e.g. on a protocol error); false when it was not.
+    pub fn try_type_line(&mut self, line: &str) -> bool {
         let stdin = self.stdin.as_mut().expect("stdin open");
-        writeln!(stdin, "{line}").expect("write stdin");
-        stdin.flush().expect("flush stdin");
+        writeln!(stdin, "{line}").is_ok() && stdin.flush().is_ok()
     }
 
     pub fn close_stdin(&mut self) {
