@@ -8,8 +8,11 @@ want=${1:-test}
 # (without nasm it silently builds plain C, about 2x slower).
 # enigo (input injection) links libxkbcommon.
 # The window (winit) loads the X11 client libraries at run time.
+# xcap (capture on Wayland, and on Windows/macOS) links xcb, wayland, gbm and EGL on Linux
+# and generates its PipeWire bindings with libclang.
 build_pkgs=(pkg-config g++ nasm libxkbcommon-dev
-  libx11-6 libx11-xcb1 libxcursor1 libxi6 libxrandr2 libxkbcommon-x11-0)
+  libx11-6 libx11-xcb1 libxcursor1 libxi6 libxrandr2 libxkbcommon-x11-0
+  libxcb1-dev libwayland-dev libgbm-dev libegl-dev libpipewire-0.3-dev libclang-dev)
 # Xvfb is the screen for capture tests.
 # setxkbmap (x11-xkb-utils) switches the sharer's keyboard layout in the input tests;
 # xcompmgr is the compositor under which the annotation overlay is transparent.

@@ -158,8 +158,20 @@ struct VideoArgs {
     /// Which monitor to start on (see the `monitors` event).
     #[arg(long)]
     monitor: Option<u32>,
+    /// How the screen is captured: `x11` (MIT-SHM, fast), `xcap` (the platform's API:
+    /// Windows, macOS, Wayland), or `auto` (x11 when there is an X display).
+    #[arg(long, value_enum, default_value_t = CaptureBackend::Auto)]
+    capture: CaptureBackend,
     #[arg(long, default_value_t = 30)]
     fps: u32,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+enum CaptureBackend {
+    #[default]
+    Auto,
+    X11,
+    Xcap,
 }
 
 fn parse_size(s: &str) -> Result<(u32, u32), String> {
@@ -174,18 +186,29 @@ fn parse_size(s: &str) -> Result<(u32, u32), String> {
 
 impl VideoArgs {
     fn config(&self) -> VideoConfig {
-        let has_display = self.display.is_some() || std::env::var_os("DISPLAY").is_some();
-        let source = match self.test_pattern {
-            Some((width, height)) => SourceSpec::TestPattern { width, height },
-            None if has_display => SourceSpec::X11 {
+        let source = match (self.test_pattern, self.capture) {
+            (Some((width, height)), _) => SourceSpec::TestPattern { width, height },
+            (None, CaptureBackend::X11) => SourceSpec::X11 {
                 display: self.display.clone(),
                 monitor: self.monitor,
             },
-            None => {
-                eprintln!("No display to share ($DISPLAY is not set): sharing a test pattern.");
-                SourceSpec::TestPattern {
-                    width: 1280,
-                    height: 720,
+            (None, CaptureBackend::Xcap) => SourceSpec::Xcap {
+                monitor: self.monitor,
+            },
+            (None, CaptureBackend::Auto) => {
+                let no_desktop = cfg!(target_os = "linux")
+                    && self.display.is_none()
+                    && ["DISPLAY", "WAYLAND_DISPLAY"]
+                        .iter()
+                        .all(|v| std::env::var_os(v).is_none_or(|d| d.is_empty()));
+                if no_desktop {
+                    eprintln!("No display to share ($DISPLAY is not set): sharing a test pattern.");
+                    SourceSpec::TestPattern {
+                        width: 1280,
+                        height: 720,
+                    }
+                } else {
+                    SourceSpec::this_desktop(self.display.clone(), self.monitor)
                 }
             }
         };

@@ -269,6 +269,8 @@ pub struct FrameHeader {
     pub seq: u64,
     /// Sharer's wall clock when the frame was captured, µs since the epoch.
     pub capture_us: u64,
+    /// The screen the frame shows; the coded picture may be smaller (scaled down while the
+    /// path cannot carry full-size motion) and is shown stretched to this.
     pub width: u16,
     pub height: u16,
     pub keyframe: bool,

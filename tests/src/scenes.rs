@@ -199,13 +199,22 @@ impl Scene {
 }
 
 /// A frame counter drawn as 24 black/white cells of 16×16 px in the top-left corner, big
-/// enough to survive compression.
+/// enough to survive compression (and a 4× shrink): 20 bits of counter and a 4-bit check,
+/// so a cell misread in a blurry picture is dropped rather than taken for another frame.
 pub const STAMP_BITS: u32 = 24;
 pub const STAMP_CELL: u32 = 16;
+const STAMP_VALUE_BITS: u32 = 20;
 
+fn stamp_check(value: u32) -> u32 {
+    (value ^ (value >> 4) ^ (value >> 8) ^ (value >> 12) ^ (value >> 16)) & 0xf
+}
+
+/// Draws `value` (modulo 2²⁰) into a BGRA/RGBA buffer `width` pixels wide.
 pub fn stamp(out: &mut [u8], width: u32, value: u32) {
+    let value = value & ((1 << STAMP_VALUE_BITS) - 1);
+    let word = value | (stamp_check(value) << STAMP_VALUE_BITS);
     for bit in 0..STAMP_BITS {
-        let v = if (value >> bit) & 1 == 1 { 255 } else { 0 };
+        let v = if (word >> bit) & 1 == 1 { 255 } else { 0 };
         for y in 0..STAMP_CELL {
             for x in bit * STAMP_CELL..(bit + 1) * STAMP_CELL {
                 let i = ((y * width + x) * 4) as usize;
@@ -215,15 +224,51 @@ pub fn stamp(out: &mut [u8], width: u32, value: u32) {
     }
 }
 
-/// Reads a stamp back from a decoded RGBA picture (centre pixel of each cell).
-pub fn read_stamp(rgba: &[u8], width: u32) -> u32 {
-    let mut value = 0;
+/// Reads a stamp back from a decoded RGBA picture `width` pixels wide that shows a screen
+/// `screen_width` wide (smaller when the picture was coded scaled down): the centre pixel
+/// of each cell. `None` when the check does not match.
+pub fn read_stamp(rgba: &[u8], width: u32, screen_width: u32) -> Option<u32> {
+    let scale = f64::from(width) / f64::from(screen_width.max(1));
+    let mut word = 0;
     for bit in 0..STAMP_BITS {
-        let (x, y) = (bit * STAMP_CELL + STAMP_CELL / 2, STAMP_CELL / 2);
+        let centre = |v: u32| (f64::from(v) * scale) as u32;
+        let (x, y) = (
+            centre(bit * STAMP_CELL + STAMP_CELL / 2),
+            centre(STAMP_CELL / 2),
+        );
         let i = ((y * width + x) * 4) as usize;
         if rgba.get(i + 1).copied().unwrap_or(0) > 128 {
-            value |= 1 << bit;
+            word |= 1 << bit;
         }
     }
-    value
+    let value = word & ((1 << STAMP_VALUE_BITS) - 1);
+    (word >> STAMP_VALUE_BITS == stamp_check(value)).then_some(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stamp_reads_back_at_full_and_quarter_size() {
+        let width = 640;
+        let mut full = vec![0u8; (width * 32 * 4) as usize];
+        stamp(&mut full, width, 0xabcde);
+        assert_eq!(read_stamp(&full, width, width), Some(0xabcde));
+        // A 4× box shrink of the first 16 rows.
+        let small_w = width / 4;
+        let mut small = vec![0u8; (small_w * 4 * 4) as usize];
+        for y in 0..4 {
+            for x in 0..small_w {
+                let src = ((y * 4 * width + x * 4) * 4) as usize;
+                let dst = ((y * small_w + x) * 4) as usize;
+                small[dst..dst + 4].copy_from_slice(&full[src..src + 4]);
+            }
+        }
+        assert_eq!(read_stamp(&small, small_w, width), Some(0xabcde));
+        // One flipped cell fails the check.
+        let cell = (STAMP_CELL / 2 * width + 3 * STAMP_CELL + STAMP_CELL / 2) as usize * 4;
+        full[cell + 1] = 255 - full[cell + 1];
+        assert_eq!(read_stamp(&full, width, width), None);
+    }
 }

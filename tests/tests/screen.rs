@@ -370,3 +370,156 @@ fn monitors_carry_the_desktop_scale_and_titled_windows_are_listed() {
         (0, 50, 60, 300, 200)
     );
 }
+
+/// The still picture the helper saved, against what is on the screen.
+fn saved_picture_psnr(path: &std::path::Path, w: u32, h: u32) -> f64 {
+    let (fw, fh, rgba) = load_png(path);
+    assert_eq!((fw, fh), (w, h), "the picture has the screen's size");
+    let expected: Vec<u8> = (0..h)
+        .flat_map(|y| (0..w).map(move |x| (x, y)))
+        .flat_map(|(x, y)| {
+            let (r, g, b) = known_pixel(x, y, w, h);
+            [r, g, b]
+        })
+        .collect();
+    let got: Vec<u8> = rgba.chunks(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
+    psnr(&expected, &got)
+}
+
+#[test]
+fn busy_motion_is_coded_smaller_and_a_still_screen_comes_back_sharp_at_full_size() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use tandem_tests::scenes::{Scene, SceneKind};
+
+    let (w, h) = (1280, 720);
+    let x = Xvfb::start(&[(w, h)]);
+    let painter = Painter::open(&x.display, 0);
+    painter.show(&known_picture(w, h));
+    let rv = Rendezvous::start(&[]);
+    let out = std::env::temp_dir().join(format!("tandem-motion-{}.png", std::process::id()));
+    let out_arg = out.to_string_lossy().to_string();
+    let mut helper = Peer::assist(&rv.url, "Anna Rossi", &["--save-frame", &out_arg]);
+    let code = helper.wait_for("code_issued", T)["code"]
+        .as_str()
+        .expect("code")
+        .to_string();
+    let mut sharer = Peer::share_display(&rv.url, &code, &x.display, &[]);
+    sharer.wait_for("consent_requested", T);
+    sharer.type_line("y");
+    let first = helper.wait_for("frame_received", T);
+    assert_eq!(first["width"], w, "a still screen starts at full size");
+
+    // Every pixel changing 30 times a second: far more than 2.5 Mbit/s can carry at any
+    // quantiser, so the sharer codes the motion smaller (the helper stretches it back).
+    let stop = Arc::new(AtomicBool::new(false));
+    let motion = {
+        let stop = stop.clone();
+        let display = x.display.clone();
+        std::thread::spawn(move || {
+            let painter = Painter::open(&display, 0);
+            let mut scene = Scene::new(SceneKind::FullMotion, w, h);
+            let mut buf = vec![0u8; (w * h * 4) as usize];
+            while !stop.load(Ordering::Relaxed) {
+                scene.next(&mut buf);
+                painter.show(&buf);
+                std::thread::sleep(Duration::from_millis(33));
+            }
+        })
+    };
+    let smaller = helper.wait_until(T, |v| {
+        v["event"] == "frame_received" && v["width"].as_u64().is_some_and(|fw| fw < u64::from(w))
+    });
+    stop.store(true, Ordering::Relaxed);
+    motion.join().expect("painter");
+    let smaller = smaller.expect("motion coded smaller than the screen");
+    let (sw, sh) = (
+        smaller["width"].as_u64().unwrap_or(0),
+        smaller["height"].as_u64().unwrap_or(0),
+    );
+    assert!(
+        sw * u64::from(h) == sh * u64::from(w) || sw.abs_diff(sh * 16 / 9) <= 2,
+        "the shape is kept: {sw}×{sh}"
+    );
+
+    // Still again: the picture is refined at full size and is sharp.
+    painter.show(&known_picture(w, h));
+    helper
+        .wait_until(T, |v| {
+            v["event"] == "frame_received" && v["width"] == w && v["keyframe"] == true
+        })
+        .expect("the still picture at full size");
+    helper.count_for(Duration::from_millis(1500), |v| {
+        v["event"] == "frame_received"
+    });
+    helper.type_line("/end");
+    assert!(helper.wait_exit(T).success());
+    assert!(sharer.wait_exit(T).success());
+    let quality = saved_picture_psnr(&out, w, h);
+    let _ = std::fs::remove_file(&out);
+    eprintln!("PSNR of the still picture after motion: {quality:.1} dB");
+    assert!(quality > 30.0, "PSNR {quality:.1} dB");
+}
+
+#[test]
+fn the_xcap_backend_shows_the_screen_to_the_helper() {
+    let (w, h) = (1024, 768);
+    let x = Xvfb::start(&[(w, h)]);
+    let painter = Painter::open(&x.display, 0);
+    painter.show(&known_picture(w, h));
+    let rv = Rendezvous::start(&[]);
+    let out = std::env::temp_dir().join(format!("tandem-xcap-{}.png", std::process::id()));
+    let out_arg = out.to_string_lossy().to_string();
+    let mut helper = Peer::assist(&rv.url, "Anna Rossi", &["--save-frame", &out_arg]);
+    let code = helper.wait_for("code_issued", T)["code"]
+        .as_str()
+        .expect("code")
+        .to_string();
+    // xcap finds the display through $DISPLAY, as it would on a desktop.
+    let mut sharer = Peer::spawn_with_env(
+        "sharer",
+        &[
+            "share",
+            "--json",
+            "--rendezvous",
+            &rv.url,
+            "--capture",
+            "xcap",
+            &code,
+        ],
+        &[("DISPLAY", &x.display)],
+    );
+    sharer.wait_for("consent_requested", T);
+    sharer.type_line("y");
+    let monitors = helper.wait_for("monitors", T);
+    let list = monitors["monitors"].as_array().expect("monitor list");
+    assert_eq!(list.len(), 1, "{monitors}");
+    assert_eq!(
+        (list[0]["width"].as_u64(), list[0]["height"].as_u64()),
+        (Some(1024), Some(768))
+    );
+    assert_eq!(list[0]["id"], 0);
+    let first = helper.wait_for("frame_received", T);
+    assert_eq!(
+        (first["width"].as_u64(), first["height"].as_u64()),
+        (Some(1024), Some(768))
+    );
+    // A change on screen arrives too (no damage events here: the tile hash finds it).
+    painter.show(&solid(w, h, [0, 140, 255]));
+    helper
+        .wait_until(T, |v| {
+            v["event"] == "frame_received" && v["keyframe"] == false
+        })
+        .expect("a frame after the screen changed");
+    painter.show(&known_picture(w, h));
+    helper.count_for(Duration::from_millis(2000), |v| {
+        v["event"] == "frame_received"
+    });
+    helper.type_line("/end");
+    assert!(helper.wait_exit(T).success());
+    assert!(sharer.wait_exit(T).success());
+    let quality = saved_picture_psnr(&out, w, h);
+    let _ = std::fs::remove_file(&out);
+    eprintln!("PSNR through xcap: {quality:.1} dB");
+    assert!(quality > 30.0, "PSNR {quality:.1} dB");
+}

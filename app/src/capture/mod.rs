@@ -1,8 +1,10 @@
 //! Screen sources behind one small trait: the X11 backend (MIT-SHM over a persistent
-//! connection) and the synthetic test pattern.
+//! connection), `xcap` for the other platforms (Windows, macOS, Wayland) and the synthetic
+//! test pattern.
 
 #[cfg(target_os = "linux")]
 pub mod x11;
+pub mod xcap_source;
 
 use serde::{Deserialize, Serialize};
 
@@ -129,6 +131,22 @@ pub enum SourceSpec {
         display: Option<String>,
         monitor: Option<u32>,
     },
+    /// This desktop through the platform's capture API (`xcap`): Windows, macOS, Wayland.
+    Xcap { monitor: Option<u32> },
+}
+
+impl SourceSpec {
+    /// The sharer's own screen: X11 when there is a display (the fast backend), else the
+    /// platform's capture API.
+    pub fn this_desktop(display: Option<String>, monitor: Option<u32>) -> Self {
+        let has_x11 = cfg!(target_os = "linux")
+            && (display.is_some() || std::env::var_os("DISPLAY").is_some_and(|d| !d.is_empty()));
+        if has_x11 {
+            Self::X11 { display, monitor }
+        } else {
+            Self::Xcap { monitor }
+        }
+    }
 }
 
 pub fn open(spec: &SourceSpec) -> Result<Box<dyn ScreenSource>, CaptureError> {
@@ -146,6 +164,13 @@ pub fn open(spec: &SourceSpec) -> Result<Box<dyn ScreenSource>, CaptureError> {
         }
         #[cfg(not(target_os = "linux"))]
         SourceSpec::X11 { .. } => Err(CaptureError::Unsupported),
+        SourceSpec::Xcap { monitor } => {
+            let mut source = xcap_source::XcapSource::open()?;
+            if let Some(id) = monitor {
+                source.select(*id)?;
+            }
+            Ok(Box::new(source))
+        }
     }
 }
 

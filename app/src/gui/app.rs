@@ -1826,10 +1826,12 @@ impl App {
             let mut layers = stack![image(picture.clone())
                 .width(Length::Fill)
                 .height(Length::Fill)
+                // At 1:1 the area is exactly the screen's size: a picture coded smaller
+                // (busy motion on a thin path) is stretched to it.
                 .content_fit(if fit {
                     iced::ContentFit::Contain
                 } else {
-                    iced::ContentFit::None
+                    iced::ContentFit::Fill
                 })];
             if let Some(transform) = transform {
                 layers = layers.push(

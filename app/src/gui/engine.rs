@@ -19,8 +19,10 @@ use tandem_crypto::SessionCode;
 #[derive(Debug, Clone)]
 pub struct RemoteFrame {
     pub seq: u64,
+    /// The sharer's screen: pointer, cursor and annotation coordinates are in this space.
     pub width: u32,
     pub height: u32,
+    /// The picture, possibly smaller than the screen: shown stretched to it.
     pub handle: image::Handle,
 }
 
@@ -42,8 +44,8 @@ impl FrameSlot {
             let handle = image::Handle::from_rgba(frame.width, frame.height, frame.rgba.to_vec());
             slot.put(RemoteFrame {
                 seq: frame.seq,
-                width: frame.width,
-                height: frame.height,
+                width: frame.screen_width,
+                height: frame.screen_height,
                 handle,
             });
         })

@@ -29,6 +29,51 @@ impl BgraFrame {
     }
 }
 
+/// Shrinks BGRA frames (a box filter, SIMD): what the encoder gets when the path cannot
+/// carry full-size motion.
+pub struct Downscaler {
+    resizer: fast_image_resize::Resizer,
+    out: BgraFrame,
+}
+
+impl Downscaler {
+    pub fn new(width: u32, height: u32) -> Self {
+        Self {
+            resizer: fast_image_resize::Resizer::new(),
+            out: BgraFrame::new(width, height),
+        }
+    }
+
+    pub fn size(&self) -> (u32, u32) {
+        (self.out.width, self.out.height)
+    }
+
+    /// `frame` shrunk to this downscaler's size.
+    pub fn shrink(&mut self, frame: &BgraFrame) -> Result<&BgraFrame, ConvertError> {
+        use fast_image_resize::images::{Image, ImageRef};
+        use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions};
+        if frame.stride != frame.width * 4 {
+            return Err(ConvertError(format!(
+                "cannot shrink a frame with padded rows (stride {})",
+                frame.stride
+            )));
+        }
+        let src = ImageRef::new(frame.width, frame.height, &frame.data, PixelType::U8x4)
+            .map_err(|e| ConvertError(e.to_string()))?;
+        let (w, h) = (self.out.width, self.out.height);
+        let mut dst = Image::from_slice_u8(w, h, &mut self.out.data, PixelType::U8x4)
+            .map_err(|e| ConvertError(e.to_string()))?;
+        // A screen's alpha carries nothing: no premultiplication pass.
+        let options = ResizeOptions::new()
+            .resize_alg(ResizeAlg::Convolution(FilterType::Box))
+            .use_alpha(false);
+        self.resizer
+            .resize(&src, &mut dst, &options)
+            .map_err(|e| ConvertError(e.to_string()))?;
+        Ok(&self.out)
+    }
+}
+
 /// Planar 4:2:0, the encoder's input.
 pub struct I420Frame {
     pub width: u32,

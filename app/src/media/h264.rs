@@ -12,7 +12,7 @@ use openh264_sys2::{SEncParamExt, ENCODER_OPTION_SVC_ENCODE_PARAM_EXT};
 
 use super::rate::{QP_BEST, QP_START, QP_WORST};
 
-use super::frame::{i420_to_rgba, BgraFrame, I420Frame};
+use super::frame::{i420_to_rgba, BgraFrame, Downscaler, I420Frame};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CodecError {
@@ -29,7 +29,8 @@ pub enum CodecError {
 pub struct EncodedFrame {
     pub data: Vec<u8>,
     pub keyframe: bool,
-    /// Time spent in BGRA→I420 and in the encoder proper, µs.
+    /// Time spent shrinking (when coded smaller than the screen) and in BGRA→I420, and in
+    /// the encoder proper, µs.
     pub convert_us: u32,
     pub encode_us: u32,
 }
@@ -37,10 +38,14 @@ pub struct EncodedFrame {
 pub struct VideoEncoder {
     encoder: Encoder,
     yuv: I420Frame,
+    /// Frames larger than the coded size are shrunk first.
+    downscaler: Option<Downscaler>,
     /// The encoder's parameters as it holds them (read back once it has started), to change
-    /// the quantiser without a reset; `None` until the first frame.
-    params: Option<Box<SEncParamExt>>,
+    /// the quantiser without a reset.
+    params: Box<SEncParamExt>,
     qp: u8,
+    /// The next frame must be an IDR: the first real one (see [`VideoEncoder::new`]).
+    intra_pending: bool,
 }
 
 impl VideoEncoder {
@@ -59,46 +64,39 @@ impl VideoEncoder {
         if qp == self.qp {
             return Ok(());
         }
-        if let Some(params) = self.params.as_mut() {
-            params.sSpatialLayers[0].iDLayerQp = i32::from(qp);
-            // SAFETY: the encoder is initialised (a frame was encoded), `params` is a
-            // complete SEncParamExt read back from this encoder and outlives the call, which
-            // copies it. Only the layer quantiser differs, which openh264 applies without a
-            // reset or an IDR.
-            let code = unsafe {
-                self.encoder.raw_api().set_option(
-                    ENCODER_OPTION_SVC_ENCODE_PARAM_EXT,
-                    std::ptr::from_mut::<SEncParamExt>(params).cast(),
-                )
-            };
-            if code != 0 {
-                return Err(CodecError::SetQp(qp, code));
-            }
+        self.params.sSpatialLayers[0].iDLayerQp = i32::from(qp);
+        // SAFETY: the encoder is initialised (see `new`), `params` is a complete
+        // SEncParamExt read back from this encoder and outlives the call, which copies it.
+        // Only the layer quantiser differs, which openh264 applies without a reset or an IDR.
+        let code = unsafe {
+            self.encoder.raw_api().set_option(
+                ENCODER_OPTION_SVC_ENCODE_PARAM_EXT,
+                std::ptr::from_mut::<SEncParamExt>(&mut self.params).cast(),
+            )
+        };
+        if code != 0 {
+            return Err(CodecError::SetQp(qp, code));
         }
         self.qp = qp;
         Ok(())
     }
 
-    /// Reads the running parameters back and applies the wanted quantiser: the crate sets up
-    /// the encoder lazily on the first frame, with openh264's default layer quantiser.
-    fn adopt_params(&mut self) -> Result<(), CodecError> {
+    /// The running parameters, read back from an initialised encoder.
+    fn read_params(encoder: &mut Encoder) -> Result<Box<SEncParamExt>, CodecError> {
         // SAFETY: SEncParamExt is plain old data (integers, floats, bools and arrays of
         // them); all-zero is a valid value that GetOption overwrites entirely.
         let mut params: Box<SEncParamExt> = Box::new(unsafe { std::mem::zeroed() });
         // SAFETY: initialised encoder; GetOption copies exactly one SEncParamExt into it.
         let code = unsafe {
-            self.encoder.raw_api().get_option(
+            encoder.raw_api().get_option(
                 ENCODER_OPTION_SVC_ENCODE_PARAM_EXT,
                 std::ptr::from_mut::<SEncParamExt>(&mut params).cast(),
             )
         };
         if code != 0 {
-            return Err(CodecError::SetQp(self.qp, code));
+            return Err(CodecError::SetQp(QP_START, code));
         }
-        let wanted = self.qp;
-        self.qp = u8::try_from(params.sSpatialLayers[0].iDLayerQp).unwrap_or(0);
-        self.params = Some(params);
-        self.set_qp(wanted)
+        Ok(params)
     }
 }
 
@@ -110,8 +108,10 @@ fn check_size(w: u32, h: u32) -> Result<(), CodecError> {
 }
 
 impl VideoEncoder {
-    /// An encoder at [`QP_START`]; quality is then set per frame with [`Self::set_qp`].
-    pub fn new(width: u32, height: u32, fps: f32) -> Result<Self, CodecError> {
+    /// An encoder at `qp` (clamped to what the quality control uses); quality is then set per
+    /// frame with [`Self::set_qp`]. Frames of another size are scaled to `width`×`height`
+    /// before they are encoded.
+    pub fn new(width: u32, height: u32, fps: f32, qp: u8) -> Result<Self, CodecError> {
         check_size(width, height)?;
         let config = EncoderConfig::new()
             .usage_type(UsageType::CameraVideoRealTime)
@@ -127,13 +127,25 @@ impl VideoEncoder {
             // No periodic IDR: keyframes are sent when asked for (loss, monitor switch).
             .intra_frame_period(IntraFramePeriod::from_num_frames(0))
             .num_threads(1);
-        let encoder = Encoder::with_api_config(OpenH264API::from_source(), config)?;
-        Ok(Self {
+        let mut encoder = Encoder::with_api_config(OpenH264API::from_source(), config)?;
+        // The crate sets openh264 up on the first frame, at its default quantiser (26), and
+        // the quantiser can only be changed after that. A new encoder usually means a new
+        // size in the middle of heavy motion, where an IDR at 26 would cost seconds of
+        // budget: so a blank frame starts it (its output is dropped; the decoder never sees
+        // it) and the first real frame is an IDR at the wanted quantiser.
+        let yuv = I420Frame::new(width, height);
+        encoder.encode(&yuv)?;
+        let params = Self::read_params(&mut encoder)?;
+        let mut this = Self {
             encoder,
-            yuv: I420Frame::new(width, height),
-            params: None,
-            qp: QP_START,
-        })
+            yuv,
+            downscaler: None,
+            qp: u8::try_from(params.sSpatialLayers[0].iDLayerQp).unwrap_or(QP_START),
+            params,
+            intra_pending: true,
+        };
+        this.set_qp(qp)?;
+        Ok(this)
     }
 
     pub fn encode(
@@ -142,9 +154,15 @@ impl VideoEncoder {
         keyframe: bool,
     ) -> Result<EncodedFrame, CodecError> {
         let started = std::time::Instant::now();
-        self.yuv.fill_from_bgra(frame)?;
+        if (frame.width, frame.height) == self.size() {
+            self.yuv.fill_from_bgra(frame)?;
+        } else {
+            let (w, h) = self.size();
+            let downscaler = self.downscaler.get_or_insert_with(|| Downscaler::new(w, h));
+            self.yuv.fill_from_bgra(downscaler.shrink(frame)?)?;
+        }
         let converted = std::time::Instant::now();
-        if keyframe {
+        if keyframe || self.intra_pending {
             self.encoder.force_intra_frame();
         }
         let (data, keyframe) = {
@@ -152,11 +170,7 @@ impl VideoEncoder {
             let keyframe = matches!(bitstream.frame_type(), FrameType::IDR | FrameType::I);
             (bitstream.to_vec(), keyframe)
         };
-        if self.params.is_none() {
-            // The crate sets the encoder up on the first frame (at openh264's base quantiser,
-            // which is QP_START): from now on the quantiser can be changed.
-            self.adopt_params()?;
-        }
+        self.intra_pending &= !keyframe;
         Ok(EncodedFrame {
             data,
             keyframe,
@@ -230,7 +244,7 @@ mod tests {
         let (w, h) = (320, 240);
         let mut pattern = TestPattern::new(w, h);
         let mut frame = BgraFrame::new(w, h);
-        let mut enc = VideoEncoder::new(w, h, 30.0).expect("encoder");
+        let mut enc = VideoEncoder::new(w, h, 30.0, QP_START).expect("encoder");
         let mut dec = VideoDecoder::new().expect("decoder");
         for i in 0..10 {
             pattern.draw_next(&mut frame);
@@ -261,7 +275,7 @@ mod tests {
     fn the_quantiser_changes_size_without_a_keyframe() {
         let (w, h) = (320, 240);
         let mut frame = BgraFrame::new(w, h);
-        let mut enc = VideoEncoder::new(w, h, 30.0).expect("encoder");
+        let mut enc = VideoEncoder::new(w, h, 30.0, QP_START).expect("encoder");
         let mut dec = VideoDecoder::new().expect("decoder");
         let mut sizes = Vec::new();
         // Fresh texture every frame, so every frame costs about the same at one QP.
@@ -297,8 +311,59 @@ mod tests {
     }
 
     #[test]
+    fn a_new_encoder_starts_with_an_idr_at_the_quantiser_asked_for() {
+        let (w, h) = (320, 240);
+        let mut frame = BgraFrame::new(w, h);
+        let mut seed = 0x9e37_79b9_u32;
+        for px in frame.data.chunks_mut(4) {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            px.copy_from_slice(&[(seed >> 24) as u8, (seed >> 16) as u8, seed as u8, 255]);
+        }
+        let idr_size = |qp: u8| {
+            let mut enc = VideoEncoder::new(w, h, 30.0, qp).expect("encoder");
+            assert_eq!(enc.qp(), qp);
+            let encoded = enc.encode(&frame, false).expect("encode");
+            assert!(encoded.keyframe, "the first frame is an IDR");
+            let mut dec = VideoDecoder::new().expect("decoder");
+            assert!(dec.decode(&encoded.data).expect("decode").is_some());
+            encoded.data.len()
+        };
+        let (fine, coarse) = (idr_size(QP_BEST), idr_size(QP_WORST));
+        assert!(coarse * 4 < fine, "QP 44: {coarse} bytes, QP 20: {fine}");
+    }
+
+    #[test]
+    fn a_frame_coded_at_half_size_keeps_the_picture() {
+        let (w, h) = (640, 480);
+        let mut frame = BgraFrame::new(w, h);
+        // Large blocks survive a 2× shrink: left half blue, right half orange.
+        for (i, px) in frame.data.chunks_mut(4).enumerate() {
+            let x = i as u32 % w;
+            px.copy_from_slice(if x < w / 2 {
+                &[200, 60, 20, 255]
+            } else {
+                &[20, 140, 240, 255]
+            });
+        }
+        let mut enc = VideoEncoder::new(w / 2, h / 2, 30.0, QP_START).expect("encoder");
+        let mut dec = VideoDecoder::new().expect("decoder");
+        let encoded = enc.encode(&frame, true).expect("encode");
+        let decoded = dec.decode(&encoded.data).expect("decode").expect("picture");
+        assert_eq!((decoded.width, decoded.height), (w / 2, h / 2));
+        let at = |x: u32, y: u32| {
+            let i = ((y * decoded.width + x) * 4) as usize;
+            [decoded.rgba[i], decoded.rgba[i + 1], decoded.rgba[i + 2]]
+        };
+        let close = |a: [u8; 3], b: [u8; 3]| a.iter().zip(b).all(|(x, y)| x.abs_diff(y) < 12);
+        assert!(close(at(40, 100), [20, 60, 200]), "{:?}", at(40, 100));
+        assert!(close(at(280, 100), [240, 140, 20]), "{:?}", at(280, 100));
+    }
+
+    #[test]
     fn odd_sizes_and_garbage_are_errors_not_panics() {
-        assert!(VideoEncoder::new(321, 240, 30.0).is_err());
+        assert!(VideoEncoder::new(321, 240, 30.0, QP_START).is_err());
         let mut dec = VideoDecoder::new().expect("decoder");
         let _ = dec.decode(&[0, 0, 0, 1, 0x65, 1, 2, 3, 4, 5]);
         let _ = dec.decode(&[0xff; 100]);

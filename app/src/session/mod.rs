@@ -231,8 +231,14 @@ impl Default for VideoConfig {
 /// A decoded frame on the helper, lent to a [`FrameSink`].
 pub struct DecodedFrameRef<'a> {
     pub seq: u64,
+    /// The picture's size: smaller than the screen while the path cannot carry full-size
+    /// motion.
     pub width: u32,
     pub height: u32,
+    /// The sharer's screen (monitor) it shows, which pointer and annotation coordinates
+    /// refer to: the picture is meant to be shown stretched to this.
+    pub screen_width: u32,
+    pub screen_height: u32,
     /// Tightly packed RGBA.
     pub rgba: &'a [u8],
 }

@@ -29,6 +29,12 @@ impl RemoteControl {
     pub fn new(source: &SourceSpec) -> Self {
         let (controllable, display) = match source {
             SourceSpec::X11 { display, .. } => (cfg!(target_os = "linux"), display.clone()),
+            // enigo injects on Windows and macOS, and on Linux through X11 (XWayland too);
+            // a pure Wayland session has no injection without the remote-desktop portal.
+            SourceSpec::Xcap { .. } => (
+                !cfg!(target_os = "linux") || std::env::var_os("DISPLAY").is_some(),
+                None,
+            ),
             SourceSpec::TestPattern { .. } => (false, None),
         };
         Self {

@@ -19,7 +19,7 @@ use crate::capture::{self, CursorPosition, CursorShape, MonitorInfo, ScreenSourc
 use crate::media::damage::DamageTracker;
 use crate::media::frame::BgraFrame;
 use crate::media::h264::{VideoDecoder, VideoEncoder};
-use crate::media::rate::{QualityController, QP_BEST};
+use crate::media::rate::{scaled_size, QualityController, QP_BEST};
 use crate::protocol::{now_us, FrameHeader, MAX_FRAME_LEN};
 
 pub const MAX_IN_FLIGHT: u64 = 3;
@@ -31,6 +31,10 @@ const REFINEMENT_FRAMES: u32 = 2;
 /// fill every frame slot and a keystroke would wait for the next one.
 const REFINEMENT_INTERVAL: Duration = Duration::from_millis(100);
 const NO_MONITOR_REQUEST: i64 = -1;
+/// A still picture shown smaller during motion is refined at full size (a keyframe, often a
+/// few hundred kilobits) only when the path can pay for it within a second or so; on a
+/// thinner path it is refined at the size it has, and grows back as frames get cheap.
+const FULL_SIZE_REFINEMENT_MIN_BPS: f64 = 1_500_000.0;
 
 /// Shared between the sharer's session task and its pipeline thread.
 pub struct PipelineControl {
@@ -251,12 +255,23 @@ fn run_pipeline(
                 next_refinement = started + REFINEMENT_INTERVAL;
             }
         }
-        let size_changed = encoder
-            .as_ref()
-            .is_none_or(|e| e.size() != (frame.width, frame.height));
+        // Motion that quality alone cannot pay for is coded smaller (the helper stretches
+        // it back); a still picture is worth its full size again.
+        let divisor = if refining && target >= FULL_SIZE_REFINEMENT_MIN_BPS {
+            1
+        } else {
+            quality.divisor()
+        };
+        let coded = scaled_size(frame.width, frame.height, divisor);
+        let qp = if refining { QP_BEST } else { quality.qp() };
+        let size_changed = encoder.as_ref().is_none_or(|e| e.size() != coded);
         if size_changed {
+            debug!(
+                "coding {}×{} of {}×{}",
+                coded.0, coded.1, frame.width, frame.height
+            );
             encoder = Some(
-                VideoEncoder::new(frame.width, frame.height, config.fps as f32)
+                VideoEncoder::new(coded.0, coded.1, config.fps as f32, qp)
                     .map_err(|e| e.to_string())?,
             );
         }
@@ -264,7 +279,6 @@ fn run_pipeline(
             continue;
         };
         let keyframe = size_changed || control.force_keyframe.swap(false, Ordering::Relaxed);
-        let qp = if refining { QP_BEST } else { quality.qp() };
         if let Err(e) = enc.set_qp(qp) {
             warn!("{e}");
         }
@@ -463,6 +477,8 @@ pub fn spawn_receiver(
                                     seq: header.seq,
                                     width: picture.width,
                                     height: picture.height,
+                                    screen_width: u32::from(header.width),
+                                    screen_height: u32::from(header.height),
                                     rgba: picture.rgba,
                                 });
                             }

@@ -27,6 +27,8 @@ struct Observed {
     seen: HashMap<u32, Instant>,
     bytes: usize,
     frames: usize,
+    /// Decoded pictures by coded size (smaller than the screen while motion is scaled down).
+    coded: HashMap<(u32, u32), usize>,
 }
 
 fn clock_ticks() -> f64 {
@@ -76,8 +78,8 @@ pub async fn run(seconds: u64, fps: u32, width: u32, height: u32) -> anyhow::Res
     println!();
     println!("Screen → helper, {width}×{height}, 30 Hz animation, sharer capped at {fps} fps, loopback, {seconds} s per scene (first 2 s not counted).");
     println!();
-    println!("| scene | latency p50 | p95 | frames/s shown | kbit/s | sharer pipeline CPU (% of a core) | Xvfb CPU (% of a core, incl. drawing) |");
-    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!("| scene | latency p50 | p95 | frames/s shown | kbit/s | picture coded at (most frames) | sharer pipeline CPU (% of a core) | Xvfb CPU (% of a core, incl. drawing) |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for (kind, stamp_every_frame, label) in [
         (SceneKind::Idle, false, "idle desktop"),
         (SceneKind::Typing, false, "typing, 10 keystrokes/s"),
@@ -169,12 +171,15 @@ async fn scene_run(
     let sink_measuring = measuring.clone();
     let sink = Arc::new(move |f: &DecodedFrameRef<'_>| {
         let now = Instant::now();
-        let value = read_stamp(f.rgba, f.width);
+        let value = read_stamp(f.rgba, f.width, f.screen_width);
         if let Ok(mut o) = sink_observed.lock() {
             if sink_measuring.load(Ordering::Relaxed) {
                 o.frames += 1;
+                *o.coded.entry((f.width, f.height)).or_insert(0) += 1;
             }
-            o.seen.entry(value).or_insert(now);
+            if let Some(value) = value {
+                o.seen.entry(value).or_insert(now);
+            }
         }
     });
     let base = SessionConfig {
@@ -214,6 +219,7 @@ async fn scene_run(
         if cpu_start.is_none() && started.elapsed() >= warmup {
             if let Ok(mut o) = observed.lock() {
                 o.seen.clear();
+                o.coded.clear();
                 o.bytes = 0;
                 o.frames = 0;
             }
@@ -270,8 +276,13 @@ async fn scene_run(
             format!("{p:.1} ms")
         }
     };
+    let coded = o
+        .coded
+        .iter()
+        .max_by_key(|(_, n)| **n)
+        .map_or("–".to_string(), |((w, h), _)| format!("{w}×{h}"));
     println!(
-        "| {} | {} | {} | {fps:.1} | {kbps:.0} | {:.1} | {:.1} |",
+        "| {} | {} | {} | {fps:.1} | {kbps:.0} | {coded} | {:.1} | {:.1} |",
         label,
         lat(&mut latencies, 0.5),
         lat(&mut latencies, 0.95),
