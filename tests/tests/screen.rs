@@ -95,21 +95,65 @@ fn load_png(path: &std::path::Path) -> (u32, u32, Vec<u8>) {
     (info.width, info.height, buf)
 }
 
-#[test]
-fn the_helper_sees_what_is_on_the_sharers_screen_and_an_idle_screen_sends_nothing() {
-    let (w, h) = (1280, 720);
+/// The still picture the helper saved, against what is on the screen.
+fn saved_picture_psnr(path: &std::path::Path, w: u32, h: u32) -> f64 {
+    let (fw, fh, rgba) = load_png(path);
+    assert_eq!((fw, fh), (w, h), "the picture has the screen's size");
+    let expected: Vec<u8> = (0..h)
+        .flat_map(|y| (0..w).map(move |x| (x, y)))
+        .flat_map(|(x, y)| {
+            let (r, g, b) = known_pixel(x, y, w, h);
+            [r, g, b]
+        })
+        .collect();
+    let got: Vec<u8> = rgba.chunks(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
+    psnr(&expected, &got)
+}
+
+/// An Xvfb screen showing the known picture, and a helper with a code who saves the last
+/// picture it gets to `out`.
+struct StillScreen {
+    x: Xvfb,
+    painter: Painter,
+    rv: Rendezvous,
+    helper: Peer,
+    code: String,
+    out: std::path::PathBuf,
+}
+
+fn still_screen_and_helper(w: u32, h: u32, tag: &str) -> StillScreen {
     let x = Xvfb::start(&[(w, h)]);
     let painter = Painter::open(&x.display, 0);
     painter.show(&known_picture(w, h));
-
     let rv = Rendezvous::start(&[]);
-    let out = std::env::temp_dir().join(format!("tandem-frame-{}.png", std::process::id()));
+    let out = std::env::temp_dir().join(format!("tandem-{tag}-{}.png", std::process::id()));
     let out_arg = out.to_string_lossy().to_string();
     let mut helper = Peer::assist(&rv.url, "Anna Rossi", &["--save-frame", &out_arg]);
     let code = helper.wait_for("code_issued", T)["code"]
         .as_str()
         .expect("code")
         .to_string();
+    StillScreen {
+        x,
+        painter,
+        rv,
+        helper,
+        code,
+        out,
+    }
+}
+
+#[test]
+fn the_helper_sees_what_is_on_the_sharers_screen_and_an_idle_screen_sends_nothing() {
+    let (w, h) = (1280, 720);
+    let StillScreen {
+        x,
+        painter,
+        rv,
+        mut helper,
+        code,
+        out,
+    } = still_screen_and_helper(w, h, "frame");
     let mut sharer = Peer::share_display(&rv.url, &code, &x.display, &[]);
     sharer.wait_for("consent_requested", T);
     sharer.type_line("y");
@@ -168,24 +212,15 @@ fn the_helper_sees_what_is_on_the_sharers_screen_and_an_idle_screen_sends_nothin
     assert!(helper.wait_exit(T).success());
     assert!(sharer.wait_exit(T).success());
 
-    let (fw, fh, rgba) = load_png(&out);
     if let Some(dir) = std::env::var_os("TANDEM_TEST_ARTIFACTS") {
         let _ = std::fs::copy(
             &out,
             std::path::Path::new(&dir).join("helper-still-frame.png"),
         );
     }
+    let quality = saved_picture_psnr(&out, w, h);
+    let (_, _, rgba) = load_png(&out);
     let _ = std::fs::remove_file(&out);
-    assert_eq!((fw, fh), (w, h));
-    let expected: Vec<u8> = (0..h)
-        .flat_map(|y| (0..w).map(move |x| (x, y)))
-        .flat_map(|(x, y)| {
-            let (r, g, b) = known_pixel(x, y, w, h);
-            [r, g, b]
-        })
-        .collect();
-    let got: Vec<u8> = rgba.chunks(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
-    let quality = psnr(&expected, &got);
     eprintln!("PSNR of the still picture on the helper: {quality:.1} dB");
     assert!(quality > 30.0, "PSNR {quality:.1} dB");
     // And the blocks have their colours.
@@ -371,21 +406,6 @@ fn monitors_carry_the_desktop_scale_and_titled_windows_are_listed() {
     );
 }
 
-/// The still picture the helper saved, against what is on the screen.
-fn saved_picture_psnr(path: &std::path::Path, w: u32, h: u32) -> f64 {
-    let (fw, fh, rgba) = load_png(path);
-    assert_eq!((fw, fh), (w, h), "the picture has the screen's size");
-    let expected: Vec<u8> = (0..h)
-        .flat_map(|y| (0..w).map(move |x| (x, y)))
-        .flat_map(|(x, y)| {
-            let (r, g, b) = known_pixel(x, y, w, h);
-            [r, g, b]
-        })
-        .collect();
-    let got: Vec<u8> = rgba.chunks(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
-    psnr(&expected, &got)
-}
-
 #[test]
 fn busy_motion_is_coded_smaller_and_a_still_screen_comes_back_sharp_at_full_size() {
     use std::sync::atomic::{AtomicBool, Ordering};
@@ -393,17 +413,14 @@ fn busy_motion_is_coded_smaller_and_a_still_screen_comes_back_sharp_at_full_size
     use tandem_tests::scenes::{Scene, SceneKind};
 
     let (w, h) = (1280, 720);
-    let x = Xvfb::start(&[(w, h)]);
-    let painter = Painter::open(&x.display, 0);
-    painter.show(&known_picture(w, h));
-    let rv = Rendezvous::start(&[]);
-    let out = std::env::temp_dir().join(format!("tandem-motion-{}.png", std::process::id()));
-    let out_arg = out.to_string_lossy().to_string();
-    let mut helper = Peer::assist(&rv.url, "Anna Rossi", &["--save-frame", &out_arg]);
-    let code = helper.wait_for("code_issued", T)["code"]
-        .as_str()
-        .expect("code")
-        .to_string();
+    let StillScreen {
+        x,
+        painter,
+        rv,
+        mut helper,
+        code,
+        out,
+    } = still_screen_and_helper(w, h, "motion");
     let mut sharer = Peer::share_display(&rv.url, &code, &x.display, &[]);
     sharer.wait_for("consent_requested", T);
     sharer.type_line("y");
@@ -464,17 +481,14 @@ fn busy_motion_is_coded_smaller_and_a_still_screen_comes_back_sharp_at_full_size
 #[test]
 fn the_xcap_backend_shows_the_screen_to_the_helper() {
     let (w, h) = (1024, 768);
-    let x = Xvfb::start(&[(w, h)]);
-    let painter = Painter::open(&x.display, 0);
-    painter.show(&known_picture(w, h));
-    let rv = Rendezvous::start(&[]);
-    let out = std::env::temp_dir().join(format!("tandem-xcap-{}.png", std::process::id()));
-    let out_arg = out.to_string_lossy().to_string();
-    let mut helper = Peer::assist(&rv.url, "Anna Rossi", &["--save-frame", &out_arg]);
-    let code = helper.wait_for("code_issued", T)["code"]
-        .as_str()
-        .expect("code")
-        .to_string();
+    let StillScreen {
+        x,
+        painter,
+        rv,
+        mut helper,
+        code,
+        out,
+    } = still_screen_and_helper(w, h, "xcap");
     // xcap finds the display through $DISPLAY, as it would on a desktop.
     let mut sharer = Peer::spawn_with_env(
         "sharer",

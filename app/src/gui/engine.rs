@@ -141,3 +141,31 @@ pub fn run(
         },
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_picture_coded_smaller_stands_for_the_whole_screen() {
+        let slot = Arc::new(FrameSlot::default());
+        let sink = slot.sink();
+        let rgba = vec![7u8; 320 * 180 * 4];
+        sink(&DecodedFrameRef {
+            seq: 4,
+            width: 320,
+            height: 180,
+            screen_width: 1280,
+            screen_height: 720,
+            rgba: &rgba,
+        });
+        let frame = slot.take().expect("a frame");
+        // Pointer, cursor and strokes are in the screen's pixels; the picture is stretched.
+        assert_eq!((frame.seq, frame.width, frame.height), (4, 1280, 720));
+        match frame.handle {
+            image::Handle::Rgba { width, height, .. } => assert_eq!((width, height), (320, 180)),
+            other => panic!("unexpected handle {other:?}"),
+        }
+        assert!(slot.take().is_none(), "taken once");
+    }
+}
