@@ -135,13 +135,37 @@ pub enum SourceSpec {
     Xcap { monitor: Option<u32> },
 }
 
+/// Whether this is a Wayland session. Its `$DISPLAY`, if any, is XWayland, which holds only
+/// the X applications: capturing it would show the rest of the desktop black, and XTest
+/// input would reach only those applications.
+pub fn wayland_session() -> bool {
+    wayland_in(&env_var)
+}
+
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn wayland_in(env: &dyn Fn(&str) -> Option<String>) -> bool {
+    env("WAYLAND_DISPLAY").is_some()
+        || env("XDG_SESSION_TYPE").is_some_and(|t| t.eq_ignore_ascii_case("wayland"))
+}
+
 impl SourceSpec {
-    /// The sharer's own screen: X11 when there is a display (the fast backend), else the
-    /// platform's capture API.
+    /// The sharer's own screen: X11 when the desktop is an X display (the fast backend),
+    /// else the platform's capture API. A display named explicitly is always X11.
     pub fn this_desktop(display: Option<String>, monitor: Option<u32>) -> Self {
-        let has_x11 = cfg!(target_os = "linux")
-            && (display.is_some() || std::env::var_os("DISPLAY").is_some_and(|d| !d.is_empty()));
-        if has_x11 {
+        Self::this_desktop_in(display, monitor, &env_var)
+    }
+
+    fn this_desktop_in(
+        display: Option<String>,
+        monitor: Option<u32>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Self {
+        let x11_desktop = cfg!(target_os = "linux")
+            && (display.is_some() || (env("DISPLAY").is_some() && !wayland_in(env)));
+        if x11_desktop {
             Self::X11 { display, monitor }
         } else {
             Self::Xcap { monitor }
@@ -224,5 +248,55 @@ impl ScreenSource for PatternSource {
         }
         self.pattern.draw_next(out);
         Ok(())
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn an_x_desktop_is_captured_through_x11_and_a_wayland_one_through_xcap() {
+        let x11 = |m| SourceSpec::X11 {
+            display: None,
+            monitor: m,
+        };
+        let pick = |vars: &[(&str, &str)]| SourceSpec::this_desktop_in(None, Some(1), &env(vars));
+        assert_eq!(pick(&[("DISPLAY", ":0")]), x11(Some(1)));
+        assert_eq!(
+            pick(&[("DISPLAY", ":0"), ("XDG_SESSION_TYPE", "x11")]),
+            x11(Some(1))
+        );
+        // GNOME or KDE on Wayland: $DISPLAY is XWayland, which would show black windows.
+        let xcap = SourceSpec::Xcap { monitor: Some(1) };
+        assert_eq!(
+            pick(&[("DISPLAY", ":0"), ("WAYLAND_DISPLAY", "wayland-0")]),
+            xcap
+        );
+        assert_eq!(
+            pick(&[("DISPLAY", ":1"), ("XDG_SESSION_TYPE", "wayland")]),
+            xcap
+        );
+        assert_eq!(pick(&[("WAYLAND_DISPLAY", "wayland-0")]), xcap);
+        // A display asked for by name is X11 whatever the session.
+        assert_eq!(
+            SourceSpec::this_desktop_in(
+                Some(":5".into()),
+                None,
+                &env(&[("WAYLAND_DISPLAY", "wayland-0")])
+            ),
+            SourceSpec::X11 {
+                display: Some(":5".into()),
+                monitor: None
+            }
+        );
     }
 }

@@ -29,10 +29,13 @@ impl RemoteControl {
     pub fn new(source: &SourceSpec) -> Self {
         let (controllable, display) = match source {
             SourceSpec::X11 { display, .. } => (cfg!(target_os = "linux"), display.clone()),
-            // enigo injects on Windows and macOS, and on Linux through X11 (XWayland too);
-            // a pure Wayland session has no injection without the remote-desktop portal.
+            // enigo injects on Windows and macOS, and on Linux through XTest; in a Wayland
+            // session that would reach only the X applications, so control is declined as
+            // not possible (view and annotation still work).
             SourceSpec::Xcap { .. } => (
-                !cfg!(target_os = "linux") || std::env::var_os("DISPLAY").is_some(),
+                !cfg!(target_os = "linux")
+                    || (std::env::var_os("DISPLAY").is_some()
+                        && !crate::capture::wayland_session()),
                 None,
             ),
             SourceSpec::TestPattern { .. } => (false, None),
