@@ -5,7 +5,11 @@
 //!
 //! One pairing: the helper connects and gets a nameplate; the sharer connects and claims
 //! it; each side sends one message and waits for the other's. The server runs as its own
-//! process; the load comes from this one, over loopback.
+//! process; the load comes from this one over loopback, or from several worker processes
+//! (`--load-processes`) when one process cannot hold all the sockets (20 000 open files per
+//! process here: 10 000 pairings in flight are 20 000 client sockets). `redis2` is two
+//! instances sharing one Redis, the helper on one and the sharer on the other, as behind a
+//! load balancer: each instance then holds one socket per pairing.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -25,50 +29,79 @@ use tokio_tungstenite::tungstenite::Message;
 pub enum Server {
     Memory,
     Redis,
+    /// Two instances sharing one Redis: helpers on the first, sharers on the second.
+    Redis2,
     Wormhole,
 }
 
+/// The server under test: its processes (one, or two instances) and where helpers and
+/// sharers connect.
 struct Running {
-    child: Child,
-    url: String,
+    children: Vec<Child>,
+    helper_url: String,
+    sharer_url: String,
     _redis: Option<tandem_tests::redis::RedisServer>,
     _dir: Option<tandem_tests::tempdir::Dir>,
 }
 
+impl Running {
+    fn pids(&self) -> Vec<u32> {
+        self.children.iter().map(Child::id).collect()
+    }
+}
+
 impl Drop for Running {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
+}
+
+fn start_rendezvous(
+    rendezvous_bin: &std::path::Path,
+    redis: Option<&tandem_tests::redis::RedisServer>,
+) -> anyhow::Result<(Child, String)> {
+    let mut cmd = Command::new(rendezvous_bin);
+    cmd.args(["--listen", "127.0.0.1:0", "--allow-dev-identity"])
+        .args(["--allocate-per-minute", "100000000"])
+        .args(["--allocate-burst", "100000000"])
+        .args(["--join-per-minute", "100000000"])
+        .args(["--join-burst", "100000000"])
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    if let Some(redis) = redis {
+        cmd.args(["--redis", &redis.url()]);
+    }
+    let mut child = cmd.spawn().context("tandem-rendezvous")?;
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .ok_or_else(|| anyhow!("unexpected {line:?}"))?
+        .to_string();
+    Ok((child, url))
 }
 
 fn start(server: Server, rendezvous_bin: &std::path::Path) -> anyhow::Result<Running> {
     match server {
-        Server::Memory | Server::Redis => {
-            let redis = (server == Server::Redis).then(tandem_tests::redis::RedisServer::start);
-            let mut cmd = Command::new(rendezvous_bin);
-            cmd.args(["--listen", "127.0.0.1:0", "--allow-dev-identity"])
-                .args(["--allocate-per-minute", "100000000"])
-                .args(["--allocate-burst", "100000000"])
-                .args(["--join-per-minute", "100000000"])
-                .args(["--join-burst", "100000000"])
-                .env("RUST_LOG", "error")
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit());
-            if let Some(redis) = &redis {
-                cmd.args(["--redis", &redis.url()]);
+        Server::Memory | Server::Redis | Server::Redis2 => {
+            let redis = (server != Server::Memory).then(tandem_tests::redis::RedisServer::start);
+            let (first, helper_url) = start_rendezvous(rendezvous_bin, redis.as_ref())?;
+            let mut children = vec![first];
+            let mut sharer_url = helper_url.clone();
+            if server == Server::Redis2 {
+                let (second, url) = start_rendezvous(rendezvous_bin, redis.as_ref())?;
+                children.push(second);
+                sharer_url = url;
             }
-            let mut child = cmd.spawn().context("tandem-rendezvous")?;
-            let mut line = String::new();
-            BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
-            let url = line
-                .trim()
-                .strip_prefix("listening on ")
-                .ok_or_else(|| anyhow!("unexpected {line:?}"))?
-                .to_string();
             Ok(Running {
-                child,
-                url,
+                children,
+                helper_url,
+                sharer_url,
                 _redis: redis,
                 _dir: None,
             })
@@ -97,9 +130,11 @@ fn start(server: Server, rendezvous_bin: &std::path::Path) -> anyhow::Result<Run
                 }
                 std::thread::sleep(Duration::from_millis(100));
             }
+            let url = format!("ws://127.0.0.1:{port}/v1");
             Ok(Running {
-                child,
-                url: format!("ws://127.0.0.1:{port}/v1"),
+                children: vec![child],
+                helper_url: url.clone(),
+                sharer_url: url,
                 _redis: None,
                 _dir: Some(dir),
             })
@@ -137,14 +172,14 @@ fn cpu_secs(pid: u32) -> f64 {
 
 // ---- one pairing, per protocol ----------------------------------------------------------
 
-async fn tandem_pairing(url: &str) -> anyhow::Result<()> {
-    let mut helper = MailboxClient::connect(url, None).await?;
+async fn tandem_pairing(helper_url: &str, sharer_url: &str) -> anyhow::Result<()> {
+    let mut helper = MailboxClient::connect(helper_url, None).await?;
     let allocation = helper
         .allocate(HelperIdentity::Dev {
             name: "Anna Rossi".into(),
         })
         .await?;
-    let mut sharer = MailboxClient::connect(url, None).await?;
+    let mut sharer = MailboxClient::connect(sharer_url, None).await?;
     sharer.join(&allocation.nameplate).await?;
     match helper.recv().await? {
         PeerEvent::PeerJoined => {}
@@ -265,21 +300,27 @@ struct Outcome {
     server_cpu: f64,
 }
 
-async fn load(
+/// What one load process measured: pairing latencies (ms) and failures.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct WorkerResult {
+    latencies_ms: Vec<f64>,
+    failed: u64,
+}
+
+/// Runs `concurrency` pairings in a loop for `seconds`, in this process.
+pub async fn pairings(
     server: Server,
-    url: &str,
-    pid: u32,
+    helper_url: &str,
+    sharer_url: &str,
     concurrency: usize,
     seconds: u64,
-) -> anyhow::Result<Outcome> {
+) -> anyhow::Result<WorkerResult> {
     let stop = Instant::now() + Duration::from_secs(seconds);
     let counter = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
-    let cpu_before = cpu_secs(pid);
-    let started = Instant::now();
     let mut workers = Vec::new();
     for _ in 0..concurrency {
-        let url = url.to_string();
+        let (helper_url, sharer_url) = (helper_url.to_string(), sharer_url.to_string());
         let counter = Arc::clone(&counter);
         let failed = Arc::clone(&failed);
         workers.push(tokio::spawn(async move {
@@ -288,11 +329,11 @@ async fn load(
                 let n = counter.fetch_add(1, Ordering::Relaxed);
                 let t = Instant::now();
                 let result = match server {
-                    Server::Wormhole => wormhole_pairing(&url, n).await,
-                    _ => tandem_pairing(&url).await,
+                    Server::Wormhole => wormhole_pairing(&helper_url, n).await,
+                    _ => tandem_pairing(&helper_url, &sharer_url).await,
                 };
                 match result {
-                    Ok(()) => latencies.push(t.elapsed()),
+                    Ok(()) => latencies.push(t.elapsed().as_secs_f64() * 1000.0),
                     Err(e) => {
                         if failed.fetch_add(1, Ordering::Relaxed) < 3 {
                             eprintln!("pairing failed: {e:#}");
@@ -303,20 +344,91 @@ async fn load(
             latencies
         }));
     }
-    let mut all = Vec::new();
+    let mut latencies_ms = Vec::new();
     for w in workers {
-        all.extend(w.await?);
+        latencies_ms.extend(w.await?);
+    }
+    Ok(WorkerResult {
+        latencies_ms,
+        failed: failed.load(Ordering::Relaxed),
+    })
+}
+
+/// `tandem-bench mailbox-worker`: one load process, its result as one JSON line.
+pub async fn worker(
+    server: Server,
+    helper_url: String,
+    sharer_url: String,
+    concurrency: usize,
+    seconds: u64,
+) -> anyhow::Result<()> {
+    let result = pairings(server, &helper_url, &sharer_url, concurrency, seconds).await?;
+    println!("{}", serde_json::to_string(&result)?);
+    Ok(())
+}
+
+async fn load(
+    server: Server,
+    running: &Running,
+    concurrency: usize,
+    processes: usize,
+    seconds: u64,
+) -> anyhow::Result<Outcome> {
+    let pids = running.pids();
+    let cpu = || pids.iter().map(|&p| cpu_secs(p)).sum::<f64>();
+    let cpu_before = cpu();
+    let started = Instant::now();
+    let mut results = Vec::new();
+    if processes <= 1 {
+        results.push(
+            pairings(
+                server,
+                &running.helper_url,
+                &running.sharer_url,
+                concurrency,
+                seconds,
+            )
+            .await?,
+        );
+    } else {
+        let exe = std::env::current_exe()?;
+        let mut children = Vec::new();
+        for i in 0..processes {
+            let share = concurrency / processes + usize::from(i < concurrency % processes);
+            let child = tokio::process::Command::new(&exe)
+                .arg("mailbox-worker")
+                .args(["--server", &format!("{server:?}").to_lowercase()])
+                .args(["--helper-url", &running.helper_url])
+                .args(["--sharer-url", &running.sharer_url])
+                .args(["--concurrency", &share.to_string()])
+                .args(["--seconds", &seconds.to_string()])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .context("a load worker")?;
+            children.push(child);
+        }
+        for child in children {
+            let out = child.wait_with_output().await?;
+            if !out.status.success() {
+                bail!("a load worker failed: {}", out.status);
+            }
+            results.push(serde_json::from_slice(&out.stdout).context("worker output")?);
+        }
     }
     let seconds = started.elapsed().as_secs_f64();
-    let server_cpu = cpu_secs(pid) - cpu_before;
-    all.sort();
+    let server_cpu = cpu() - cpu_before;
+    let failed = results.iter().map(|r| r.failed).sum();
+    let mut all: Vec<f64> = results.into_iter().flat_map(|r| r.latencies_ms).collect();
+    all.sort_by(f64::total_cmp);
     let pct = |p: f64| {
         all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
-            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+            .copied()
+            .unwrap_or(0.0)
     };
     Ok(Outcome {
         pairings: all.len() as u64,
-        failed: failed.load(Ordering::Relaxed),
+        failed,
         seconds,
         p50_ms: pct(0.50),
         p99_ms: pct(0.99),
@@ -379,6 +491,7 @@ pub async fn run(
     concurrency: Vec<usize>,
     seconds: u64,
     pending: usize,
+    load_processes: usize,
     rendezvous_bin: Option<std::path::PathBuf>,
 ) -> anyhow::Result<()> {
     let rendezvous_bin = rendezvous_bin.unwrap_or_else(|| tandem_tests::bin("tandem-rendezvous"));
@@ -388,10 +501,11 @@ pub async fn run(
     println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
     for server in servers {
         let running = start(server, &rendezvous_bin)?;
-        let pid = running.child.id();
-        let per_pending = memory_per_pending(server, &running.url, pid, pending).await / 1024.0;
+        let pid = running.pids()[0];
+        let per_pending =
+            memory_per_pending(server, &running.helper_url, pid, pending).await / 1024.0;
         for &c in &concurrency {
-            let o = load(server, &running.url, pid, c, seconds).await?;
+            let o = load(server, &running, c, load_processes, seconds).await?;
             println!(
                 "| {server:?} | {c} | {:.0} | {:.1} | {:.1} | {} | {:.2} | {per_pending:.1} KiB |",
                 o.pairings as f64 / o.seconds,

@@ -102,6 +102,23 @@ enum What {
         /// The server binary (e.g. a release build); default: next to this one.
         #[arg(long)]
         rendezvous_bin: Option<std::path::PathBuf>,
+        /// Load from this many worker processes (each holds its share of the sockets).
+        #[arg(long, default_value_t = 1)]
+        load_processes: usize,
+    },
+    /// One load process of `mailbox --load-processes N` (prints its result as JSON).
+    #[command(hide = true)]
+    MailboxWorker {
+        #[arg(long, value_enum)]
+        server: mailbox::Server,
+        #[arg(long)]
+        helper_url: String,
+        #[arg(long)]
+        sharer_url: String,
+        #[arg(long)]
+        concurrency: usize,
+        #[arg(long)]
+        seconds: u64,
     },
     /// The video leg on desktop-like scenes, with ffmpeg's libx264 on the same frames.
     Codec {
@@ -146,7 +163,25 @@ async fn main() -> anyhow::Result<()> {
             seconds,
             pending,
             rendezvous_bin,
-        } => mailbox::run(servers, concurrency, seconds, pending, rendezvous_bin).await,
+            load_processes,
+        } => {
+            mailbox::run(
+                servers,
+                concurrency,
+                seconds,
+                pending,
+                load_processes,
+                rendezvous_bin,
+            )
+            .await
+        }
+        What::MailboxWorker {
+            server,
+            helper_url,
+            sharer_url,
+            concurrency,
+            seconds,
+        } => mailbox::worker(server, helper_url, sharer_url, concurrency, seconds).await,
         What::QuicPeer {
             rendezvous,
             nameplate,
