@@ -15,7 +15,7 @@ use super::engine::{self, EngineMsg, FrameSlot, RemoteFrame, SessionFailure, Sta
 use super::i18n::Strings;
 use super::keys;
 use super::sign_in::{self as gui_sign_in, HelperAuth, SignInMsg, SignInPrompt};
-use super::sketch::{self, SketchLayer};
+use super::sketch::SketchLayer;
 use crate::annotation::{Annotation, PenColour, Sketch};
 use crate::input::view::ViewTransform;
 use crate::input::{DeclineReason, InputEvent, PointerButton};
@@ -1358,7 +1358,7 @@ impl App {
         {
             if let Ok(window) = u32::try_from(native) {
                 if let Err(e) =
-                    x11.set_visible_region(window, &sketch::outline(&self.overlay.sketch))
+                    x11.set_visible_region(window, &super::sketch::outline(&self.overlay.sketch))
                 {
                     tracing::warn!("overlay: {e}");
                 }
