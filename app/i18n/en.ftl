@@ -58,6 +58,7 @@ viewer-resume = Resume
 viewer-path-direct = Direct
 viewer-path-relayed = Relayed
 viewer-stats = { $path } · { $rtt } ms · { $fps } fps
+viewer-reduced = reduced size
 viewer-colour-red = Red
 viewer-colour-yellow = Yellow
 viewer-colour-blue = Blue

@@ -58,6 +58,7 @@ viewer-resume = Riprendi
 viewer-path-direct = Diretta
 viewer-path-relayed = Tramite relay
 viewer-stats = { $path } · { $rtt } ms · { $fps } fps
+viewer-reduced = risoluzione ridotta
 viewer-colour-red = Rosso
 viewer-colour-yellow = Giallo
 viewer-colour-blue = Blu

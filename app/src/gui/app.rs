@@ -240,7 +240,7 @@ pub struct App {
     pub screen: Screen,
     role: Option<Role>,
     commands: Option<mpsc::UnboundedSender<Command>>,
-    frames: Arc<FrameSlot>,
+    pub(super) frames: Arc<FrameSlot>,
     /// Messages from an older session are ignored.
     epoch: u64,
     peer_name: Option<String>,
@@ -1723,14 +1723,21 @@ impl App {
                 } else {
                     t.get("viewer-path-direct")
                 };
-                t.with(
+                let stats = t.with(
                     "viewer-stats",
                     &[
                         ("path", &kind),
                         ("rtt", &rtt.map_or("–".into(), |r| format!("{r:.0}"))),
                         ("fps", &fps.map_or("–".into(), |f| format!("{f:.0}"))),
                     ],
-                )
+                );
+                // Say why the picture is soft: busy motion is coded smaller for a moment.
+                match &v.shown {
+                    Some((frame, _)) if frame.picture_width < frame.width => {
+                        format!("{stats} · {}", t.get("viewer-reduced"))
+                    }
+                    _ => stats,
+                }
             }
             _ => String::new(),
         };

@@ -24,6 +24,8 @@ pub struct RemoteFrame {
     pub height: u32,
     /// The picture, possibly smaller than the screen: shown stretched to it.
     pub handle: image::Handle,
+    /// The picture's own width (less than `width` while busy motion is coded smaller).
+    pub picture_width: u32,
 }
 
 /// Holds the newest decoded frame until the GUI takes it.
@@ -47,6 +49,7 @@ impl FrameSlot {
                 width: frame.screen_width,
                 height: frame.screen_height,
                 handle,
+                picture_width: frame.width,
             });
         })
     }
@@ -162,6 +165,7 @@ mod tests {
         let frame = slot.take().expect("a frame");
         // Pointer, cursor and strokes are in the screen's pixels; the picture is stretched.
         assert_eq!((frame.seq, frame.width, frame.height), (4, 1280, 720));
+        assert_eq!(frame.picture_width, 320);
         match frame.handle {
             image::Handle::Rgba { width, height, .. } => assert_eq!((width, height), (320, 180)),
             other => panic!("unexpected handle {other:?}"),

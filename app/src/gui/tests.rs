@@ -10,9 +10,10 @@ use iced_test::selector;
 use tokio::sync::mpsc;
 
 use super::app::{ids, ControlState, Screen, SharerControl};
-use super::engine::EngineMsg;
+use super::engine::{EngineMsg, RemoteFrame};
 use super::{App, GuiOptions, Message};
 use crate::session::{Event, HelperIdentity, SessionConfig, SourceSpec, VideoConfig};
+use iced::widget::image;
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -900,4 +901,115 @@ async fn with_several_identity_providers_the_helper_chooses_one() {
             matches!(&app.screen, Screen::HelperCode { code: Some(_), .. })
         })
         .await;
+}
+
+#[tokio::test]
+async fn a_picture_coded_smaller_fills_the_view_and_says_so() {
+    let mut w = Window::new("ws://127.0.0.1:9", Some("Anna Rossi"), "en");
+    // As a session opens it: fitted to the window.
+    w.app.screen = Screen::Viewer(Box::new(super::app::Viewer {
+        fit: true,
+        ..Default::default()
+    }));
+    engine_event(
+        &mut w,
+        Event::Paired {
+            peer_name: Some("Marco B.".into()),
+        },
+    );
+    engine_event(&mut w, Event::ConsentGiven);
+    engine_event(
+        &mut w,
+        Event::PathChanged {
+            path: crate::net::PathInfo {
+                kind: "direct",
+                transport: "udp",
+                local: "192.0.2.1:5000".into(),
+                remote: "192.0.2.2:5000".into(),
+                local_type: "host".into(),
+                remote_type: "host".into(),
+            },
+        },
+    );
+    // Busy motion on a 1280×720 screen, coded at 320×180: left half blue, right half orange.
+    let (pw, ph) = (320u32, 180u32);
+    let rgba: Vec<u8> = (0..pw * ph)
+        .flat_map(|i| {
+            if i % pw < pw / 2 {
+                [20, 60, 200, 255]
+            } else {
+                [240, 140, 20, 255]
+            }
+        })
+        .collect();
+    w.app.frames.put(RemoteFrame {
+        seq: 1,
+        width: 1280,
+        height: 720,
+        handle: image::Handle::from_rgba(pw, ph, rgba),
+        picture_width: pw,
+    });
+    let epoch = w.app.epoch();
+    w.dispatch(Message::Engine(epoch, EngineMsg::Frame));
+    w.run_until(
+        "the picture",
+        |app| matches!(&app.screen, Screen::Viewer(v) if v.frames_shown >= 1),
+    )
+    .await;
+    w.assert_shows("Direct · – ms · – fps · reduced size");
+
+    // Rendered: the picture is stretched to the view (its halves far wider than 160 px)…
+    let (blue, orange, scale) = middle_row_colours(&w, "fit");
+    assert!(
+        blue > 400 * scale && orange > 400 * scale,
+        "halves of {blue} and {orange} px"
+    );
+    // …and at actual size to the screen's 1280 pixels: 640 px of blue, the rest of the
+    // 1024-px window orange.
+    w.click("Actual size");
+    let (blue, orange, scale) = middle_row_colours(&w, "actual");
+    assert!(
+        blue.abs_diff(640 * scale) < 20 * scale && orange > 300 * scale,
+        "halves of {blue} and {orange} px at actual size"
+    );
+}
+
+/// Counts the blue and orange pixels across the middle of the rendered window.
+fn middle_row_colours(w: &Window, name: &str) -> (u32, u32, u32) {
+    let dir = std::env::temp_dir().join(format!("tandem-reduced-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let mut ui = iced_test::simulator(w.app.main_view());
+    let snapshot = ui.snapshot(&iced::Theme::Light).expect("snapshot");
+    let _ = snapshot.matches_image(dir.join("reduced.png"));
+    let saved = std::fs::read_dir(&dir)
+        .expect("dir")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "png"))
+        .expect("a png");
+    let decoder = png::Decoder::new(std::io::BufReader::new(
+        std::fs::File::open(&saved).expect("png"),
+    ));
+    let mut reader = decoder.read_info().expect("info");
+    let mut pixels = vec![0; reader.output_buffer_size().expect("size")];
+    let info = reader.next_frame(&mut pixels).expect("frame");
+    if let Some(keep) = std::env::var_os("TANDEM_TEST_ARTIFACTS") {
+        let _ = std::fs::copy(
+            &saved,
+            std::path::Path::new(&keep).join(format!("gui-reduced-{name}.png")),
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let row = info.height / 2;
+    let near = |p: &[u8], c: [u8; 3]| p.iter().zip(c).all(|(a, b)| a.abs_diff(b) < 30);
+    let (mut blue, mut orange) = (0u32, 0u32);
+    for x in 0..info.width {
+        let i = ((row * info.width + x) * 4) as usize;
+        let p = &pixels[i..i + 3];
+        blue += u32::from(near(p, [20, 60, 200]));
+        orange += u32::from(near(p, [240, 140, 20]));
+    }
+    // Snapshots render at a scale factor.
+    (blue, orange, info.width / 1024)
 }
