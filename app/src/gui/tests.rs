@@ -539,26 +539,10 @@ fn the_overlay_draws_strokes_where_the_helper_put_them() {
     let element: iced::Element<'_, Message> = layer.into();
     let mut ui =
         iced_test::Simulator::with_size(iced::Settings::default(), (400.0, 300.0), element);
-    let snapshot = ui.snapshot(&iced::Theme::Light).expect("snapshot");
-    let dir = std::env::temp_dir().join(format!("tandem-overlay-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let path = dir.join("overlay.png");
-    let _ = snapshot.matches_image(&path);
-    let saved = std::fs::read_dir(&dir)
-        .expect("dir")
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|e| e == "png"))
-        .expect("a png");
-    let decoder = png::Decoder::new(std::io::BufReader::new(
-        std::fs::File::open(&saved).expect("png"),
-    ));
-    let mut reader = decoder.read_info().expect("info");
-    let mut pixels = vec![0; reader.output_buffer_size().expect("size")];
-    let info = reader.next_frame(&mut pixels).expect("frame");
-    let scale = info.width / 400; // snapshots render at a scale factor
+    let (width, pixels) = rendered_rgba(&mut ui, "overlay");
+    let scale = width / 400; // snapshots render at a scale factor
     let at = |x: u32, y: u32| {
-        let i = ((y * scale * info.width + x * scale) * 4) as usize;
+        let i = ((y * scale * width + x * scale) * 4) as usize;
         [pixels[i], pixels[i + 1], pixels[i + 2], pixels[i + 3]]
     };
     let [r, g, b] = PenColour::Blue.rgb();
@@ -575,7 +559,6 @@ fn the_overlay_draws_strokes_where_the_helper_put_them() {
             "({x}, {y}) is not drawn on"
         );
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn key_press(key: iced::keyboard::Key, modifiers: iced::keyboard::Modifiers) -> Message {
@@ -976,12 +959,31 @@ async fn a_picture_coded_smaller_fills_the_view_and_says_so() {
 
 /// Counts the blue and orange pixels across the middle of the rendered window.
 fn middle_row_colours(w: &Window, name: &str) -> (u32, u32, u32) {
-    let dir = std::env::temp_dir().join(format!("tandem-reduced-{}", std::process::id()));
+    let mut ui = iced_test::simulator(w.app.main_view());
+    let (width, pixels) = rendered_rgba(&mut ui, &format!("gui-reduced-{name}"));
+    let height = pixels.len() as u32 / 4 / width;
+    let row = &pixels[(height / 2 * width * 4) as usize..((height / 2 + 1) * width * 4) as usize];
+    let near = |p: &[u8], c: [u8; 3]| p.iter().zip(c).all(|(a, b)| a.abs_diff(b) < 30);
+    let blue = row
+        .chunks(4)
+        .filter(|p| near(&p[..3], [20, 60, 200]))
+        .count() as u32;
+    let orange = row
+        .chunks(4)
+        .filter(|p| near(&p[..3], [240, 140, 20]))
+        .count() as u32;
+    // Snapshots render at a scale factor.
+    (blue, orange, width / 1024)
+}
+
+/// Renders with the software renderer and reads the picture back: its width and RGBA
+/// pixels (kept in `$TANDEM_TEST_ARTIFACTS` as `name`.png when that is set).
+fn rendered_rgba(ui: &mut iced_test::Simulator<'_, Message>, name: &str) -> (u32, Vec<u8>) {
+    let snapshot = ui.snapshot(&iced::Theme::Light).expect("snapshot");
+    let dir = std::env::temp_dir().join(format!("tandem-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("dir");
-    let mut ui = iced_test::simulator(w.app.main_view());
-    let snapshot = ui.snapshot(&iced::Theme::Light).expect("snapshot");
-    let _ = snapshot.matches_image(dir.join("reduced.png"));
+    let _ = snapshot.matches_image(dir.join(format!("{name}.png")));
     let saved = std::fs::read_dir(&dir)
         .expect("dir")
         .filter_map(Result::ok)
@@ -994,22 +996,13 @@ fn middle_row_colours(w: &Window, name: &str) -> (u32, u32, u32) {
     let mut reader = decoder.read_info().expect("info");
     let mut pixels = vec![0; reader.output_buffer_size().expect("size")];
     let info = reader.next_frame(&mut pixels).expect("frame");
+    pixels.truncate(info.buffer_size());
     if let Some(keep) = std::env::var_os("TANDEM_TEST_ARTIFACTS") {
         let _ = std::fs::copy(
             &saved,
-            std::path::Path::new(&keep).join(format!("gui-reduced-{name}.png")),
+            std::path::Path::new(&keep).join(format!("{name}.png")),
         );
     }
     let _ = std::fs::remove_dir_all(&dir);
-    let row = info.height / 2;
-    let near = |p: &[u8], c: [u8; 3]| p.iter().zip(c).all(|(a, b)| a.abs_diff(b) < 30);
-    let (mut blue, mut orange) = (0u32, 0u32);
-    for x in 0..info.width {
-        let i = ((row * info.width + x) * 4) as usize;
-        let p = &pixels[i..i + 3];
-        blue += u32::from(near(p, [20, 60, 200]));
-        orange += u32::from(near(p, [240, 140, 20]));
-    }
-    // Snapshots render at a scale factor.
-    (blue, orange, info.width / 1024)
+    (info.width, pixels)
 }
