@@ -66,7 +66,7 @@ type Subscribers = Arc<Mutex<HashMap<String, mpsc::UnboundedSender<MailboxEvent>
 
 pub struct RedisStore {
     prefix: String,
-    commands: ConnectionManager,
+    commands: Commands,
     /// Subscribes and unsubscribes; replaced when the subscriber connection is redone.
     sink: Arc<tokio::sync::Mutex<Option<PubSubSink>>>,
     subscribers: Subscribers,
@@ -137,7 +137,7 @@ impl RedisStore {
             .map_err(|_| unavailable("no subscriber connection"))?;
         Ok(Self {
             prefix: prefix.to_string(),
-            commands,
+            commands: Commands(commands),
             sink,
             subscribers,
             _listener: listener,
@@ -188,19 +188,6 @@ impl RedisStore {
         }
     }
 
-    async fn script<T: redis::FromRedisValue>(
-        &self,
-        source: &str,
-        key: &str,
-        args: &[String],
-    ) -> Result<T, StoreError> {
-        eval(&self.commands, source, key, args).await
-    }
-
-    async fn command(&self, cmd: &redis::Cmd) -> Result<(), StoreError> {
-        query::<redis::Value>(&self.commands, cmd).await.map(|_| ())
-    }
-
     /// Session records in the same Redis, over the same connection.
     pub fn records(&self) -> RedisRecords {
         RedisRecords {
@@ -210,34 +197,47 @@ impl RedisStore {
     }
 }
 
-/// Runs a Lua script (see [`with_one_retry`]).
-async fn eval<T: redis::FromRedisValue>(
-    commands: &ConnectionManager,
-    source: &str,
-    key: &str,
-    args: &[String],
-) -> Result<T, StoreError> {
-    let script = redis::Script::new(source);
-    let mut invocation = script.key(key);
-    for arg in args {
-        invocation.arg(arg);
-    }
-    let invocation = &invocation;
-    with_one_retry(commands, |mut conn| async move {
-        invocation.invoke_async(&mut conn).await
-    })
-    .await
-}
+/// The command connection, shared by the store and the records (one retry path).
+#[derive(Clone)]
+struct Commands(ConnectionManager);
 
-/// Runs one command (see [`with_one_retry`]).
-async fn query<T: redis::FromRedisValue>(
-    commands: &ConnectionManager,
-    cmd: &redis::Cmd,
-) -> Result<T, StoreError> {
-    with_one_retry(commands, |mut conn| async move {
-        cmd.query_async(&mut conn).await
-    })
-    .await
+impl Commands {
+    /// Runs a Lua script (see [`with_one_retry`]).
+    async fn eval<T: redis::FromRedisValue>(
+        &self,
+        source: &str,
+        key: &str,
+        args: &[String],
+    ) -> Result<T, StoreError> {
+        let script = redis::Script::new(source);
+        let mut invocation = script.key(key);
+        for arg in args {
+            invocation.arg(arg);
+        }
+        let invocation = &invocation;
+        with_one_retry(&self.0, |mut conn| async move {
+            invocation.invoke_async(&mut conn).await
+        })
+        .await
+    }
+
+    /// Runs one command (see [`with_one_retry`]).
+    async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, StoreError> {
+        with_one_retry(&self.0, |mut conn| async move {
+            cmd.query_async(&mut conn).await
+        })
+        .await
+    }
+
+    /// Runs one command whose answer does not matter.
+    async fn command(&self, cmd: &redis::Cmd) -> Result<(), StoreError> {
+        self.query::<redis::Value>(cmd).await.map(|_| ())
+    }
+
+    /// The connection itself, for pipelines and scans that handle their own errors.
+    fn connection(&self) -> ConnectionManager {
+        self.0.clone()
+    }
 }
 
 /// Each request under [`COMMAND_TIMEOUT`]. After a Redis restart the first request finds
@@ -359,7 +359,8 @@ impl crate::rate_limit::SharedRateLimit for RedisStore {
         let interval_ms = 60_000 / u64::from(limit.per_minute.max(1));
         let key = format!("{}rl:{bucket}:{ip}", self.prefix);
         let allowed: Result<i64, _> = self
-            .script(
+            .commands
+            .eval(
                 GCRA,
                 &key,
                 &[
@@ -391,7 +392,8 @@ impl Store for RedisStore {
         for _ in 0..ALLOCATION_ATTEMPTS {
             let nameplate = Nameplate::random();
             let created: i64 = self
-                .script(
+                .commands
+                .eval(
                     ALLOCATE,
                     &self.key(nameplate),
                     &[
@@ -411,7 +413,8 @@ impl Store for RedisStore {
                 Ok(events) => return Ok((nameplate, events)),
                 Err(e) => {
                     let retired: Result<i64, _> = self
-                        .script(RETIRE_IF_PENDING, &self.key(nameplate), &[])
+                        .commands
+                        .eval(RETIRE_IF_PENDING, &self.key(nameplate), &[])
                         .await;
                     if let Err(e) = retired {
                         debug!("retiring {nameplate}: {e}");
@@ -428,7 +431,8 @@ impl Store for RedisStore {
         // winner's channel). Nothing is sent to the sharer before the helper hears
         // "joined", which the server publishes after this returns.
         let verdict: Result<(String, String), StoreError> = self
-            .script(
+            .commands
+            .eval(
                 CLAIM,
                 &self.key(nameplate),
                 &[now_ms().to_string(), TOMBSTONE_FOR.as_millis().to_string()],
@@ -458,29 +462,32 @@ impl Store for RedisStore {
         to: Side,
         event: MailboxEvent,
     ) -> Result<(), StoreError> {
-        self.command(
-            redis::cmd("PUBLISH")
-                .arg(self.channel(nameplate, to))
-                .arg(encode(&event)),
-        )
-        .await
+        self.commands
+            .command(
+                redis::cmd("PUBLISH")
+                    .arg(self.channel(nameplate, to))
+                    .arg(encode(&event)),
+            )
+            .await
     }
 
     async fn burn(&self, nameplate: Nameplate) -> Result<(), StoreError> {
-        self.command(
-            redis::cmd("HSET")
-                .arg(self.key(nameplate))
-                .arg("state")
-                .arg("b"),
-        )
-        .await
+        self.commands
+            .command(
+                redis::cmd("HSET")
+                    .arg(self.key(nameplate))
+                    .arg("state")
+                    .arg("b"),
+            )
+            .await
     }
 
     async fn leave(&self, nameplate: Nameplate, side: Side) {
         self.forget(&self.channel(nameplate, side)).await;
         if side == Side::Helper {
             let retired: Result<i64, _> = self
-                .script(RETIRE_IF_PENDING, &self.key(nameplate), &[])
+                .commands
+                .eval(RETIRE_IF_PENDING, &self.key(nameplate), &[])
                 .await;
             if let Err(e) = retired {
                 debug!("retiring {nameplate}: {e}");
@@ -493,7 +500,7 @@ impl Store for RedisStore {
     }
 
     async fn ready(&self) -> Result<(), StoreError> {
-        self.command(&redis::cmd("PING")).await?;
+        self.commands.command(&redis::cmd("PING")).await?;
         if self.sink.lock().await.is_none() {
             return Err(unavailable("subscriber connection down"));
         }
@@ -511,7 +518,7 @@ impl Store for RedisStore {
 /// so that a helper's report reaches its record whichever instance it lands on.
 pub struct RedisRecords {
     prefix: String,
-    commands: ConnectionManager,
+    commands: Commands,
 }
 
 /// Completes a record as the helper reports it. KEYS[1]; ARGV: now, end_reason, features,
@@ -544,19 +551,6 @@ impl RedisRecords {
 
     fn nameplate_key(&self, nameplate: Nameplate) -> String {
         format!("{}recnp:{nameplate}", self.prefix)
-    }
-
-    async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, StoreError> {
-        query(&self.commands, cmd).await
-    }
-
-    async fn eval<T: redis::FromRedisValue>(
-        &self,
-        source: &str,
-        key: &str,
-        args: &[String],
-    ) -> Result<T, StoreError> {
-        eval(&self.commands, source, key, args).await
     }
 
     fn parse(fields: &HashMap<String, String>) -> Option<crate::records::SessionRecord> {
@@ -610,7 +604,7 @@ impl crate::records::RecordStore for RedisRecords {
                 TOMBSTONE_FOR.as_secs(),
             )
             .ignore();
-        let mut conn = self.commands.clone();
+        let mut conn = self.commands.connection();
         let stored: Result<Result<(), _>, _> =
             tokio::time::timeout(COMMAND_TIMEOUT, pipe.query_async::<()>(&mut conn)).await;
         if !matches!(stored, Ok(Ok(()))) {
@@ -622,10 +616,12 @@ impl crate::records::RecordStore for RedisRecords {
 
     async fn vanished(&self, nameplate: Nameplate) {
         let token: Result<Option<String>, _> = self
+            .commands
             .query(redis::cmd("GETDEL").arg(self.nameplate_key(nameplate)))
             .await;
         if let Ok(Some(token)) = token {
             let closed: Result<i64, _> = self
+                .commands
                 .eval(
                     VANISHED,
                     &self.record_key(&token),
@@ -640,6 +636,7 @@ impl crate::records::RecordStore for RedisRecords {
 
     async fn mailbox_closed(&self, nameplate: Nameplate) {
         let _: Result<i64, _> = self
+            .commands
             .query(redis::cmd("DEL").arg(self.nameplate_key(nameplate)))
             .await;
     }
@@ -659,6 +656,7 @@ impl crate::records::RecordStore for RedisRecords {
         features.sort_unstable();
         features.dedup();
         let verdict: String = self
+            .commands
             .eval(
                 REPORT,
                 &self.record_key(token),
@@ -685,7 +683,7 @@ impl crate::records::RecordStore for RedisRecords {
 
     async fn summary(&self) -> crate::records::Summary {
         let mut records = Vec::new();
-        let mut conn = self.commands.clone();
+        let mut conn = self.commands.connection();
         let pattern = format!("{}rec:*", self.prefix);
         let mut cursor: u64 = 0;
         loop {
