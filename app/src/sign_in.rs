@@ -327,23 +327,14 @@ impl SignInClient {
         url: &str,
         what: &str,
     ) -> Result<T, SignInError> {
-        let unreachable = |reason: String| SignInError::Unreachable {
-            what: what.to_string(),
-            reason,
-        };
-        let response = self
-            .http
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| unreachable(e.to_string()))?;
-        if !response.status().is_success() {
-            return Err(unreachable(format!("{url}: HTTP {}", response.status())));
-        }
-        response
-            .json::<T>()
-            .await
-            .map_err(|e| SignInError::Protocol(format!("{url}: {e}")))
+        use tandem_rendezvous::http_json::{get_json, FetchError};
+        get_json(&self.http, url).await.map_err(|e| match e {
+            FetchError::Unreachable(reason) => SignInError::Unreachable {
+                what: what.to_string(),
+                reason,
+            },
+            FetchError::Malformed(reason) => SignInError::Protocol(reason),
+        })
     }
 }
 

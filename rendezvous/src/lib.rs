@@ -4,6 +4,7 @@
 pub mod client;
 pub mod display_name;
 pub mod embedded;
+pub mod http_json;
 pub mod metrics;
 pub mod oidc;
 pub mod rate_limit;
