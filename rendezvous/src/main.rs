@@ -249,20 +249,17 @@ struct IdentityProvidersFile {
 fn sign_in(args: &Args) -> anyhow::Result<Option<Arc<OidcVerifier>>> {
     let mut providers = Vec::new();
     if let (Some(issuer), Some(client_id)) = (&args.oidc_issuer, &args.oidc_client_id) {
-        providers.push(OidcProviderConfig {
-            name: args.oidc_name.clone(),
-            issuer: issuer.clone(),
-            discovery_base: None,
-            public_client_secret: None,
-            client_id: client_id.clone(),
-            scopes: if args.oidc_scopes.is_empty() {
-                tandem_rendezvous::oidc::default_scopes()
-            } else {
-                args.oidc_scopes.clone()
-            },
-            allowed_email_domains: args.oidc_allowed_email_domain.clone(),
-            allowed_tenants: args.oidc_allowed_tenant.clone(),
-        });
+        let mut provider = OidcProviderConfig::new(&args.oidc_name, issuer, client_id);
+        if !args.oidc_scopes.is_empty() {
+            provider.scopes = args.oidc_scopes.clone();
+        }
+        provider
+            .allowed_email_domains
+            .clone_from(&args.oidc_allowed_email_domain);
+        provider
+            .allowed_tenants
+            .clone_from(&args.oidc_allowed_tenant);
+        providers.push(provider);
     }
     if let Some(path) = &args.identity_providers {
         let text =

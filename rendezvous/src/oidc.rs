@@ -70,6 +70,27 @@ pub struct OidcProviderConfig {
     pub allowed_tenants: Vec<String>,
 }
 
+impl OidcProviderConfig {
+    /// A provider with the defaults a configuration file gets: the usual scopes, no
+    /// allow-lists, discovery under the issuer, no client secret.
+    pub fn new(
+        name: impl Into<String>,
+        issuer: impl Into<String>,
+        client_id: impl Into<String>,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            issuer: issuer.into(),
+            discovery_base: None,
+            client_id: client_id.into(),
+            public_client_secret: None,
+            scopes: default_scopes(),
+            allowed_email_domains: Vec::new(),
+            allowed_tenants: Vec::new(),
+        }
+    }
+}
+
 pub fn default_scopes() -> Vec<String> {
     ["openid", "profile", "email", "offline_access"]
         .map(String::from)
@@ -387,23 +408,12 @@ impl OidcVerifier {
     }
 
     async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, VerifyError> {
-        let unreachable = |e: String| {
-            warn!(%url, "identity provider: {e}");
-            VerifyError::ProviderUnreachable(e)
-        };
-        let response = self
-            .http
-            .get(url)
-            .send()
+        crate::http_json::get_json(&self.http, url)
             .await
-            .map_err(|e| unreachable(e.to_string()))?;
-        if !response.status().is_success() {
-            return Err(unreachable(format!("{url}: HTTP {}", response.status())));
-        }
-        response
-            .json::<T>()
-            .await
-            .map_err(|e| unreachable(format!("{url}: {e}")))
+            .map_err(|e| {
+                warn!(%url, "identity provider: {e}");
+                VerifyError::ProviderUnreachable(e.to_string())
+            })
     }
 }
 
@@ -560,16 +570,7 @@ mod tests {
     }
 
     fn provider() -> OidcProviderConfig {
-        OidcProviderConfig {
-            name: "Test".into(),
-            issuer: "https://id.example.org".into(),
-            discovery_base: None,
-            client_id: "tandem".into(),
-            public_client_secret: None,
-            scopes: default_scopes(),
-            allowed_email_domains: vec![],
-            allowed_tenants: vec![],
-        }
+        OidcProviderConfig::new("Test", "https://id.example.org", "tandem")
     }
 
     #[test]

@@ -84,6 +84,19 @@ impl Window {
         }
     }
 
+    /// Until the helper's screen shows a code.
+    async fn until_code(&mut self, what: &str) {
+        self.run_until(what, |app| {
+            matches!(&app.screen, Screen::HelperCode { code: Some(_), .. })
+        })
+        .await;
+    }
+
+    async fn until_home(&mut self) {
+        self.run_until("home", |app| matches!(app.screen, Screen::Home { .. }))
+            .await;
+    }
+
     fn messages_of(&mut self, act: impl FnOnce(&mut iced_test::Simulator<'_, Message>)) {
         let messages: Vec<Message> = {
             let mut ui = iced_test::simulator(self.app.main_view());
@@ -191,11 +204,7 @@ async fn home_code_consent_viewer_chat_and_end_from_the_toolbar() {
 
     // Helper: a code, large, with its countdown.
     helper.click("Help someone");
-    helper
-        .run_until("a code", |app| {
-            matches!(&app.screen, Screen::HelperCode { code: Some(_), .. })
-        })
-        .await;
+    helper.until_code("a code").await;
     let code = helper.code().expect("code");
     helper.assert_shows("Share this code by phone or message");
     helper.assert_shows(&code);
@@ -328,9 +337,7 @@ async fn home_code_consent_viewer_chat_and_end_from_the_toolbar() {
     helper.click("End");
     assert!(matches!(helper.app.screen, Screen::Home { .. }));
     helper.assert_shows("You ended the session.");
-    sharer
-        .run_until("home", |app| matches!(app.screen, Screen::Home { .. }))
-        .await;
+    sharer.until_home().await;
     sharer.assert_shows("Anna R. ended the session.");
     sharer.assert_shows("Get help");
 }
@@ -376,11 +383,7 @@ async fn wrong_unknown_and_malformed_codes_are_explained_and_the_code_kept() {
     // Used: a helper's code that a first sharer took.
     let mut helper = Window::new(&rendezvous.url, Some("Anna Rossi"), "en");
     helper.click("Help someone");
-    helper
-        .run_until("a code", |app| {
-            matches!(&app.screen, Screen::HelperCode { code: Some(_), .. })
-        })
-        .await;
+    helper.until_code("a code").await;
     let code = helper.code().expect("code");
     let mut first = Window::new(&rendezvous.url, None, "en");
     first.dispatch(Message::CodeChanged(code.clone()));
@@ -402,9 +405,7 @@ async fn wrong_unknown_and_malformed_codes_are_explained_and_the_code_kept() {
     // Cancel on the consent dialog: the helper is told, the sharer is home.
     first.click("Cancel");
     assert!(matches!(first.app.screen, Screen::Home { .. }));
-    helper
-        .run_until("home", |app| matches!(app.screen, Screen::Home { .. }))
-        .await;
+    helper.until_home().await;
     helper.assert_shows("Screen sharing was not allowed.");
 }
 
@@ -705,19 +706,10 @@ async fn person_opens(address: &str) {
 /// An embedded rendezvous trusting these identity providers (name, issuer), client
 /// `tandem` at each.
 async fn rendezvous_trusting(providers: &[(&str, &str)]) -> tandem_rendezvous::EmbeddedRendezvous {
-    use tandem_rendezvous::oidc::{default_scopes, OidcProviderConfig, OidcVerifier};
+    use tandem_rendezvous::oidc::{OidcProviderConfig, OidcVerifier};
     let configs = providers
         .iter()
-        .map(|(name, issuer)| OidcProviderConfig {
-            name: (*name).into(),
-            issuer: (*issuer).into(),
-            discovery_base: None,
-            client_id: "tandem".into(),
-            public_client_secret: None,
-            scopes: default_scopes(),
-            allowed_email_domains: vec![],
-            allowed_tenants: vec![],
-        })
+        .map(|(name, issuer)| OidcProviderConfig::new(*name, *issuer, "tandem"))
         .collect();
     let verifier = OidcVerifier::new(configs, 60).expect("verifier");
     tandem_rendezvous::EmbeddedRendezvous::start(tandem_rendezvous::ServerConfig {
@@ -771,11 +763,7 @@ async fn a_helper_signs_in_from_the_window_and_the_sharer_sees_the_verified_name
     helper.save_png("sign-in-browser");
     assert!(url.starts_with(&provider.issuer), "{url}");
     person_opens(&url).await;
-    helper
-        .run_until("a code", |app| {
-            matches!(&app.screen, Screen::HelperCode { code: Some(_), .. })
-        })
-        .await;
+    helper.until_code("a code").await;
     let code = helper.code().expect("code");
 
     let mut sharer = Window::new(&rendezvous.url, None, "en");
@@ -788,23 +776,15 @@ async fn a_helper_signs_in_from_the_window_and_the_sharer_sees_the_verified_name
         .await;
     sharer.assert_shows("Anna R. wants to share your screen");
     sharer.click("Cancel");
-    helper
-        .run_until("home", |app| matches!(app.screen, Screen::Home { .. }))
-        .await;
+    helper.until_home().await;
     helper.assert_shows("Signed in as Anna R. (anna@example.org)");
     helper.save_png("home-signed-in");
 
     // Signed in, "Help someone" goes straight to a new code.
     helper.click("Help someone");
-    helper
-        .run_until("a second code", |app| {
-            matches!(&app.screen, Screen::HelperCode { code: Some(_), .. })
-        })
-        .await;
+    helper.until_code("a second code").await;
     helper.click("Cancel");
-    helper
-        .run_until("home", |app| matches!(app.screen, Screen::Home { .. }))
-        .await;
+    helper.until_home().await;
 
     helper.click("Sign out");
     assert!(matches!(
@@ -879,11 +859,7 @@ async fn with_several_identity_providers_the_helper_chooses_one() {
     assert!(url.starts_with(&second.issuer), "{url}");
     person_opens(&url).await;
     // The click was "Help someone": signed in, it goes on to the code.
-    helper
-        .run_until("a code", |app| {
-            matches!(&app.screen, Screen::HelperCode { code: Some(_), .. })
-        })
-        .await;
+    helper.until_code("a code").await;
 }
 
 #[tokio::test]
