@@ -65,7 +65,9 @@ pub struct WindowInfo {
     pub height: u32,
 }
 
-pub trait ScreenSource: Send {
+/// A screen being shown. Used on one thread (the pipeline's), so platform handles need not
+/// be `Send`.
+pub trait ScreenSource {
     fn monitors(&self) -> &[MonitorInfo];
     /// The monitor being captured.
     fn current(&self) -> &MonitorInfo;

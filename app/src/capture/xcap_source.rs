@@ -8,12 +8,10 @@ use xcap::Monitor;
 use super::{CaptureError, MonitorInfo, ScreenSource};
 use crate::media::frame::BgraFrame;
 
+/// Not `Send`: xcap's `Monitor` holds platform handles (an `HMONITOR` on Windows); the
+/// pipeline opens and uses it on its own thread.
 pub struct XcapSource {
-    /// The platform's id of each monitor, by our index. The monitors themselves are looked
-    /// up again for every frame: xcap's `Monitor` holds platform handles that may not move
-    /// between threads (an `HMONITOR` on Windows), and a screenshot costs far more than the
-    /// lookup anyway.
-    platform_ids: Vec<u32>,
+    monitors: Vec<Monitor>,
     infos: Vec<MonitorInfo>,
     current: usize,
 }
@@ -27,9 +25,7 @@ impl XcapSource {
     pub fn open() -> Result<Self, CaptureError> {
         let monitors = Monitor::all().map_err(failed)?;
         let mut infos = Vec::with_capacity(monitors.len());
-        let mut platform_ids = Vec::with_capacity(monitors.len());
         for (index, m) in monitors.iter().enumerate() {
-            platform_ids.push(m.id().map_err(failed)?);
             let name = m
                 .friendly_name()
                 .ok()
@@ -58,7 +54,7 @@ impl XcapSource {
         }
         let current = infos.iter().position(|m| m.primary).unwrap_or(0);
         Ok(Self {
-            platform_ids,
+            monitors,
             infos,
             current,
         })
@@ -85,15 +81,9 @@ impl ScreenSource for XcapSource {
     }
 
     fn capture(&mut self, out: &mut BgraFrame) -> Result<(), CaptureError> {
-        let wanted = self.platform_ids[self.current];
-        let monitor = Monitor::all()
-            .map_err(failed)?
-            .into_iter()
-            .find(|m| m.id().is_ok_and(|id| id == wanted))
-            .ok_or_else(|| {
-                CaptureError::Failed(format!("{} is gone", self.infos[self.current].name))
-            })?;
-        let image = monitor.capture_image().map_err(failed)?;
+        let image = self.monitors[self.current]
+            .capture_image()
+            .map_err(failed)?;
         // The monitor may have changed size since it was listed (a resolution change).
         let (width, height) = (image.width() & !1, image.height() & !1);
         if width < 16 || height < 16 {

@@ -102,23 +102,38 @@ pub struct OutgoingFrame {
     pub data: Vec<u8>,
 }
 
-/// Opens the screen source and starts the sharer's pipeline thread: capture → damage check
-/// → BGRA→I420 → H.264. It ends when `control.stop` is set or the receiver is dropped.
+/// Starts the sharer's pipeline thread, which opens the screen source and runs capture →
+/// damage check → BGRA→I420 → H.264; returns once the source is open (or why it is not).
+/// The source lives on that thread only: platform capture handles (an `HMONITOR`) need not
+/// move between threads. It ends when `control.stop` is set or the receiver is dropped.
 pub fn spawn_pipeline(
     config: VideoConfig,
     control: Arc<PipelineControl>,
 ) -> Result<mpsc::Receiver<PipelineOutput>, String> {
     let (tx, rx) = mpsc::channel(2);
-    let mut source = capture::open(&config.source).map_err(|e| e.to_string())?;
+    let (opened_tx, opened_rx) = std::sync::mpsc::sync_channel(1);
     std::thread::Builder::new()
         .name("tandem-capture".into())
         .spawn(move || {
+            let mut source = match capture::open(&config.source) {
+                Ok(source) => {
+                    let _ = opened_tx.send(Ok(()));
+                    source
+                }
+                Err(e) => {
+                    let _ = opened_tx.send(Err(e.to_string()));
+                    return;
+                }
+            };
             if let Err(e) = run_pipeline(&config, source.as_mut(), &control, &tx) {
                 warn!("video pipeline stopped: {e}");
             }
             debug!("video pipeline stopped");
         })
         .map_err(|e| e.to_string())?;
+    opened_rx
+        .recv()
+        .map_err(|_| "the capture thread ended before opening the screen".to_string())??;
     Ok(rx)
 }
 
