@@ -438,14 +438,8 @@ impl std::fmt::Debug for SignedIn {
 #[derive(Deserialize)]
 struct DisplayClaims {
     exp: u64,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    given_name: Option<String>,
-    #[serde(default)]
-    family_name: Option<String>,
-    #[serde(default)]
-    preferred_username: Option<String>,
+    #[serde(flatten)]
+    names: tandem_rendezvous::display_name::NameClaims,
     #[serde(default)]
     email: Option<String>,
 }
@@ -474,21 +468,8 @@ impl SignedIn {
         // Read, not verified: only for scheduling the refresh and showing the name here.
         let claims: DisplayClaims = jsonwebtoken::dangerous::insecure_decode_claims(&id_token)
             .map_err(|e| SignInError::Protocol(format!("ID token: {e}")))?;
-        let given = claims.given_name.unwrap_or_default();
-        self.display_name = if given.trim().is_empty() {
-            claims
-                .name
-                .as_deref()
-                .or(claims.preferred_username.as_deref())
-                .and_then(tandem_rendezvous::display_name::abbreviate)
-                .unwrap_or_default()
-        } else {
-            tandem_rendezvous::display_name::from_parts(
-                &given,
-                claims.family_name.as_deref().unwrap_or_default(),
-            )
-            .unwrap_or_default()
-        };
+        // The same name the rendezvous shows the sharer.
+        self.display_name = claims.names.shown_name().unwrap_or_default();
         self.email = claims.email;
         self.expires_at = UNIX_EPOCH + Duration::from_secs(claims.exp);
         self.id_token = id_token;

@@ -26,6 +26,36 @@ pub fn from_parts(given: &str, family: &str) -> Option<String> {
     abbreviate(&format!("{given} {family}"))
 }
 
+/// The name claims of an OpenID Connect ID token (standard claims, OpenID Connect Core
+/// §5.1). The rendezvous reads them from a verified token, the app from its own to show
+/// who is signed in: both must show the same name.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct NameClaims {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub given_name: Option<String>,
+    #[serde(default)]
+    pub family_name: Option<String>,
+    #[serde(default)]
+    pub preferred_username: Option<String>,
+}
+
+impl NameClaims {
+    /// "First L." from the given and family names, else from the full name, else the login.
+    pub fn shown_name(&self) -> Option<String> {
+        let given = self.given_name.as_deref().unwrap_or_default().trim();
+        let family = self.family_name.as_deref().unwrap_or_default().trim();
+        if !given.is_empty() {
+            return from_parts(given, family);
+        }
+        if let Some(name) = self.name.as_deref().and_then(abbreviate) {
+            return Some(name);
+        }
+        self.preferred_username.as_deref().and_then(abbreviate)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -151,14 +151,8 @@ struct IdClaims {
     iss: String,
     #[serde(default)]
     sub: String,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    given_name: Option<String>,
-    #[serde(default)]
-    family_name: Option<String>,
-    #[serde(default)]
-    preferred_username: Option<String>,
+    #[serde(flatten)]
+    names: display_name::NameClaims,
     #[serde(default)]
     email: Option<String>,
     #[serde(default)]
@@ -545,20 +539,8 @@ fn check_allow_lists(c: &OidcProviderConfig, claims: &IdClaims) -> Result<(), Ve
     Ok(())
 }
 
-/// "First L." from the given and family names, else from the full name, else the login.
 fn name_of(claims: &IdClaims) -> Option<String> {
-    let given = claims.given_name.as_deref().unwrap_or_default().trim();
-    let family = claims.family_name.as_deref().unwrap_or_default().trim();
-    if !given.is_empty() {
-        return display_name::from_parts(given, family);
-    }
-    if let Some(name) = claims.name.as_deref().and_then(display_name::abbreviate) {
-        return Some(name);
-    }
-    claims
-        .preferred_username
-        .as_deref()
-        .and_then(display_name::abbreviate)
+    claims.names.shown_name()
 }
 
 #[cfg(test)]
