@@ -188,6 +188,17 @@ impl RedisStore {
         }
     }
 
+    /// A code nobody claimed is retired (best effort: it expires anyway).
+    async fn retire_if_pending(&self, nameplate: Nameplate) {
+        let retired: Result<i64, _> = self
+            .commands
+            .eval(RETIRE_IF_PENDING, &self.key(nameplate), &[])
+            .await;
+        if let Err(e) = retired {
+            debug!("retiring {nameplate}: {e}");
+        }
+    }
+
     /// Session records in the same Redis, over the same connection.
     pub fn records(&self) -> RedisRecords {
         RedisRecords {
@@ -412,13 +423,7 @@ impl Store for RedisStore {
             match self.subscribe(self.channel(nameplate, Side::Helper)).await {
                 Ok(events) => return Ok((nameplate, events)),
                 Err(e) => {
-                    let retired: Result<i64, _> = self
-                        .commands
-                        .eval(RETIRE_IF_PENDING, &self.key(nameplate), &[])
-                        .await;
-                    if let Err(e) = retired {
-                        debug!("retiring {nameplate}: {e}");
-                    }
+                    self.retire_if_pending(nameplate).await;
                     return Err(e);
                 }
             }
@@ -485,13 +490,7 @@ impl Store for RedisStore {
     async fn leave(&self, nameplate: Nameplate, side: Side) {
         self.forget(&self.channel(nameplate, side)).await;
         if side == Side::Helper {
-            let retired: Result<i64, _> = self
-                .commands
-                .eval(RETIRE_IF_PENDING, &self.key(nameplate), &[])
-                .await;
-            if let Err(e) = retired {
-                debug!("retiring {nameplate}: {e}");
-            }
+            self.retire_if_pending(nameplate).await;
         }
     }
 
