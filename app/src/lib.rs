@@ -7,6 +7,7 @@ pub mod gui;
 pub mod input;
 pub mod media;
 pub mod net;
+pub mod peer_text;
 pub mod protocol;
 pub mod session;
 pub mod sign_in;

@@ -128,6 +128,10 @@ struct CommonArgs {
     /// Extra CA certificate (PEM) to trust for a wss:// rendezvous.
     #[arg(long, env = "TANDEM_RENDEZVOUS_CA")]
     rendezvous_ca: Option<PathBuf>,
+    /// Allow a ws:// (plain text) rendezvous on another machine. The helper's sign-in token
+    /// and the code's first half travel on that connection: only on a network you trust.
+    #[arg(long)]
+    insecure_rendezvous: bool,
     /// Print one JSON event per line instead of text.
     #[arg(long)]
     json: bool,
@@ -235,6 +239,7 @@ fn session_config(common: &CommonArgs) -> anyhow::Result<SessionConfig> {
             ..IceOptions::default()
         },
         pairing_timeout: Duration::from_secs(common.pairing_timeout_secs),
+        insecure_rendezvous: common.insecure_rendezvous,
         ..SessionConfig::default()
     })
 }
@@ -612,8 +617,8 @@ async fn demo(seconds: u64, video: VideoArgs) -> anyhow::Result<i32> {
     while !(helper_done && sharer_done) {
         tokio::select! {
             ev = sharer.events.recv(), if !sharer_done => match ev {
-                Some(Event::ConsentRequested { helper_name }) => {
-                    print!("[sharer] {helper_name} wants to see your screen. Allow? [y/N] ");
+                Some(Event::ConsentRequested { helper_name, .. }) => {
+                    print!("[sharer] {} wants to see your screen. Allow? [y/N] ", tandem::peer_text::for_terminal(&helper_name));
                     let _ = std::io::stdout().flush();
                     let answer = lines.next_line().await.ok().flatten().unwrap_or_default();
                     let allow = terminal::yes(&answer);

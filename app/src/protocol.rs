@@ -71,6 +71,11 @@ impl EndReason {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Signal {
+    /// Helper → sharer, first after pairing: who the helper is, signed by the rendezvous
+    /// (see `tandem_rendezvous::introduction`).
+    Introduction {
+        introduction: tandem_rendezvous::wire::SignedIntroduction,
+    },
     Hello {
         version: u32,
         role: Role,
@@ -101,8 +106,14 @@ pub enum Control {
     Chat {
         text: String,
     },
+    /// Either side: I pause.
     Pause,
+    /// Either side: I lift my pause (the sharer: every pause).
     Resume,
+    /// Sharer → helper: your resume did not lift the pause; `paused_by` owns it.
+    ResumeRefused {
+        paused_by: Role,
+    },
     End {
         reason: EndReason,
     },
@@ -166,6 +177,20 @@ pub enum Control {
     },
 }
 
+impl Control {
+    /// What may be dropped when the peer does not keep up: a later one supersedes it, or
+    /// it only measures.
+    pub fn is_lossy(&self) -> bool {
+        matches!(
+            self,
+            Control::Cursor { .. }
+                | Control::Ping { .. }
+                | Control::Pong { .. }
+                | Control::FrameAck { .. }
+        )
+    }
+}
+
 /// The pointer's picture as it travels and as the helper reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CursorPicture {
@@ -218,11 +243,8 @@ pub enum FramingError {
     Closed,
 }
 
-/// Writes one length-prefixed JSON message.
-pub async fn write_message<W: AsyncWriteExt + Unpin, T: Serialize>(
-    w: &mut W,
-    msg: &T,
-) -> Result<(), FramingError> {
+/// One length-prefixed JSON message, ready to write.
+pub fn frame_message<T: Serialize>(msg: &T) -> Result<Vec<u8>, FramingError> {
     let body = serde_json::to_vec(msg)?;
     if body.len() > MAX_CONTROL_LEN {
         return Err(FramingError::TooLarge(body.len()));
@@ -230,7 +252,15 @@ pub async fn write_message<W: AsyncWriteExt + Unpin, T: Serialize>(
     let mut buf = Vec::with_capacity(4 + body.len());
     buf.extend_from_slice(&(body.len() as u32).to_be_bytes());
     buf.extend_from_slice(&body);
-    w.write_all(&buf).await?;
+    Ok(buf)
+}
+
+/// Writes one length-prefixed JSON message.
+pub async fn write_message<W: AsyncWriteExt + Unpin, T: Serialize>(
+    w: &mut W,
+    msg: &T,
+) -> Result<(), FramingError> {
+    w.write_all(&frame_message(msg)?).await?;
     Ok(())
 }
 

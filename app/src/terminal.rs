@@ -5,6 +5,7 @@ use std::io::Write;
 
 use tandem::annotation::{Annotation, PenColour, MAX_POINTS_PER_MESSAGE};
 use tandem::input::view::ViewTransform;
+use tandem::peer_text::for_terminal;
 use tandem::session::{
     Command, EndReason, Event, InputEvent, Modifiers, MonitorInfo, PointerButton, Role,
     SessionError, SessionHandle,
@@ -375,7 +376,7 @@ impl Terminal {
             let line = serde_json::json!({ "event": "input_error", "message": message });
             println!("{line}");
         } else {
-            eprintln!("{message}");
+            eprintln!("{}", for_terminal(message));
         }
     }
 
@@ -385,7 +386,8 @@ impl Terminal {
                 serde_json::json!({ "event": "error", "kind": e.kind(), "message": e.to_string() });
             println!("{line}");
         } else {
-            eprintln!("tandem: {e}");
+            // The message may carry the rendezvous's or the peer's words.
+            eprintln!("tandem: {}", for_terminal(&e.to_string()));
         }
     }
 
@@ -405,11 +407,16 @@ impl Terminal {
                 "Your code: {code}\nRead it to the person you are helping. It is valid for {} minutes.",
                 expires_in_secs / 60
             ),
+            Event::CodeRetired { message, .. } => format!("The code can no longer be used: {message}. Here is a new one."),
             Event::PeerJoined => "The code was entered; checking it…".into(),
-            Event::Paired { peer_name: Some(name) } => format!("Code accepted. {name} is connecting."),
+            Event::Paired { peer_name: Some(name) } => format!("Code accepted. {} is connecting.", for_terminal(name)),
             Event::Paired { peer_name: None } => "Code accepted. Waiting for permission to see the screen…".into(),
-            Event::ConsentRequested { helper_name } => {
-                print!("{helper_name} wants to see your screen. Allow? [y/N] ");
+            Event::ConsentRequested { helper_name, affiliation } => {
+                let vouched = match affiliation {
+                    Some(org) => format!("({})", for_terminal(org)),
+                    None => "(name not verified)".into(),
+                };
+                print!("{} {vouched} wants to see your screen. Allow? [y/N] ", for_terminal(helper_name));
                 let _ = std::io::stdout().flush();
                 return;
             }
@@ -439,16 +446,17 @@ impl Terminal {
                     .iter()
                     .map(|m| {
                         let mark = if m.id == *current { "*" } else { " " };
-                        format!("{mark}{} {} {}×{}", m.id, m.name, m.width, m.height)
+                        format!("{mark}{} {} {}×{}", m.id, for_terminal(&m.name), m.width, m.height)
                     })
                     .collect();
                 format!("Monitors: {}", list.join(", "))
             }
-            Event::Chat { from, text } => format!("{}: {text}", if *from == Role::Helper { "Helper" } else { "Sharer" }),
+            Event::Chat { from, text } => format!("{}: {}", if *from == Role::Helper { "Helper" } else { "Sharer" }, for_terminal(text)),
             Event::Paused { by } => format!("Paused by the {}.", role_name(*by)),
             Event::Resumed { by } => format!("Resumed by the {}.", role_name(*by)),
+            Event::ResumeRefused { message, .. } => format!("Still paused: {message}."),
             Event::ControlRequested { helper_name } => {
-                print!("{helper_name} wants to control your screen. Allow? [y/N] ");
+                print!("{} wants to control your screen. Allow? [y/N] ", for_terminal(helper_name));
                 let _ = std::io::stdout().flush();
                 return;
             }

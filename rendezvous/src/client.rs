@@ -13,7 +13,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::wire::{
-    ClientMessage, ErrorCode, HelperIdentity, IceServer, ServerMessage, MAILBOX_PATH,
+    ClientMessage, ErrorCode, HelperIdentity, IceServer, IntroducerKey, ServerMessage,
+    SignedIntroduction, MAILBOX_PATH,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +29,11 @@ pub enum ClientError {
     Closed,
     #[error("TLS setup: {0}")]
     Tls(String),
+    #[error(
+        "refusing to talk to the rendezvous at {0} without TLS: use wss://, or \
+         --insecure-rendezvous on a network you trust"
+    )]
+    Insecure(String),
 }
 
 /// What the peer side of the mailbox did.
@@ -44,14 +50,17 @@ pub struct Allocation {
     pub nameplate: String,
     pub expires_in_secs: u64,
     pub ice_servers: Vec<IceServer>,
+    /// To forward to the sharer once paired.
+    pub introduction: SignedIntroduction,
 }
 
-/// What the sharer learns on joining.
+/// What the sharer learns on joining: only the keys that the helper's introduction must be
+/// signed with.
 #[derive(Debug, Clone)]
 pub struct Joined {
-    /// Verified by the rendezvous ("Anna R.").
-    pub helper_name: String,
-    pub ice_servers: Vec<IceServer>,
+    pub introducer_keys: Vec<IntroducerKey>,
+    /// The rendezvous's clock when it answered, Unix seconds.
+    pub server_time: u64,
 }
 
 #[derive(Debug)]
@@ -92,13 +101,56 @@ pub fn tls_config(extra_ca_pem: Option<&Path>) -> Result<Arc<rustls::ClientConfi
     Ok(Arc::new(config))
 }
 
+/// Whether `url` may be used without TLS: only on this machine, unless the person said so.
+/// A helper's ID token and the nameplate travel on this connection.
+pub fn check_plain_text(url: &str, allow_remote: bool) -> Result<(), ClientError> {
+    let Some(rest) = url.strip_prefix("ws://") else {
+        return Ok(());
+    };
+    let parsed = url::Url::parse(url).map_err(|e| ClientError::Connect {
+        url: url.to_string(),
+        reason: e.to_string(),
+    })?;
+    let local = match parsed.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    };
+    if local || allow_remote {
+        Ok(())
+    } else {
+        Err(ClientError::Insecure(format!(
+            "ws://{}",
+            rest.split('/').next().unwrap_or_default()
+        )))
+    }
+}
+
 impl MailboxClient {
-    /// Connects to `base` (`ws://host:port` or `wss://host`).
+    /// Connects to `base` (`wss://host`, or `ws://` on this machine).
     pub async fn connect(
         base: &str,
         tls: Option<Arc<rustls::ClientConfig>>,
     ) -> Result<Self, ClientError> {
+        Self::open(base, tls, false).await
+    }
+
+    /// [`Self::connect`], allowing `ws://` to another machine (`--insecure-rendezvous`).
+    pub async fn connect_allowing_plain_text(
+        base: &str,
+        tls: Option<Arc<rustls::ClientConfig>>,
+    ) -> Result<Self, ClientError> {
+        Self::open(base, tls, true).await
+    }
+
+    async fn open(
+        base: &str,
+        tls: Option<Arc<rustls::ClientConfig>>,
+        allow_plain_text: bool,
+    ) -> Result<Self, ClientError> {
         let url = format!("{}{}", base.trim_end_matches('/'), MAILBOX_PATH);
+        check_plain_text(&url, allow_plain_text)?;
         let connector = match tls {
             Some(config) => Some(tokio_tungstenite::Connector::Rustls(config)),
             None if url.starts_with("wss://") => {
@@ -129,10 +181,11 @@ impl MailboxClient {
     pub async fn report_session(
         base: &str,
         tls: Option<Arc<rustls::ClientConfig>>,
+        allow_plain_text: bool,
         token: &str,
         report: crate::records::SessionReport,
     ) -> Result<(), ClientError> {
-        let mut client = Self::connect(base, tls).await?;
+        let mut client = Self::open(base, tls, allow_plain_text).await?;
         client
             .send_msg(&ClientMessage::Report {
                 token: token.to_string(),
@@ -187,10 +240,12 @@ impl MailboxClient {
                 nameplate,
                 expires_in_secs,
                 ice_servers,
+                introduction,
             } => Ok(Allocation {
                 nameplate,
                 expires_in_secs,
                 ice_servers,
+                introduction,
             }),
             other => Err(ClientError::Protocol(format!(
                 "expected allocated, got {other:?}"
@@ -198,7 +253,7 @@ impl MailboxClient {
         }
     }
 
-    /// Sharer: claims a nameplate; returns the helper's verified short name.
+    /// Sharer: claims a nameplate.
     pub async fn join(&mut self, nameplate: &str) -> Result<Joined, ClientError> {
         self.send_msg(&ClientMessage::Join {
             nameplate: nameplate.to_string(),
@@ -206,11 +261,11 @@ impl MailboxClient {
         .await?;
         match self.recv_msg().await? {
             ServerMessage::Joined {
-                helper_name,
-                ice_servers,
+                introducer_keys,
+                server_time,
             } => Ok(Joined {
-                helper_name,
-                ice_servers,
+                introducer_keys,
+                server_time,
             }),
             other => Err(ClientError::Protocol(format!(
                 "expected joined, got {other:?}"
@@ -248,5 +303,36 @@ impl MailboxClient {
 
     pub async fn close(mut self) {
         let _ = self.ws.close(None).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_text_only_on_this_machine_unless_asked() {
+        for local in [
+            "ws://127.0.0.1:8443/v1/mailbox",
+            "ws://[::1]:1/v1/mailbox",
+            "ws://localhost/v1/mailbox",
+            "wss://rendezvous.example.org/v1/mailbox",
+        ] {
+            assert!(check_plain_text(local, false).is_ok(), "{local}");
+        }
+        for remote in [
+            "ws://rendezvous.example.org/v1/mailbox",
+            "ws://203.0.113.1:8443/v1/mailbox",
+            "ws://127.0.0.1.example.org/v1/mailbox",
+        ] {
+            assert!(
+                matches!(
+                    check_plain_text(remote, false),
+                    Err(ClientError::Insecure(_))
+                ),
+                "{remote}"
+            );
+            assert!(check_plain_text(remote, true).is_ok(), "{remote}");
+        }
     }
 }

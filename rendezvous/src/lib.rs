@@ -2,9 +2,12 @@
 //! forwards their (end-to-end encrypted) pairing messages. It never sees a session key.
 
 pub mod client;
+pub mod client_address;
 pub mod display_name;
 pub mod embedded;
 pub mod http_json;
+pub mod introduction;
+pub mod listener;
 pub mod metrics;
 pub mod oidc;
 pub mod rate_limit;
@@ -13,6 +16,7 @@ pub mod server;
 pub mod store;
 pub mod turn_credentials;
 pub mod turn_framing;
+pub mod turn_guard;
 pub mod turn_server;
 pub mod wire;
 

@@ -85,16 +85,40 @@ struct Args {
     /// Lifetime of a code, seconds.
     #[arg(long, default_value_t = 600)]
     code_ttl_secs: u64,
-    /// Codes a client IP may request per minute (and in a burst).
-    #[arg(long, default_value_t = 10)]
+    /// Codes a client network (an IPv4 address, an IPv6 /64) may request per minute (and
+    /// in a burst), before sign-in is checked.
+    #[arg(long, default_value_t = 60)]
     allocate_per_minute: u32,
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 120)]
     allocate_burst: u32,
-    /// Join attempts a client IP may make per minute (and in a burst).
+    /// Codes one signed-in account may request per minute (and in a burst).
+    #[arg(long, default_value_t = 10)]
+    account_allocate_per_minute: u32,
+    #[arg(long, default_value_t = 20)]
+    account_allocate_burst: u32,
+    /// Join attempts a client network may make per minute (and in a burst).
     #[arg(long, default_value_t = 10)]
     join_per_minute: u32,
     #[arg(long, default_value_t = 20)]
     join_burst: u32,
+    /// Join attempts from all clients together per minute (and in a burst).
+    #[arg(long, default_value_t = 60_000)]
+    global_join_per_minute: u32,
+    #[arg(long, default_value_t = 2_000)]
+    global_join_burst: u32,
+    /// A reverse proxy or load balancer (address or CIDR, repeatable) whose `Forwarded` /
+    /// `X-Forwarded-For` headers name the client. Nobody else's are believed.
+    #[arg(long, env = "TANDEM_TRUSTED_PROXIES", value_delimiter = ',')]
+    trusted_proxy: Vec<ipnet::IpNet>,
+    /// Open connections at most (keep it under the process's file limit, LimitNOFILE).
+    #[arg(long, default_value_t = 16_000)]
+    max_connections: usize,
+    /// Open connections at most from one client network.
+    #[arg(long, default_value_t = 64)]
+    max_connections_per_network: usize,
+    /// Seconds a client has to send a request's headers, or finish a TLS handshake.
+    #[arg(long, default_value_t = 10)]
+    header_timeout_secs: u64,
     /// STUN servers for the apps, e.g. `stun:203.0.113.1:3478` (repeatable).
     #[arg(long, env = "TANDEM_STUN_URLS", value_delimiter = ',')]
     stun_url: Vec<String>,
@@ -133,6 +157,16 @@ struct Args {
     /// the listen IP).
     #[arg(long)]
     turn_relay_ip: Option<std::net::IpAddr>,
+    /// Peers the embedded TURN server may relay to although they are private, local or
+    /// its own (CIDR, repeatable; for test networks). Default: public addresses only.
+    #[arg(long, value_delimiter = ',')]
+    turn_allow_peer: Vec<ipnet::IpNet>,
+    /// Live TURN allocations one credential (one side of one session) may hold.
+    #[arg(long, default_value_t = 10)]
+    turn_allocations_per_credential: usize,
+    /// Relayed kilobytes per second per credential (both directions together).
+    #[arg(long, default_value_t = 2_500)]
+    turn_kbytes_per_second: u64,
 }
 
 #[tokio::main]
@@ -172,9 +206,26 @@ async fn main() -> anyhow::Result<()> {
             per_minute: args.allocate_per_minute,
             burst: args.allocate_burst,
         },
+        account_allocate_limit: Limit {
+            per_minute: args.account_allocate_per_minute,
+            burst: args.account_allocate_burst,
+        },
         join_limit: Limit {
             per_minute: args.join_per_minute,
             burst: args.join_burst,
+        },
+        global_join_limit: Limit {
+            per_minute: args.global_join_per_minute,
+            burst: args.global_join_burst,
+        },
+        trusted_proxies: tandem_rendezvous::client_address::TrustedProxies::new(
+            args.trusted_proxy.clone(),
+        ),
+        connection_limits: tandem_rendezvous::listener::ConnectionLimits {
+            max_total: args.max_connections,
+            max_per_network: args.max_connections_per_network,
+            header_timeout: Duration::from_secs(args.header_timeout_secs),
+            tls_handshake_timeout: Duration::from_secs(args.header_timeout_secs),
         },
         ..ServerConfig::default()
     };
@@ -210,17 +261,12 @@ async fn main() -> anyhow::Result<()> {
 
     match tls {
         Some(tls) => {
-            let handle = axum_server::Handle::new();
-            let h = handle.clone();
-            tokio::spawn(async move {
-                shutdown_signal().await;
-                h.graceful_shutdown(Some(Duration::from_secs(10)));
-            });
             let tls = axum_server::tls_rustls::RustlsConfig::from_config(tls);
             if let (Some(cert), Some(key)) = (args.tls_cert.clone(), args.tls_key.clone()) {
                 tokio::spawn(reload_tls_on_sighup(tls.clone(), cert, key));
             }
-            tandem_rendezvous::serve_tls(listener, Arc::clone(&state), tls, handle).await?;
+            tandem_rendezvous::serve_tls(listener, Arc::clone(&state), tls, shutdown_signal())
+                .await?;
         }
         None => {
             let listener = tokio::net::TcpListener::from_std(listener)?;
@@ -273,6 +319,14 @@ fn sign_in(args: &Args) -> anyhow::Result<Option<Arc<OidcVerifier>>> {
     }
     for p in &providers {
         info!(name = %p.name, issuer = %p.issuer, "identity provider");
+        if p.open_to_anyone() {
+            warn!(
+                name = %p.name,
+                issuer = %p.issuer,
+                "anyone with an account at this provider can get codes and be shown to \
+                 sharers by name: set allowed_email_domains or allowed_tenants"
+            );
+        }
     }
     let verifier = OidcVerifier::new(providers, args.oidc_leeway_secs)
         .map_err(|e| anyhow::anyhow!("identity providers: {e}"))?;
@@ -334,6 +388,18 @@ async fn embedded_turn(
         relay_ip,
         relay_bind: listen_ip,
         secret: secret.clone(),
+        allow_peers: args.turn_allow_peer.clone(),
+        quotas: tandem_rendezvous::turn_guard::TurnQuotas {
+            allocations_per_credential: args.turn_allocations_per_credential,
+            bytes_per_second: args.turn_kbytes_per_second * 1000,
+            burst_bytes: (args.turn_kbytes_per_second * 1000).max(64 * 1024) / 2,
+        },
+        connection_limits: tandem_rendezvous::listener::ConnectionLimits {
+            max_total: args.max_connections,
+            max_per_network: args.max_connections_per_network,
+            header_timeout: Duration::from_secs(args.header_timeout_secs),
+            tls_handshake_timeout: Duration::from_secs(args.header_timeout_secs),
+        },
     })
     .await?;
     if let Some(udp) = turn.udp {

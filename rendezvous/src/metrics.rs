@@ -20,6 +20,10 @@ pub struct Metrics {
     pub pairing_failures: Counter,
     pub messages_forwarded: Counter,
     pub connections: Gauge,
+    /// Connections closed at accept by a cap (`total`, `per_network`).
+    pub connections_refused: Family<ResultLabel, Counter>,
+    /// Mailboxes closed because a side stopped reading.
+    pub mailbox_overflows: Counter,
     /// Request to answer for helpers (sign-in check + store) and sharers (claim).
     pub allocate_seconds: Histogram,
     pub join_seconds: Histogram,
@@ -39,6 +43,18 @@ impl Metrics {
         let pairing_failures = Counter::default();
         let messages_forwarded = Counter::default();
         let connections = Gauge::default();
+        let connections_refused = Family::<ResultLabel, Counter>::default();
+        let mailbox_overflows = Counter::default();
+        registry.register(
+            "connections_refused",
+            "Connections closed at once by a connection cap",
+            connections_refused.clone(),
+        );
+        registry.register(
+            "mailbox_overflows",
+            "Mailboxes closed because a side stopped reading",
+            mailbox_overflows.clone(),
+        );
         registry.register(
             "allocations",
             "Nameplate allocations by result",
@@ -75,6 +91,8 @@ impl Metrics {
         );
         Self {
             registry,
+            connections_refused,
+            mailbox_overflows,
             allocate_seconds,
             join_seconds,
             allocations,

@@ -142,6 +142,9 @@ pub enum VerifyError {
 pub struct VerifiedHelper {
     /// "Anna R.".
     pub display_name: String,
+    /// Shown beside the name: the domain of a verified email address, else the provider
+    /// (and, for a multi-tenant one, the tenant) the operator configured.
+    pub affiliation: Option<String>,
     pub issuer: String,
     pub subject: String,
 }
@@ -210,11 +213,7 @@ impl OidcVerifier {
                 ));
             }
         }
-        let http = reqwest::Client::builder()
-            .timeout(HTTP_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::limited(3))
-            .build()
-            .map_err(|e| e.to_string())?;
+        let http = crate::http_json::client(HTTP_TIMEOUT).map_err(|e| e.to_string())?;
         Ok(Self {
             providers: providers
                 .into_iter()
@@ -298,6 +297,7 @@ impl OidcVerifier {
         let display_name = name_of(&claims).ok_or(VerifyError::NoName)?;
         Ok(VerifiedHelper {
             display_name,
+            affiliation: affiliation(&provider.config, &claims),
             issuer: claims.iss,
             subject: claims.sub,
         })
@@ -500,6 +500,67 @@ fn peek(token: &str) -> Result<(String, String, Option<String>), VerifyError> {
     Ok((head.alg, body.iss, body.tid))
 }
 
+/// The domain of a verified email address (ASCII only: a look-alike Unicode domain is not
+/// shown), or what identifies the provider.
+fn affiliation(c: &OidcProviderConfig, claims: &IdClaims) -> Option<String> {
+    if email_verified(claims) {
+        let domain = claims
+            .email
+            .as_deref()
+            .and_then(|e| e.rsplit_once('@'))
+            .map(|(_, d)| d.to_ascii_lowercase())
+            .filter(|d| {
+                !d.is_empty()
+                    && d.len() <= 64
+                    && d.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+            });
+        if domain.is_some() {
+            return domain;
+        }
+    }
+    match claims.tid.as_deref() {
+        Some(tid) if c.issuer.contains("{tenantid}") => {
+            let short: String = tid
+                .chars()
+                .filter(|ch| ch.is_ascii_hexdigit())
+                .take(8)
+                .collect();
+            Some(format!("{} tenant {short}", c.name))
+        }
+        _ => Some(c.name.clone()),
+    }
+}
+
+fn email_verified(claims: &IdClaims) -> bool {
+    // Providers send a bool or (some) a string.
+    match &claims.email_verified {
+        Some(serde_json::Value::Bool(b)) => *b,
+        Some(serde_json::Value::String(s)) => s == "true",
+        _ => false,
+    }
+}
+
+impl OidcProviderConfig {
+    /// Whether anyone with an account at a public or multi-tenant provider could sign in
+    /// (and be shown to sharers) because no allow-list narrows it down.
+    pub fn open_to_anyone(&self) -> bool {
+        const PUBLIC_ISSUERS: [&str; 6] = [
+            "https://accounts.google.com",
+            "https://login.microsoftonline.com/common",
+            "https://login.microsoftonline.com/consumers",
+            "https://login.microsoftonline.com/organizations",
+            "https://appleid.apple.com",
+            "https://gitlab.com",
+        ];
+        let issuer = self.issuer.trim_end_matches('/').to_ascii_lowercase();
+        let public = self.issuer.contains("{tenantid}")
+            || PUBLIC_ISSUERS.iter().any(|p| issuer.starts_with(p))
+            || issuer.starts_with("https://login.live.com");
+        public && self.allowed_email_domains.is_empty() && self.allowed_tenants.is_empty()
+    }
+}
+
 fn check_allow_lists(c: &OidcProviderConfig, claims: &IdClaims) -> Result<(), VerifyError> {
     if !c.allowed_tenants.is_empty() {
         let tid = claims.tid.as_deref().unwrap_or_default();
@@ -512,12 +573,8 @@ fn check_allow_lists(c: &OidcProviderConfig, claims: &IdClaims) -> Result<(), Ve
         }
     }
     if !c.allowed_email_domains.is_empty() {
-        // Unverified addresses prove nothing; providers send a bool or (some) a string.
-        let verified = match &claims.email_verified {
-            Some(serde_json::Value::Bool(b)) => *b,
-            Some(serde_json::Value::String(s)) => s == "true",
-            _ => false,
-        };
+        // Unverified addresses prove nothing.
+        let verified = email_verified(claims);
         let domain = claims
             .email
             .as_deref()
@@ -591,6 +648,46 @@ mod tests {
         let t =
             claims(serde_json::json!({"iss": "x", "tid": "00000000-0000-0000-0000-000000000000"}));
         assert!(check_allow_lists(&p, &t).is_err());
+    }
+
+    #[test]
+    fn the_affiliation_is_a_verified_domain_or_the_configured_provider() {
+        let p = provider();
+        let verified = claims(
+            serde_json::json!({"iss": "x", "email": "anna@Contoso.com", "email_verified": true}),
+        );
+        assert_eq!(affiliation(&p, &verified).as_deref(), Some("contoso.com"));
+        let unverified = claims(serde_json::json!({"iss": "x", "email": "anna@contoso.com"}));
+        assert_eq!(affiliation(&p, &unverified).as_deref(), Some("Test"));
+        let lookalike = claims(
+            serde_json::json!({"iss": "x", "email": "anna@contоso.com", "email_verified": true}),
+        );
+        assert_eq!(affiliation(&p, &lookalike).as_deref(), Some("Test"));
+        let mut multi = provider();
+        multi.issuer = "https://login.microsoftonline.com/{tenantid}/v2.0".into();
+        let tenant =
+            claims(serde_json::json!({"iss": "x", "tid": "72f988bf-86f1-41af-91ab-2d7cd011db47"}));
+        assert_eq!(
+            affiliation(&multi, &tenant).as_deref(),
+            Some("Test tenant 72f988bf")
+        );
+    }
+
+    #[test]
+    fn public_providers_without_an_allow_list_are_open_to_anyone() {
+        let mut google = OidcProviderConfig::new("Google", "https://accounts.google.com", "c");
+        assert!(google.open_to_anyone());
+        google.allowed_email_domains = vec!["contoso.com".into()];
+        assert!(!google.open_to_anyone());
+        let mut entra = OidcProviderConfig::new(
+            "Microsoft",
+            "https://login.microsoftonline.com/{tenantid}/v2.0",
+            "c",
+        );
+        assert!(entra.open_to_anyone());
+        entra.allowed_tenants = vec!["72f988bf-86f1-41af-91ab-2d7cd011db47".into()];
+        assert!(!entra.open_to_anyone());
+        assert!(!provider().open_to_anyone(), "a company's own issuer");
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! Per-client-IP rate limits for code allocation and joins (GCRA via `governor`).
+//! Rate limits for code allocation and joins (GCRA via `governor`), keyed by what is
+//! limited: a client network (see [`crate::client_address::network_of`]), a signed-in
+//! account, or everyone at once.
 
-use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
@@ -18,13 +19,14 @@ pub struct Limit {
 /// A rate limit kept where every instance sees it (Redis).
 #[async_trait::async_trait]
 pub trait SharedRateLimit: Send + Sync + 'static {
-    /// True when this request is allowed; `bucket` names the limit (`allocate`, `join`).
-    async fn allowed(&self, bucket: &str, ip: IpAddr, limit: Limit) -> bool;
+    /// True when this request is allowed; `bucket` names the limit (`allocate`, `join`),
+    /// `key` whom it counts against.
+    async fn allowed(&self, bucket: &str, key: &str, limit: Limit) -> bool;
 }
 
 /// One limit, local to this process or shared by all instances.
 pub enum Limiter {
-    Local(IpRateLimiter),
+    Local(KeyedRateLimiter),
     Shared {
         shared: std::sync::Arc<dyn SharedRateLimit>,
         bucket: &'static str,
@@ -33,14 +35,14 @@ pub enum Limiter {
 }
 
 impl Limiter {
-    pub async fn check(&self, ip: IpAddr) -> bool {
+    pub async fn check(&self, key: &str) -> bool {
         match self {
-            Limiter::Local(l) => l.check(ip),
+            Limiter::Local(l) => l.check(key),
             Limiter::Shared {
                 shared,
                 bucket,
                 limit,
-            } => shared.allowed(bucket, ip, *limit).await,
+            } => shared.allowed(bucket, key, *limit).await,
         }
     }
 
@@ -51,11 +53,11 @@ impl Limiter {
     }
 }
 
-pub struct IpRateLimiter {
-    limiter: RateLimiter<IpAddr, DashMapStateStore<IpAddr>, DefaultClock>,
+pub struct KeyedRateLimiter {
+    limiter: RateLimiter<String, DashMapStateStore<String>, DefaultClock>,
 }
 
-impl IpRateLimiter {
+impl KeyedRateLimiter {
     pub fn new(limit: Limit) -> Self {
         let per_minute = NonZeroU32::new(limit.per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(limit.burst.max(1)).unwrap_or(NonZeroU32::MIN);
@@ -69,8 +71,8 @@ impl IpRateLimiter {
     }
 
     /// True when this request is allowed.
-    pub fn check(&self, ip: IpAddr) -> bool {
-        self.limiter.check_key(&ip).is_ok()
+    pub fn check(&self, key: &str) -> bool {
+        self.limiter.check_key(&key.to_string()).is_ok()
     }
 
     /// Drops idle keys so the table does not grow without bound.
@@ -85,12 +87,11 @@ mod tests {
 
     #[test]
     fn burst_then_refused_per_ip() {
-        let rl = IpRateLimiter::new(Limit {
+        let rl = KeyedRateLimiter::new(Limit {
             per_minute: 1,
             burst: 3,
         });
-        let a: IpAddr = "192.0.2.1".parse().expect("ip");
-        let b: IpAddr = "192.0.2.2".parse().expect("ip");
+        let (a, b) = ("192.0.2.1", "192.0.2.2");
         assert!(rl.check(a) && rl.check(a) && rl.check(a));
         assert!(!rl.check(a));
         assert!(rl.check(b), "another address has its own budget");

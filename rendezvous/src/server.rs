@@ -1,25 +1,27 @@
 //! The HTTP/WebSocket server: `/v1/mailbox`, `/healthz`, `/metrics`.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::serve::ListenerExt;
-use axum::Router;
+use axum::{Extension, Router};
 use futures_util::{SinkExt, StreamExt};
 use tandem_crypto::Nameplate;
 use tokio::net::TcpListener;
 use tracing::{debug, info, warn};
 
+use crate::client_address::{network_of, TrustedProxies};
 use crate::display_name;
+use crate::introduction::{IntroducerKey, Introduction, IntroductionSigner};
+use crate::listener::{serve_connections, Admission, ConnectionLimits, ConnectionPermit, Refusal};
 use crate::metrics::{Metrics, ResultLabel};
 use crate::oidc::{OidcVerifier, VerifyError};
-use crate::rate_limit::{IpRateLimiter, Limit, Limiter, SharedRateLimit};
+use crate::rate_limit::{KeyedRateLimiter, Limit, Limiter, SharedRateLimit};
 use crate::records::{Clock, RecordStore, SessionRecords, SystemClock};
 use crate::store::{MailboxEvent, Side, Store, StoreError, Subscription};
 use crate::turn_credentials::IceServersConfig;
@@ -28,13 +30,28 @@ use crate::wire::{
     MAX_BODY_LEN, MAX_MESSAGES_PER_SIDE, OPERATOR_SESSIONS_PATH, SIGN_IN_PATH,
 };
 
+/// A client that does not read what it is sent within this long is dropped (it holds a
+/// connection and, through TCP back-pressure, its mailbox).
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// Accept `HelperIdentity::Dev` (a name on trust). Only for demos and tests.
     pub allow_dev_identity: bool,
     pub nameplate_ttl: Duration,
+    /// Code requests per client network (checked before the sign-in is).
     pub allocate_limit: Limit,
+    /// Code requests per signed-in account.
+    pub account_allocate_limit: Limit,
+    /// Join attempts per client network.
     pub join_limit: Limit,
+    /// Join attempts from everyone together: sweeping the nameplates from many networks
+    /// stays slow.
+    pub global_join_limit: Limit,
+    /// Proxies whose `Forwarded` / `X-Forwarded-For` headers name the client.
+    pub trusted_proxies: TrustedProxies,
+    /// Connection caps and timeouts of the listener.
+    pub connection_limits: ConnectionLimits,
     /// A connection must say what it wants within this time.
     pub first_message_timeout: Duration,
     /// A paired mailbox is closed after this long, whatever happens in it.
@@ -52,7 +69,12 @@ impl Default for ServerConfig {
         Self {
             allow_dev_identity: false,
             nameplate_ttl: Duration::from_secs(600),
+            // A support centre behind one address asks for many codes; each account for few.
             allocate_limit: Limit {
+                per_minute: 60,
+                burst: 120,
+            },
+            account_allocate_limit: Limit {
                 per_minute: 10,
                 burst: 20,
             },
@@ -60,6 +82,12 @@ impl Default for ServerConfig {
                 per_minute: 10,
                 burst: 20,
             },
+            global_join_limit: Limit {
+                per_minute: 60_000,
+                burst: 2_000,
+            },
+            trusted_proxies: TrustedProxies::default(),
+            connection_limits: ConnectionLimits::default(),
             first_message_timeout: Duration::from_secs(10),
             mailbox_lifetime: Duration::from_secs(30 * 60),
             ice_servers: IceServersConfig::default(),
@@ -76,7 +104,12 @@ pub struct AppState {
     pub records: Arc<dyn RecordStore>,
     metrics: Metrics,
     allocate_limiter: Limiter,
+    account_limiter: Limiter,
     join_limiter: Limiter,
+    global_join_limiter: Limiter,
+    /// Signs the helpers' introductions (see [`crate::introduction`]).
+    introducer: IntroductionSigner,
+    admission: Arc<Admission>,
 }
 
 impl AppState {
@@ -115,12 +148,22 @@ impl AppState {
                 bucket,
                 limit,
             },
-            None => Limiter::Local(IpRateLimiter::new(limit)),
+            None => Limiter::Local(KeyedRateLimiter::new(limit)),
         };
+        // Only the system's random source failing stops this; nothing runs without it.
+        #[allow(clippy::expect_used)]
+        let introducer = IntroductionSigner::generate().expect("a signing key");
         Arc::new(Self {
             records,
             allocate_limiter: limiter("allocate", config.allocate_limit),
+            account_limiter: limiter("account", config.account_allocate_limit),
             join_limiter: limiter("join", config.join_limit),
+            global_join_limiter: limiter("join-all", config.global_join_limit),
+            introducer,
+            admission: Arc::new(Admission::new(
+                config.connection_limits.clone(),
+                config.trusted_proxies.clone(),
+            )),
             config,
             store,
             metrics: Metrics::new(),
@@ -171,37 +214,60 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// Serves on an already-bound listener (plain HTTP; put TLS in front with [`serve_tls`]).
+/// Serves on an already-bound listener (plain HTTP; TLS with [`serve_tls`]) until
+/// `shutdown`; WebSockets already open go on (see [`AppState::drain`]).
 pub async fn serve(
     listener: TcpListener,
     state: Arc<AppState>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    spawn_sweeper(&state);
-    // Pairing is a ping-pong of small messages: Nagle + delayed ACK would add ~40 ms a turn.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    serve_with(listener, None, state, shutdown).await
 }
 
-/// Serves with TLS (rustls).
+/// Serves with TLS (rustls; the configuration is read per connection, so a reload applies
+/// to the next one).
 pub async fn serve_tls(
     listener: std::net::TcpListener,
     state: Arc<AppState>,
     tls: axum_server::tls_rustls::RustlsConfig,
-    handle: axum_server::Handle<SocketAddr>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    listener.set_nonblocking(true)?;
+    let listener = TcpListener::from_std(listener)?;
+    serve_with(listener, Some(tls), state, shutdown).await
+}
+
+async fn serve_with(
+    listener: TcpListener,
+    tls: Option<axum_server::tls_rustls::RustlsConfig>,
+    state: Arc<AppState>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     spawn_sweeper(&state);
-    axum_server::from_tcp_rustls(listener, tls)?
-        .handle(handle)
-        .serve(router(state).into_make_service_with_connect_info::<SocketAddr>())
+    // Known to the other instances before the first helper is introduced.
+    if let Err(e) = state
+        .store
+        .announce_introducer_key(state.introducer.public_key())
         .await
+    {
+        warn!("announcing the introduction key: {e}");
+    }
+    let refusals = Arc::clone(&state);
+    serve_connections(
+        listener,
+        tls,
+        router(Arc::clone(&state)),
+        Arc::clone(&state.admission),
+        move |refusal| {
+            let reason = match refusal {
+                Refusal::Total => "total",
+                Refusal::PerNetwork => "per_network",
+            };
+            count(&refusals.metrics.connections_refused, reason);
+        },
+        shutdown,
+    )
+    .await
 }
 
 fn spawn_sweeper(state: &Arc<AppState>) {
@@ -217,7 +283,16 @@ fn spawn_sweeper(state: &Arc<AppState>) {
                 debug!(purged, "session records past retention removed");
             }
             state.allocate_limiter.sweep();
+            state.account_limiter.sweep();
             state.join_limiter.sweep();
+            // Other instances hand this key to their sharers.
+            if let Err(e) = state
+                .store
+                .announce_introducer_key(state.introducer.public_key())
+                .await
+            {
+                debug!("announcing the introduction key: {e}");
+            }
         }
     });
 }
@@ -268,8 +343,13 @@ async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
 async fn mailbox(
     ws: WebSocketUpgrade,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    permit: Option<Extension<ConnectionPermit>>,
+    headers: HeaderMap,
     State(state): State<Arc<AppState>>,
 ) -> impl IntoResponse {
+    let client = state.config.trusted_proxies.client(peer.ip(), &headers);
+    // Limits count per network: an IPv4 address, an IPv6 /64.
+    let network = network_of(client).to_string();
     // The JSON envelope adds base64 (4/3) plus a little framing.
     ws.max_message_size(MAX_BODY_LEN * 4 / 3 + 1024)
         // Mailbox messages are small and every one is sent at once: the 128 KiB default
@@ -277,15 +357,21 @@ async fn mailbox(
         .read_buffer_size(4096)
         .write_buffer_size(0)
         .on_upgrade(move |socket| async move {
+            // The connection's place under the caps is held until the WebSocket closes.
+            let _permit = permit;
             state.metrics.connections.inc();
-            handle_connection(socket, peer.ip(), &state).await;
+            handle_connection(socket, &network, &state).await;
             state.metrics.connections.dec();
         })
 }
 
+/// False when the client is gone or does not read within [`SEND_TIMEOUT`].
 async fn send(socket: &mut WebSocket, msg: &ServerMessage) -> bool {
     match serde_json::to_string(msg) {
-        Ok(text) => socket.send(Message::Text(text.into())).await.is_ok(),
+        Ok(text) => matches!(
+            tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(text.into()))).await,
+            Ok(Ok(()))
+        ),
         Err(_) => false,
     }
 }
@@ -299,7 +385,7 @@ async fn refuse(socket: &mut WebSocket, code: ErrorCode, message: impl Into<Stri
         },
     )
     .await;
-    let _ = socket.close().await;
+    let _ = tokio::time::timeout(SEND_TIMEOUT, socket.close()).await;
 }
 
 /// Reads the next client message; `None` when the socket closed.
@@ -334,7 +420,7 @@ async fn next_read(socket: &mut WebSocket) -> Read {
     }
 }
 
-async fn handle_connection(mut socket: WebSocket, ip: IpAddr, state: &AppState) {
+async fn handle_connection(mut socket: WebSocket, network: &str, state: &AppState) {
     let first = match tokio::time::timeout(
         state.config.first_message_timeout,
         next_message(&mut socket),
@@ -349,13 +435,13 @@ async fn handle_connection(mut socket: WebSocket, ip: IpAddr, state: &AppState) 
         Err(_) => return refuse(&mut socket, ErrorCode::BadRequest, "no request in time").await,
     };
     match first {
-        ClientMessage::Allocate { identity } => helper(socket, ip, identity, state).await,
-        ClientMessage::Join { nameplate } => sharer(socket, ip, &nameplate, state).await,
+        ClientMessage::Allocate { identity } => helper(socket, network, identity, state).await,
+        ClientMessage::Join { nameplate } => sharer(socket, network, &nameplate, state).await,
         ClientMessage::Report { token, report } => match state.records.report(&token, report).await
         {
             Ok(()) => {
                 let _ = send(&mut socket, &ServerMessage::Reported).await;
-                let _ = socket.close().await;
+                let _ = tokio::time::timeout(SEND_TIMEOUT, socket.close()).await;
             }
             Err(e) => refuse(&mut socket, ErrorCode::BadRequest, e.to_string()).await,
         },
@@ -373,9 +459,19 @@ fn count(
     family.get_or_create(&ResultLabel { result }).inc();
 }
 
-async fn helper(mut socket: WebSocket, ip: IpAddr, identity: HelperIdentity, state: &AppState) {
+/// Who a helper is, as far as the rendezvous can tell.
+struct Identified {
+    name: String,
+    /// The verified organisation; `None` for a name taken on trust.
+    affiliation: Option<String>,
+    /// What the per-account limit counts against (never a name or an address in clear).
+    account: String,
+}
+
+async fn helper(mut socket: WebSocket, network: &str, identity: HelperIdentity, state: &AppState) {
     let asked = std::time::Instant::now();
-    if !state.allocate_limiter.check(ip).await {
+    // Checked before the sign-in, which costs a signature check (and maybe a key fetch).
+    if !state.allocate_limiter.check(network).await {
         count(&state.metrics.allocations, "rate_limited");
         return refuse(
             &mut socket,
@@ -384,9 +480,13 @@ async fn helper(mut socket: WebSocket, ip: IpAddr, identity: HelperIdentity, sta
         )
         .await;
     }
-    let name = match identity {
+    let identified = match identity {
         HelperIdentity::Dev { name } if state.config.allow_dev_identity => {
-            display_name::abbreviate(&name)
+            display_name::abbreviate(&name).map(|name| Identified {
+                name,
+                affiliation: None,
+                account: format!("dev:{network}"),
+            })
         }
         HelperIdentity::Dev { .. } => {
             count(&state.metrics.allocations, "identity_refused");
@@ -410,7 +510,15 @@ async fn helper(mut socket: WebSocket, ip: IpAddr, identity: HelperIdentity, sta
             match verifier.verify(&token).await {
                 Ok(helper) => {
                     debug!(issuer = %helper.issuer, "helper signed in");
-                    Some(helper.display_name)
+                    let digest = ring::digest::digest(
+                        &ring::digest::SHA256,
+                        format!("{}\0{}", helper.issuer, helper.subject).as_bytes(),
+                    );
+                    Some(Identified {
+                        name: helper.display_name,
+                        affiliation: helper.affiliation,
+                        account: hex::encode(&digest.as_ref()[..16]),
+                    })
                 }
                 Err(e) => {
                     let (code, label) = match &e {
@@ -427,12 +535,21 @@ async fn helper(mut socket: WebSocket, ip: IpAddr, identity: HelperIdentity, sta
             }
         }
     };
-    let Some(name) = name else {
+    let Some(identified) = identified else {
         count(&state.metrics.allocations, "identity_refused");
         return refuse(&mut socket, ErrorCode::IdentityRefused, "no usable name").await;
     };
+    if !state.account_limiter.check(&identified.account).await {
+        count(&state.metrics.allocations, "rate_limited");
+        return refuse(
+            &mut socket,
+            ErrorCode::RateLimited,
+            "too many codes requested for this account; wait a minute",
+        )
+        .await;
+    }
     let ttl = state.config.nameplate_ttl;
-    let (nameplate, mut events) = match state.store.allocate(name, ttl).await {
+    let (nameplate, mut events) = match state.store.allocate(ttl).await {
         Ok(v) => v,
         Err(e) => {
             count(&state.metrics.allocations, "unavailable");
@@ -445,13 +562,34 @@ async fn helper(mut socket: WebSocket, ip: IpAddr, identity: HelperIdentity, sta
         .allocate_seconds
         .observe(asked.elapsed().as_secs_f64());
     debug!(%nameplate, "allocated");
+    // Who the helper is and the sharer's TURN credentials go to the helper, signed: the
+    // sharer gets them over the end-to-end channel, after proving the whole code.
+    let now = SystemTime::now();
+    let introduction = state.introducer.sign(&Introduction {
+        nameplate: nameplate.to_string(),
+        helper_name: identified.name,
+        affiliation: identified.affiliation,
+        ice_servers: state
+            .config
+            .ice_servers
+            .issue(&format!("{nameplate}-sharer"), now),
+        expires_at: unix_secs(now) + ttl.as_secs(),
+    });
+    let introduction = match introduction {
+        Ok(i) => i,
+        Err(e) => {
+            state.store.leave(nameplate, Side::Helper).await;
+            return refuse(&mut socket, ErrorCode::Unavailable, e.to_string()).await;
+        }
+    };
     let allocated = ServerMessage::Allocated {
         nameplate: nameplate.to_string(),
         expires_in_secs: ttl.as_secs(),
         ice_servers: state
             .config
             .ice_servers
-            .issue(&format!("{nameplate}-helper"), SystemTime::now()),
+            .issue(&format!("{nameplate}-helper"), now),
+        introduction,
     };
     if !send(&mut socket, &allocated).await {
         state.store.leave(nameplate, Side::Helper).await;
@@ -506,9 +644,9 @@ async fn helper(mut socket: WebSocket, ip: IpAddr, identity: HelperIdentity, sta
     }
 }
 
-async fn sharer(mut socket: WebSocket, ip: IpAddr, nameplate: &str, state: &AppState) {
+async fn sharer(mut socket: WebSocket, network: &str, nameplate: &str, state: &AppState) {
     let asked = std::time::Instant::now();
-    if !state.join_limiter.check(ip).await {
+    if !state.join_limiter.check(network).await || !state.global_join_limiter.check("all").await {
         count(&state.metrics.joins, "rate_limited");
         return refuse(
             &mut socket,
@@ -521,7 +659,7 @@ async fn sharer(mut socket: WebSocket, ip: IpAddr, nameplate: &str, state: &AppS
         count(&state.metrics.joins, "bad_request");
         return refuse(&mut socket, ErrorCode::BadRequest, "malformed nameplate").await;
     };
-    let (helper_name, events) = match state.store.claim(nameplate).await {
+    let events = match state.store.claim(nameplate).await {
         Ok(v) => v,
         Err(e) => {
             let (code, label) = match e {
@@ -545,12 +683,10 @@ async fn sharer(mut socket: WebSocket, ip: IpAddr, nameplate: &str, state: &AppS
         .store
         .publish(nameplate, Side::Helper, MailboxEvent::PeerJoined)
         .await;
+    // No name and no credentials: a stranger who guessed a nameplate learns nothing.
     let joined = ServerMessage::Joined {
-        helper_name,
-        ice_servers: state
-            .config
-            .ice_servers
-            .issue(&format!("{nameplate}-sharer"), SystemTime::now()),
+        introducer_keys: state.introducer_keys().await,
+        server_time: unix_secs(SystemTime::now()),
     };
     if send(&mut socket, &joined).await {
         relay(socket, nameplate, Side::Sharer, events, state).await;
@@ -573,6 +709,7 @@ async fn relay(
 ) {
     let mut sent: u32 = 0;
     let mut vanished = false;
+    let mut overflowed = false;
     let lifetime = tokio::time::sleep(state.config.mailbox_lifetime);
     tokio::pin!(lifetime);
     loop {
@@ -587,11 +724,31 @@ async fn relay(
                     Some(MailboxEvent::PeerLeft) => ServerMessage::PeerLeft,
                     Some(MailboxEvent::PairingFailed) => ServerMessage::PairingFailed,
                     Some(MailboxEvent::PeerJoined) => continue,
+                    Some(MailboxEvent::Overflowed) => {
+                        state.metrics.mailbox_overflows.inc();
+                        refuse(
+                            &mut socket,
+                            ErrorCode::MailboxOverflow,
+                            "the mailbox was closed: one side stopped reading",
+                        )
+                        .await;
+                        overflowed = true;
+                        break;
+                    }
                     None => break,
                 };
                 let last = !matches!(msg, ServerMessage::Message { .. });
-                if !send(&mut socket, &msg).await || last {
-                    let _ = socket.close().await;
+                if !send(&mut socket, &msg).await {
+                    // A client that does not read: if its queue overflowed meanwhile, the
+                    // other side hears why.
+                    overflowed = events.overflowed();
+                    if overflowed {
+                        state.metrics.mailbox_overflows.inc();
+                    }
+                    break;
+                }
+                if last {
+                    let _ = tokio::time::timeout(SEND_TIMEOUT, socket.close()).await;
                     break;
                 }
             }
@@ -615,7 +772,7 @@ async fn relay(
                     let _ = state.store.burn(nameplate).await;
                     let _ = state.store.publish(nameplate, side.peer(), MailboxEvent::PairingFailed).await;
                     state.store.leave(nameplate, side).await;
-                    let _ = socket.close().await;
+                    let _ = tokio::time::timeout(SEND_TIMEOUT, socket.close()).await;
                     return;
                 }
                 Read::Message(Ok(_)) => {
@@ -642,8 +799,33 @@ async fn relay(
         state.records.mailbox_closed(nameplate).await;
     }
     state.store.leave(nameplate, side).await;
-    let _ = state
-        .store
-        .publish(nameplate, side.peer(), MailboxEvent::PeerLeft)
-        .await;
+    // An overflow closes the mailbox for the other side too, with the same clear error.
+    let last = if overflowed {
+        MailboxEvent::Overflowed
+    } else {
+        MailboxEvent::PeerLeft
+    };
+    let _ = state.store.publish(nameplate, side.peer(), last).await;
+}
+
+fn unix_secs(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+impl AppState {
+    /// The keys a sharer accepts introductions under: this instance's, and those the other
+    /// instances announced.
+    async fn introducer_keys(&self) -> Vec<IntroducerKey> {
+        let own = self.introducer.public_key().clone();
+        let mut keys = vec![own.clone()];
+        keys.extend(
+            self.store
+                .introducer_keys()
+                .await
+                .into_iter()
+                .filter(|k| k.id != own.id)
+                .take(crate::introduction::MAX_INTRODUCER_KEYS - 1),
+        );
+        keys
+    }
 }

@@ -21,8 +21,20 @@ use turn::server::Server;
 use webrtc_util::vnet::net::Net;
 use webrtc_util::Conn;
 
+use crate::client_address::TrustedProxies;
+use crate::listener::{Admission, ConnectionLimits};
 use crate::turn_credentials::rest_password;
 use crate::turn_framing::{frame_len, MAX_FRAME};
+use crate::turn_guard::{GuardedConn, PeerPolicy, TurnGuard, TurnQuotas};
+
+/// A TLS client must hold an allocation this long after connecting, or is dropped (a
+/// connection that never authenticates costs a descriptor and a task).
+const UNAUTHENTICATED_FOR: Duration = Duration::from_secs(30);
+/// A client with an allocation that sends nothing for this long is gone (TURN clients
+/// refresh permissions every 5 minutes).
+const IDLE_FOR: Duration = Duration::from_secs(10 * 60);
+/// Frames queued for one TLS client at most (about a second of video at full rate).
+const OUTGOING_FRAMES: usize = 512;
 
 pub const REALM: &str = "tandem";
 
@@ -43,6 +55,11 @@ pub struct EmbeddedTurnConfig {
     /// advertised address on a machine with several (unspecified: let routing choose).
     pub relay_bind: IpAddr,
     pub secret: String,
+    /// Peers that may be relayed to although private or local (test networks).
+    pub allow_peers: Vec<ipnet::IpNet>,
+    pub quotas: TurnQuotas,
+    /// Caps and timeouts of the TLS listener (the same kind as the rendezvous's).
+    pub connection_limits: ConnectionLimits,
 }
 
 /// Runs until dropped.
@@ -93,6 +110,21 @@ impl AuthHandler for RestAuth {
 
 pub async fn start(config: EmbeddedTurnConfig) -> Result<EmbeddedTurn, TurnServerError> {
     let mut conn_configs = Vec::new();
+    let mut own = vec![config.relay_ip, config.relay_bind];
+    own.extend(config.udp.map(|a| a.ip()));
+    own.extend(config.tls.as_ref().map(|(a, _)| a.ip()));
+    let guard = TurnGuard::new(
+        PeerPolicy {
+            allow: config.allow_peers.clone(),
+            own,
+        },
+        config.quotas.clone(),
+    );
+    let guarded = |conn: Arc<dyn Conn + Send + Sync>| -> Result<Arc<dyn Conn + Send + Sync>, TurnServerError> {
+        Ok(Arc::new(
+            GuardedConn::new(conn, Arc::clone(&guard)).map_err(|e| TurnServerError::Server(e.to_string()))?,
+        ))
+    };
     let relay = || -> Box<dyn turn::relay::RelayAddressGenerator + Send + Sync> {
         Box::new(RelayAddressGeneratorStatic {
             relay_address: config.relay_ip,
@@ -110,7 +142,7 @@ pub async fn start(config: EmbeddedTurnConfig) -> Result<EmbeddedTurn, TurnServe
             })?;
         udp_addr = socket.local_addr().ok();
         conn_configs.push(ConnConfig {
-            conn: Arc::new(socket),
+            conn: guarded(Arc::new(socket))?,
             relay_addr_generator: relay(),
         });
     }
@@ -127,11 +159,29 @@ pub async fn start(config: EmbeddedTurnConfig) -> Result<EmbeddedTurn, TurnServe
             reason: e.to_string(),
         })?;
         tls_addr = Some(local);
+        let admission = Arc::new(Admission::new(
+            config.connection_limits.clone(),
+            TrustedProxies::default(),
+        ));
         conn_configs.push(ConnConfig {
-            conn: Arc::new(StreamConns::serve(listener, local, tls)),
+            conn: guarded(Arc::new(StreamConns::serve(
+                listener,
+                local,
+                tls,
+                admission,
+                Arc::clone(&guard),
+            )))?,
             relay_addr_generator: relay(),
         });
     }
+    // The guard learns when the server closes an allocation (expiry, refresh to 0).
+    let (closed_tx, mut closed_rx) = mpsc::channel::<turn::allocation::AllocationInfo>(1024);
+    let closed_guard = Arc::clone(&guard);
+    tokio::spawn(async move {
+        while let Some(info) = closed_rx.recv().await {
+            closed_guard.closed(info.five_tuple.dst_addr, info.five_tuple.src_addr);
+        }
+    });
     let server = Server::new(TurnConfig {
         conn_configs,
         realm: REALM.into(),
@@ -139,7 +189,7 @@ pub async fn start(config: EmbeddedTurnConfig) -> Result<EmbeddedTurn, TurnServe
             secret: config.secret,
         }),
         channel_bind_timeout: Duration::from_secs(0),
-        alloc_close_notify: None,
+        alloc_close_notify: Some(closed_tx),
     })
     .await
     .map_err(|e| TurnServerError::Server(e.to_string()))?;
@@ -156,25 +206,48 @@ pub async fn start(config: EmbeddedTurnConfig) -> Result<EmbeddedTurn, TurnServe
 struct StreamConns {
     local: SocketAddr,
     incoming: tokio::sync::Mutex<mpsc::Receiver<(Vec<u8>, SocketAddr)>>,
-    writers: Arc<Mutex<HashMap<SocketAddr, mpsc::UnboundedSender<Vec<u8>>>>>,
+    writers: Arc<Mutex<HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>>>,
 }
 
 impl StreamConns {
-    fn serve(listener: TcpListener, local: SocketAddr, tls: Arc<rustls::ServerConfig>) -> Self {
+    fn serve(
+        listener: TcpListener,
+        local: SocketAddr,
+        tls: Arc<rustls::ServerConfig>,
+        admission: Arc<Admission>,
+        guard: Arc<TurnGuard>,
+    ) -> Self {
         let (tx, rx) = mpsc::channel(1024);
-        let writers: Arc<Mutex<HashMap<SocketAddr, mpsc::UnboundedSender<Vec<u8>>>>> =
-            Arc::default();
+        let writers: Arc<Mutex<HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>>> = Arc::default();
         let acceptor = tokio_rustls::TlsAcceptor::from(tls);
         let registry = writers.clone();
         tokio::spawn(async move {
-            while let Ok((tcp, peer)) = listener.accept().await {
+            loop {
+                let (tcp, peer) = match listener.accept().await {
+                    Ok(v) => v,
+                    Err(e) => {
+                        // Out of descriptors, or a reset before accept: keep serving.
+                        debug!("TURN accept: {e}");
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        continue;
+                    }
+                };
+                let Ok(permit) = admission.admit(peer.ip()) else {
+                    debug!(%peer, "TURN TLS connection over the cap");
+                    continue;
+                };
                 let _ = tcp.set_nodelay(true);
-                let (acceptor, tx, registry) = (acceptor.clone(), tx.clone(), registry.clone());
+                let (acceptor, tx, registry, guard) = (
+                    acceptor.clone(),
+                    tx.clone(),
+                    registry.clone(),
+                    Arc::clone(&guard),
+                );
+                let handshake_timeout = admission.limits().tls_handshake_timeout;
                 tokio::spawn(async move {
+                    let _permit = permit;
                     let stream =
-                        match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp))
-                            .await
-                        {
+                        match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
                             Ok(Ok(s)) => s,
                             _ => {
                                 debug!(%peer, "TURN TLS handshake failed");
@@ -182,7 +255,9 @@ impl StreamConns {
                             }
                         };
                     let (mut reader, mut writer) = tokio::io::split(stream);
-                    let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Vec<u8>>();
+                    // Bounded: a client that does not read loses packets, as over UDP,
+                    // instead of growing the server.
+                    let (out_tx, mut out_rx) = mpsc::channel::<Vec<u8>>(OUTGOING_FRAMES);
                     if let Ok(mut map) = registry.lock() {
                         map.insert(peer, out_tx);
                     }
@@ -195,10 +270,22 @@ impl StreamConns {
                     });
                     let mut buf = Vec::with_capacity(MAX_FRAME);
                     let mut chunk = vec![0u8; 16 * 1024];
+                    let connected = tokio::time::Instant::now();
                     'read: loop {
-                        let n = match reader.read(&mut chunk).await {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => n,
+                        // Until it allocates, a client has what is left of its first
+                        // seconds; then it may be quiet for a while.
+                        let wait = if guard.has_allocation(local, peer) {
+                            IDLE_FOR
+                        } else {
+                            UNAUTHENTICATED_FOR.saturating_sub(connected.elapsed())
+                        };
+                        let n = match tokio::time::timeout(wait, reader.read(&mut chunk)).await {
+                            Ok(Ok(0) | Err(_)) => break,
+                            Ok(Ok(n)) => n,
+                            Err(_) => {
+                                debug!(%peer, "TURN TLS connection idle or never allocated");
+                                break;
+                            }
                         };
                         buf.extend_from_slice(&chunk[..n]);
                         loop {
@@ -266,9 +353,13 @@ impl Conn for StreamConns {
             .ok()
             .and_then(|m| m.get(&target).cloned());
         match writer {
-            Some(w) if w.send(buf.to_vec()).is_ok() => Ok(buf.len()),
-            // The client went away: as with UDP, the message is simply lost.
-            _ => Ok(buf.len()),
+            // A full queue (the client does not read) or a client that went away: as with
+            // UDP, the message is simply lost.
+            Some(w) => {
+                let _ = w.try_send(buf.to_vec());
+                Ok(buf.len())
+            }
+            None => Ok(buf.len()),
         }
     }
 

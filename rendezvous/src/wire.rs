@@ -6,6 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::introduction::{IntroducerKey, SignedIntroduction};
+
 /// Path of the WebSocket endpoint.
 pub const MAILBOX_PATH: &str = "/v1/mailbox";
 /// Largest body of one mailbox message, after base64 decoding.
@@ -86,6 +88,8 @@ pub enum ErrorCode {
     TooManyMessages,
     /// A paired mailbox stayed open longer than the server allows.
     MailboxExpired,
+    /// One side stopped reading while the other kept sending: the mailbox was closed.
+    MailboxOverflow,
     Unavailable,
 }
 
@@ -103,6 +107,7 @@ impl ErrorCode {
             ErrorCode::MessageTooLarge => "message_too_large",
             ErrorCode::TooManyMessages => "too_many_messages",
             ErrorCode::MailboxExpired => "mailbox_expired",
+            ErrorCode::MailboxOverflow => "mailbox_overflow",
             ErrorCode::Unavailable => "unavailable",
         }
     }
@@ -117,12 +122,17 @@ pub enum ServerMessage {
         /// STUN and TURN servers for this session, TURN with time-limited credentials.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         ice_servers: Vec<IceServer>,
+        /// Who the helper is, signed for the sharer: the helper forwards it over the
+        /// end-to-end channel after pairing (see [`crate::introduction`]).
+        introduction: SignedIntroduction,
     },
-    /// To the sharer: who is asking, as verified by the rendezvous ("Anna R.").
+    /// To the sharer: the nameplate is claimed. Who is asking arrives from the helper,
+    /// signed with one of these keys, once the whole code has been proved.
     Joined {
-        helper_name: String,
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        ice_servers: Vec<IceServer>,
+        introducer_keys: Vec<IntroducerKey>,
+        /// The rendezvous's clock (Unix seconds), against which the introduction's expiry
+        /// is checked: the sharer's own clock may be wrong.
+        server_time: u64,
     },
     /// To the helper: a sharer has claimed the nameplate. The token completes the
     /// session's record at the end (`report`).

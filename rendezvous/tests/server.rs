@@ -62,12 +62,25 @@ async fn pairs_and_forwards_opaque_messages_both_ways() {
 
     let mut sharer = MailboxClient::connect(&url, None).await.expect("connect");
     // Nameplates are entered the way people type them.
-    let name = sharer
+    let joined = sharer
         .join(&alloc.nameplate.to_lowercase())
         .await
         .expect("join");
-    assert_eq!(name.helper_name, "Anna R.");
-    assert!(name.ice_servers.is_empty(), "none configured");
+    // Who the helper is comes only through the helper, signed: the join says nothing.
+    let introduction = alloc
+        .introduction
+        .verify(
+            &joined.introducer_keys,
+            &alloc.nameplate,
+            joined.server_time,
+        )
+        .expect("the helper's introduction is signed by this rendezvous");
+    assert_eq!(introduction.helper_name, "Anna R.");
+    assert_eq!(
+        introduction.affiliation, None,
+        "a dev identity is not verified"
+    );
+    assert!(introduction.ice_servers.is_empty(), "none configured");
     assert_eq!(helper.recv().await.expect("event"), PeerEvent::PeerJoined);
 
     helper.send(b"\x00\x01binary\xff").await.expect("send");
@@ -264,7 +277,7 @@ async fn tls_with_a_private_ca() {
         listener,
         state,
         axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(server_tls)),
-        axum_server::Handle::new(),
+        std::future::pending::<()>(),
     ));
     let url = format!("wss://127.0.0.1:{port}");
 

@@ -12,6 +12,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use futures_util::StreamExt;
 use spake2::{Ed25519Group, Identity, Password, Spake2};
+use tandem_rendezvous::introduction::{Introduction, IntroductionSigner};
 use tandem_rendezvous::wire::{ClientMessage, ServerMessage, MAILBOX_PATH};
 use tokio::sync::mpsc;
 
@@ -22,9 +23,12 @@ pub enum Attack {
     /// Replace each side's SPAKE2 message with the server's own, made with a guessed secret:
     /// a man in the middle who does not know the code.
     SubstitutePake,
-    /// Forward the pairing honestly, then alter every later message (hello with ICE
-    /// credentials, candidates and certificate fingerprints, consent).
+    /// Forward the pairing honestly, then alter every later message (the introduction,
+    /// hello with ICE credentials, candidates and certificate fingerprints, consent).
     TamperAfterPairing,
+    /// Forward everything honestly, but give the sharer a key other than the one that signed
+    /// the helper's introduction: as if the helper brought a name from another rendezvous.
+    ForeignIntroduction,
 }
 
 #[derive(Default)]
@@ -37,6 +41,10 @@ struct Slots {
 struct Hostile {
     attack: Attack,
     slots: Mutex<Slots>,
+    /// What a rendezvous signs introductions with (a hostile one vouches for anything).
+    signer: IntroductionSigner,
+    /// The key the sharer is told about under [`Attack::ForeignIntroduction`].
+    other: IntroductionSigner,
 }
 
 pub struct HostileRendezvous {
@@ -58,6 +66,8 @@ impl HostileRendezvous {
         let state = Arc::new(Hostile {
             attack,
             slots: Mutex::new(Slots::default()),
+            signer: IntroductionSigner::generate().expect("key"),
+            other: IntroductionSigner::generate().expect("key"),
         });
         let app = Router::new()
             .route(MAILBOX_PATH, get(upgrade))
@@ -124,6 +134,16 @@ async fn connection(mut socket: WebSocket, state: Arc<Hostile>) {
                     nameplate: NAMEPLATE.into(),
                     expires_in_secs: 600,
                     ice_servers: junk_ice_servers(),
+                    introduction: state
+                        .signer
+                        .sign(&Introduction {
+                            nameplate: NAMEPLATE.into(),
+                            helper_name: "Anna R.".into(),
+                            affiliation: None,
+                            ice_servers: junk_ice_servers(),
+                            expires_at: u64::MAX,
+                        })
+                        .expect("sign"),
                 },
             )
             .await
@@ -146,8 +166,11 @@ async fn connection(mut socket: WebSocket, state: Arc<Hostile>) {
             if !send(
                 &mut socket,
                 &ServerMessage::Joined {
-                    helper_name: "Anna R.".into(),
-                    ice_servers: junk_ice_servers(),
+                    introducer_keys: vec![match state.attack {
+                        Attack::ForeignIntroduction => state.other.public_key().clone(),
+                        _ => state.signer.public_key().clone(),
+                    }],
+                    server_time: 0,
                 },
             )
             .await

@@ -414,6 +414,8 @@ impl World {
             "Anna Rossi",
             "--turn-ca",
             &ca,
+            // The test rendezvous in its namespace speaks plain WebSocket.
+            "--insecure-rendezvous",
         ];
         args.extend_from_slice(extra);
         crate::Peer::spawn_in(&self.topo.helper, "helper", &args)
@@ -429,6 +431,7 @@ impl World {
             &self.rendezvous.url,
             "--turn-ca",
             &ca,
+            "--insecure-rendezvous",
         ];
         args.extend_from_slice(extra);
         args.push(code);

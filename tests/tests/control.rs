@@ -343,3 +343,45 @@ fn held_keys_and_buttons_are_released_on_revoke_pause_and_a_vanished_helper() {
     let ended = sharer.wait_for("ended", T);
     assert_eq!(ended["reason"], "peer_lost");
 }
+
+#[test]
+fn the_helper_cannot_lift_the_sharers_pause() {
+    const A: u32 = 0x61;
+    let x = Xvfb::start(&[(1024, 768)]);
+    let rec = EventRecorder::start(&x.display, 0);
+    let (_rv, mut helper, mut sharer) = viewing_session(&x.display);
+    take_control(&mut helper, &mut sharer);
+
+    sharer.type_line("/pause");
+    helper.wait_for("paused", T);
+    // A helper that insists: its app sends the resume, and the sharer says why not.
+    helper.type_line("/resume");
+    let refused = helper.wait_for("resume_refused", T);
+    assert_eq!(refused["paused_by"], "sharer", "{refused}");
+    // Frames already on their way when the person paused may still land.
+    helper.count_for(Duration::from_millis(300), |v| {
+        v["event"] == "frame_received"
+    });
+    rec.clear();
+    helper.type_line("/click 10 10");
+    helper.type_line("/key KeyA");
+    let frames = helper.count_for(QUIET, |v| v["event"] == "frame_received");
+    assert_eq!(
+        frames, 0,
+        "frames after the helper's resume of the sharer's pause"
+    );
+    assert_eq!(
+        rec.events(),
+        vec![],
+        "input reached the desktop while the sharer's pause stood"
+    );
+    sharer.drain();
+    assert_eq!(sharer.count("resumed"), 0, "the sharer's side resumed");
+
+    // The person resumes: pictures and control come back.
+    sharer.type_line("/resume");
+    helper.wait_for("resumed", T);
+    helper.wait_for("frame_received", T);
+    helper.type_line("/key KeyA");
+    rec.wait_until(T, "a key after the person resumed", |_| key_down(&rec, A));
+}

@@ -153,6 +153,7 @@ fn whole_session(compositor: bool) {
         expires_at: None,
         joined: false,
         copied: false,
+        replaced: None,
     };
     let copy = locate(code_screen, WINDOW, "Copy");
     let deadline = Instant::now() + T;
@@ -173,8 +174,10 @@ fn whole_session(compositor: bool) {
     sharer.click(locate_id(home(), WINDOW, "code"));
     sharer.type_text(&code.to_lowercase().replace('-', " "));
     sharer.enter();
+    // The demo's helper names itself (a dev identity): the dialog says it is not verified.
     let consent = Screen::SharerConsent {
         helper_name: "Anna R.".into(),
+        affiliation: None,
     };
     let allow = locate(consent, WINDOW, "Allow");
     // The Allow button is the one primary (blue) button on that screen.

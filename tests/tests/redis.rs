@@ -20,6 +20,7 @@ async fn the_redis_store_behaves_like_the_memory_store() {
     conformance::claim_is_single_use_with_distinct_errors(&store).await;
     conformance::expired_and_abandoned_nameplates(&store).await;
     conformance::nameplates_are_random_not_sequential(&store).await;
+    conformance::a_side_that_stops_reading_is_bounded(&store).await;
 }
 
 fn two_instances(redis: &RedisServer) -> (Rendezvous, Rendezvous) {

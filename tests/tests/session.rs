@@ -94,14 +94,29 @@ fn wrong_code_burns_the_nameplate_and_tells_the_helper() {
     assert_eq!(err["kind"], "wrong_code", "{err}");
     assert_eq!(sharer.count("consent_requested"), 0);
 
-    assert!(!helper.wait_exit(T).success());
-    let err = helper.find("error").expect("helper error");
-    assert_eq!(err["kind"], "wrong_code", "{err}");
+    // The helper is told, and gets a fresh code at once instead of having to start again.
+    let retired = helper.wait_for("code_retired", T);
+    assert_eq!(retired["reason"], "wrong_code", "{retired}");
+    let fresh = helper.wait_for("code_issued", T)["code"]
+        .as_str()
+        .expect("code")
+        .to_string();
+    assert_ne!(fresh, code);
 
     // The right code no longer works: one guess per code.
     let mut again = Peer::share(&rv.url, &code, &[]);
     assert!(!again.wait_exit(T).success());
     assert_eq!(again.find("error").expect("error")["kind"], "used_code");
+
+    // The new one does: the same helper process, a normal session.
+    let mut sharer = Peer::share(&rv.url, &fresh, &[]);
+    let asked = sharer.wait_for("consent_requested", T);
+    assert_eq!(asked["helper_name"], "Anna R.");
+    sharer.type_line("y");
+    helper.wait_for("frame_received", T);
+    helper.type_line("/end");
+    assert!(helper.wait_exit(T).success());
+    assert!(sharer.wait_exit(T).success());
 }
 
 #[test]
@@ -197,11 +212,16 @@ fn hostile_rendezvous_substituting_pake_messages_gets_no_session() {
     // Feed a "yes" in case anything asks: nothing may.
     sharer.type_line("y");
     assert!(!sharer.wait_exit(T).success());
-    assert!(!helper.wait_exit(T).success());
     assert_eq!(
         sharer.find("error").expect("sharer error")["kind"],
         "wrong_code"
     );
+    // The helper's code is spent: it offers a fresh one instead of giving up.
+    let retired = helper.wait_for("code_retired", T);
+    assert_eq!(retired["reason"], "wrong_code", "{retired}");
+    helper.wait_for("code_issued", T);
+    helper.type_line("/end");
+    assert!(helper.wait_exit(T).success());
     for peer in [&helper, &sharer] {
         for forbidden in [
             "paired",
@@ -256,6 +276,22 @@ fn hostile_rendezvous_tampering_with_signals_gets_no_session() {
         }
     }
     // The sharer's own "yes" is local; an altered consent never convinces the helper.
+    assert_eq!(helper.count("consent_given"), 0, "{}", helper.history());
+}
+
+#[test]
+fn a_name_the_sharers_rendezvous_did_not_sign_is_refused() {
+    let rv = HostileRendezvous::start(Attack::ForeignIntroduction);
+    let (mut helper, code) = helper_with_code(&rv.url);
+    let mut sharer = Peer::share(&rv.url, &code, &[]);
+    assert!(!sharer.wait_exit(T).success());
+    let error = sharer.find("error").expect("sharer error");
+    assert_eq!(error["kind"], "introduction_refused", "{error}");
+    for forbidden in ["paired", "consent_requested", "connected"] {
+        assert_eq!(sharer.count(forbidden), 0, "{}", sharer.history());
+    }
+    helper.type_line("/end");
+    helper.wait_exit(T);
     assert_eq!(helper.count("consent_given"), 0, "{}", helper.history());
 }
 

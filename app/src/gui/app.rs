@@ -20,8 +20,8 @@ use crate::annotation::{Annotation, PenColour, Sketch};
 use crate::input::view::ViewTransform;
 use crate::input::{DeclineReason, InputEvent, PointerButton};
 use crate::session::{
-    Command, CursorPicture, EndReason, Event, HelperIdentity, MonitorInfo, PathInfo, Role,
-    SessionConfig, SourceSpec,
+    CodeRetiredReason, Command, CursorPicture, EndReason, Event, HelperIdentity, MonitorInfo,
+    PathInfo, Role, SessionConfig, SourceSpec,
 };
 use crate::sign_in::{SignInClient, SignInError, SignedIn};
 use tandem_crypto::{CodeError, SessionCode};
@@ -113,6 +113,8 @@ pub enum Message {
     /// Sharer: the annotation overlay window is open; its X window id.
     OverlayOpened(window::Id),
     OverlayNativeId(u64),
+    /// The sharer's bar's native window id (to keep it above the overlay).
+    BarNativeId(u64),
 }
 
 /// What the helper's mouse does over the picture.
@@ -145,6 +147,9 @@ pub enum ControlState {
     Requested,
     Granted,
 }
+
+/// Chat lines the window keeps.
+pub const CHAT_LINES: usize = 500;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChatLine {
@@ -203,11 +208,15 @@ pub enum Screen {
         expires_at: Option<Instant>,
         joined: bool,
         copied: bool,
+        /// Why the previous code was replaced by this one, if it was.
+        replaced: Option<CodeRetiredReason>,
     },
     Viewer(Box<Viewer>),
     SharerJoining,
     SharerConsent {
         helper_name: String,
+        /// The organisation the rendezvous verified; `None`: the name is not verified.
+        affiliation: Option<String>,
     },
     Sharing {
         helper_name: String,
@@ -225,6 +234,8 @@ pub struct Overlay {
     native: Option<u64>,
     /// No compositor: the window is cut to the drawing instead of being transparent.
     shaped: bool,
+    /// The cut, kept up to date as strokes grow.
+    outline: super::sketch::OutlineCache,
 }
 
 pub struct App {
@@ -254,6 +265,8 @@ pub struct App {
     pub overlay: Overlay,
     #[cfg(target_os = "linux")]
     x11: Option<super::overlay_x11::X11Overlay>,
+    /// The sharer's bar, natively (see [`Message::BarNativeId`]).
+    bar_native: Option<u64>,
     now: Instant,
 }
 
@@ -289,6 +302,7 @@ impl App {
             overlay: Overlay::default(),
             #[cfg(target_os = "linux")]
             x11: None,
+            bar_native: None,
             now: Instant::now(),
         }
     }
@@ -323,6 +337,19 @@ impl App {
         self.epoch
     }
 
+    /// Keeps the latest [`CHAT_LINES`] lines: a session's chat is short, a flood is cut.
+    fn push_chat(&mut self, line: ChatLine) {
+        if self.chat.len() >= CHAT_LINES {
+            self.chat.remove(0);
+        }
+        self.chat.push(line);
+    }
+
+    /// The words of the window's language.
+    pub fn strings(&self) -> &Strings {
+        &self.t
+    }
+
     fn start(&mut self, start: Start) -> Task<Message> {
         self.epoch += 1;
         let epoch = self.epoch;
@@ -351,6 +378,7 @@ impl App {
             expires_at: None,
             joined: false,
             copied: false,
+            replaced: None,
         };
         match std::mem::replace(&mut self.auth, HelperAuth::SignedOut { error: None }) {
             HelperAuth::Dev(name) => {
@@ -522,6 +550,10 @@ impl App {
                     return Task::none();
                 }
                 window::raw_id::<Message>(id).map(Message::OverlayNativeId)
+            }
+            Message::BarNativeId(native) => {
+                self.bar_native = Some(native);
+                Task::none()
             }
             Message::OverlayNativeId(native) => {
                 self.overlay.native = Some(native);
@@ -696,7 +728,7 @@ impl App {
                 self.engine(msg)
             }
             Message::Allow => {
-                if let Screen::SharerConsent { helper_name } = &self.screen {
+                if let Screen::SharerConsent { helper_name, .. } = &self.screen {
                     self.screen = Screen::Sharing {
                         helper_name: helper_name.clone(),
                         control: SharerControl::None,
@@ -810,7 +842,7 @@ impl App {
                 let text = self.chat_draft.trim().to_owned();
                 if !text.is_empty() {
                     if let Some(role) = self.role {
-                        self.chat.push(ChatLine {
+                        self.push_chat(ChatLine {
                             from: role,
                             text: text.clone(),
                         });
@@ -1116,6 +1148,22 @@ impl App {
                     *joined = true;
                 }
             }
+            // A fresh code follows at once; until then the old one is not shown.
+            Event::CodeRetired { reason, .. } => {
+                if let Screen::HelperCode {
+                    code,
+                    joined,
+                    copied,
+                    replaced,
+                    ..
+                } = &mut self.screen
+                {
+                    *code = None;
+                    *joined = false;
+                    *copied = false;
+                    *replaced = Some(reason);
+                }
+            }
             Event::Paired { peer_name } => {
                 self.peer_name = peer_name;
                 if self.role == Some(Role::Helper) {
@@ -1125,9 +1173,15 @@ impl App {
                     }));
                 }
             }
-            Event::ConsentRequested { helper_name } => {
+            Event::ConsentRequested {
+                helper_name,
+                affiliation,
+            } => {
                 self.peer_name = Some(helper_name.clone());
-                self.screen = Screen::SharerConsent { helper_name };
+                self.screen = Screen::SharerConsent {
+                    helper_name,
+                    affiliation,
+                };
             }
             Event::ConsentGiven => {
                 if let Screen::Viewer(v) = &mut self.screen {
@@ -1167,7 +1221,7 @@ impl App {
                 }
             }
             Event::Chat { from, text } => {
-                self.chat.push(ChatLine { from, text });
+                self.push_chat(ChatLine { from, text });
                 if !self.chat_open {
                     self.chat_unread = true;
                 }
@@ -1182,6 +1236,16 @@ impl App {
                 Screen::Sharing { paused_by, .. } => *paused_by = None,
                 _ => {}
             },
+            // The person's pause stands: the viewer shows it again, and why.
+            Event::ResumeRefused { paused_by, .. } => {
+                let text = self
+                    .t
+                    .with("viewer-resume-refused", &[("name", &self.peer())]);
+                if let Screen::Viewer(v) = &mut self.screen {
+                    v.paused_by = Some(paused_by);
+                    v.notice = Some(text);
+                }
+            }
             Event::Cursor { x, y, visible } => {
                 if let Screen::Viewer(v) = &mut self.screen {
                     v.cursor = visible.then_some((x, y));
@@ -1340,9 +1404,13 @@ impl App {
         #[cfg(target_os = "linux")]
         if let (Some(x11), Some(native)) = (&self.x11, self.overlay.native) {
             if let Ok(window) = u32::try_from(native) {
+                // Over every window but the sharer's own bar: a drawing must never hide
+                // (or imitate) the bar's Pause and End.
+                let bar = self.bar_native.and_then(|b| u32::try_from(b).ok());
                 if let Err(e) = x11
                     .pass_input_through(window)
                     .and_then(|()| x11.raise(window))
+                    .and_then(|()| bar.map_or(Ok(()), |bar| x11.raise(bar)))
                 {
                     tracing::warn!("overlay: {e}");
                 }
@@ -1351,22 +1419,22 @@ impl App {
     }
 
     /// Without a compositor, the overlay shows only where something is drawn.
-    fn reshape_overlay(&self) {
+    fn reshape_overlay(&mut self) {
         #[cfg(target_os = "linux")]
         if let (true, Some(x11), Some(native)) =
             (self.overlay.shaped, &self.x11, self.overlay.native)
         {
             if let Ok(window) = u32::try_from(native) {
-                if let Err(e) =
-                    x11.set_visible_region(window, &super::sketch::outline(&self.overlay.sketch))
-                {
+                let rects = self.overlay.outline.update(&self.overlay.sketch);
+                if let Err(e) = x11.set_visible_region(window, &rects) {
                     tracing::warn!("overlay: {e}");
                 }
             }
         }
     }
 
-    /// While sharing, the window becomes a small bar that stays on top.
+    /// While sharing, the window becomes a small bar that stays on top (above the overlay
+    /// too, which needs its native id).
     fn window_as_bar(&self) -> Task<Message> {
         let Some(id) = self.window else {
             return Task::none();
@@ -1375,6 +1443,7 @@ impl App {
             window::resize(id, Size::new(BAR_WIDTH, BAR_HEIGHT)),
             // Set after opening: the creation-time level is lost on X11.
             window::set_level(id, window::Level::AlwaysOnTop),
+            window::raw_id::<Message>(id).map(Message::BarNativeId),
         ])
     }
 
@@ -1439,10 +1508,14 @@ impl App {
                 expires_at,
                 joined,
                 copied,
-            } => self.helper_code(code.as_deref(), *expires_at, *joined, *copied),
+                replaced,
+            } => self.helper_code(code.as_deref(), *expires_at, *joined, *copied, *replaced),
             Screen::Viewer(v) => self.viewer(v),
             Screen::SharerJoining => centered(text(self.t.get("sharer-joining")).size(20)),
-            Screen::SharerConsent { helper_name } => self.consent(helper_name),
+            Screen::SharerConsent {
+                helper_name,
+                affiliation,
+            } => self.consent(helper_name, affiliation.as_deref()),
             Screen::Sharing {
                 helper_name,
                 control,
@@ -1615,8 +1688,16 @@ impl App {
         expires_at: Option<Instant>,
         joined: bool,
         copied: bool,
+        replaced: Option<CodeRetiredReason>,
     ) -> Element<'a, Message> {
         let t = &self.t;
+        let replaced = replaced.map(|reason| {
+            text(t.get(match reason {
+                CodeRetiredReason::WrongCode => "helper-code-replaced-wrong",
+                CodeRetiredReason::Abandoned => "helper-code-replaced-abandoned",
+            }))
+            .style(text::warning)
+        });
         let Some(code) = code else {
             return centered(
                 column![
@@ -1653,19 +1734,24 @@ impl App {
             t.get("helper-copy")
         };
         centered(
-            column![
-                text(t.get("helper-code-title")).size(22),
-                text(code).size(64).font(iced::Font::MONOSPACE),
-                text(expiry),
-                row![
-                    button(text(copy_label)).on_press(Message::CopyCode),
-                    button(text(t.get("helper-cancel"))).on_press(Message::CancelHelper),
-                ]
-                .spacing(10),
-                text(status),
-            ]
-            .spacing(16)
-            .align_x(Alignment::Center),
+            column![text(t.get("helper-code-title")).size(22),]
+                .push(replaced)
+                .push(
+                    column![
+                        text(code).size(64).font(iced::Font::MONOSPACE),
+                        text(expiry),
+                        row![
+                            button(text(copy_label)).on_press(Message::CopyCode),
+                            button(text(t.get("helper-cancel"))).on_press(Message::CancelHelper),
+                        ]
+                        .spacing(10),
+                        text(status),
+                    ]
+                    .spacing(16)
+                    .align_x(Alignment::Center),
+                )
+                .spacing(16)
+                .align_x(Alignment::Center),
         )
     }
 
@@ -1898,11 +1984,28 @@ impl App {
         }
     }
 
-    fn consent<'a>(&'a self, helper_name: &'a str) -> Element<'a, Message> {
+    fn consent<'a>(
+        &'a self,
+        helper_name: &'a str,
+        affiliation: Option<&'a str>,
+    ) -> Element<'a, Message> {
         let t = &self.t;
+        // Who vouches for the name, beside it: the organisation the rendezvous verified,
+        // or a plain warning that nobody did.
+        let vouched = match affiliation {
+            Some(org) => text(t.with(
+                "consent-verified",
+                &[("name", helper_name), ("organisation", org)],
+            ))
+            .style(text::success),
+            None => {
+                text(t.with("consent-unverified", &[("name", helper_name)])).style(text::warning)
+            }
+        };
         centered(
             column![
                 text(t.with("consent-title", &[("name", helper_name)])).size(24),
+                vouched,
                 text(t.with("consent-body", &[("name", helper_name)])),
                 row![
                     button(text(t.get("consent-allow")))
@@ -1949,7 +2052,8 @@ impl App {
         };
         let pause = match paused_by {
             Some(Role::Sharer) => button(text(t.get("sharing-resume"))).on_press(Message::Resume),
-            Some(Role::Helper) => button(text(t.get("sharing-paused"))),
+            // The person may lift the helper's pause too.
+            Some(Role::Helper) => button(text(t.get("sharing-resume"))).on_press(Message::Resume),
             None => button(text(t.get("sharing-pause"))).on_press(Message::Pause),
         };
         let chat_label = if self.chat_unread {

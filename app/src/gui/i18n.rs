@@ -64,8 +64,10 @@ impl Strings {
             .map_err(|(_, errors)| broken(format!("{errors:?}")))?;
         let id: LanguageIdentifier = code.parse().map_err(|e| broken(format!("{e}")))?;
         let mut bundle = FluentBundle::new_concurrent(vec![id]);
-        // Unicode isolation marks show as boxes in most UI fonts.
-        bundle.set_use_isolating(false);
+        // Every argument is isolated (U+2068 … U+2069): a name written right to left, or
+        // carrying direction marks, cannot reorder the sentence around it. The renderer
+        // draws the marks as nothing.
+        bundle.set_use_isolating(true);
         bundle
             .add_resource(resource)
             .map_err(|errors| broken(format!("{errors:?}")))?;
@@ -150,12 +152,12 @@ mod tests {
         assert_eq!(it.language(), "it");
         assert_eq!(
             it.with("consent-title", &[("name", "Anna R.")]),
-            "Anna R. vuole condividere il tuo schermo"
+            "\u{2068}Anna R.\u{2069} vuole condividere il tuo schermo"
         );
         let en = Strings::load("en_GB").expect("en");
         assert_eq!(
             en.with("consent-title", &[("name", "Anna R.")]),
-            "Anna R. wants to share your screen"
+            "\u{2068}Anna R.\u{2069} wants to share your screen"
         );
         assert!(matches!(
             Strings::load("fr_FR"),

@@ -99,42 +99,88 @@ impl<Message> canvas::Program<Message> for SketchLayer<'_> {
     }
 }
 
-/// Rectangles covering everything `sketch` draws (one monitor pixel = one window pixel):
-/// squares of the pen's width stepped along every segment, and the laser dot's box.
-pub fn outline(sketch: &Sketch) -> Vec<(i16, i16, u16, u16)> {
-    let half = (PEN_WIDTH / 2.0).ceil() as i32 + 1;
-    let side = (2 * half) as u16;
-    let mut rects = Vec::new();
-    let square = |x: f32, y: f32| {
-        let clamp = |v: i32| v.clamp(i32::from(i16::MIN), i32::from(i16::MAX)) as i16;
-        (clamp(x as i32 - half), clamp(y as i32 - half), side, side)
-    };
-    for stroke in &sketch.strokes {
-        let mut previous: Option<(f32, f32)> = None;
-        for &(x, y) in &stroke.points {
-            let (x, y) = (x as f32, y as f32);
-            if let Some((px, py)) = previous {
-                let steps = ((x - px).hypot(y - py) / half as f32).ceil().max(1.0) as usize;
-                for i in 1..=steps {
-                    let f = i as f32 / steps as f32;
-                    rects.push(square(px + (x - px) * f, py + (y - py) * f));
+/// A rectangle of the overlay's outline: x, y, width, height.
+pub type OutlineRect = (i16, i16, u16, u16);
+
+const HALF: i32 = (PEN_WIDTH / 2.0) as i32 + 2;
+
+fn square(x: f32, y: f32) -> OutlineRect {
+    let clamp = |v: i32| v.clamp(i32::from(i16::MIN), i32::from(i16::MAX)) as i16;
+    let side = (2 * HALF) as u16;
+    (clamp(x as i32 - HALF), clamp(y as i32 - HALF), side, side)
+}
+
+/// Squares of the pen's width stepped along `points` from index `from` on (the squares
+/// for the points before it are already there).
+fn stroke_squares(points: &[(u32, u32)], from: usize, out: &mut Vec<OutlineRect>) {
+    for i in from..points.len() {
+        let (x, y) = (points[i].0 as f32, points[i].1 as f32);
+        match i.checked_sub(1).map(|p| points[p]) {
+            Some((px, py)) => {
+                let (px, py) = (px as f32, py as f32);
+                let steps = ((x - px).hypot(y - py) / HALF as f32).ceil().max(1.0) as usize;
+                for step in 1..=steps {
+                    let f = step as f32 / steps as f32;
+                    out.push(square(px + (x - px) * f, py + (y - py) * f));
                 }
-            } else {
-                rects.push(square(x, y));
             }
-            previous = Some((x, y));
+            None => out.push(square(x, y)),
         }
     }
-    if let Some((x, y)) = sketch.laser {
-        let r = LASER_RADIUS.ceil() as i32;
-        rects.push((
-            (x as i32 - r) as i16,
-            (y as i32 - r) as i16,
-            (2 * r) as u16,
-            (2 * r) as u16,
-        ));
+}
+
+fn laser_box((x, y): (u32, u32)) -> OutlineRect {
+    let r = LASER_RADIUS.ceil() as i32;
+    let clamp = |v: i32| v.clamp(i32::from(i16::MIN), i32::from(i16::MAX)) as i16;
+    (
+        clamp(x as i32 - r),
+        clamp(y as i32 - r),
+        (2 * r) as u16,
+        (2 * r) as u16,
+    )
+}
+
+/// Rectangles covering everything `sketch` draws (one monitor pixel = one window pixel):
+/// squares of the pen's width stepped along every segment, and the laser dot's box. How
+/// many is bounded by the sketch's ink budget ([`crate::annotation::MAX_INK`]).
+pub fn outline(sketch: &Sketch) -> Vec<OutlineRect> {
+    OutlineCache::default().update(sketch)
+}
+
+/// The outline kept as the sketch grows: a message that adds a few points steps only the
+/// new segments, instead of every stroke again.
+#[derive(Debug, Default)]
+pub struct OutlineCache {
+    strokes: std::collections::HashMap<u32, StrokeOutline>,
+}
+
+/// One stroke's part of the outline: its first point, the points covered, their squares.
+type StrokeOutline = ((u32, u32), usize, Vec<OutlineRect>);
+
+impl OutlineCache {
+    pub fn update(&mut self, sketch: &Sketch) -> Vec<OutlineRect> {
+        self.strokes
+            .retain(|id, _| sketch.strokes.iter().any(|s| s.id == *id));
+        let mut all = Vec::new();
+        for stroke in &sketch.strokes {
+            let Some(&first) = stroke.points.first() else {
+                continue;
+            };
+            let entry = self
+                .strokes
+                .entry(stroke.id)
+                .or_insert_with(|| (first, 0, Vec::new()));
+            // A stroke started again under the same id is a new stroke.
+            if entry.0 != first || entry.1 > stroke.points.len() {
+                *entry = (first, 0, Vec::new());
+            }
+            stroke_squares(&stroke.points, entry.1, &mut entry.2);
+            entry.1 = stroke.points.len();
+            all.extend_from_slice(&entry.2);
+        }
+        all.extend(sketch.laser.map(laser_box));
+        all
     }
-    rects
 }
 
 #[cfg(test)]
@@ -168,5 +214,66 @@ mod tests {
         }
         assert!(!covered(60, 120), "20 px off the line");
         assert!(!covered(150, 100), "past the end");
+    }
+
+    #[test]
+    fn the_outline_grows_with_the_sketch_as_if_made_anew() {
+        let mut s = Sketch::new(500, 500);
+        let mut cache = OutlineCache::default();
+        let start = |id, x, y| Annotation::StrokeStart {
+            id,
+            colour: PenColour::Red,
+            x,
+            y,
+        };
+        s.apply(&start(1, 10, 10)).expect("start");
+        assert_eq!(cache.update(&s), outline(&s));
+        for step in 1..20u32 {
+            s.apply(&Annotation::StrokeTo {
+                id: 1,
+                points: vec![(10 + step * 7, 10 + step * 3)],
+            })
+            .expect("to");
+            s.apply(&Annotation::Laser { x: step, y: step })
+                .expect("laser");
+            assert_eq!(cache.update(&s), outline(&s), "step {step}");
+        }
+        // Restarted under the same id, another stroke, a clear.
+        s.apply(&start(1, 300, 300)).expect("restart");
+        s.apply(&start(2, 5, 400)).expect("second");
+        s.apply(&Annotation::StrokeTo {
+            id: 2,
+            points: vec![(50, 450)],
+        })
+        .expect("to");
+        assert_eq!(cache.update(&s), outline(&s));
+        s.apply(&Annotation::Clear).expect("clear");
+        assert_eq!(cache.update(&s), vec![]);
+    }
+
+    /// The worst a helper can draw (every stroke zigzagging across a 4K monitor) stays a
+    /// bounded outline: the ink budget bounds it.
+    #[test]
+    fn the_worst_sketch_has_a_bounded_outline() {
+        let mut s = Sketch::new(3840, 2160);
+        for id in 0..crate::annotation::MAX_STROKES as u32 {
+            s.apply(&Annotation::StrokeStart {
+                id,
+                colour: PenColour::Red,
+                x: 0,
+                y: 0,
+            })
+            .expect("start");
+            for _ in 0..64 {
+                let points = (0..64)
+                    .map(|i| if i % 2 == 0 { (3839, 2159) } else { (0, 0) })
+                    .collect();
+                s.apply(&Annotation::StrokeTo { id, points }).expect("to");
+            }
+        }
+        let rects = outline(&s).len();
+        let bound =
+            crate::annotation::MAX_INK as usize / HALF as usize + crate::annotation::MAX_POINTS + 1;
+        assert!(rects <= bound, "{rects} rectangles");
     }
 }

@@ -110,7 +110,7 @@ impl Window {
 
     fn click(&mut self, label: &str) {
         self.messages_of(|ui| {
-            ui.click(label)
+            ui.click(Shown(label))
                 .unwrap_or_else(|e| panic!("no {label:?} to click: {e}"));
         });
     }
@@ -146,7 +146,7 @@ impl Window {
 
     fn shows(&self, text: &str) -> bool {
         let mut ui = iced_test::simulator(self.app.main_view());
-        ui.find(text).is_ok()
+        ui.find(Shown(text)).is_ok()
     }
 
     fn assert_shows(&self, text: &str) {
@@ -180,13 +180,49 @@ impl Window {
     }
 }
 
+/// Text as a person reads it: the isolation marks around names (U+2068, U+2069), which
+/// draw as nothing, are not part of it.
+struct Shown<'a>(&'a str);
+
+fn without_isolation(text: &str) -> String {
+    text.chars()
+        .filter(|c| !matches!(c, '\u{2068}' | '\u{2069}'))
+        .collect()
+}
+
+impl iced_test::Selector for Shown<'_> {
+    type Output = iced_test::selector::Text;
+
+    fn select(&mut self, candidate: iced_test::selector::Candidate<'_>) -> Option<Self::Output> {
+        use iced_test::selector::Candidate;
+        match candidate {
+            Candidate::Text {
+                id,
+                bounds,
+                visible_bounds,
+                content,
+            } if without_isolation(content) == self.0 => Some(iced_test::selector::Text::Raw {
+                id: id.cloned(),
+                bounds,
+                visible_bounds,
+            }),
+            other => self.0.select(other),
+        }
+    }
+
+    fn description(&self) -> String {
+        format!("text shown as {:?}", self.0)
+    }
+}
+
+/// The code kept in the box and the error shown, as a person reads it.
 fn home_error(app: &App) -> Option<(String, String)> {
     match &app.screen {
         Screen::Home {
             code,
             error: Some(error),
             ..
-        } => Some((code.clone(), error.clone())),
+        } => Some((code.clone(), without_isolation(error))),
         _ => None,
     }
 }
@@ -415,6 +451,7 @@ fn sharing_window(language: &str) -> Window {
     let mut w = Window::new("ws://127.0.0.1:9", None, language);
     w.app.screen = Screen::SharerConsent {
         helper_name: "Anna R.".into(),
+        affiliation: Some("example.org".into()),
     };
     w.click(if language == "it" {
         "Consenti"
@@ -584,17 +621,20 @@ async fn the_dialogs_answer_the_keyboard() {
     let mut w = Window::new("ws://127.0.0.1:9", None, "en");
     w.app.screen = Screen::SharerConsent {
         helper_name: "Anna R.".into(),
+        affiliation: Some("example.org".into()),
     };
     w.dispatch(escape());
     assert!(matches!(w.app.screen, Screen::Home { .. }));
     w.app.screen = Screen::SharerConsent {
         helper_name: "Anna R.".into(),
+        affiliation: Some("example.org".into()),
     };
     w.dispatch(key_press(Key::Character("a".into()), Modifiers::ALT));
     assert!(matches!(w.app.screen, Screen::Sharing { .. }));
     let mut it = Window::new("ws://127.0.0.1:9", None, "it");
     it.app.screen = Screen::SharerConsent {
         helper_name: "Anna R.".into(),
+        affiliation: Some("example.org".into()),
     };
     it.dispatch(key_press(Key::Character("a".into()), Modifiers::ALT));
     assert!(
@@ -607,6 +647,7 @@ async fn the_dialogs_answer_the_keyboard() {
     let mut w = Window::new("ws://127.0.0.1:9", None, "en");
     w.app.screen = Screen::SharerConsent {
         helper_name: "Anna R.".into(),
+        affiliation: Some("example.org".into()),
     };
     w.dispatch(key_press(Key::Character("a".into()), Modifiers::empty()));
     assert!(matches!(w.app.screen, Screen::SharerConsent { .. }));
@@ -633,6 +674,7 @@ async fn the_dialogs_answer_the_keyboard() {
         expires_at: None,
         joined: false,
         copied: false,
+        replaced: None,
     };
     w.dispatch(escape());
     assert!(matches!(w.app.screen, Screen::Home { .. }));
@@ -981,4 +1023,42 @@ fn rendered_rgba(ui: &mut iced_test::Simulator<'_, Message>, name: &str) -> (u32
     }
     let _ = std::fs::remove_dir_all(&dir);
     (info.width, pixels)
+}
+
+/// A scammer's profile name, as the sharer's app receives it (cleaned by the rendezvous and
+/// again by the app): no blank braille, no direction override, isolated in the sentence,
+/// and beside it the organisation that vouches — or a warning that nobody does.
+#[tokio::test]
+async fn the_consent_dialog_shows_a_hostile_name_cleaned_isolated_and_who_vouches() {
+    let hostile = "Microsoft\u{2800}Support\u{2800}Team \u{202e}moc.tfosorcim";
+    let shown = tandem_rendezvous::display_name::abbreviate(hostile).expect("a name");
+    assert_eq!(shown, "Microsoft M.");
+    let mut w = Window::new("ws://127.0.0.1:9", None, "en");
+    engine_event(
+        &mut w,
+        Event::ConsentRequested {
+            helper_name: shown.clone(),
+            affiliation: None,
+        },
+    );
+    w.assert_shows("Microsoft M. wants to share your screen");
+    w.assert_shows("Microsoft M. · name not verified: make sure you know who this is");
+    // The name is isolated in every sentence it is part of.
+    let title = w.app.strings().with("consent-title", &[("name", &shown)]);
+    assert_eq!(
+        title,
+        "\u{2068}Microsoft M.\u{2069} wants to share your screen"
+    );
+    w.save_png("gui-consent-hostile-name");
+    // A right-to-left name stays inside its isolate: the sentence around it keeps its order.
+    let rtl = tandem_rendezvous::display_name::abbreviate("שרה כהן").expect("a name");
+    engine_event(
+        &mut w,
+        Event::ConsentRequested {
+            helper_name: rtl.clone(),
+            affiliation: Some("contoso.com".into()),
+        },
+    );
+    w.assert_shows(&format!("{rtl} · contoso.com"));
+    w.save_png("gui-consent-rtl-name");
 }

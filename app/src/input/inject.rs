@@ -1,7 +1,8 @@
 //! Operations on the real desktop, on a thread of their own: injection is blocking (a round
 //! trip to the X server per event) and must never stall the session loop.
 
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 
 use enigo::{Axis, Button, Coordinate, Direction, Enigo, Keyboard, Mouse, Settings};
@@ -18,6 +19,8 @@ pub enum InjectError {
     Inject(String),
     #[error("the input thread stopped")]
     Stopped,
+    #[error("the desktop takes input slower than it arrives: input dropped")]
+    Behind,
 }
 
 /// Something that can play [`InjectOp`]s on a desktop.
@@ -160,9 +163,20 @@ const BACKLOG_COLLAPSE: usize = 64;
 /// moves collapse to their last one. Dropping the handle plays what is queued
 /// (the releases sent last included) and then stops the thread.
 pub struct InjectorThread {
-    ops: Option<mpsc::Sender<Vec<InjectOp>>>,
+    ops: Option<mpsc::SyncSender<(u64, Vec<InjectOp>)>>,
+    /// Batches sent before the last [`InjectorThread::flush_then`] carry an older epoch
+    /// and are skipped: nothing the helper sent before a revoke or pause plays after it.
+    epoch: Arc<AtomicU64>,
+    /// Releases to play before anything else; kept apart from the queue so that a flush
+    /// never waits for room (the session loop must not block on a stalled desktop), and
+    /// bounded by the keys and buttons there are.
+    releases: Arc<Mutex<Vec<InjectOp>>>,
     thread: Option<JoinHandle<()>>,
 }
+
+/// Batches waiting for the injector at most: a helper sending faster than the desktop
+/// takes input loses the excess instead of queueing it.
+const QUEUED_BATCHES: usize = 256;
 
 impl InjectorThread {
     /// Opens the injector on the new thread (some platforms want it used where it was made)
@@ -172,8 +186,12 @@ impl InjectorThread {
         I: Injector + 'static,
         F: FnOnce() -> Result<I, InjectError> + Send + 'static,
     {
-        let (ops_tx, ops_rx) = mpsc::channel::<Vec<InjectOp>>();
+        let (ops_tx, ops_rx) = mpsc::sync_channel::<(u64, Vec<InjectOp>)>(QUEUED_BATCHES);
         let (ready_tx, ready_rx) = mpsc::channel();
+        let epoch = Arc::new(AtomicU64::new(0));
+        let current = Arc::clone(&epoch);
+        let releases: Arc<Mutex<Vec<InjectOp>>> = Arc::default();
+        let pending = Arc::clone(&releases);
         let thread = std::thread::Builder::new()
             .name("tandem-inject".into())
             .spawn(move || {
@@ -187,25 +205,58 @@ impl InjectorThread {
                         return;
                     }
                 };
-                play(&mut injector, &ops_rx);
+                play(&mut injector, &ops_rx, &current, &pending);
             })
             .map_err(|e| InjectError::Inject(e.to_string()))?;
         ready_rx.recv().map_err(|_| InjectError::Stopped)??;
         Ok(Self {
             ops: Some(ops_tx),
+            epoch,
+            releases,
             thread: Some(thread),
         })
     }
 
+    /// Queues input; when the injector is that far behind, the batch is dropped.
     pub fn send(&self, ops: Vec<InjectOp>) -> Result<(), InjectError> {
         if ops.is_empty() {
             return Ok(());
         }
-        self.ops
+        let epoch = self.epoch.load(Ordering::Acquire);
+        match self
+            .ops
             .as_ref()
             .ok_or(InjectError::Stopped)?
-            .send(ops)
-            .map_err(|_| InjectError::Stopped)
+            .try_send((epoch, ops))
+        {
+            Ok(()) => Ok(()),
+            Err(mpsc::TrySendError::Full(_)) => Err(InjectError::Behind),
+            Err(mpsc::TrySendError::Disconnected(_)) => Err(InjectError::Stopped),
+        }
+    }
+
+    /// Drops everything queued, then plays `ops` (the releases) before anything sent
+    /// later: what happens on revoke, pause and end. Never waits.
+    pub fn flush_then(&self, ops: Vec<InjectOp>) -> Result<(), InjectError> {
+        let epoch = self.epoch.fetch_add(1, Ordering::AcqRel) + 1;
+        let sender = self.ops.as_ref().ok_or(InjectError::Stopped)?;
+        if ops.is_empty() {
+            return Ok(());
+        }
+        {
+            let mut releases = self.releases.lock().unwrap_or_else(|p| p.into_inner());
+            for op in ops {
+                if !releases.contains(&op) {
+                    releases.push(op);
+                }
+            }
+        }
+        // Wakes the thread if it waits for work (when the queue is full it is busy, and
+        // takes the releases before its next operation).
+        match sender.try_send((epoch, Vec::new())) {
+            Err(mpsc::TrySendError::Disconnected(_)) => Err(InjectError::Stopped),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -218,35 +269,58 @@ impl Drop for InjectorThread {
     }
 }
 
-fn play(injector: &mut impl Injector, ops: &mpsc::Receiver<Vec<InjectOp>>) {
+fn play(
+    injector: &mut impl Injector,
+    ops: &mpsc::Receiver<(u64, Vec<InjectOp>)>,
+    epoch: &AtomicU64,
+    releases: &Mutex<Vec<InjectOp>>,
+) {
     let mut failures = 0u32;
-    while let Ok(first) = ops.recv() {
-        let mut batch = first;
-        while let Ok(more) = ops.try_recv() {
-            batch.extend(more);
+    let mut inject = |op: &InjectOp| {
+        if let Err(e) = injector.inject(op) {
+            failures += 1;
+            if failures <= 3 {
+                warn!("{e}");
+            } else {
+                debug!("{e}");
+            }
         }
-        for (i, op) in batch.iter().enumerate() {
+    };
+    let take_releases = || std::mem::take(&mut *releases.lock().unwrap_or_else(|p| p.into_inner()));
+    while let Ok(first) = ops.recv() {
+        // Each operation keeps the epoch it was sent in: a flush while the backlog plays
+        // skips the rest of it.
+        let mut batch: Vec<(u64, InjectOp)> = Vec::new();
+        for (at, more) in std::iter::once(first).chain(std::iter::from_fn(|| ops.try_recv().ok())) {
+            batch.extend(more.into_iter().map(|op| (at, op)));
+        }
+        for (i, (at, op)) in batch.iter().enumerate() {
+            for release in take_releases() {
+                inject(&release);
+            }
+            if *at < epoch.load(Ordering::Acquire) {
+                continue;
+            }
             let superseded = batch.len() > BACKLOG_COLLAPSE
                 && matches!(op, InjectOp::MoveTo { .. })
-                && matches!(batch.get(i + 1), Some(InjectOp::MoveTo { .. }));
+                && matches!(batch.get(i + 1), Some((_, InjectOp::MoveTo { .. })));
             if superseded {
                 continue;
             }
-            if let Err(e) = injector.inject(op) {
-                failures += 1;
-                if failures <= 3 {
-                    warn!("{e}");
-                } else {
-                    debug!("{e}");
-                }
-            }
+            inject(op);
         }
+        for release in take_releases() {
+            inject(&release);
+        }
+    }
+    // Stopping: what was to be released still is.
+    for release in take_releases() {
+        inject(&release);
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
 
     use super::*;
 
@@ -293,5 +367,65 @@ mod tests {
             })
         });
         assert!(matches!(r, Err(InjectError::Open { .. })));
+    }
+}
+
+#[cfg(test)]
+mod flush_tests {
+    use std::sync::Condvar;
+
+    use super::*;
+
+    /// A desktop that takes no input until the test lets it (a stalled display server).
+    struct Stalled {
+        played: Arc<Mutex<Vec<InjectOp>>>,
+        open: Arc<(Mutex<bool>, Condvar)>,
+    }
+
+    impl Injector for Stalled {
+        fn inject(&mut self, op: &InjectOp) -> Result<(), InjectError> {
+            let (lock, opened) = &*self.open;
+            let mut open = lock.lock().expect("lock");
+            while !*open {
+                open = opened.wait(open).expect("wait");
+            }
+            self.played.lock().expect("lock").push(*op);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn input_queued_before_a_revoke_does_not_play_after_it_and_a_flood_is_bounded() {
+        let played = Arc::new(Mutex::new(Vec::new()));
+        let open = Arc::new((Mutex::new(false), Condvar::new()));
+        let (sink, gate) = (played.clone(), open.clone());
+        let thread = InjectorThread::spawn(move || {
+            Ok(Stalled {
+                played: sink,
+                open: gate,
+            })
+        })
+        .expect("spawn");
+        let key = |keycode, down| InjectOp::Key { keycode, down };
+        // The helper types far faster than the desktop takes it.
+        let accepted = (0..1000u16)
+            .filter(|i| thread.send(vec![key(38 + i % 20, true)]).is_ok())
+            .count();
+        assert!(
+            accepted <= 2 * QUEUED_BATCHES,
+            "{accepted} batches queued: a flood is bounded"
+        );
+        // Revoke: the releases play, the backlog does not.
+        thread.flush_then(vec![key(50, false)]).expect("flush");
+        *open.0.lock().expect("lock") = true;
+        open.1.notify_all();
+        drop(thread);
+        let played = played.lock().expect("lock").clone();
+        assert_eq!(played.last(), Some(&key(50, false)));
+        assert!(
+            played.len() <= 2,
+            "{} queued key presses played after the revoke",
+            played.len() - 1
+        );
     }
 }

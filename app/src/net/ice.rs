@@ -27,7 +27,7 @@ use tracing::{debug, trace, warn};
 use super::ice_servers::{parse_servers, ServerUrl, TurnTransport};
 use super::path_socket::{Datagram, PathSocket, SelectedPair};
 use super::relay;
-use super::transport::{Inbound, LocalTransport, RelayCommand, Transports};
+use super::transport::{Inbound, LocalTransport, RelayCommand, Transports, DATA_QUEUE, STUN_QUEUE};
 use super::PathInfo;
 use tandem_rendezvous::wire::IceServer;
 
@@ -121,7 +121,18 @@ pub struct IceSession {
     selected: SelectedPair,
     transports: Transports,
     /// Where session traffic received on this session's pairs goes.
-    data: mpsc::UnboundedSender<Datagram>,
+    data: mpsc::Sender<Datagram>,
+    /// Its socket readers, agent and gatherer: stopped with it, so a search that is given up
+    /// closes its sockets (a reader blocked on a quiet socket would otherwise live forever).
+    tasks: Vec<tokio::task::AbortHandle>,
+}
+
+impl Drop for IceSession {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
 }
 
 impl IceSession {
@@ -148,7 +159,7 @@ impl IceSession {
     async fn start_with_sink(
         controlling: bool,
         options: IceOptions,
-        sink: Option<mpsc::UnboundedSender<Datagram>>,
+        sink: Option<mpsc::Sender<Datagram>>,
     ) -> Result<Self, IceError> {
         let addresses = local_addresses(&options)?;
         let mut sockets: HashMap<SocketAddr, Arc<UdpSocket>> = HashMap::new();
@@ -211,8 +222,8 @@ impl IceSession {
         for (addr, socket) in &sockets {
             transports.insert(*addr, LocalTransport::Udp(socket.clone()));
         }
-        let (stun_tx, stun_rx) = mpsc::unbounded_channel::<(SocketAddr, SocketAddr, BytesMut)>();
-        let (data_tx, data_rx) = mpsc::unbounded_channel::<Datagram>();
+        let (stun_tx, stun_rx) = mpsc::channel::<(SocketAddr, SocketAddr, BytesMut)>(STUN_QUEUE);
+        let (data_tx, data_rx) = mpsc::channel::<Datagram>(DATA_QUEUE);
         let selected = SelectedPair::default();
         let socket = Arc::new(PathSocket::new(
             transports.clone(),
@@ -229,34 +240,41 @@ impl IceSession {
         let servers = parse_servers(&options.servers);
         let stun_servers = Arc::new(RwLock::new(HashSet::new()));
         let (gather_tx, gather_rx) = mpsc::unbounded_channel();
+        let mut tasks = Vec::new();
         for (local, sock) in &sockets {
-            tokio::spawn(read_loop(
-                *local,
-                sock.clone(),
-                inbound.clone(),
-                stun_servers.clone(),
-                gather_tx.clone(),
-            ));
+            tasks.push(
+                tokio::spawn(read_loop(
+                    *local,
+                    sock.clone(),
+                    inbound.clone(),
+                    stun_servers.clone(),
+                    gather_tx.clone(),
+                ))
+                .abort_handle(),
+            );
         }
 
         let selected_for_session = selected.clone();
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let (upd_tx, upd_rx) = mpsc::unbounded_channel();
-        tokio::spawn(agent_loop(
-            agent,
-            transports.clone(),
-            cmd_rx,
-            stun_rx,
-            upd_tx,
-            selected,
-        ));
+        tasks.push(
+            tokio::spawn(agent_loop(
+                agent,
+                transports.clone(),
+                cmd_rx,
+                stun_rx,
+                upd_tx,
+                selected,
+            ))
+            .abort_handle(),
+        );
         let transports_for_session = transports.clone();
         let hosts: Vec<(SocketAddr, Arc<UdpSocket>)> = sockets
             .iter()
             .filter(|(a, _)| !a.ip().is_loopback())
             .map(|(a, s)| (*a, s.clone()))
             .collect();
-        tokio::spawn(gather(
+        let gatherer = tokio::spawn(gather(
             Gatherer {
                 servers,
                 gather_relays: options.gather_relays,
@@ -270,6 +288,7 @@ impl IceSession {
             },
             gather_rx,
         ));
+        tasks.push(gatherer.abort_handle());
 
         Ok(Self {
             commands: cmd_tx,
@@ -281,6 +300,7 @@ impl IceSession {
             selected: selected_for_session,
             transports: transports_for_session,
             data: data_tx,
+            tasks,
         })
     }
 
@@ -579,7 +599,7 @@ async fn agent_loop(
     mut agent: Agent,
     transports: Transports,
     mut commands: mpsc::UnboundedReceiver<Command>,
-    mut stun: mpsc::UnboundedReceiver<(SocketAddr, SocketAddr, BytesMut)>,
+    mut stun: mpsc::Receiver<(SocketAddr, SocketAddr, BytesMut)>,
     updates: mpsc::UnboundedSender<IceUpdate>,
     selected: SelectedPair,
 ) {
@@ -727,5 +747,42 @@ fn path_info(
         } else {
             remote.candidate_type().to_string()
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open_descriptors() -> usize {
+        std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
+    }
+
+    /// A search given up (a path probe replaced by the next) must close its sockets: before,
+    /// its readers waited on them for ever, one socket and task per interface per attempt.
+    #[tokio::test]
+    async fn a_dropped_ice_session_closes_its_sockets() {
+        let options = IceOptions {
+            only_addresses: vec![IpAddr::from([127, 0, 0, 1])],
+            gather_relays: false,
+            ..IceOptions::default()
+        };
+        // The runtime's own descriptors settle after the first session.
+        drop(IceSession::start(true, options.clone()).await.expect("ice"));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let before = open_descriptors();
+        for _ in 0..50 {
+            drop(IceSession::start(true, options.clone()).await.expect("ice"));
+        }
+        // Aborted tasks drop their sockets at their next poll (a hang guard, not a measure).
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while open_descriptors() > before && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(
+            open_descriptors() <= before,
+            "{} descriptors open after 50 sessions came and went, {before} before",
+            open_descriptors()
+        );
     }
 }

@@ -84,7 +84,7 @@ pub struct PathSocket {
     /// The ICE session whose selected pair carries the traffic; replaced when a better
     /// path is found later (relay → direct).
     route: RwLock<(Transports, SelectedPair)>,
-    incoming: Mutex<mpsc::UnboundedReceiver<Datagram>>,
+    incoming: Mutex<mpsc::Receiver<Datagram>>,
 }
 
 impl fmt::Debug for PathSocket {
@@ -99,7 +99,7 @@ impl PathSocket {
     pub fn new(
         transports: Transports,
         selected: SelectedPair,
-        incoming: mpsc::UnboundedReceiver<Datagram>,
+        incoming: mpsc::Receiver<Datagram>,
     ) -> Self {
         Self {
             route: RwLock::new((transports, selected)),

@@ -91,29 +91,39 @@ impl Transports {
     }
 }
 
+/// STUN messages waiting for the ICE agent, at most.
+pub const STUN_QUEUE: usize = 1024;
+/// Session datagrams waiting for QUIC, at most (a few MB; QUIC reads them at once unless
+/// the process is starved, and a flood beyond that is dropped as a full socket would).
+pub const DATA_QUEUE: usize = 4096;
+
 /// Sorts received packets: STUN to the ICE agent, session traffic to QUIC (only from
-/// addresses the peer signalled or ICE verified).
+/// addresses the peer signalled or ICE verified). Both queues are bounded: what arrives
+/// faster than it is read is lost, as on any UDP socket, instead of growing the process.
 #[derive(Clone)]
 pub struct Inbound {
-    pub stun: mpsc::UnboundedSender<(SocketAddr, SocketAddr, BytesMut)>,
-    pub data: mpsc::UnboundedSender<Datagram>,
+    pub stun: mpsc::Sender<(SocketAddr, SocketAddr, BytesMut)>,
+    pub data: mpsc::Sender<Datagram>,
     pub selected: SelectedPair,
 }
 
 impl Inbound {
     /// False once nobody listens any more.
     pub fn deliver(&self, local: SocketAddr, from: SocketAddr, packet: &[u8]) -> bool {
+        use mpsc::error::TrySendError;
         if rtc_stun::message::is_stun_message(packet) {
-            self.stun
-                .send((local, from, BytesMut::from(packet)))
-                .is_ok()
+            !matches!(
+                self.stun.try_send((local, from, BytesMut::from(packet))),
+                Err(TrySendError::Closed(_))
+            )
         } else if self.selected.accepts(from) {
-            self.data
-                .send(Datagram {
+            !matches!(
+                self.data.try_send(Datagram {
                     from,
                     payload: packet.to_vec(),
-                })
-                .is_ok()
+                }),
+                Err(TrySendError::Closed(_))
+            )
         } else {
             trace!(%from, "dropped non-STUN packet from an unverified address");
             !self.data.is_closed()

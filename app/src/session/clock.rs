@@ -13,7 +13,9 @@ impl ClockOffset {
         let Some(rtt) = t2.checked_sub(t0) else {
             return;
         };
-        let offset = t1 as i64 - ((t0 as i128 + t2 as i128) / 2) as i64;
+        // The sharer's clock value comes from the network: no arithmetic on it may overflow.
+        let offset = (i128::from(t1) - (i128::from(t0) + i128::from(t2)) / 2)
+            .clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
         if self.best.is_none_or(|(best_rtt, _)| rtt <= best_rtt) {
             self.best = Some((rtt, offset));
         }
@@ -26,14 +28,24 @@ impl ClockOffset {
 
     /// Latency of something stamped `sharer_us` on the sharer and seen now (`helper_us`).
     pub fn latency_ms(&self, sharer_us: u64, helper_us: u64) -> f64 {
-        let sharer_in_helper_clock = sharer_us as i64 - self.offset_us();
-        (helper_us as i64 - sharer_in_helper_clock) as f64 / 1000.0
+        let sharer_in_helper_clock = i128::from(sharer_us) - i128::from(self.offset_us());
+        (i128::from(helper_us) - sharer_in_helper_clock) as f64 / 1000.0
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hostile_clock_values_do_not_overflow() {
+        let mut c = ClockOffset::default();
+        c.sample(1_000, u64::MAX, 2_000);
+        assert!(c.offset_us() > 0);
+        assert!(c.latency_ms(u64::MAX, 0).is_finite());
+        c.sample(0, 0, 0);
+        assert!(c.latency_ms(0, u64::MAX).is_finite());
+    }
 
     #[test]
     fn picks_the_tightest_sample() {

@@ -11,7 +11,7 @@ use super::{
 
 pub struct SessionHandle {
     pub commands: mpsc::UnboundedSender<Command>,
-    pub events: mpsc::UnboundedReceiver<Event>,
+    pub events: mpsc::Receiver<Event>,
     pub task: JoinHandle<Result<EndReason, SessionError>>,
 }
 
@@ -19,7 +19,7 @@ impl SessionHandle {
     /// Starts a helper session (inside a tokio runtime).
     pub fn helper(config: SessionConfig, identity: HelperIdentity) -> Self {
         let (commands, command_rx) = mpsc::unbounded_channel();
-        let (event_tx, events) = mpsc::unbounded_channel();
+        let (event_tx, events) = mpsc::channel(super::QUEUED_EVENTS);
         let task = tokio::spawn(run_helper(config, identity, command_rx, event_tx));
         Self {
             commands,
@@ -31,7 +31,7 @@ impl SessionHandle {
     /// Starts a sharer session for a code the person entered (inside a tokio runtime).
     pub fn sharer(config: SessionConfig, code: SessionCode) -> Self {
         let (commands, command_rx) = mpsc::unbounded_channel();
-        let (event_tx, events) = mpsc::unbounded_channel();
+        let (event_tx, events) = mpsc::channel(super::QUEUED_EVENTS);
         let task = tokio::spawn(run_sharer(config, code, command_rx, event_tx));
         Self {
             commands,

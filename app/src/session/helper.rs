@@ -1,7 +1,7 @@
 //! The helper's side of a session.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tandem_crypto::{PairingRole, Secret, SessionCode};
 use tandem_rendezvous::records::{Feature, SessionReport};
@@ -12,13 +12,18 @@ use tracing::debug;
 
 use super::clock::ClockOffset;
 use super::connect::{establish, Established, Outcome};
-use super::media_loop::{close_gracefully, ended_with_connection, ControlChannel, Stats};
+use super::media_loop::{
+    close_gracefully, ended_with_connection, ControlChannel, Stats, StreamWriter,
+};
+use super::rate::RateGate;
 use super::signaling::pair;
 use super::upgrade::{PathUpgrade, UpgradeStep};
 use super::video::{spawn_receiver, ReceiverEvent};
-use super::{emit, Command, CommandSource, Event, EventSink, SessionConfig, SessionError};
+use super::{
+    emit, CodeRetiredReason, Command, CommandSource, Event, EventSink, SessionConfig, SessionError,
+};
 use crate::input::{InputEvent, INPUT_STREAM_KIND};
-use crate::protocol::{now_us, write_message, Control, EndReason, Role};
+use crate::protocol::{now_us, Control, EndReason, Role, Signal};
 
 /// What the helper's app tells the rendezvous at the end (see `tandem_rendezvous::records`):
 /// the reason, which features were used and the path type. Never content or names.
@@ -76,6 +81,7 @@ pub async fn run_helper(
             MailboxClient::report_session(
                 &config.rendezvous,
                 config.rendezvous_tls.clone(),
+                config.insecure_rendezvous,
                 &token,
                 report,
             ),
@@ -97,49 +103,75 @@ async fn helper_session(
     events: EventSink,
     usage: &mut Usage,
 ) -> Result<EndReason, SessionError> {
-    let config = config.clone();
-    let mut mailbox =
-        MailboxClient::connect(&config.rendezvous, config.rendezvous_tls.clone()).await?;
-    let allocation = mailbox.allocate(identity).await?;
-    let mut config = config;
-    config
-        .ice
-        .servers
-        .splice(0..0, allocation.ice_servers.clone());
-    let nameplate = tandem_crypto::Nameplate::parse(&allocation.nameplate)
-        .map_err(|e| SessionError::Protocol(format!("rendezvous sent a bad nameplate: {e}")))?;
-    // The secret half never leaves this machine except by voice.
-    let code = SessionCode::new(nameplate, Secret::generate());
-    emit(
-        &events,
-        Event::CodeIssued {
-            code: code.to_string(),
-            expires_in_secs: allocation.expires_in_secs,
-        },
-    );
+    let mut config = config.clone();
+    let local_ice_servers = config.ice.servers.clone();
+    // A code that someone burned (a wrong guess) or abandoned is replaced at once: the
+    // helper reads out the new one instead of starting again.
+    let (mut signaling, allocation) = loop {
+        let mut mailbox = config.connect_mailbox().await?;
+        let allocation = mailbox.allocate(identity.clone()).await?;
+        let nameplate = tandem_crypto::Nameplate::parse(&allocation.nameplate)
+            .map_err(|e| SessionError::Protocol(format!("rendezvous sent a bad nameplate: {e}")))?;
+        // The secret half never leaves this machine except by voice.
+        let code = SessionCode::new(nameplate, Secret::generate());
+        emit(
+            &events,
+            Event::CodeIssued {
+                code: code.to_string(),
+                expires_in_secs: allocation.expires_in_secs,
+            },
+        );
 
-    // Wait for the sharer (the rendezvous ends the wait when the code expires).
-    loop {
-        tokio::select! {
-            ev = mailbox.recv() => match ev? {
-                PeerEvent::PeerJoined => break,
-                other => debug!(?other, "ignored while waiting"),
-            },
-            cmd = commands.recv() => if matches!(cmd, Some(Command::End) | None) {
-                mailbox.close().await;
-                return finish(&events, EndReason::HelperEnded, 0);
-            },
+        // Wait for the sharer (the rendezvous ends the wait when the code expires).
+        loop {
+            tokio::select! {
+                ev = mailbox.recv() => match ev? {
+                    PeerEvent::PeerJoined => break,
+                    other => debug!(?other, "ignored while waiting"),
+                },
+                cmd = commands.recv() => if matches!(cmd, Some(Command::End) | None) {
+                    mailbox.close().await;
+                    return finish(&events, EndReason::HelperEnded, 0);
+                },
+            }
         }
-    }
-    usage.report_token = mailbox.report_token().map(String::from);
-    emit(&events, Event::PeerJoined);
+        usage.report_token = mailbox.report_token().map(String::from);
+        emit(&events, Event::PeerJoined);
 
-    let signaling = tokio::time::timeout(
-        config.pairing_timeout,
-        pair(mailbox, PairingRole::Helper, &code),
-    )
-    .await
-    .map_err(|_| SessionError::Timeout("pairing"))??;
+        let paired = tokio::time::timeout(
+            config.pairing_timeout,
+            pair(mailbox, PairingRole::Helper, &code),
+        )
+        .await;
+        let reason = match paired {
+            Ok(Ok(signaling)) => break (signaling, allocation),
+            Ok(Err(SessionError::Pairing(_))) => CodeRetiredReason::WrongCode,
+            Ok(Err(SessionError::Network(_))) | Err(_) => CodeRetiredReason::Abandoned,
+            Ok(Err(e)) => return Err(e),
+        };
+        emit(
+            &events,
+            Event::CodeRetired {
+                reason,
+                message: match reason {
+                    CodeRetiredReason::WrongCode => {
+                        "someone entered the code with a mistake, so it cannot be used again"
+                    }
+                    CodeRetiredReason::Abandoned => "someone entered the code and went away",
+                }
+                .into(),
+            },
+        );
+    };
+    // The rendezvous's STUN/TURN servers come first; any configured locally follow.
+    config.ice.servers = allocation.ice_servers.clone();
+    config.ice.servers.extend(local_ice_servers);
+    // First of all: who this helper is, as the rendezvous signed it.
+    signaling
+        .send(&Signal::Introduction {
+            introduction: allocation.introduction.clone(),
+        })
+        .await?;
     emit(&events, Event::Paired { peer_name: None });
 
     let Established {
@@ -160,7 +192,7 @@ async fn helper_session(
         .open_bi()
         .await
         .map_err(|e| SessionError::Network(e.to_string()))?;
-    let mut control = ControlChannel::new(send, recv);
+    let mut control = ControlChannel::new(send, recv, connection.clone());
     // The first message makes the stream visible to the sharer.
     control.send(&Control::Ping { t0_us: now_us() }).await?;
     if !pending_chat.is_empty() {
@@ -176,6 +208,9 @@ async fn helper_session(
     let mut clock = ClockOffset::default();
     let mut stats = Stats::default();
     let mut frames_decoded = 0u64;
+    let mut paused_by_sharer = false;
+    let mut chat_rate = RateGate::chat();
+    let mut pointer_rate = RateGate::pointer();
     let mut ping = tokio::time::interval(Duration::from_millis(500));
     ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut report = tokio::time::interval(Duration::from_secs(1));
@@ -187,23 +222,40 @@ async fn helper_session(
                 msg = control.recv() => match msg {
                     Ok(Control::Chat { text }) => {
                         usage.used(Feature::Chat);
-                        emit(&events, Event::Chat { from: Role::Sharer, text });
+                        if chat_rate.admit(Instant::now()) {
+                            emit(&events, Event::Chat { from: Role::Sharer, text });
+                        }
                     }
                     Ok(Control::Pause) => {
                         usage.used(Feature::Pause);
+                        paused_by_sharer = true;
                         emit(&events, Event::Paused { by: Role::Sharer });
                     }
-                    Ok(Control::Resume) => emit(&events, Event::Resumed { by: Role::Sharer }),
+                    // The sharer's resume lifts every pause, this side's too.
+                    Ok(Control::Resume) => {
+                        paused_by_sharer = false;
+                        emit(&events, Event::Resumed { by: Role::Sharer });
+                    }
+                    Ok(Control::ResumeRefused { paused_by }) => emit(&events, Event::ResumeRefused {
+                        paused_by,
+                        message: format!("the {} paused the session; only they can resume it", role_name(paused_by)),
+                    }),
                     Ok(Control::End { reason }) => {
                         connection.close(0u32.into(), b"end");
                         break reason;
                     }
                     Ok(Control::Pong { t0_us, t1_us }) => clock.sample(t0_us, t1_us, now_us()),
                     Ok(Control::Monitors { monitors, current }) => emit(&events, Event::Monitors { monitors, current }),
-                    Ok(Control::Cursor { x, y, visible }) => emit(&events, Event::Cursor { x, y, visible }),
+                    Ok(Control::Cursor { x, y, visible }) => {
+                        if pointer_rate.admit(Instant::now()) {
+                            emit(&events, Event::Cursor { x, y, visible });
+                        }
+                    }
                     Ok(Control::CursorShape(picture)) => {
                         // Network input: check before anyone draws it.
-                        if picture.is_valid() {
+                        if !pointer_rate.admit(Instant::now()) {
+                            debug!("cursor pictures too fast: one dropped");
+                        } else if picture.is_valid() {
                             emit(&events, Event::CursorShape(picture));
                         } else {
                             debug!("ignoring a malformed cursor picture");
@@ -264,9 +316,13 @@ async fn helper_session(
                         control.send(&Control::Pause).await?;
                         emit(&events, Event::Paused { by: Role::Helper });
                     }
+                    // Sent even when the sharer's pause is known to stand: the sharer decides,
+                    // and says why when it does not resume.
                     Some(Command::Resume) => {
                         control.send(&Control::Resume).await?;
-                        emit(&events, Event::Resumed { by: Role::Helper });
+                        if !paused_by_sharer {
+                            emit(&events, Event::Resumed { by: Role::Helper });
+                        }
                     }
                     Some(Command::End) | None => {
                         close_gracefully(&connection, &mut control, EndReason::HelperEnded).await;
@@ -312,6 +368,13 @@ async fn helper_session(
     finish(&events, reason, frames_decoded)
 }
 
+fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Helper => "helper",
+        Role::Sharer => "person sharing",
+    }
+}
+
 pub(super) fn finish(
     events: &EventSink,
     reason: EndReason,
@@ -328,10 +391,11 @@ pub(super) fn finish(
     Ok(reason)
 }
 
-/// The helper's input stream, opened with the first event.
+/// The helper's input stream, opened with the first event and written by its own task
+/// (see [`StreamWriter`]): a sharer that stops reading cannot stall this side's loop.
 #[derive(Default)]
 struct InputStream {
-    stream: Option<quinn::SendStream>,
+    stream: Option<StreamWriter>,
 }
 
 impl InputStream {
@@ -340,18 +404,21 @@ impl InputStream {
         connection: &quinn::Connection,
         event: &InputEvent,
     ) -> Result<(), SessionError> {
-        let failed =
-            |e: &dyn std::fmt::Display| SessionError::Network(format!("input stream: {e}"));
         let stream = match &mut self.stream {
             Some(s) => s,
             None => {
-                let mut s = connection.open_uni().await.map_err(|e| failed(&e))?;
-                s.write_all(&[INPUT_STREAM_KIND])
+                let s = connection
+                    .open_uni()
                     .await
-                    .map_err(|e| failed(&e))?;
-                self.stream.insert(s)
+                    .map_err(|e| SessionError::Network(format!("input stream: {e}")))?;
+                self.stream.insert(StreamWriter::new(
+                    s,
+                    connection.clone(),
+                    Some(INPUT_STREAM_KIND),
+                ))
             }
         };
-        write_message(stream, event).await.map_err(|e| failed(&e))
+        // Input is never dropped here: a key release lost would leave a key down.
+        stream.send(event, false)
     }
 }

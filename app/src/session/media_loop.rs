@@ -6,33 +6,117 @@ use quinn::{Connection, RecvStream, SendStream};
 use tokio::sync::mpsc;
 
 use super::{Event, SessionError};
-use crate::protocol::{read_message, write_message, Control, EndReason, FramingError};
+use crate::protocol::{frame_message, read_message, Control, EndReason, FramingError};
+
+/// Messages waiting to be written to one stream at most. Past it the peer is not reading:
+/// what can be lost (pointer positions, pings, acks) is dropped, anything else ends the
+/// session rather than growing the queue.
+const QUEUED_WRITES: usize = 512;
+/// Messages read from the control stream but not yet handled, at most (the reader then
+/// waits, and QUIC's flow control holds the peer back).
+const QUEUED_READS: usize = 64;
+/// A write that makes no progress for this long means the peer stopped reading: the
+/// connection is closed, so the session ends instead of hanging.
+const WRITE_DEADLINE: Duration = Duration::from_secs(10);
+
+/// One outgoing stream, written by its own task: the session loop never waits on a peer
+/// that does not read, so End, Revoke and Pause are always handled at once.
+pub(super) struct StreamWriter {
+    queue: Option<mpsc::Sender<Vec<u8>>>,
+    done: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl StreamWriter {
+    /// `first` is written before any message (a stream kind byte).
+    pub fn new(mut send: SendStream, connection: Connection, first: Option<u8>) -> Self {
+        let (queue, mut pending) = mpsc::channel::<Vec<u8>>(QUEUED_WRITES);
+        let done = tokio::spawn(async move {
+            if let Some(byte) = first {
+                if !write_or_close(&mut send, &connection, &[byte]).await {
+                    return;
+                }
+            }
+            while let Some(bytes) = pending.recv().await {
+                if !write_or_close(&mut send, &connection, &bytes).await {
+                    return;
+                }
+            }
+            let _ = send.finish();
+        });
+        Self {
+            queue: Some(queue),
+            done: Some(done),
+        }
+    }
+
+    /// Queues a message without waiting; `lossy` ones are dropped when the queue is full.
+    pub fn send<T: serde::Serialize>(&mut self, msg: &T, lossy: bool) -> Result<(), SessionError> {
+        let framed =
+            frame_message(msg).map_err(|e| SessionError::Protocol(format!("cannot send: {e}")))?;
+        let queue = self
+            .queue
+            .as_ref()
+            .ok_or_else(|| SessionError::Network("stream closed".into()))?;
+        match queue.try_send(framed) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(_)) if lossy => Ok(()),
+            Err(mpsc::error::TrySendError::Full(_)) => Err(SessionError::Network(
+                "the other side stopped reading".into(),
+            )),
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                Err(SessionError::Network("stream closed".into()))
+            }
+        }
+    }
+
+    /// Writes what is queued, then ends the stream (within the write deadline).
+    pub async fn finish(&mut self) {
+        self.queue = None;
+        if let Some(done) = self.done.take() {
+            let _ = done.await;
+        }
+    }
+}
+
+async fn write_or_close(send: &mut SendStream, connection: &Connection, bytes: &[u8]) -> bool {
+    match tokio::time::timeout(WRITE_DEADLINE, send.write_all(bytes)).await {
+        Ok(Ok(())) => true,
+        Ok(Err(_)) => false,
+        Err(_) => {
+            tracing::debug!("the peer stopped reading for {WRITE_DEADLINE:?}: closing");
+            connection.close(0u32.into(), b"not reading");
+            false
+        }
+    }
+}
 
 pub(super) struct ControlChannel {
-    send: SendStream,
-    incoming: mpsc::UnboundedReceiver<Result<Control, FramingError>>,
+    writer: StreamWriter,
+    incoming: mpsc::Receiver<Result<Control, FramingError>>,
 }
 
 impl ControlChannel {
     /// Reading happens in its own task so that `recv` is cancel-safe in a `select!`.
-    pub fn new(send: SendStream, mut recv: RecvStream) -> Self {
-        let (tx, incoming) = mpsc::unbounded_channel();
+    pub fn new(send: SendStream, mut recv: RecvStream, connection: Connection) -> Self {
+        let (tx, incoming) = mpsc::channel(QUEUED_READS);
         tokio::spawn(async move {
             loop {
                 let msg = read_message(&mut recv).await;
                 let failed = msg.is_err();
-                if tx.send(msg).is_err() || failed {
+                if tx.send(msg).await.is_err() || failed {
                     break;
                 }
             }
         });
-        Self { send, incoming }
+        Self {
+            writer: StreamWriter::new(send, connection, None),
+            incoming,
+        }
     }
 
+    /// Never waits: see [`StreamWriter`].
     pub async fn send(&mut self, msg: &Control) -> Result<(), SessionError> {
-        write_message(&mut self.send, msg)
-            .await
-            .map_err(|e| SessionError::Network(format!("control stream: {e}")))
+        self.writer.send(msg, msg.is_lossy())
     }
 
     /// Cancel-safe.
@@ -67,8 +151,12 @@ pub(super) async fn close_gracefully(
     reason: EndReason,
 ) {
     let _ = control.send(&Control::End { reason }).await;
-    let _ = control.send.finish();
-    let _ = tokio::time::timeout(Duration::from_secs(2), conn.closed()).await;
+    // Bounded both ways: a peer that reads nothing costs two seconds, not a hang.
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        control.writer.finish().await;
+        conn.closed().await;
+    })
+    .await;
     conn.close(0u32.into(), b"end");
 }
 

@@ -6,6 +6,8 @@ mod connect;
 mod handle;
 mod helper;
 mod media_loop;
+mod pause;
+mod rate;
 mod remote_control;
 mod sharer;
 mod signaling;
@@ -71,15 +73,23 @@ pub enum Event {
         code: String,
         expires_in_secs: u64,
     },
+    /// Helper: the code can no longer be used — someone typed it wrong (one guess per code),
+    /// or joined and left — and a fresh one follows at once (`code_issued`).
+    CodeRetired {
+        reason: CodeRetiredReason,
+        message: String,
+    },
     /// Helper: someone entered the nameplate; pairing starts.
     PeerJoined,
     /// Both: the code matched; the channel is end-to-end encrypted.
     Paired {
         peer_name: Option<String>,
     },
-    /// Sharer: ask the person whether `helper_name` may see the screen.
+    /// Sharer: ask the person whether `helper_name` may see the screen. `affiliation` is the
+    /// organisation the rendezvous verified ("contoso.com"); `None`: the name is not verified.
     ConsentRequested {
         helper_name: String,
+        affiliation: Option<String>,
     },
     ConsentGiven,
     ConsentDeclined,
@@ -117,6 +127,12 @@ pub enum Event {
     },
     Resumed {
         by: Role,
+    },
+    /// Helper: the resume did not lift the pause — `paused_by` (the person sharing) paused
+    /// the session, and only they can resume it. Frames, input and drawing stay stopped.
+    ResumeRefused {
+        paused_by: Role,
+        message: String,
     },
     /// Sharer's pointer moved (coordinates on the shown monitor).
     Cursor {
@@ -178,6 +194,8 @@ pub enum SessionError {
     Protocol(String),
     #[error("timed out while {0}")]
     Timeout(&'static str),
+    #[error(transparent)]
+    Introduction(#[from] tandem_rendezvous::introduction::IntroductionError),
     #[error("video: {0}")]
     Video(String),
 }
@@ -202,6 +220,7 @@ impl SessionError {
             SessionError::Network(_) => "network",
             SessionError::Protocol(_) => "protocol",
             SessionError::Timeout(_) => "timeout",
+            SessionError::Introduction(_) => "introduction_refused",
             SessionError::Video(_) => "video",
         }
     }
@@ -260,6 +279,8 @@ pub struct SessionConfig {
     pub connect_timeout: Duration,
     /// Helper: where decoded frames go.
     pub frame_sink: Option<FrameSink>,
+    /// Talk to a rendezvous on another machine without TLS (`--insecure-rendezvous`).
+    pub insecure_rendezvous: bool,
 }
 
 impl Default for SessionConfig {
@@ -272,15 +293,50 @@ impl Default for SessionConfig {
             pairing_timeout: Duration::from_secs(15),
             connect_timeout: Duration::from_secs(30),
             frame_sink: None,
+            insecure_rendezvous: false,
         }
     }
 }
 
-/// Where events go. Unbounded: events are small and the consumer is a UI loop.
-pub type EventSink = tokio::sync::mpsc::UnboundedSender<Event>;
+/// Why a code was given up for a fresh one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CodeRetiredReason {
+    /// Someone entered the code with a wrong secret: the guess burned it.
+    WrongCode,
+    /// Someone entered the code and went away (or never finished) before pairing.
+    Abandoned,
+}
+
+impl SessionConfig {
+    /// The mailbox connection, refusing plain text to another machine unless asked.
+    async fn connect_mailbox(&self) -> Result<tandem_rendezvous::MailboxClient, ClientError> {
+        use tandem_rendezvous::MailboxClient;
+        let tls = self.rendezvous_tls.clone();
+        if self.insecure_rendezvous {
+            MailboxClient::connect_allowing_plain_text(&self.rendezvous, tls).await
+        } else {
+            MailboxClient::connect(&self.rendezvous, tls).await
+        }
+    }
+}
+
+/// Events waiting for the UI at most: many seconds of a busy session. What the peer can
+/// make arrive fast (chat, drawing, pointer moves) is also rate-limited where it arrives
+/// (see [`rate::RateGate`]), so a UI that keeps up never loses one.
+pub const QUEUED_EVENTS: usize = 4096;
+
+/// Where events go: bounded, and never waited on by the session.
+pub type EventSink = tokio::sync::mpsc::Sender<Event>;
 pub type CommandSource = tokio::sync::mpsc::UnboundedReceiver<Command>;
 
 fn emit(events: &EventSink, event: Event) {
-    // A closed sink means the UI went away; the session still ends cleanly on its own.
-    let _ = events.send(event);
+    use tokio::sync::mpsc::error::TrySendError;
+    match events.try_send(event) {
+        // A closed sink means the UI went away; the session still ends cleanly on its own.
+        Ok(()) | Err(TrySendError::Closed(_)) => {}
+        Err(TrySendError::Full(event)) => {
+            tracing::debug!(?event, "the UI is behind: event dropped");
+        }
+    }
 }

@@ -112,11 +112,11 @@ impl RemoteControl {
         };
         let mut ops = Vec::with_capacity(2);
         match self.translator.translate(event, shown, &mut ops) {
-            Ok(()) => {
-                if let Err(e) = injector.send(ops) {
-                    warn!("{e}");
-                }
-            }
+            Ok(()) => match injector.send(ops) {
+                Ok(()) => {}
+                Err(e @ InjectError::Behind) => debug!("{e}"),
+                Err(e) => warn!("{e}"),
+            },
             Err(skipped) => debug!("input skipped: {skipped}"),
         }
     }
@@ -125,15 +125,13 @@ impl RemoteControl {
         self.translator.holds_anything()
     }
 
-    /// Releases every key and button the helper holds down on this desktop.
+    /// Releases every key and button the helper holds down on this desktop, and drops
+    /// whatever input is still queued: nothing sent before a revoke or pause plays after it.
     pub fn release_held(&mut self) {
-        if !self.translator.holds_anything() {
-            return;
-        }
         let mut ops = Vec::new();
         self.translator.release_all(&mut ops);
         if let Some(injector) = &self.injector {
-            if let Err(e) = injector.send(ops) {
+            if let Err(e) = injector.flush_then(ops) {
                 warn!("releasing held input: {e}");
             }
         }
@@ -162,22 +160,28 @@ pub(super) enum InputStreamError {
     Ended,
 }
 
+/// Input events read but not yet handled, at most: the reader then waits, and QUIC's flow
+/// control holds the helper back.
+const QUEUED_INPUT: usize = 64;
+
 /// Reads the helper's input stream on its own task (cancel-safe for the session loop).
 pub(super) fn spawn_input_reader(
     mut stream: impl AsyncRead + Unpin + Send + 'static,
-) -> mpsc::UnboundedReceiver<Result<InputEvent, InputStreamError>> {
-    let (tx, rx) = mpsc::unbounded_channel();
+) -> mpsc::Receiver<Result<InputEvent, InputStreamError>> {
+    let (tx, rx) = mpsc::channel(QUEUED_INPUT);
     tokio::spawn(async move {
         match stream.read_u8().await {
             Ok(INPUT_STREAM_KIND) => {}
             Ok(kind) => {
-                let _ = tx.send(Err(InputStreamError::Violation(format!(
-                    "unknown stream kind {kind}"
-                ))));
+                let _ = tx
+                    .send(Err(InputStreamError::Violation(format!(
+                        "unknown stream kind {kind}"
+                    ))))
+                    .await;
                 return;
             }
             Err(_) => {
-                let _ = tx.send(Err(InputStreamError::Ended));
+                let _ = tx.send(Err(InputStreamError::Ended)).await;
                 return;
             }
         }
@@ -194,7 +198,7 @@ pub(super) fn spawn_input_reader(
                 msg,
                 Err(InputStreamError::Violation(_) | InputStreamError::Ended)
             );
-            if tx.send(msg).is_err() || last {
+            if tx.send(msg).await.is_err() || last {
                 break;
             }
         }

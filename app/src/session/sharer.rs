@@ -6,21 +6,24 @@ use std::time::{Duration, Instant};
 
 use crate::annotation::{Annotation, MAX_POINTS_PER_MESSAGE};
 use tandem_crypto::{PairingRole, SessionCode};
-use tandem_rendezvous::MailboxClient;
+use tandem_rendezvous::client::Joined;
+use tandem_rendezvous::introduction::Introduction;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
 use super::connect::{establish, Established, Outcome};
 use super::helper::finish;
 use super::media_loop::{close_gracefully, ended_with_connection, ControlChannel};
+use super::pause::{PauseState, ResumeOutcome};
+use super::rate::RateGate;
 use super::remote_control::{spawn_input_reader, InputStreamError, RemoteControl};
-use super::signaling::pair;
+use super::signaling::{pair, Incoming, Signaling};
 use super::upgrade::{PathUpgrade, UpgradeStep};
 use super::video::{send_frame, spawn_pipeline, PipelineControl, PipelineOutput};
 use super::{emit, Command, CommandSource, Event, EventSink, SessionConfig, SessionError};
 use crate::input::gate::RequestOutcome;
 use crate::input::{DeclineReason, InputEvent};
-use crate::protocol::{now_us, Control, CursorPicture, EndReason, Role};
+use crate::protocol::{now_us, Control, CursorPicture, EndReason, Role, Signal};
 
 /// No packet from the helper for this long (it pings every 500 ms) and held input is released.
 const SILENT_PATH: Duration = Duration::from_millis(1500);
@@ -33,19 +36,38 @@ pub async fn run_sharer(
     mut commands: CommandSource,
     events: EventSink,
 ) -> Result<EndReason, SessionError> {
-    let mut mailbox =
-        MailboxClient::connect(&config.rendezvous, config.rendezvous_tls.clone()).await?;
+    let mut mailbox = config.connect_mailbox().await?;
     let joined = mailbox.join(code.nameplate.as_str()).await?;
-    let helper_name = joined.helper_name;
-    // The rendezvous's STUN/TURN servers come first; any configured locally follow.
-    let mut config = config;
-    config.ice.servers.splice(0..0, joined.ice_servers);
-    let signaling = tokio::time::timeout(
+    let mut signaling = tokio::time::timeout(
         config.pairing_timeout,
         pair(mailbox, PairingRole::Sharer, &code),
     )
     .await
     .map_err(|_| SessionError::Timeout("pairing"))??;
+    // Only now, with the whole code proved, does the helper say who it is — in words the
+    // rendezvous signed.
+    let introduction = match tokio::time::timeout(
+        config.pairing_timeout,
+        introduction(&mut signaling, &joined, &code),
+    )
+    .await
+    .map_err(|_| SessionError::Timeout("waiting for the helper's introduction"))?
+    {
+        Ok(introduction) => introduction,
+        Err(e) => {
+            let _ = signaling
+                .send(&Signal::Bye {
+                    reason: EndReason::ProtocolError,
+                })
+                .await;
+            signaling.close().await;
+            return Err(e);
+        }
+    };
+    let helper_name = introduction.helper_name;
+    // The rendezvous's STUN/TURN servers come first; any configured locally follow.
+    let mut config = config;
+    config.ice.servers.splice(0..0, introduction.ice_servers);
     emit(
         &events,
         Event::Paired {
@@ -56,6 +78,7 @@ pub async fn run_sharer(
         &events,
         Event::ConsentRequested {
             helper_name: helper_name.clone(),
+            affiliation: introduction.affiliation,
         },
     );
 
@@ -79,12 +102,15 @@ pub async fn run_sharer(
         .await
         .map_err(|_| SessionError::Timeout("waiting for the helper's control stream"))?
         .map_err(|e| SessionError::Network(e.to_string()))?;
-    let mut control = ControlChannel::new(send, recv);
+    let mut control = ControlChannel::new(send, recv, connection.clone());
     for text in pending_chat {
         control.send(&Control::Chat { text }).await?;
     }
     let mut frames_sent = 0u64;
     let mut remote = RemoteControl::new(&config.video.source);
+    let mut pause = PauseState::default();
+    let mut chat_rate = RateGate::chat();
+    let mut drawing_rate = RateGate::drawing();
     let mut upgrade = PathUpgrade::new(Role::Sharer, &config.ice, &path);
     let mut input = None;
     let mut accepting_input = true;
@@ -95,7 +121,11 @@ pub async fn run_sharer(
         let reason = loop {
             tokio::select! {
                 msg = control.recv() => match msg {
-                    Ok(Control::Chat { text }) => emit(&events, Event::Chat { from: Role::Helper, text }),
+                    Ok(Control::Chat { text }) => {
+                        if chat_rate.admit(Instant::now()) {
+                            emit(&events, Event::Chat { from: Role::Helper, text });
+                        }
+                    }
                     Ok(Control::FrameAck { seq }) => pipeline.ack(seq),
                     Ok(Control::KeyframeRequest) => pipeline.force_keyframe.store(true, Ordering::Relaxed),
                     Ok(Control::Ping { t0_us }) => control.send(&Control::Pong { t0_us, t1_us: now_us() }).await?,
@@ -115,7 +145,7 @@ pub async fn run_sharer(
                         // Nothing is drawn while the person has paused the session; bulk is
                         // refused here, the rest is bounded by the overlay's sketch.
                         let oversized = matches!(&annotation, Annotation::StrokeTo { points, .. } if points.len() > MAX_POINTS_PER_MESSAGE);
-                        if !pipeline.paused.load(Ordering::Relaxed) && !oversized {
+                        if !pause.is_paused() && !oversized && drawing_rate.admit(Instant::now()) {
                             emit(&events, Event::Annotation(annotation));
                         }
                     }
@@ -130,18 +160,26 @@ pub async fn run_sharer(
                         | Control::CursorShape(_)
                         | Control::ControlGranted
                         | Control::ControlDeclined { .. }
-                        | Control::ControlRevoked) => {}
+                        | Control::ControlRevoked
+                        | Control::ResumeRefused { .. }) => {}
                     Ok(Control::Pause) => {
-                        pipeline.paused.store(true, Ordering::Relaxed);
-                        remote.set_paused(true);
-                        emit(&events, Event::Paused { by: Role::Helper });
+                        if pause.pause(Role::Helper) {
+                            apply_pause(&pause, &pipeline, &mut remote);
+                            emit(&events, Event::Paused { by: Role::Helper });
+                        }
                     }
-                    Ok(Control::Resume) => {
-                        pipeline.force_keyframe.store(true, Ordering::Relaxed);
-                        pipeline.paused.store(false, Ordering::Relaxed);
-                        remote.set_paused(false);
-                        emit(&events, Event::Resumed { by: Role::Helper });
-                    }
+                    // The helper lifts only its own pause; the person's stands, and the helper
+                    // is told why.
+                    Ok(Control::Resume) => match pause.resume(Role::Helper) {
+                        ResumeOutcome::Resumed => {
+                            apply_pause(&pause, &pipeline, &mut remote);
+                            emit(&events, Event::Resumed { by: Role::Helper });
+                        }
+                        ResumeOutcome::StillPaused { by } => {
+                            control.send(&Control::ResumeRefused { paused_by: by }).await?;
+                        }
+                        ResumeOutcome::NotPaused => {}
+                    },
                     Ok(Control::End { reason }) => {
                         connection.close(0u32.into(), b"end");
                         break reason;
@@ -187,20 +225,25 @@ pub async fn run_sharer(
                 cmd = commands.recv() => match cmd {
                     Some(Command::Chat(text)) => control.send(&Control::Chat { text }).await?,
                     Some(Command::Pause) => {
-                        pipeline.paused.store(true, Ordering::Relaxed);
-                        remote.set_paused(true);
-                        control.send(&Control::Pause).await?;
-                        emit(&events, Event::Paused { by: Role::Sharer });
+                        if pause.pause(Role::Sharer) {
+                            apply_pause(&pause, &pipeline, &mut remote);
+                            control.send(&Control::Pause).await?;
+                            emit(&events, Event::Paused { by: Role::Sharer });
+                        }
                     }
+                    // The person lifts every pause, the helper's too.
                     Some(Command::Resume) => {
-                        pipeline.force_keyframe.store(true, Ordering::Relaxed);
-                        pipeline.paused.store(false, Ordering::Relaxed);
-                        remote.set_paused(false);
-                        control.send(&Control::Resume).await?;
-                        emit(&events, Event::Resumed { by: Role::Sharer });
+                        if pause.resume(Role::Sharer) == ResumeOutcome::Resumed {
+                            apply_pause(&pause, &pipeline, &mut remote);
+                            control.send(&Control::Resume).await?;
+                            emit(&events, Event::Resumed { by: Role::Sharer });
+                        }
                     }
+                    // Locally first: no picture, no input from here on; then the helper is
+                    // told (bounded: a helper that does not read costs two seconds).
                     Some(Command::End) | None => {
                         pipeline.stop.store(true, Ordering::Relaxed);
+                        remote.revoke();
                         close_gracefully(&connection, &mut control, EndReason::SharerEnded).await;
                         break EndReason::SharerEnded;
                     }
@@ -298,9 +341,62 @@ pub async fn run_sharer(
     finish(&events, ended?, frames_sent)
 }
 
+/// The helper's first signal: its introduction, checked against the keys this side's own
+/// connection to the rendezvous returned, for the nameplate this side typed.
+async fn introduction(
+    signaling: &mut Signaling,
+    joined: &Joined,
+    code: &SessionCode,
+) -> Result<Introduction, SessionError> {
+    match signaling.recv().await? {
+        Incoming::Signal(Signal::Introduction { introduction }) => {
+            // Expiry by the rendezvous's clock: this machine's may be wrong.
+            let skew = joined.server_time as i64 - unix_now() as i64;
+            let now = (unix_now() as i64).saturating_add(skew).max(0) as u64;
+            Ok(introduction.verify(&joined.introducer_keys, code.nameplate.as_str(), now)?)
+        }
+        Incoming::Signal(other) => Err(SessionError::Protocol(format!(
+            "expected the helper's introduction, got {}",
+            signal_name(&other)
+        ))),
+        Incoming::PeerLeft => Err(SessionError::Network(
+            "the helper left before saying who it is".into(),
+        )),
+    }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn signal_name(signal: &Signal) -> &'static str {
+    match signal {
+        Signal::Introduction { .. } => "introduction",
+        Signal::Hello { .. } => "hello",
+        Signal::IceCandidate { .. } => "ice_candidate",
+        Signal::EndOfCandidates => "end_of_candidates",
+        Signal::Consent { .. } => "consent",
+        Signal::Bye { .. } => "bye",
+    }
+}
+
+/// Frames, input and drawing stop while anyone's pause stands; a full picture follows the
+/// last pause lifted.
+fn apply_pause(pause: &PauseState, pipeline: &PipelineControl, remote: &mut RemoteControl) {
+    let paused = pause.is_paused();
+    if !paused {
+        pipeline.force_keyframe.store(true, Ordering::Relaxed);
+    }
+    pipeline.paused.store(paused, Ordering::Relaxed);
+    remote.set_paused(paused);
+}
+
 /// The next message from the input stream; never ready while there is none.
 async fn next_input(
-    input: &mut Option<mpsc::UnboundedReceiver<Result<InputEvent, InputStreamError>>>,
+    input: &mut Option<mpsc::Receiver<Result<InputEvent, InputStreamError>>>,
 ) -> Result<InputEvent, InputStreamError> {
     match input {
         Some(rx) => rx.recv().await.unwrap_or(Err(InputStreamError::Ended)),

@@ -19,6 +19,9 @@ use crate::protocol::{Control, Role};
 
 /// Give an attempt this long to find a direct pair.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(8);
+/// The peer's attempts are joined at most this often: each binds sockets and starts an ICE
+/// agent, and a hostile peer must not make that a flood.
+const MIN_PEER_ATTEMPT_GAP: Duration = Duration::from_secs(1);
 /// Waits between attempts: soon at first (a network that just changed), then rarely.
 const BACKOFF: [Duration; 4] = [
     Duration::from_secs(1),
@@ -50,6 +53,29 @@ pub(super) struct PathUpgrade {
     next_try: Option<Instant>,
     /// The search that found the direct path; its sockets carry the session.
     winner: Option<IceSession>,
+    /// Which of the peer's attempts may be joined.
+    gate: ProbeGate,
+}
+
+/// Admits the peer's search attempts: newer than any before, and not too often.
+#[derive(Debug, Default)]
+struct ProbeGate {
+    last_number: Option<u32>,
+    last_at: Option<Instant>,
+}
+
+impl ProbeGate {
+    fn admit(&mut self, number: u32, now: Instant) -> bool {
+        let newer = self.last_number.is_none_or(|last| number > last);
+        let spaced = self
+            .last_at
+            .is_none_or(|at| now.saturating_duration_since(at) >= MIN_PEER_ATTEMPT_GAP);
+        if newer && spaced {
+            self.last_number = Some(number);
+            self.last_at = Some(now);
+        }
+        newer && spaced
+    }
 }
 
 impl PathUpgrade {
@@ -68,6 +94,7 @@ impl PathUpgrade {
             attempts_made: 0,
             next_try: (active && role == Role::Helper).then(|| Instant::now() + BACKOFF[0]),
             winner: None,
+            gate: ProbeGate::default(),
         }
     }
 
@@ -121,10 +148,13 @@ impl PathUpgrade {
                 let mut reply = None;
                 let current = self.attempt.as_ref().map(|a| a.number);
                 if current != Some(attempt) {
-                    if self.role == Role::Helper {
-                        // An answer to an attempt already given up.
+                    if self.role == Role::Helper || !self.gate.admit(attempt, Instant::now()) {
+                        // An answer to an attempt already given up, or a peer asking too
+                        // often.
                         return None;
                     }
+                    // One attempt at a time: the one before is dropped, its sockets closed.
+                    self.attempt = None;
                     reply = self.begin(attempt, main).await;
                 }
                 if let Some(a) = self.attempt.as_mut().filter(|a| a.number == attempt) {
@@ -216,5 +246,30 @@ impl PathUpgrade {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_peers_attempts_are_joined_only_when_newer_and_spaced() {
+        let mut gate = ProbeGate::default();
+        let t0 = Instant::now();
+        assert!(gate.admit(1, t0));
+        // A flood of new numbers in the same second: refused.
+        for n in 2..1000 {
+            assert!(!gate.admit(n, t0 + Duration::from_millis(u64::from(n) / 2)));
+        }
+        let t1 = t0 + MIN_PEER_ATTEMPT_GAP;
+        assert!(!gate.admit(1, t1), "the same attempt again");
+        assert!(gate.admit(5, t1));
+        assert!(!gate.admit(4, t1 + Duration::from_secs(10)), "an older one");
+        assert!(gate.admit(u32::MAX, t1 + Duration::from_secs(10)));
+        assert!(
+            !gate.admit(u32::MAX, t1 + Duration::from_secs(20)),
+            "nothing after the last"
+        );
     }
 }

@@ -66,8 +66,12 @@ impl Default for PipelineControl {
 }
 
 impl PipelineControl {
+    /// The helper decoded frame `seq`. Only frames that were sent count: an ack from the
+    /// future (a hostile or confused helper) must not switch pacing off.
     pub fn ack(&self, seq: u64) {
-        self.acked_through.fetch_max(seq + 1, Ordering::Relaxed);
+        if seq < self.next_seq.load(Ordering::Relaxed) {
+            self.acked_through.fetch_max(seq + 1, Ordering::Relaxed);
+        }
     }
 
     pub fn request_monitor(&self, id: u32) {
@@ -412,18 +416,29 @@ pub enum ReceiverEvent {
     NeedKeyframe,
 }
 
+/// Frame streams read concurrently on the helper, at most.
+const FRAMES_READ_AT_ONCE: usize = 8;
+
 /// Reads frame streams and decodes them in order on a dedicated thread.
 pub fn spawn_receiver(
     conn: Connection,
     sink: Option<FrameSink>,
-) -> Result<mpsc::UnboundedReceiver<ReceiverEvent>, String> {
+) -> Result<mpsc::Receiver<ReceiverEvent>, String> {
     let (frames_tx, mut frames_rx) = mpsc::channel::<(FrameHeader, Vec<u8>)>(64);
-    let (events_tx, events_rx) = mpsc::unbounded_channel();
+    let (events_tx, events_rx) = mpsc::channel(64);
+    // Frames read at once, at most: each may be up to MAX_FRAME_LEN, and a sharer that
+    // opens many streams and finishes none must not make that many buffers (QUIC's flow
+    // control holds the rest back).
+    let reading = Arc::new(tokio::sync::Semaphore::new(FRAMES_READ_AT_ONCE));
 
     tokio::spawn(async move {
         while let Ok(mut stream) = conn.accept_uni().await {
             let frames_tx = frames_tx.clone();
+            let reading = Arc::clone(&reading);
             tokio::spawn(async move {
+                let Ok(_permit) = reading.acquire_owned().await else {
+                    return;
+                };
                 let data = match stream.read_to_end(MAX_FRAME_LEN + FrameHeader::LEN).await {
                     Ok(d) => d,
                     Err(e) => {
@@ -460,7 +475,7 @@ pub fn spawn_receiver(
                         reorder = reorder.split_off(&key_seq);
                         next = Some(key_seq);
                     } else {
-                        let _ = events_tx.send(ReceiverEvent::NeedKeyframe);
+                        let _ = events_tx.blocking_send(ReceiverEvent::NeedKeyframe);
                         reorder.clear();
                         next = None;
                         waiting_for_key = true;
@@ -478,9 +493,10 @@ pub fn spawn_receiver(
                     let Some((header, data)) = reorder.remove(&expected) else {
                         break;
                     };
-                    next = Some(expected + 1);
+                    // The sharer's numbers: checked, never trusted to stay small.
+                    next = expected.checked_add(1);
                     if waiting_for_key && !header.keyframe {
-                        let _ = events_tx.send(ReceiverEvent::NeedKeyframe);
+                        let _ = events_tx.blocking_send(ReceiverEvent::NeedKeyframe);
                         continue;
                     }
                     waiting_for_key = false;
@@ -505,7 +521,10 @@ pub fn spawn_receiver(
                                 decode_ms: started.elapsed().as_secs_f64() * 1000.0,
                                 received_us: now_us(),
                             };
-                            if events_tx.send(ReceiverEvent::Decoded(decoded)).is_err() {
+                            if events_tx
+                                .blocking_send(ReceiverEvent::Decoded(decoded))
+                                .is_err()
+                            {
                                 return;
                             }
                         }
@@ -513,7 +532,7 @@ pub fn spawn_receiver(
                         Err(e) => {
                             warn!("decode failed: {e}");
                             waiting_for_key = true;
-                            let _ = events_tx.send(ReceiverEvent::NeedKeyframe);
+                            let _ = events_tx.blocking_send(ReceiverEvent::NeedKeyframe);
                         }
                     }
                 }
@@ -526,6 +545,27 @@ pub fn spawn_receiver(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn acks_for_frames_never_sent_do_not_switch_pacing_off() {
+        let control = PipelineControl::default();
+        control.next_seq.store(10, Ordering::Relaxed);
+        assert_eq!(control.in_flight(), 10);
+        // A helper claiming to have decoded frames far in the future (or u64::MAX: no
+        // overflow either).
+        control.ack(u64::MAX - 1);
+        control.ack(u64::MAX);
+        control.ack(10);
+        assert_eq!(
+            control.in_flight(),
+            10,
+            "pacing still counts what is in flight"
+        );
+        control.ack(6);
+        assert_eq!(control.in_flight(), 3);
+        control.ack(2);
+        assert_eq!(control.in_flight(), 3, "acks never go backwards");
+    }
 
     #[test]
     fn target_follows_the_path_within_bounds() {

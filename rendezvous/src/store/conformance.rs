@@ -5,15 +5,15 @@ use std::time::Duration;
 
 use tandem_crypto::Nameplate;
 
+use super::queue::{MAX_QUEUED_BYTES, MAX_QUEUED_MESSAGES};
 use super::{MailboxEvent, Side, Store, StoreError};
 
 pub async fn claim_is_single_use_with_distinct_errors(store: &dyn Store) {
     let (np, mut helper_rx) = store
-        .allocate("Anna R.".into(), Duration::from_secs(60))
+        .allocate(Duration::from_secs(60))
         .await
         .expect("allocate");
-    let (name, mut sharer_rx) = store.claim(np).await.expect("claim");
-    assert_eq!(name, "Anna R.");
+    let mut sharer_rx = store.claim(np).await.expect("claim");
     assert_eq!(store.claim(np).await.err(), Some(StoreError::Used));
     let unknown = Nameplate::parse("ZZZZ").expect("valid");
     if unknown != np {
@@ -42,14 +42,14 @@ pub async fn claim_is_single_use_with_distinct_errors(store: &dyn Store) {
 
 pub async fn expired_and_abandoned_nameplates(store: &dyn Store) {
     let (np, _rx) = store
-        .allocate("Anna R.".into(), Duration::from_millis(0))
+        .allocate(Duration::from_millis(0))
         .await
         .expect("allocate");
     assert_eq!(store.claim(np).await.err(), Some(StoreError::Expired));
     assert_eq!(store.claim(np).await.err(), Some(StoreError::Expired));
 
     let (np, _rx) = store
-        .allocate("Anna R.".into(), Duration::from_secs(60))
+        .allocate(Duration::from_secs(60))
         .await
         .expect("allocate");
     store.leave(np, Side::Helper).await;
@@ -61,7 +61,7 @@ pub async fn nameplates_are_random_not_sequential(store: &dyn Store) {
     let mut keep = Vec::new();
     for _ in 0..200 {
         let (np, rx) = store
-            .allocate("A".into(), Duration::from_secs(60))
+            .allocate(Duration::from_secs(60))
             .await
             .expect("allocate");
         assert!(seen.insert(np), "duplicate live nameplate");
@@ -71,4 +71,48 @@ pub async fn nameplates_are_random_not_sequential(store: &dyn Store) {
     let firsts: std::collections::HashSet<u8> =
         seen.iter().map(|n| n.as_str().as_bytes()[0]).collect();
     assert!(firsts.len() > 20, "first symbols {firsts:?}");
+}
+
+/// A helper that stops reading while the sharer sends 64 KiB messages: the store keeps at
+/// most its bound for it, then tells it the mailbox overflowed.
+pub async fn a_side_that_stops_reading_is_bounded(store: &dyn Store) {
+    let (np, mut helper_rx) = store
+        .allocate(Duration::from_secs(60))
+        .await
+        .expect("allocate");
+    let _sharer_rx = store.claim(np).await.expect("claim");
+    let body = "A".repeat(64 * 1024);
+    for _ in 0..(MAX_QUEUED_MESSAGES * 4) {
+        store
+            .publish(np, Side::Helper, MailboxEvent::Message(body.clone()))
+            .await
+            .expect("publish");
+    }
+    // Delivery may be asynchronous (Redis pub/sub): wait until it is done (a hang guard,
+    // not a measure).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !helper_rx.overflowed() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Delivered in order up to the bound, then the overflow and nothing else.
+    let mut received = 0usize;
+    let ended = loop {
+        let event = tokio::time::timeout(Duration::from_secs(5), helper_rx.recv())
+            .await
+            .expect("an event");
+        match event {
+            Some(MailboxEvent::Message(b)) => {
+                assert_eq!(b.len(), body.len());
+                received += 1;
+            }
+            other => break other,
+        }
+    };
+    assert_eq!(ended, Some(MailboxEvent::Overflowed));
+    assert!(
+        received * body.len() <= MAX_QUEUED_BYTES,
+        "{received} messages were kept for a reader that did not read"
+    );
+    store.leave(np, Side::Helper).await;
+    store.leave(np, Side::Sharer).await;
 }

@@ -4,11 +4,9 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use super::{mailbox_queue, MailboxEvent, MailboxSender, Side, Store, StoreError, Subscription};
 use async_trait::async_trait;
 use tandem_crypto::Nameplate;
-use tokio::sync::mpsc;
-
-use super::{MailboxEvent, Side, Store, StoreError, Subscription};
 
 /// How long a used or expired nameplate is remembered, so that a late sharer is told
 /// "expired" or "used" rather than "unknown", and the nameplate is not handed out again soon.
@@ -25,11 +23,10 @@ enum State {
 
 struct Entry {
     state: State,
-    helper_name: String,
     expires_at: Instant,
     forget_at: Instant,
-    helper: Option<mpsc::UnboundedSender<MailboxEvent>>,
-    sharer: Option<mpsc::UnboundedSender<MailboxEvent>>,
+    helper: Option<MailboxSender>,
+    sharer: Option<MailboxSender>,
 }
 
 impl Entry {
@@ -57,11 +54,7 @@ impl MemoryStore {
 
 #[async_trait]
 impl Store for MemoryStore {
-    async fn allocate(
-        &self,
-        helper_name: String,
-        ttl: Duration,
-    ) -> Result<(Nameplate, Subscription), StoreError> {
+    async fn allocate(&self, ttl: Duration) -> Result<(Nameplate, Subscription), StoreError> {
         let now = Instant::now();
         let mut entries = self.lock();
         for _ in 0..ALLOCATION_ATTEMPTS {
@@ -69,12 +62,11 @@ impl Store for MemoryStore {
             if entries.contains_key(&nameplate) {
                 continue;
             }
-            let (tx, rx) = mpsc::unbounded_channel();
+            let (tx, rx) = mailbox_queue();
             entries.insert(
                 nameplate,
                 Entry {
                     state: State::Pending,
-                    helper_name,
                     expires_at: now + ttl,
                     forget_at: now + ttl + TOMBSTONE_FOR,
                     helper: Some(tx),
@@ -86,7 +78,7 @@ impl Store for MemoryStore {
         Err(StoreError::Exhausted)
     }
 
-    async fn claim(&self, nameplate: Nameplate) -> Result<(String, Subscription), StoreError> {
+    async fn claim(&self, nameplate: Nameplate) -> Result<Subscription, StoreError> {
         let now = Instant::now();
         let mut entries = self.lock();
         let entry = entries.get_mut(&nameplate).ok_or(StoreError::Unknown)?;
@@ -96,11 +88,11 @@ impl Store for MemoryStore {
                 Err(StoreError::Expired)
             }
             State::Pending => {
-                let (tx, rx) = mpsc::unbounded_channel();
+                let (tx, rx) = mailbox_queue();
                 entry.state = State::Paired;
                 entry.sharer = Some(tx);
                 entry.forget_at = now + TOMBSTONE_FOR;
-                Ok((entry.helper_name.clone(), rx))
+                Ok(rx)
             }
             State::Paired | State::Burned => Err(StoreError::Used),
             State::Retired => Err(StoreError::Expired),
@@ -120,8 +112,8 @@ impl Store for MemoryStore {
                 Side::Sharer => &entry.sharer,
             };
             if let Some(tx) = target {
-                // A closed receiver means that side is leaving; nothing to deliver to.
-                let _ = tx.send(event);
+                // A side that fell behind is told by its own queue.
+                tx.deliver(event);
             }
         }
         Ok(())
@@ -174,5 +166,10 @@ mod tests {
     #[tokio::test]
     async fn nameplates_are_random_not_sequential() {
         conformance::nameplates_are_random_not_sequential(&MemoryStore::new()).await;
+    }
+
+    #[tokio::test]
+    async fn a_side_that_stops_reading_is_bounded() {
+        conformance::a_side_that_stops_reading_is_bounded(&MemoryStore::new()).await;
     }
 }

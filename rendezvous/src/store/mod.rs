@@ -3,13 +3,16 @@
 
 pub mod conformance;
 pub mod memory;
+pub mod queue;
 pub mod redis_store;
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use tandem_crypto::Nameplate;
-use tokio::sync::mpsc;
+
+use crate::introduction::IntroducerKey;
+pub use queue::{mailbox_queue, MailboxSender, Subscription};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Side {
@@ -34,9 +37,9 @@ pub enum MailboxEvent {
     Message(String),
     PeerLeft,
     PairingFailed,
+    /// A side stopped reading while its peer kept sending: the mailbox is closed for both.
+    Overflowed,
 }
-
-pub type Subscription = mpsc::UnboundedReceiver<MailboxEvent>;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
@@ -55,15 +58,12 @@ pub enum StoreError {
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// A fresh random nameplate for a helper, valid for `ttl`, with the helper subscribed.
-    async fn allocate(
-        &self,
-        helper_name: String,
-        ttl: Duration,
-    ) -> Result<(Nameplate, Subscription), StoreError>;
+    /// Nothing about the helper is stored: who it is travels signed, through the helper.
+    async fn allocate(&self, ttl: Duration) -> Result<(Nameplate, Subscription), StoreError>;
 
-    /// Single-use claim by a sharer: returns the helper's display name and subscribes the
-    /// sharer. A second claim, an expired or unknown nameplate each give their own error.
-    async fn claim(&self, nameplate: Nameplate) -> Result<(String, Subscription), StoreError>;
+    /// Single-use claim by a sharer, who is subscribed. A second claim, an expired or
+    /// unknown nameplate each give their own error.
+    async fn claim(&self, nameplate: Nameplate) -> Result<Subscription, StoreError>;
 
     /// Delivers an event to one side; silently dropped when that side is gone.
     async fn publish(
@@ -89,5 +89,16 @@ pub trait Store: Send + Sync + 'static {
     /// Whether the store can serve requests now (`/readyz`).
     async fn ready(&self) -> Result<(), StoreError> {
         Ok(())
+    }
+
+    /// Makes this instance's introduction key known to the other instances (called at
+    /// start and periodically). A store for one process has nobody to tell.
+    async fn announce_introducer_key(&self, _key: &IntroducerKey) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// The introduction keys other instances announced recently.
+    async fn introducer_keys(&self) -> Vec<IntroducerKey> {
+        Vec::new()
     }
 }

@@ -3,10 +3,12 @@
 //! sharer on another pair as if they were on one.
 //!
 //! Keys (all under a prefix, `tandem:` by default):
-//! - `np:{NAMEPLATE}`: a hash `name`, `state` (`p`ending, `c`laimed, `b`urned, `r`etired),
+//! - `np:{NAMEPLATE}`: a hash `state` (`p`ending, `c`laimed, `b`urned, `r`etired),
 //!   `exp` (Unix ms when the code stops working); the key lives a tombstone hour longer,
 //!   so that a late sharer hears "expired" or "used", not "unknown".
 //! - channel `mb:{NAMEPLATE}:h` / `:s`: events for the helper's / sharer's connection.
+//! - `introducers`: a sorted set of the instances' introduction keys (`id:public_key`),
+//!   scored by when each instance last announced it.
 //!
 //! Pub/sub delivers only to instances that are subscribed, which is why a side subscribes
 //! before the other side can address it (the helper at allocation, the sharer before its
@@ -21,38 +23,42 @@ use async_trait::async_trait;
 use futures_util::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, PubSubSink};
 use tandem_crypto::Nameplate;
-use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
-use super::{MailboxEvent, Side, Store, StoreError, Subscription};
+use super::{mailbox_queue, MailboxEvent, MailboxSender, Side, Store, StoreError, Subscription};
+use crate::introduction::{IntroducerKey, MAX_INTRODUCER_KEYS};
 
 const TOMBSTONE_FOR: Duration = Duration::from_secs(3600);
 const ALLOCATION_ATTEMPTS: usize = 64;
 /// A command that takes longer than this is an outage, reported as such.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Creates a pending nameplate unless the key exists. KEYS[1]; ARGV: name, exp_ms, ttl_ms.
+/// Creates a pending nameplate unless the key exists. KEYS[1]; ARGV: exp_ms, ttl_ms.
 const ALLOCATE: &str = r"
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'name', ARGV[1], 'state', 'p', 'exp', ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('HSET', KEYS[1], 'state', 'p', 'exp', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1
 ";
 
-/// Single-use claim. KEYS[1]; ARGV: now_ms, tombstone_ms. Returns {verdict, name}.
+/// Single-use claim. KEYS[1]; ARGV: now_ms, tombstone_ms. Returns the verdict.
 const CLAIM: &str = r"
 local state = redis.call('HGET', KEYS[1], 'state')
-if not state then return {'unknown', ''} end
-if state == 'c' or state == 'b' then return {'used', ''} end
-if state == 'r' then return {'expired', ''} end
+if not state then return 'unknown' end
+if state == 'c' or state == 'b' then return 'used' end
+if state == 'r' then return 'expired' end
 if tonumber(ARGV[1]) >= tonumber(redis.call('HGET', KEYS[1], 'exp')) then
   redis.call('HSET', KEYS[1], 'state', 'r')
-  return {'expired', ''}
+  return 'expired'
 end
 redis.call('HSET', KEYS[1], 'state', 'c')
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return {'ok', redis.call('HGET', KEYS[1], 'name')}
+return 'ok'
 ";
+
+/// How long an instance's announced key is handed to sharers after its last announcement
+/// (instances announce every sweep, every 30 s; a code lives 10 minutes by default).
+const INTRODUCER_KEY_FRESH_FOR: Duration = Duration::from_secs(30 * 60);
 
 /// A helper that leaves before anyone claimed retires its nameplate. KEYS[1].
 const RETIRE_IF_PENDING: &str = r"
@@ -62,7 +68,7 @@ end
 return 1
 ";
 
-type Subscribers = Arc<Mutex<HashMap<String, mpsc::UnboundedSender<MailboxEvent>>>>;
+type Subscribers = Arc<Mutex<HashMap<String, MailboxSender>>>;
 
 pub struct RedisStore {
     prefix: String,
@@ -93,6 +99,7 @@ fn encode(event: &MailboxEvent) -> String {
         MailboxEvent::Message(body) => format!("M{body}"),
         MailboxEvent::PeerLeft => "L".into(),
         MailboxEvent::PairingFailed => "F".into(),
+        MailboxEvent::Overflowed => "O".into(),
     }
 }
 
@@ -102,6 +109,7 @@ fn decode(payload: &str) -> Option<MailboxEvent> {
         ("M", body) => Some(MailboxEvent::Message(body.to_string())),
         ("L", "") => Some(MailboxEvent::PeerLeft),
         ("F", "") => Some(MailboxEvent::PairingFailed),
+        ("O", "") => Some(MailboxEvent::Overflowed),
         _ => None,
     }
 }
@@ -157,7 +165,7 @@ impl RedisStore {
     }
 
     async fn subscribe(&self, channel: String) -> Result<Subscription, StoreError> {
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = mailbox_queue();
         if let Ok(mut subs) = self.subscribers.lock() {
             subs.insert(channel.clone(), tx);
         }
@@ -337,7 +345,9 @@ async fn listen(
                 .ok()
                 .and_then(|s| s.get(msg.get_channel_name()).cloned());
             if let Some(tx) = target {
-                let _ = tx.send(event);
+                // Never waits: a side that fell behind is told by its own queue, and the
+                // subscriber connection (every mailbox of this instance) keeps flowing.
+                tx.deliver(event);
             }
         }
         warn!("Redis subscriber connection lost; reconnecting");
@@ -361,14 +371,9 @@ return 1
 
 #[async_trait]
 impl crate::rate_limit::SharedRateLimit for RedisStore {
-    async fn allowed(
-        &self,
-        bucket: &str,
-        ip: std::net::IpAddr,
-        limit: crate::rate_limit::Limit,
-    ) -> bool {
+    async fn allowed(&self, bucket: &str, key: &str, limit: crate::rate_limit::Limit) -> bool {
         let interval_ms = 60_000 / u64::from(limit.per_minute.max(1));
-        let key = format!("{}rl:{bucket}:{ip}", self.prefix);
+        let key = format!("{}rl:{bucket}:{key}", self.prefix);
         let allowed: Result<i64, _> = self
             .commands
             .eval(
@@ -395,11 +400,7 @@ impl crate::rate_limit::SharedRateLimit for RedisStore {
 
 #[async_trait]
 impl Store for RedisStore {
-    async fn allocate(
-        &self,
-        helper_name: String,
-        ttl: Duration,
-    ) -> Result<(Nameplate, Subscription), StoreError> {
+    async fn allocate(&self, ttl: Duration) -> Result<(Nameplate, Subscription), StoreError> {
         for _ in 0..ALLOCATION_ATTEMPTS {
             let nameplate = Nameplate::random();
             let created: i64 = self
@@ -408,7 +409,6 @@ impl Store for RedisStore {
                     ALLOCATE,
                     &self.key(nameplate),
                     &[
-                        helper_name.clone(),
                         (now_ms() + ttl.as_millis() as u64).to_string(),
                         (ttl + TOMBSTONE_FOR).as_millis().to_string(),
                     ],
@@ -431,11 +431,11 @@ impl Store for RedisStore {
         Err(StoreError::Exhausted)
     }
 
-    async fn claim(&self, nameplate: Nameplate) -> Result<(String, Subscription), StoreError> {
+    async fn claim(&self, nameplate: Nameplate) -> Result<Subscription, StoreError> {
         // Subscribed only once the claim is won (a second, failing claim must not touch the
         // winner's channel). Nothing is sent to the sharer before the helper hears
         // "joined", which the server publishes after this returns.
-        let verdict: Result<(String, String), StoreError> = self
+        let verdict: Result<String, StoreError> = self
             .commands
             .eval(
                 CLAIM,
@@ -444,13 +444,10 @@ impl Store for RedisStore {
             )
             .await;
         let failed = match verdict {
-            Ok((verdict, name)) if verdict == "ok" => {
-                let events = self
-                    .subscribe(self.channel(nameplate, Side::Sharer))
-                    .await?;
-                return Ok((name, events));
+            Ok(verdict) if verdict == "ok" => {
+                return self.subscribe(self.channel(nameplate, Side::Sharer)).await;
             }
-            Ok((verdict, _)) => match verdict.as_str() {
+            Ok(verdict) => match verdict.as_str() {
                 "unknown" => StoreError::Unknown,
                 "used" => StoreError::Used,
                 "expired" => StoreError::Expired,
@@ -510,6 +507,54 @@ impl Store for RedisStore {
         // This instance's share: one subscription per connected side.
         let sides = self.subscribers.lock().map_or(0, |s| s.len());
         sides.div_ceil(2)
+    }
+
+    async fn announce_introducer_key(&self, key: &IntroducerKey) -> Result<(), StoreError> {
+        let set = format!("{}introducers", self.prefix);
+        let now = now_ms();
+        let stale = now.saturating_sub(INTRODUCER_KEY_FRESH_FOR.as_millis() as u64);
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .zadd(&set, format!("{}:{}", key.id, key.public_key), now)
+            .ignore()
+            .cmd("ZREMRANGEBYSCORE")
+            .arg(&set)
+            .arg("-inf")
+            .arg(stale)
+            .ignore();
+        let mut conn = self.commands.connection();
+        tokio::time::timeout(COMMAND_TIMEOUT, pipe.query_async::<()>(&mut conn))
+            .await
+            .map_err(|_| unavailable("timed out"))?
+            .map_err(unavailable)
+    }
+
+    async fn introducer_keys(&self) -> Vec<IntroducerKey> {
+        let set = format!("{}introducers", self.prefix);
+        let stale = now_ms().saturating_sub(INTRODUCER_KEY_FRESH_FOR.as_millis() as u64);
+        let members: Result<Vec<String>, _> = self
+            .commands
+            .query(
+                redis::cmd("ZRANGE")
+                    .arg(&set)
+                    .arg("+inf")
+                    .arg(stale)
+                    .arg("BYSCORE")
+                    .arg("REV")
+                    .arg("LIMIT")
+                    .arg(0)
+                    .arg(MAX_INTRODUCER_KEYS),
+            )
+            .await;
+        members
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|m| m.split_once(':'))
+            .map(|(id, public_key)| IntroducerKey {
+                id: id.to_string(),
+                public_key: public_key.to_string(),
+            })
+            .collect()
     }
 }
 
@@ -722,6 +767,7 @@ mod tests {
             MailboxEvent::Message("aGVsbG8=".into()),
             MailboxEvent::PeerLeft,
             MailboxEvent::PairingFailed,
+            MailboxEvent::Overflowed,
         ] {
             assert_eq!(decode(&encode(&event)), Some(event));
         }

@@ -120,6 +120,7 @@ fn measure(mode: &'static str, actual_size: bool, seconds: u64) -> anyhow::Resul
             expires_at: None,
             joined: false,
             copied: false,
+            replaced: None,
         },
         WINDOW,
         "Copy",

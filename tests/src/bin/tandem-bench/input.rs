@@ -175,8 +175,8 @@ pub async fn run(samples: usize) -> anyhow::Result<()> {
     .await?;
     // Drain events in the background so neither channel grows.
     let (mut helper_events, mut sharer_events) = (
-        std::mem::replace(&mut helper.events, tokio::sync::mpsc::unbounded_channel().1),
-        std::mem::replace(&mut sharer.events, tokio::sync::mpsc::unbounded_channel().1),
+        std::mem::replace(&mut helper.events, tokio::sync::mpsc::channel(1).1),
+        std::mem::replace(&mut sharer.events, tokio::sync::mpsc::channel(1).1),
     );
     tokio::spawn(async move { while helper_events.recv().await.is_some() {} });
     tokio::spawn(async move { while sharer_events.recv().await.is_some() {} });

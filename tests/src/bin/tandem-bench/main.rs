@@ -195,7 +195,7 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn wait_for(
-    rx: &mut mpsc::UnboundedReceiver<Event>,
+    rx: &mut mpsc::Receiver<Event>,
     what: &str,
     pred: impl Fn(&Event) -> bool,
 ) -> anyhow::Result<Event> {

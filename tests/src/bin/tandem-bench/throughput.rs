@@ -48,9 +48,22 @@ pub async fn run(
                     break;
                 }
             }
+            // The joining side's relay credentials travel in the signed introduction, as in
+            // a session.
+            mailbox.send(&serde_json::to_vec(&a.introduction)?).await?;
             a.ice_servers
         }
-        Some(n) => mailbox.join(n).await?.ice_servers,
+        Some(n) => {
+            let joined = mailbox.join(n).await?;
+            let PeerEvent::Message(body) = mailbox.recv().await? else {
+                anyhow::bail!("expected the introduction");
+            };
+            let introduction: tandem_rendezvous::wire::SignedIntroduction =
+                serde_json::from_slice(&body)?;
+            introduction
+                .verify(&joined.introducer_keys, n, joined.server_time)?
+                .ice_servers
+        }
     };
     let options = IceOptions {
         servers,
