@@ -3,6 +3,7 @@
 
 pub mod gui;
 pub mod hostile;
+pub mod mailbox;
 pub mod netns;
 pub mod oidc;
 pub mod redis;
@@ -57,6 +58,28 @@ impl Rendezvous {
         cmd.args(["netns", "exec", netns])
             .arg(bin("tandem-rendezvous"));
         Self::start_command(cmd, listen, extra)
+    }
+
+    /// With the process's open-file limit set to `files` (as a systemd unit's
+    /// `LimitNOFILE` would): what a flood of connections runs into.
+    pub fn start_with_file_limit(files: u64, extra: &[&str]) -> Self {
+        use std::os::unix::process::CommandExt;
+        let mut cmd = Command::new(bin("tandem-rendezvous"));
+        // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                let limit = libc::rlimit {
+                    rlim_cur: files,
+                    rlim_max: files,
+                };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            });
+        }
+        Self::start_command(cmd, "127.0.0.1:0", extra)
     }
 
     fn start_command(mut cmd: Command, listen: &str, extra: &[&str]) -> Self {

@@ -23,6 +23,15 @@ async fn the_redis_store_behaves_like_the_memory_store() {
     conformance::a_side_that_stops_reading_is_bounded(&store).await;
 }
 
+/// A helper on one instance stops reading while the sharer on the other keeps sending: the
+/// mailbox closes with the same clear error as in memory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_reader_closes_a_mailbox_across_instances() {
+    let redis = RedisServer::start();
+    let (a, b) = two_instances(&redis);
+    tandem_tests::mailbox::stalled_reader_is_refused(&a.url, &b.url).await;
+}
+
 fn two_instances(redis: &RedisServer) -> (Rendezvous, Rendezvous) {
     let url = redis.url();
     (

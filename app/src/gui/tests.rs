@@ -1062,3 +1062,45 @@ async fn the_consent_dialog_shows_a_hostile_name_cleaned_isolated_and_who_vouche
     w.assert_shows(&format!("{rtl} · contoso.com"));
     w.save_png("gui-consent-rtl-name");
 }
+
+/// Someone types the helper's code with one symbol wrong: the code is spent (one guess per
+/// code), and the window offers a fresh one at once, saying why, instead of giving up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_guess_gives_the_helper_a_fresh_code_at_once() {
+    let rendezvous = tandem_rendezvous::EmbeddedRendezvous::start_for_demo()
+        .await
+        .expect("rendezvous");
+    let mut helper = Window::new(&rendezvous.url, Some("Anna Rossi"), "en");
+    helper.click("Help someone");
+    helper.until_code("a code").await;
+    let first = helper.code().expect("code");
+    let (nameplate, secret) = first.split_once('-').expect("ABCD-EFGH");
+    let wrong_secret: String = secret
+        .chars()
+        .enumerate()
+        .map(|(i, c)| match (i, c) {
+            (0, 'Z') => 'Y',
+            (0, _) => 'Z',
+            (_, c) => c,
+        })
+        .collect();
+    let mut sharer = Window::new(&rendezvous.url, None, "en");
+    sharer.dispatch(Message::CodeChanged(format!("{nameplate}-{wrong_secret}")));
+    sharer.click("Submit");
+    helper
+        .run_until("a fresh code", |app| {
+            matches!(&app.screen, Screen::HelperCode { code: Some(c), replaced: Some(_), .. } if *c != first)
+        })
+        .await;
+    helper.assert_shows(
+        "Someone entered the code with a mistake, so it cannot be used again. Read out this new code.",
+    );
+    helper.save_png("gui-helper-code-replaced");
+    sharer
+        .run_until("the refusal", |app| home_error(app).is_some())
+        .await;
+    assert_eq!(
+        home_error(&sharer.app).expect("error").1,
+        "The code did not match. Ask for a new one."
+    );
+}

@@ -27,21 +27,46 @@ pub(super) struct StreamWriter {
 }
 
 impl StreamWriter {
-    /// `first` is written before any message (a stream kind byte).
-    pub fn new(mut send: SendStream, connection: Connection, first: Option<u8>) -> Self {
+    /// A QUIC stream of `connection`, which is closed if the peer stops reading. `first`
+    /// is written before any message (a stream kind byte).
+    pub fn new(send: SendStream, connection: Connection, first: Option<u8>) -> Self {
+        Self::over(send, first, WRITE_DEADLINE, move || {
+            tracing::debug!("the peer stopped reading for {WRITE_DEADLINE:?}: closing");
+            connection.close(0u32.into(), b"not reading");
+        })
+    }
+
+    /// Any stream; `stalled` runs when a write makes no progress for `deadline`.
+    pub fn over<W>(
+        mut send: W,
+        first: Option<u8>,
+        deadline: Duration,
+        stalled: impl FnOnce() + Send + 'static,
+    ) -> Self
+    where
+        W: tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        use tokio::io::AsyncWriteExt;
         let (queue, mut pending) = mpsc::channel::<Vec<u8>>(QUEUED_WRITES);
         let done = tokio::spawn(async move {
-            if let Some(byte) = first {
-                if !write_or_close(&mut send, &connection, &[byte]).await {
-                    return;
+            let first = first.map(|byte| vec![byte]);
+            let mut writes = first.into_iter().map(Some);
+            loop {
+                let bytes = match writes.next() {
+                    Some(bytes) => bytes,
+                    None => pending.recv().await,
+                };
+                let Some(bytes) = bytes else { break };
+                match tokio::time::timeout(deadline, send.write_all(&bytes)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => return,
+                    Err(_) => {
+                        stalled();
+                        return;
+                    }
                 }
             }
-            while let Some(bytes) = pending.recv().await {
-                if !write_or_close(&mut send, &connection, &bytes).await {
-                    return;
-                }
-            }
-            let _ = send.finish();
+            let _ = send.shutdown().await;
         });
         Self {
             queue: Some(queue),
@@ -74,18 +99,6 @@ impl StreamWriter {
         self.queue = None;
         if let Some(done) = self.done.take() {
             let _ = done.await;
-        }
-    }
-}
-
-async fn write_or_close(send: &mut SendStream, connection: &Connection, bytes: &[u8]) -> bool {
-    match tokio::time::timeout(WRITE_DEADLINE, send.write_all(bytes)).await {
-        Ok(Ok(())) => true,
-        Ok(Err(_)) => false,
-        Err(_) => {
-            tracing::debug!("the peer stopped reading for {WRITE_DEADLINE:?}: closing");
-            connection.close(0u32.into(), b"not reading");
-            false
         }
     }
 }
@@ -210,4 +223,53 @@ impl Stats {
 fn median(v: &mut [f64]) -> Option<f64> {
     v.sort_by(|a, b| a.total_cmp(b));
     v.get(v.len() / 2).copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    use super::*;
+
+    /// A peer that stops reading: the session's writes never wait on it, what can be lost
+    /// is, anything else is refused once the queue is full, and the stall is reported so
+    /// that the connection closes.
+    #[tokio::test]
+    async fn a_peer_that_stops_reading_never_blocks_the_session() {
+        let (ours, _theirs_never_read) = tokio::io::duplex(1024);
+        let stalled = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stalled);
+        let mut writer = StreamWriter::over(ours, None, Duration::from_millis(200), move || {
+            flag.store(true, Ordering::SeqCst)
+        });
+        let ping = Control::Ping { t0_us: 1 };
+        let chat = Control::Chat {
+            text: "x".repeat(100),
+        };
+        let mut refused = None;
+        for i in 0..(QUEUED_WRITES * 4) {
+            // Each call returns at once, whether it queued, dropped or refused.
+            let sent = tokio::time::timeout(Duration::from_secs(1), async {
+                writer
+                    .send(&ping, ping.is_lossy())
+                    .and(writer.send(&chat, chat.is_lossy()))
+            })
+            .await
+            .expect("a send never waits");
+            if sent.is_err() && refused.is_none() {
+                refused = Some(i);
+            }
+        }
+        assert!(
+            refused.is_some(),
+            "an essential message past the queue is refused"
+        );
+        // The writer gives up on the stalled stream and says so (hang guard, not a measure).
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while !stalled.load(Ordering::SeqCst) && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(stalled.load(Ordering::SeqCst), "the stall was reported");
+    }
 }
