@@ -1,7 +1,7 @@
 //! Tandem: remote assistance. This crate is the headless session engine (network, media,
 //! session state) and the `tandem` command line on top of it.
 
-pub mod annotation;
+pub use tandem_proto::annotation;
 pub mod capture;
 pub mod gui;
 pub mod input;

@@ -94,7 +94,11 @@ pub fn abbreviate(full_name: &str) -> Option<String> {
             let initial = last
                 .chars()
                 .find(|c| c.general_category_group() == GeneralCategoryGroup::Letter)?;
-            let initial: String = initial.to_uppercase().collect();
+            // One letter, normalised as the rest (an upper case can be two letters, "ß" →
+            // "SS", or a compatibility form, "ǆ" → "Ǆ"): cleaning the result again must
+            // give the same name, as the sharer's app does.
+            let upper: String = initial.to_uppercase().collect();
+            let initial = upper.nfkc().next().unwrap_or(initial);
             Some(format!("{first} {initial}."))
         }
         _ => Some(first),
@@ -227,6 +231,20 @@ mod tests {
                     "{raw:?} → {shown:?}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn cleaning_twice_changes_nothing() {
+        for raw in [
+            "Anna Straße",
+            "Anna ǆemal",
+            "Anna ßmith",
+            "ǅemal Ğ",
+            &"é".repeat(40),
+        ] {
+            let once = abbreviate(raw).expect("a name");
+            assert_eq!(abbreviate(&once).as_deref(), Some(once.as_str()), "{raw:?}");
         }
     }
 

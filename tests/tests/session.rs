@@ -216,9 +216,14 @@ fn hostile_rendezvous_substituting_pake_messages_gets_no_session() {
         sharer.find("error").expect("sharer error")["kind"],
         "wrong_code"
     );
-    // The helper's code is spent: it offers a fresh one instead of giving up.
+    // The helper's code is spent: it offers a fresh one instead of giving up. (The hostile
+    // server hides the failure from the helper, which then sees a sharer that joined and
+    // left, or a pairing that failed, whichever came first.)
     let retired = helper.wait_for("code_retired", T);
-    assert_eq!(retired["reason"], "wrong_code", "{retired}");
+    assert!(
+        retired["reason"] == "wrong_code" || retired["reason"] == "abandoned",
+        "{retired}"
+    );
     helper.wait_for("code_issued", T);
     helper.type_line("/end");
     assert!(helper.wait_exit(T).success());
@@ -290,9 +295,11 @@ fn a_name_the_sharers_rendezvous_did_not_sign_is_refused() {
     for forbidden in ["paired", "consent_requested", "connected"] {
         assert_eq!(sharer.count(forbidden), 0, "{}", sharer.history());
     }
-    helper.type_line("/end");
+    // The sharer said why it stopped; the helper ends without a session.
+    helper.try_type_line("/end");
     helper.wait_exit(T);
     assert_eq!(helper.count("consent_given"), 0, "{}", helper.history());
+    assert_eq!(helper.count("connected"), 0, "{}", helper.history());
 }
 
 #[test]

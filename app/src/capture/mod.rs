@@ -8,6 +8,8 @@ pub mod xcap_source;
 
 use serde::{Deserialize, Serialize};
 
+pub use tandem_proto::screen::{CursorShape, MonitorInfo, MAX_CURSOR_SIDE};
+
 use crate::media::frame::BgraFrame;
 use crate::media::pattern::TestPattern;
 
@@ -25,31 +27,6 @@ pub enum CaptureError {
     Failed(String),
     #[error("screen capture is not supported on this platform yet")]
     Unsupported,
-}
-
-/// One monitor the sharer can show, in the coordinates of its X screen.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MonitorInfo {
-    pub id: u32,
-    pub name: String,
-    /// The X screen it belongs to (`:0.1` is screen 1); 0 on other platforms.
-    #[serde(default)]
-    pub screen: u32,
-    pub x: i32,
-    pub y: i32,
-    pub width: u32,
-    pub height: u32,
-    /// Physical size, when the display reports it (for scale).
-    pub width_mm: u32,
-    pub primary: bool,
-    /// The desktop's scale for this monitor, in percent (100, 125, 150, 200…): from the
-    /// desktop's DPI setting (`Xft.dpi`), else from the physical size.
-    #[serde(default = "full_scale")]
-    pub scale_percent: u32,
-}
-
-fn full_scale() -> u32 {
-    100
 }
 
 /// A top-level window on the sharer's desktop (for a person choosing what to show).
@@ -106,22 +83,6 @@ pub struct CursorPosition {
     /// False when the pointer is on another monitor or screen.
     pub visible: bool,
 }
-
-/// The pointer's picture, sent separately from the video so it stays sharp.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CursorShape {
-    /// Changes whenever the picture does.
-    pub serial: u32,
-    pub width: u32,
-    pub height: u32,
-    pub hot_x: u32,
-    pub hot_y: u32,
-    /// Straight (not premultiplied) RGBA.
-    pub rgba: Vec<u8>,
-}
-
-/// Largest cursor accepted from the network or the display.
-pub const MAX_CURSOR_SIDE: u32 = 256;
 
 /// Which screen the sharer shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
