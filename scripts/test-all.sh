@@ -12,3 +12,5 @@ cargo fmt --all -- --check
 cargo build --workspace --all-targets --locked
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
+# Every decoder of peer or network input, over its committed corpus (nightly, cargo-fuzz).
+scripts/fuzz-smoke.sh 20000

@@ -97,17 +97,7 @@ pub fn default_scopes() -> Vec<String> {
         .to_vec()
 }
 
-/// What the app needs to sign a helper in (served at `/v1/sign-in`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SignInProvider {
-    pub name: String,
-    /// Where the app discovers the endpoints (the issuer, or `discovery_base`).
-    pub discovery_url: String,
-    pub client_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub public_client_secret: Option<String>,
-    pub scopes: Vec<String>,
-}
+pub use crate::wire::SignInProvider;
 
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum VerifyError {

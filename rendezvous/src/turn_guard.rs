@@ -21,9 +21,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
 use ipnet::IpNet;
-use webrtc_util::Conn;
 
 const MAGIC_COOKIE: u32 = 0x2112_A442;
 const HEADER_LEN: usize = 20;
@@ -441,82 +439,6 @@ impl TurnGuard {
         } else {
             Verdict::Drop
         }
-    }
-}
-
-/// A client-facing socket of the TURN server with the guard in front.
-pub struct GuardedConn {
-    inner: Arc<dyn Conn + Send + Sync>,
-    local: SocketAddr,
-    guard: Arc<TurnGuard>,
-}
-
-impl GuardedConn {
-    pub fn new(
-        inner: Arc<dyn Conn + Send + Sync>,
-        guard: Arc<TurnGuard>,
-    ) -> Result<Self, webrtc_util::Error> {
-        let local = inner.local_addr()?;
-        Ok(Self {
-            inner,
-            local,
-            guard,
-        })
-    }
-}
-
-#[async_trait]
-impl Conn for GuardedConn {
-    async fn connect(&self, addr: SocketAddr) -> Result<(), webrtc_util::Error> {
-        self.inner.connect(addr).await
-    }
-
-    async fn recv(&self, buf: &mut [u8]) -> Result<usize, webrtc_util::Error> {
-        self.recv_from(buf).await.map(|(n, _)| n)
-    }
-
-    async fn recv_from(&self, buf: &mut [u8]) -> Result<(usize, SocketAddr), webrtc_util::Error> {
-        loop {
-            let (n, from) = self.inner.recv_from(buf).await?;
-            match self
-                .guard
-                .inbound(self.local, from, &buf[..n], Instant::now())
-            {
-                Verdict::Pass => return Ok((n, from)),
-                Verdict::Drop => continue,
-                Verdict::Reply(answer) => {
-                    let _ = self.inner.send_to(&answer, from).await;
-                }
-            }
-        }
-    }
-
-    async fn send(&self, buf: &[u8]) -> Result<usize, webrtc_util::Error> {
-        self.inner.send(buf).await
-    }
-
-    async fn send_to(&self, buf: &[u8], target: SocketAddr) -> Result<usize, webrtc_util::Error> {
-        match self.guard.outbound(self.local, target, buf, Instant::now()) {
-            Verdict::Pass | Verdict::Reply(_) => self.inner.send_to(buf, target).await,
-            // Lost, as on a congested path.
-            Verdict::Drop => Ok(buf.len()),
-        }
-    }
-
-    fn local_addr(&self) -> Result<SocketAddr, webrtc_util::Error> {
-        Ok(self.local)
-    }
-
-    fn remote_addr(&self) -> Option<SocketAddr> {
-        self.inner.remote_addr()
-    }
-
-    async fn close(&self) -> Result<(), webrtc_util::Error> {
-        self.inner.close().await
-    }
-
-    fn as_any(&self) -> &(dyn std::any::Any + Send + Sync) {
-        self
     }
 }
 

@@ -41,10 +41,22 @@ pub const OPERATOR_SESSIONS_PATH: &str = "/v1/operator/sessions";
 /// Path of the sign-in configuration (`GET`, JSON [`SignInInfo`]).
 pub const SIGN_IN_PATH: &str = "/v1/sign-in";
 
+/// What the app needs to sign a helper in (served at `/v1/sign-in`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInProvider {
+    pub name: String,
+    /// Where the app discovers the endpoints (the issuer, or `discovery_base`).
+    pub discovery_url: String,
+    pub client_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_client_secret: Option<String>,
+    pub scopes: Vec<String>,
+}
+
 /// How helpers sign in to this server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignInInfo {
-    pub providers: Vec<crate::oidc::SignInProvider>,
+    pub providers: Vec<SignInProvider>,
     /// Whether a bare name (`--dev-identity`) is accepted.
     pub dev_identity_allowed: bool,
 }

@@ -7,7 +7,7 @@ use tandem_rendezvous::{ClientError, MailboxClient};
 
 /// A helper that stops reading while the sharer sends 64 KiB messages: the sharer is told
 /// `mailbox_overflow` long before the server has taken everything it sent. Run with the
-/// memory store (`tests/tests/security.rs`) and Redis (`tests/tests/redis.rs`).
+/// memory store (`tests/tests/e2e/security.rs`) and Redis (`tests/tests/e2e/redis.rs`).
 pub async fn stalled_reader_is_refused(helper_url: &str, sharer_url: &str) {
     let mut helper = MailboxClient::connect(helper_url, None)
         .await

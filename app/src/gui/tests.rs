@@ -446,7 +446,7 @@ async fn wrong_unknown_and_malformed_codes_are_explained_and_the_code_kept() {
 }
 
 /// Puts a sharer window into the sharing bar without a session (the control dialog's
-/// wording and buttons; the real request and grant run in tests/tests/gui.rs).
+/// wording and buttons; the real request and grant run in tests/tests/e2e/gui.rs).
 fn sharing_window(language: &str) -> Window {
     let mut w = Window::new("ws://127.0.0.1:9", None, language);
     w.app.screen = Screen::SharerConsent {

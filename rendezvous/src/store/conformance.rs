@@ -1,5 +1,5 @@
 //! The behaviour every store must have: run against the in-memory store by its unit tests
-//! and against Redis by `tests/tests/redis.rs`. They panic on a failure.
+//! and against Redis by `tests/tests/e2e/redis.rs`. They panic on a failure.
 
 use std::time::Duration;
 
