@@ -338,6 +338,9 @@ fn a_helper_signed_in_in_the_browser_is_shown_to_the_sharer_as_first_name_and_in
     let mut sharer = Peer::share(&rendezvous.url, &code, &[]);
     let consent = sharer.wait_for("consent_requested", WAIT);
     assert_eq!(consent["helper_name"], "Anna R.");
+    // Beside the name, who vouches for it: the domain of the verified address, carried in
+    // the rendezvous's signed introduction.
+    assert_eq!(consent["affiliation"], "example.org", "{consent}");
     sharer.type_line("y");
     helper.wait_for("consent_given", WAIT);
     helper.type_line("/end");

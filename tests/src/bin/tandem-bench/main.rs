@@ -15,6 +15,7 @@ mod latency;
 mod mailbox;
 mod network;
 mod throughput;
+mod turn_guard;
 use clap::{Parser, Subcommand};
 use tandem::session::{
     Command, Event, HelperIdentity, SessionConfig, SessionHandle, SourceSpec, VideoConfig,
@@ -121,6 +122,12 @@ enum What {
         seconds: u64,
     },
     /// The video leg on desktop-like scenes, with ffmpeg's libx264 on the same frames.
+    /// What the embedded TURN server's guard costs per relayed packet, against a copy and
+    /// an allocation lookup (the least a relay does), in the same run.
+    TurnGuard {
+        #[arg(long, default_value_t = 2_000_000)]
+        packets: usize,
+    },
     Codec {
         #[arg(long, default_value_t = 150)]
         frames: usize,
@@ -157,6 +164,7 @@ async fn main() -> anyhow::Result<()> {
             height,
         } => latency::run(seconds, fps, width, height).await,
         What::Input { samples } => input::run(samples).await,
+        What::TurnGuard { packets } => turn_guard::run(packets),
         What::Mailbox {
             servers,
             concurrency,
