@@ -96,6 +96,10 @@ impl Rendezvous {
                 "1000",
                 "--join-burst",
                 "1000",
+                "--account-allocate-per-minute",
+                "1000",
+                "--account-allocate-burst",
+                "1000",
             ])
             .args(extra)
             .stdout(Stdio::piped())

@@ -69,6 +69,13 @@ fn start_rendezvous(
         .args(["--allocate-burst", "100000000"])
         .args(["--join-per-minute", "100000000"])
         .args(["--join-burst", "100000000"])
+        // The whole load comes from one address: no per-client limit may hold it back.
+        .args(["--account-allocate-per-minute", "100000000"])
+        .args(["--account-allocate-burst", "100000000"])
+        .args(["--global-join-per-minute", "100000000"])
+        .args(["--global-join-burst", "100000000"])
+        .args(["--max-connections", "1000000"])
+        .args(["--max-connections-per-network", "1000000"])
         .env("RUST_LOG", "error")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
