@@ -12,6 +12,8 @@ use std::net::{IpAddr, Ipv6Addr};
 use axum::http::HeaderMap;
 use ipnet::IpNet;
 
+use crate::turn_guard::canonical;
+
 /// Proxies whose forwarding headers are believed.
 #[derive(Debug, Clone, Default)]
 pub struct TrustedProxies(Vec<IpNet>);
@@ -83,17 +85,6 @@ fn parse_forwarded_node(value: &str) -> Option<IpAddr> {
         return rest.split(']').next()?.parse().ok();
     }
     v.split(':').next()?.parse().ok()
-}
-
-/// An IPv4 address seen through an IPv6 socket is the IPv4 address.
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6
-            .to_ipv4_mapped()
-            .map(IpAddr::V4)
-            .unwrap_or(IpAddr::V6(v6)),
-        v4 => v4,
-    }
 }
 
 /// The network a client counts as: its IPv4 address, or its IPv6 /64.

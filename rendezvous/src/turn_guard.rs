@@ -87,7 +87,8 @@ impl PeerPolicy {
     }
 }
 
-fn canonical(ip: IpAddr) -> IpAddr {
+/// An IPv4 address seen through an IPv6 socket is the IPv4 address.
+pub fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6
             .to_ipv4_mapped()

@@ -232,6 +232,50 @@ pub fn clipboard_text(display: &str) -> Option<String> {
     None
 }
 
+/// The mapped top-level windows of `display`, bottom to top, with their `WM_CLASS` class
+/// (what winit sets from the application id): the stacking order a person sees.
+pub fn stacking(display: &str) -> Vec<(u32, String)> {
+    use x11rb::protocol::xproto::MapState;
+    let Ok((conn, screen)) = x11rb::connect(Some(display)) else {
+        return Vec::new();
+    };
+    let root = conn.setup().roots[screen].root;
+    let Ok(Ok(tree)) = conn.query_tree(root).map(|c| c.reply()) else {
+        return Vec::new();
+    };
+    tree.children
+        .into_iter()
+        .filter(|&w| {
+            conn.get_window_attributes(w)
+                .ok()
+                .and_then(|c| c.reply().ok())
+                .is_some_and(|a| a.map_state == MapState::VIEWABLE)
+        })
+        .map(|w| {
+            // A window manager reparents a client into a frame: the class is the client's.
+            let class = wm_class(&conn, w)
+                .or_else(|| {
+                    let children = conn.query_tree(w).ok()?.reply().ok()?.children;
+                    children.into_iter().find_map(|c| wm_class(&conn, c))
+                })
+                .unwrap_or_default();
+            (w, class)
+        })
+        .collect()
+}
+
+fn wm_class(conn: &impl x11rb::connection::Connection, window: u32) -> Option<String> {
+    let reply = conn
+        .get_property(false, window, AtomEnum::WM_CLASS, AtomEnum::STRING, 0, 256)
+        .ok()?
+        .reply()
+        .ok()?;
+    String::from_utf8_lossy(&reply.value)
+        .split('\0')
+        .rfind(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
 /// The whole screen 0 of `display` as RGB rows.
 pub struct Screenshot {
     pub width: u32,

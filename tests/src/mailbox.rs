@@ -2,22 +2,26 @@
 
 use std::time::Duration;
 
+use tandem_rendezvous::client::Allocation;
 use tandem_rendezvous::wire::{ErrorCode, HelperIdentity};
 use tandem_rendezvous::{ClientError, MailboxClient};
+
+/// A helper's mailbox connection with a code, identified by a bare `name` (the test
+/// rendezvous allows it).
+pub async fn dev_helper(url: &str, name: &str) -> (MailboxClient, Allocation) {
+    let mut helper = MailboxClient::connect(url, None).await.expect("connect");
+    let allocation = helper
+        .allocate(HelperIdentity::Dev { name: name.into() })
+        .await
+        .expect("allocate");
+    (helper, allocation)
+}
 
 /// A helper that stops reading while the sharer sends 64 KiB messages: the sharer is told
 /// `mailbox_overflow` long before the server has taken everything it sent. Run with the
 /// memory store (`tests/tests/e2e/security.rs`) and Redis (`tests/tests/e2e/redis.rs`).
 pub async fn stalled_reader_is_refused(helper_url: &str, sharer_url: &str) {
-    let mut helper = MailboxClient::connect(helper_url, None)
-        .await
-        .expect("connect");
-    let allocation = helper
-        .allocate(HelperIdentity::Dev {
-            name: "Anna Rossi".into(),
-        })
-        .await
-        .expect("allocate");
+    let (helper, allocation) = dev_helper(helper_url, "Anna Rossi").await;
     let mut sharer = MailboxClient::connect(sharer_url, None)
         .await
         .expect("connect");

@@ -315,6 +315,12 @@ impl App {
     pub fn main_window() -> window::Settings {
         window::Settings {
             size: Size::new(900.0, 640.0),
+            // What desktops match to a launcher entry and an icon (and tests find it by).
+            #[cfg(target_os = "linux")]
+            platform_specific: window::settings::PlatformSpecific {
+                application_id: "tandem".into(),
+                ..Default::default()
+            },
             ..window::Settings::default()
         }
     }
@@ -1426,7 +1432,13 @@ impl App {
         {
             if let Ok(window) = u32::try_from(native) {
                 let rects = self.overlay.outline.update(&self.overlay.sketch);
-                if let Err(e) = x11.set_visible_region(window, &rects) {
+                // Mapping the overlay (winit maps it raised) put it above the bar: every
+                // change of what it shows puts the bar back on top.
+                let bar = self.bar_native.and_then(|b| u32::try_from(b).ok());
+                if let Err(e) = x11
+                    .set_visible_region(window, &rects)
+                    .and_then(|()| bar.map_or(Ok(()), |bar| x11.raise(bar)))
+                {
                     tracing::warn!("overlay: {e}");
                 }
             }

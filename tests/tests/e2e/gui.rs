@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use tandem::gui::app::{ControlState, Screen, SharerControl, Viewer};
 use tandem_tests::gui::{
-    clipboard_text, locate, locate_id, wait_for_screen, Hands, Screenshot, BAR, WINDOW,
+    clipboard_text, locate, locate_id, stacking, wait_for_screen, Hands, Screenshot, BAR, WINDOW,
 };
 use tandem_tests::xrecord::{EventRecorder, Recorded};
 use tandem_tests::xvfb::{known_picture, Painter, Xvfb};
@@ -228,6 +228,19 @@ fn whole_session(compositor: bool) {
         "the stroke stays on top"
     );
     shot.save_png(&out_dir().join("4-sharer-annotation.png"));
+    // The overlay is above every window but the sharer's own bar: a drawing never hides
+    // (or imitates) its Pause and End.
+    let stack = stacking(&sharer_x.display);
+    let overlay = stack
+        .iter()
+        .position(|(_, class)| class.contains("overlay"));
+    let bar = stack
+        .iter()
+        .position(|(_, class)| !class.contains("overlay") && class.contains("andem"));
+    assert!(
+        matches!((overlay, bar), (Some(o), Some(b)) if b > o),
+        "the bar is under the overlay: {stack:?}"
+    );
     assert!(
         count(&shot, whole, BLOCK_RED, 3) > 10_000,
         "the rest of the sharer's screen stays visible under the overlay"

@@ -9,8 +9,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use tandem_rendezvous::wire::{ClientMessage, HelperIdentity, ServerMessage};
-use tandem_rendezvous::{MailboxClient, PeerEvent};
+use tandem_rendezvous::wire::{ClientMessage, ServerMessage};
+use tandem_rendezvous::PeerEvent;
 use tandem_tests::{bin, helper_with_code, Peer, Rendezvous};
 
 const T: Duration = Duration::from_secs(20);
@@ -204,15 +204,7 @@ async fn a_stranger_with_a_nameplate_learns_nothing_and_is_rate_limited() {
         "--trusted-proxy",
         "127.0.0.1/32",
     ]);
-    let mut helper = MailboxClient::connect(&rv.url, None)
-        .await
-        .expect("connect");
-    let allocation = helper
-        .allocate(HelperIdentity::Dev {
-            name: "Anna Rossi".into(),
-        })
-        .await
-        .expect("allocate");
+    let (mut helper, allocation) = tandem_tests::mailbox::dev_helper(&rv.url, "Anna Rossi").await;
     // The raw answer to a join: no name, no relay credentials.
     let joined = raw_join(&rv.url, &allocation.nameplate, None).await;
     assert!(!joined.contains("Anna"), "{joined}");
@@ -317,15 +309,7 @@ async fn relays_to_loopback(rendezvous: &str) -> bool {
     use tandem::net::ice_servers::{parse_servers, ServerUrl, TurnTransport};
     use tandem::net::path_socket::SelectedPair;
     use tandem::net::transport::{Inbound, RelayCommand};
-    let mut mailbox = MailboxClient::connect(rendezvous, None)
-        .await
-        .expect("connect");
-    let allocation = mailbox
-        .allocate(HelperIdentity::Dev {
-            name: "Mallory M".into(),
-        })
-        .await
-        .expect("allocate");
+    let (_mailbox, allocation) = tandem_tests::mailbox::dev_helper(rendezvous, "Mallory M").await;
     let url = parse_servers(&allocation.ice_servers)
         .into_iter()
         .find(|s| {
