@@ -86,9 +86,17 @@ fn is_word(w: &str) -> bool {
 /// Abbreviates a full name to "First L."; a name with no letters gives `None`.
 pub fn abbreviate(full_name: &str) -> Option<String> {
     let cleaned = sanitise(full_name);
-    let words: Vec<&str> = cleaned.split(' ').filter(|w| is_word(w)).collect();
-    let first = words.first()?;
-    let first: String = first.chars().take(MAX_FIRST_NAME_CHARS).collect();
+    // Every word is cut first: a word whose letters come after the cut is no word.
+    let words: Vec<&str> = cleaned
+        .split(' ')
+        .map(|w| {
+            w.char_indices()
+                .nth(MAX_FIRST_NAME_CHARS)
+                .map_or(w, |(i, _)| &w[..i])
+        })
+        .filter(|w| is_word(w))
+        .collect();
+    let first = words.first()?.to_string();
     match words.last() {
         Some(last) if words.len() > 1 => {
             let initial = last
@@ -254,6 +262,18 @@ mod tests {
         assert_eq!(abbreviate(&huge).as_deref(), Some("Anna"));
         let many_words = "Anna ".repeat(100_000) + "Rossi";
         assert_eq!(abbreviate(&many_words).as_deref(), Some("Anna A."));
+    }
+
+    #[test]
+    fn a_first_name_cut_to_its_punctuation_is_no_name() {
+        // Found by the display_name fuzz target: 24 apostrophes and a letter after them
+        // were shown as 24 apostrophes (and a second cleaning refused them).
+        let name = format!("{}s'''!", "'".repeat(28));
+        assert_eq!(abbreviate(&name), None);
+        assert_eq!(
+            abbreviate(&format!("{name} Anna Rossi")).as_deref(),
+            Some("Anna R.")
+        );
     }
 
     #[test]
