@@ -19,7 +19,12 @@ build_pkgs=(pkg-config g++ nasm libxkbcommon-dev
 # redis-server is the shared store of the scale-out tests.
 # coturn is the TURN relay; nftables, iproute2 (ip, ss) and procps (sysctl) build the
 # NAT / firewall namespaces.
-test_pkgs=(xvfb x11-xkb-utils xcompmgr coturn nftables iproute2 procps redis-server)
+# The Wayland sharer's tests run GNOME's compositor headless (mutter) with PipeWire,
+# WirePlumber and the real portals (xdg-desktop-portal + its GNOME backend) on a private
+# D-Bus bus (dbus-daemon); they run as an unprivileged user (below) when the suite is root.
+test_pkgs=(xvfb x11-xkb-utils xcompmgr coturn nftables iproute2 procps redis-server
+  mutter gnome-settings-daemon-common pipewire wireplumber dbus-daemon
+  xdg-desktop-portal xdg-desktop-portal-gnome)
 # Node.js + npm run the OpenID provider (npm's oidc-provider) of the sign-in tests; a
 # Node.js that is already there (e.g. NodeSource's, which bundles npm) is used as it is.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
@@ -45,6 +50,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "Installing: ${missing[*]}" >&2
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+
+# PipeWire, the portals and the compositor are per-user services that refuse or misbehave
+# as root: a root test run starts them (and the Wayland sharer) as this user.
+if [ "$want" != build ] && [ "$(id -u)" -eq 0 ] && ! id tandem-test >/dev/null 2>&1; then
+  useradd --system --no-create-home --shell /usr/sbin/nologin tandem-test
 fi
 
 # The reference of `tandem-bench mailbox`: magic-wormhole's mailbox server, from PyPI.

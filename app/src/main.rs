@@ -176,6 +176,8 @@ enum CaptureBackend {
     Auto,
     X11,
     Xcap,
+    /// Wayland: the ScreenCast portal and PipeWire.
+    Portal,
 }
 
 fn parse_size(s: &str) -> Result<(u32, u32), String> {
@@ -197,6 +199,9 @@ impl VideoArgs {
                 monitor: self.monitor,
             },
             (None, CaptureBackend::Xcap) => SourceSpec::Xcap {
+                monitor: self.monitor,
+            },
+            (None, CaptureBackend::Portal) => SourceSpec::Portal {
                 monitor: self.monitor,
             },
             (None, CaptureBackend::Auto) => {
@@ -501,10 +506,19 @@ fn screens(display: Option<&str>, json: bool) -> anyhow::Result<i32> {
     #[cfg(target_os = "linux")]
     {
         use tandem::capture::{x11, ScreenSource};
-        let capture = x11::X11Capture::open(display)?;
-        let windows = x11::list_windows(display)?;
+        // On Wayland the portal's streams are what can be shared (asking the person, as
+        // a session would); X11 windows would be XWayland's only.
+        let portal;
+        let x11_capture;
+        let (monitors, windows) = if display.is_none() && tandem::capture::wayland_session() {
+            portal = tandem::capture::portal::PortalSource::open()?;
+            (portal.monitors(), Vec::new())
+        } else {
+            x11_capture = x11::X11Capture::open(display)?;
+            (x11_capture.monitors(), x11::list_windows(display)?)
+        };
         let mut out = std::io::stdout().lock();
-        for m in capture.monitors() {
+        for m in monitors {
             if json {
                 writeln!(out, "{}", serde_json::json!({ "monitor": m }))?;
             } else {

@@ -306,6 +306,17 @@ impl Screenshot {
         }
     }
 
+    /// From a BGRA picture (`stride` bytes per row).
+    pub fn from_bgra(width: u32, height: u32, stride: u32, bgra: &[u8]) -> Self {
+        let rgb = bgra
+            .chunks(stride as usize)
+            .take(height as usize)
+            .flat_map(|row| row[..width as usize * 4].chunks_exact(4))
+            .flat_map(|p| [p[2], p[1], p[0]])
+            .collect();
+        Self { width, height, rgb }
+    }
+
     pub fn pixel(&self, x: u32, y: u32) -> (u8, u8, u8) {
         let i = ((y * self.width + x) * 3) as usize;
         (self.rgb[i], self.rgb[i + 1], self.rgb[i + 2])

@@ -10,6 +10,7 @@ pub mod redis;
 pub mod scenes;
 pub mod tempdir;
 pub mod turn;
+pub mod wayland;
 pub mod xrecord;
 pub mod xvfb;
 
@@ -233,7 +234,7 @@ impl Peer {
         Self::spawn_command(name, cmd, args)
     }
 
-    fn spawn_command(name: &'static str, mut cmd: Command, args: &[&str]) -> Self {
+    pub fn spawn_command(name: &'static str, mut cmd: Command, args: &[&str]) -> Self {
         if !cmd.get_envs().any(|(key, _)| key == "RUST_LOG") {
             cmd.env("RUST_LOG", "warn,rtc_ice=error");
         }

@@ -3,6 +3,8 @@
 //! test pattern.
 
 #[cfg(target_os = "linux")]
+pub mod portal;
+#[cfg(target_os = "linux")]
 pub mod x11;
 pub mod xcap_source;
 
@@ -27,6 +29,10 @@ pub enum CaptureError {
     Failed(String),
     #[error("screen capture is not supported on this platform yet")]
     Unsupported,
+    #[error("screen sharing was not allowed (the desktop's dialog was cancelled)")]
+    Declined,
+    #[error("{0}")]
+    NoPortal(String),
 }
 
 /// A top-level window on the sharer's desktop (for a person choosing what to show).
@@ -94,8 +100,11 @@ pub enum SourceSpec {
         display: Option<String>,
         monitor: Option<u32>,
     },
-    /// This desktop through the platform's capture API (`xcap`): Windows, macOS, Wayland.
+    /// This desktop through the platform's capture API (`xcap`): Windows, macOS.
     Xcap { monitor: Option<u32> },
+    /// A Wayland desktop through the ScreenCast portal and PipeWire (the person allows it
+    /// in the desktop's own dialog).
+    Portal { monitor: Option<u32> },
 }
 
 /// Whether this is a Wayland session. Its `$DISPLAY`, if any, is XWayland, which holds only
@@ -130,6 +139,8 @@ impl SourceSpec {
             && (display.is_some() || (env("DISPLAY").is_some() && !wayland_in(env)));
         if x11_desktop {
             Self::X11 { display, monitor }
+        } else if cfg!(target_os = "linux") && wayland_in(env) {
+            Self::Portal { monitor }
         } else {
             Self::Xcap { monitor }
         }
@@ -151,6 +162,16 @@ pub fn open(spec: &SourceSpec) -> Result<Box<dyn ScreenSource>, CaptureError> {
         }
         #[cfg(not(target_os = "linux"))]
         SourceSpec::X11 { .. } => Err(CaptureError::Unsupported),
+        #[cfg(target_os = "linux")]
+        SourceSpec::Portal { monitor } => {
+            let mut source = portal::PortalSource::open()?;
+            if let Some(id) = monitor {
+                source.select(*id)?;
+            }
+            Ok(Box::new(source))
+        }
+        #[cfg(not(target_os = "linux"))]
+        SourceSpec::Portal { .. } => Err(CaptureError::Unsupported),
         SourceSpec::Xcap { monitor } => {
             let mut source = xcap_source::XcapSource::open()?;
             if let Some(id) = monitor {
@@ -227,7 +248,7 @@ mod tests {
     }
 
     #[test]
-    fn an_x_desktop_is_captured_through_x11_and_a_wayland_one_through_xcap() {
+    fn an_x_desktop_is_captured_through_x11_and_a_wayland_one_through_the_portal() {
         let x11 = |m| SourceSpec::X11 {
             display: None,
             monitor: m,
@@ -239,16 +260,16 @@ mod tests {
             x11(Some(1))
         );
         // GNOME or KDE on Wayland: $DISPLAY is XWayland, which would show black windows.
-        let xcap = SourceSpec::Xcap { monitor: Some(1) };
+        let portal = SourceSpec::Portal { monitor: Some(1) };
         assert_eq!(
             pick(&[("DISPLAY", ":0"), ("WAYLAND_DISPLAY", "wayland-0")]),
-            xcap
+            portal
         );
         assert_eq!(
             pick(&[("DISPLAY", ":1"), ("XDG_SESSION_TYPE", "wayland")]),
-            xcap
+            portal
         );
-        assert_eq!(pick(&[("WAYLAND_DISPLAY", "wayland-0")]), xcap);
+        assert_eq!(pick(&[("WAYLAND_DISPLAY", "wayland-0")]), portal);
         // A display asked for by name is X11 whatever the session.
         assert_eq!(
             SourceSpec::this_desktop_in(

@@ -38,6 +38,8 @@ impl RemoteControl {
                         && !crate::capture::wayland_session()),
                 None,
             ),
+            // Input through the RemoteDesktop portal is not built yet: view and annotation.
+            SourceSpec::Portal { .. } => (false, None),
             SourceSpec::TestPattern { .. } => (false, None),
         };
         Self {

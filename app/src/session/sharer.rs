@@ -21,6 +21,7 @@ use super::signaling::{pair, Incoming, Signaling};
 use super::upgrade::{PathUpgrade, UpgradeStep};
 use super::video::{send_frame, spawn_pipeline, PipelineControl, PipelineOutput};
 use super::{emit, Command, CommandSource, Event, EventSink, SessionConfig, SessionError};
+use crate::capture::CaptureError;
 use crate::input::gate::RequestOutcome;
 use crate::input::{DeclineReason, InputEvent};
 use crate::protocol::{now_us, Control, CursorPicture, EndReason, Role, Signal};
@@ -96,13 +97,26 @@ pub async fn run_sharer(
     // Consent was given and the path is up: only now does the video pipeline exist. It
     // starts while the helper's control stream is still being accepted.
     let pipeline = Arc::new(PipelineControl::default());
-    let mut outgoing =
-        spawn_pipeline(config.video.clone(), pipeline.clone()).map_err(SessionError::Video)?;
+    let opened = spawn_pipeline(config.video.clone(), pipeline.clone()).await;
     let (send, recv) = tokio::time::timeout(Duration::from_secs(10), connection.accept_bi())
         .await
         .map_err(|_| SessionError::Timeout("waiting for the helper's control stream"))?
         .map_err(|e| SessionError::Network(e.to_string()))?;
     let mut control = ControlChannel::new(send, recv, connection.clone());
+    let mut outgoing = match opened {
+        Ok(outgoing) => outgoing,
+        Err(e) => {
+            // The helper is told, not left to time out: a cancelled desktop dialog is the
+            // person not allowing the share.
+            let reason = if matches!(e, CaptureError::Declined) {
+                EndReason::Declined
+            } else {
+                EndReason::SharerEnded
+            };
+            close_gracefully(&connection, &mut control, reason).await;
+            return Err(SessionError::Video(e.to_string()));
+        }
+    };
     for text in pending_chat {
         control.send(&Control::Chat { text }).await?;
     }

@@ -110,12 +110,15 @@ pub struct OutgoingFrame {
 /// damage check → BGRA→I420 → H.264; returns once the source is open (or why it is not).
 /// The source lives on that thread only: platform capture handles (an `HMONITOR`) need not
 /// move between threads. It ends when `control.stop` is set or the receiver is dropped.
-pub fn spawn_pipeline(
+///
+/// Opening can take as long as the person needs to answer the desktop's screen-sharing
+/// dialog (Wayland): it is awaited, never blocking the runtime.
+pub async fn spawn_pipeline(
     config: VideoConfig,
     control: Arc<PipelineControl>,
-) -> Result<mpsc::Receiver<PipelineOutput>, String> {
+) -> Result<mpsc::Receiver<PipelineOutput>, capture::CaptureError> {
     let (tx, rx) = mpsc::channel(2);
-    let (opened_tx, opened_rx) = std::sync::mpsc::sync_channel(1);
+    let (opened_tx, opened_rx) = tokio::sync::oneshot::channel();
     std::thread::Builder::new()
         .name("tandem-capture".into())
         .spawn(move || {
@@ -125,7 +128,7 @@ pub fn spawn_pipeline(
                     source
                 }
                 Err(e) => {
-                    let _ = opened_tx.send(Err(e.to_string()));
+                    let _ = opened_tx.send(Err(e));
                     return;
                 }
             };
@@ -134,10 +137,10 @@ pub fn spawn_pipeline(
             }
             debug!("video pipeline stopped");
         })
-        .map_err(|e| e.to_string())?;
-    opened_rx
-        .recv()
-        .map_err(|_| "the capture thread ended before opening the screen".to_string())??;
+        .map_err(|e| capture::CaptureError::Failed(e.to_string()))?;
+    opened_rx.await.map_err(|_| {
+        capture::CaptureError::Failed("the capture thread ended before opening the screen".into())
+    })??;
     Ok(rx)
 }
 

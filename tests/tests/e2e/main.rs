@@ -16,3 +16,4 @@ mod session;
 mod shutdown;
 mod sign_in;
 mod tls_reload;
+mod wayland;

@@ -1,0 +1,670 @@
+//! Wayland: the desktop through the `org.freedesktop.portal.ScreenCast` portal and the
+//! PipeWire stream it hands over. The compositor sends a new buffer only when something was
+//! drawn, so a still screen costs nothing here: [`ScreenSource::changed`] and
+//! [`ScreenSource::wait_for_change`] know for sure.
+//!
+//! Two threads serve one source: the portal's (a small Tokio runtime holding the D-Bus
+//! connection, since the portal closes the session when that connection goes) and
+//! PipeWire's (its main loop, copying each buffer into the latest picture). The pipeline
+//! thread only reads that picture.
+//!
+//! The person is asked once per run of the app: the portal's restore token is kept in
+//! memory (never on disk) and offered to the next session, which the portal then grants
+//! without a dialog.
+
+use std::io::Cursor;
+use std::os::fd::OwnedFd;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use ashpd::desktop::screencast::{CursorMode, Screencast, SourceType, Stream};
+use ashpd::desktop::PersistMode;
+use pipewire::spa;
+use spa::param::format::{FormatProperties, MediaSubtype, MediaType};
+use spa::param::video::{VideoFormat, VideoInfoRaw};
+use spa::param::ParamType;
+use spa::pod::serialize::PodSerializer;
+use spa::pod::{self, Pod};
+use spa::utils::{Direction, Fraction, Rectangle, SpaTypes};
+
+use super::{CaptureError, MonitorInfo, ScreenSource};
+use crate::media::frame::BgraFrame;
+
+/// How long the person has to answer the portal's dialog.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long the first picture may take once the stream is granted.
+const FIRST_FRAME_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest picture accepted from the compositor (a 8K monitor).
+const MAX_SIDE: u32 = 8192;
+
+/// The restore token of this run (never written anywhere): a second session does not ask.
+static RESTORE_TOKEN: Mutex<Option<String>> = Mutex::new(None);
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn portal_error(e: ashpd::Error) -> CaptureError {
+    use ashpd::desktop::ResponseError;
+    match e {
+        ashpd::Error::Response(ResponseError::Cancelled) => CaptureError::Declined,
+        ashpd::Error::PortalNotFound(_) => CaptureError::NoPortal(
+            "this desktop has no screen-sharing portal (install xdg-desktop-portal and the \
+             one for your desktop: -gnome, -kde or -wlr)"
+                .into(),
+        ),
+        ashpd::Error::Zbus(e) => CaptureError::NoPortal(format!(
+            "the desktop's portal did not answer ({e}); is xdg-desktop-portal running?"
+        )),
+        other => CaptureError::Failed(format!("screen-sharing portal: {other}")),
+    }
+}
+
+/// What the portal granted.
+struct Granted {
+    streams: Vec<Stream>,
+    remote: OwnedFd,
+}
+
+/// The portal session, open while this lives (its thread closes it on drop).
+struct PortalSession {
+    close: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl PortalSession {
+    fn open() -> Result<(Self, Granted), CaptureError> {
+        let (granted_tx, granted_rx) = std::sync::mpsc::sync_channel(1);
+        let (close_tx, close_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("tandem-portal".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(r) => r,
+                    Err(e) => {
+                        let _ = granted_tx.send(Err(CaptureError::Failed(e.to_string())));
+                        return;
+                    }
+                };
+                runtime.block_on(async move {
+                    let proxy = match Screencast::new().await {
+                        Ok(p) => p,
+                        Err(e) => {
+                            let _ = granted_tx.send(Err(portal_error(e)));
+                            return;
+                        }
+                    };
+                    let session = match proxy.create_session().await {
+                        Ok(s) => s,
+                        Err(e) => {
+                            let _ = granted_tx.send(Err(portal_error(e)));
+                            return;
+                        }
+                    };
+                    match Self::start(&proxy, &session).await {
+                        Ok(granted) => {
+                            if granted_tx.send(Ok(granted)).is_err() {
+                                let _ = session.close().await;
+                                return;
+                            }
+                        }
+                        Err(e) => {
+                            let _ = granted_tx.send(Err(e));
+                            let _ = session.close().await;
+                            return;
+                        }
+                    }
+                    // Until the source is dropped (or the app ends the D-Bus connection).
+                    let _ = close_rx.await;
+                    let _ = session.close().await;
+                });
+            })
+            .map_err(|e| CaptureError::Failed(e.to_string()))?;
+        let session = Self {
+            close: Some(close_tx),
+            thread: Some(thread),
+        };
+        let granted = granted_rx.recv_timeout(ANSWER_TIMEOUT).map_err(|_| {
+            CaptureError::Failed("the screen-sharing portal never answered".into())
+        })??;
+        Ok((session, granted))
+    }
+
+    async fn start(
+        proxy: &Screencast<'_>,
+        session: &ashpd::desktop::Session<'_, Screencast<'_>>,
+    ) -> Result<Granted, CaptureError> {
+        // The pointer is drawn into the picture where the compositor cannot send it apart.
+        let cursor = match proxy.available_cursor_modes().await {
+            Ok(modes) if modes.contains(CursorMode::Embedded) => CursorMode::Embedded,
+            _ => CursorMode::Hidden,
+        };
+        let token = lock(&RESTORE_TOKEN).clone();
+        proxy
+            .select_sources(
+                session,
+                cursor,
+                SourceType::Monitor.into(),
+                true,
+                token.as_deref(),
+                // Remembered while the app runs, and by the portal no longer than that.
+                PersistMode::Application,
+            )
+            .await
+            .map_err(portal_error)?;
+        let response = proxy
+            .start(session, None)
+            .await
+            .map_err(portal_error)?
+            .response()
+            .map_err(portal_error)?;
+        if let Some(token) = response.restore_token() {
+            *lock(&RESTORE_TOKEN) = Some(token.to_string());
+        }
+        let streams = response.streams().to_vec();
+        if streams.is_empty() {
+            return Err(CaptureError::NoScreen);
+        }
+        let remote = proxy
+            .open_pipe_wire_remote(session)
+            .await
+            .map_err(portal_error)?;
+        Ok(Granted { streams, remote })
+    }
+}
+
+impl Drop for PortalSession {
+    fn drop(&mut self) {
+        if let Some(close) = self.close.take() {
+            let _ = close.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The latest picture of the stream, shared by PipeWire's thread and the pipeline's.
+#[derive(Default)]
+struct Latest {
+    /// Counts pictures; the pipeline remembers the last one it took.
+    sequence: u64,
+    frame: Option<BgraFrame>,
+    /// Why the stream ended, once it did.
+    ended: Option<String>,
+}
+
+#[derive(Default)]
+struct Shared {
+    latest: Mutex<Latest>,
+    arrived: Condvar,
+}
+
+impl Shared {
+    fn end(&self, why: String) {
+        let mut latest = lock(&self.latest);
+        latest.ended.get_or_insert(why);
+        self.arrived.notify_all();
+    }
+}
+
+/// One PipeWire stream being read on its own thread; stopped on drop.
+struct PipewireStream {
+    stop: pipewire::channel::Sender<()>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl PipewireStream {
+    fn start(
+        remote: Option<OwnedFd>,
+        node: u32,
+        shared: Arc<Shared>,
+    ) -> Result<Self, CaptureError> {
+        let (stop, stop_rx) = pipewire::channel::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("tandem-pipewire".into())
+            .spawn(move || {
+                if let Err(e) = run_stream(remote, node, &shared, stop_rx) {
+                    shared.end(e);
+                }
+            })
+            .map_err(|e| CaptureError::Failed(e.to_string()))?;
+        Ok(Self {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for PipewireStream {
+    fn drop(&mut self) {
+        let _ = self.stop.send(());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The formats asked of the compositor: 4 bytes per pixel, any size, any rate.
+fn enum_format() -> Result<Vec<u8>, String> {
+    let object = pod::object!(
+        SpaTypes::ObjectParamFormat,
+        ParamType::EnumFormat,
+        pod::property!(FormatProperties::MediaType, Id, MediaType::Video),
+        pod::property!(FormatProperties::MediaSubtype, Id, MediaSubtype::Raw),
+        pod::property!(
+            FormatProperties::VideoFormat,
+            Choice,
+            Enum,
+            Id,
+            VideoFormat::BGRx,
+            VideoFormat::BGRx,
+            VideoFormat::BGRA,
+            VideoFormat::RGBx,
+            VideoFormat::RGBA
+        ),
+        pod::property!(
+            FormatProperties::VideoSize,
+            Choice,
+            Range,
+            Rectangle,
+            Rectangle {
+                width: 1280,
+                height: 720
+            },
+            Rectangle {
+                width: 16,
+                height: 16
+            },
+            Rectangle {
+                width: MAX_SIDE,
+                height: MAX_SIDE
+            }
+        ),
+        pod::property!(
+            FormatProperties::VideoFramerate,
+            Choice,
+            Range,
+            Fraction,
+            Fraction { num: 60, denom: 1 },
+            Fraction { num: 0, denom: 1 },
+            Fraction { num: 240, denom: 1 }
+        ),
+    );
+    PodSerializer::serialize(Cursor::new(Vec::new()), &pod::Value::Object(object))
+        .map(|(cursor, _)| cursor.into_inner())
+        .map_err(|e| format!("{e:?}"))
+}
+
+struct StreamState {
+    format: VideoInfoRaw,
+    shared: Arc<Shared>,
+}
+
+fn run_stream(
+    remote: Option<OwnedFd>,
+    node: u32,
+    shared: &Arc<Shared>,
+    stop: pipewire::channel::Receiver<()>,
+) -> Result<(), String> {
+    use pipewire::stream::{StreamFlags, StreamRc, StreamState as PwState};
+    pipewire::init();
+    let main_loop = pipewire::main_loop::MainLoopRc::new(None).map_err(|e| e.to_string())?;
+    let context = pipewire::context::ContextRc::new(&main_loop, None).map_err(|e| e.to_string())?;
+    let core = match remote {
+        Some(fd) => context.connect_fd_rc(fd, None),
+        None => context.connect_rc(None),
+    }
+    .map_err(|e| format!("PipeWire: {e}"))?;
+    let stream = StreamRc::new(
+        core,
+        "tandem-screen",
+        pipewire::properties::properties! {
+            *pipewire::keys::MEDIA_TYPE => "Video",
+            *pipewire::keys::MEDIA_CATEGORY => "Capture",
+            *pipewire::keys::MEDIA_ROLE => "Screen",
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    let state = StreamState {
+        format: VideoInfoRaw::default(),
+        shared: Arc::clone(shared),
+    };
+    let _listener = stream
+        .add_local_listener_with_user_data(state)
+        .state_changed(|_, state, _, new| match new {
+            PwState::Error(e) => state.shared.end(format!("the screen stream failed: {e}")),
+            PwState::Unconnected => state.shared.end("the screen stream was closed".into()),
+            _ => {}
+        })
+        .param_changed(|_, state, id, param| {
+            let Some(param) = param else { return };
+            if id != ParamType::Format.as_raw() {
+                return;
+            }
+            if let Ok((MediaType::Video, MediaSubtype::Raw)) =
+                spa::param::format_utils::parse_format(param)
+            {
+                if let Err(e) = state.format.parse(param) {
+                    tracing::warn!("PipeWire format: {e:?}");
+                }
+            }
+        })
+        .process(|stream, state| {
+            let Some(mut buffer) = stream.dequeue_buffer() else {
+                return;
+            };
+            let datas = buffer.datas_mut();
+            let Some(data) = datas.first_mut() else {
+                return;
+            };
+            let (offset, stride, size) = {
+                let chunk = data.chunk();
+                (
+                    chunk.offset() as usize,
+                    chunk.stride(),
+                    chunk.size() as usize,
+                )
+            };
+            let Some(bytes) = data.data() else { return };
+            let Some(bytes) = bytes.get(offset..offset.saturating_add(size).min(bytes.len()))
+            else {
+                return;
+            };
+            let format = state.format.format();
+            let extent = state.format.size();
+            if let Some(picture) = to_bgra(bytes, stride, extent.width, extent.height, format) {
+                let mut latest = lock(&state.shared.latest);
+                latest.frame = Some(picture);
+                latest.sequence += 1;
+                state.shared.arrived.notify_all();
+            }
+        })
+        .register()
+        .map_err(|e| e.to_string())?;
+    let format = enum_format()?;
+    let mut params = [Pod::from_bytes(&format).ok_or("bad format pod")?];
+    stream
+        .connect(
+            Direction::Input,
+            Some(node),
+            StreamFlags::AUTOCONNECT | StreamFlags::MAP_BUFFERS,
+            &mut params,
+        )
+        .map_err(|e| format!("PipeWire stream: {e}"))?;
+    let quit = main_loop.clone();
+    let _stop = stop.attach(main_loop.loop_(), move |()| quit.quit());
+    main_loop.run();
+    Ok(())
+}
+
+/// One buffer of the stream as a BGRA frame; `None` when it does not hold what its format
+/// says (a compositor's bug must not crash the sharer).
+fn to_bgra(
+    bytes: &[u8],
+    stride: i32,
+    width: u32,
+    height: u32,
+    format: VideoFormat,
+) -> Option<BgraFrame> {
+    let swap_red_blue = match format {
+        VideoFormat::BGRx | VideoFormat::BGRA => false,
+        VideoFormat::RGBx | VideoFormat::RGBA => true,
+        _ => return None,
+    };
+    if !(16..=MAX_SIDE).contains(&width) || !(16..=MAX_SIDE).contains(&height) {
+        return None;
+    }
+    let row = width as usize * 4;
+    let stride = usize::try_from(stride).ok().filter(|&s| s >= row)?;
+    if bytes.len() < stride * (height as usize - 1) + row {
+        return None;
+    }
+    // H.264 4:2:0 needs even sizes; an odd last column or row is not shown.
+    let (even_width, even_height) = (width & !1, height & !1);
+    let mut frame = BgraFrame::new(even_width, even_height);
+    let out_row = even_width as usize * 4;
+    for (dst, src) in frame
+        .data
+        .chunks_exact_mut(frame.stride as usize)
+        .zip(bytes.chunks(stride))
+    {
+        if swap_red_blue {
+            for (d, s) in dst[..out_row]
+                .chunks_exact_mut(4)
+                .zip(src[..out_row].chunks_exact(4))
+            {
+                d.copy_from_slice(&[s[2], s[1], s[0], 255]);
+            }
+        } else {
+            dst[..out_row].copy_from_slice(&src[..out_row]);
+        }
+    }
+    Some(frame)
+}
+
+/// One picture of PipeWire node `node` on this user's PipeWire daemon (a compositor's own
+/// screen cast, as tests use to see a Wayland screen).
+/// `remote`: a connection to that daemon (`None`: the default one).
+pub fn grab_node(
+    remote: Option<OwnedFd>,
+    node: u32,
+    timeout: Duration,
+) -> Result<BgraFrame, CaptureError> {
+    let shared = Arc::<Shared>::default();
+    let _stream = PipewireStream::start(remote, node, Arc::clone(&shared))?;
+    let deadline = Instant::now() + timeout;
+    let mut latest = lock(&shared.latest);
+    loop {
+        if let Some(why) = &latest.ended {
+            return Err(CaptureError::Failed(why.clone()));
+        }
+        if let Some(frame) = latest.frame.take() {
+            return Ok(frame);
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(CaptureError::Failed("the stream sent no picture".into()));
+        }
+        latest = shared
+            .arrived
+            .wait_timeout(latest, left)
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .0;
+    }
+}
+
+/// The desktop through the ScreenCast portal. Dropping it ends the stream and the portal
+/// session.
+pub struct PortalSource {
+    // Field order is drop order: the stream stops before the portal session closes.
+    stream: Option<PipewireStream>,
+    shared: Arc<Shared>,
+    streams: Vec<Stream>,
+    remote: OwnedFd,
+    infos: Vec<MonitorInfo>,
+    current: usize,
+    taken: u64,
+    _session: PortalSession,
+}
+
+impl PortalSource {
+    /// Asks the portal for the screen (a dialog the first time in this run), then waits for
+    /// the first picture.
+    pub fn open() -> Result<Self, CaptureError> {
+        let (session, granted) = PortalSession::open()?;
+        let infos = granted
+            .streams
+            .iter()
+            .enumerate()
+            .map(|(index, stream)| {
+                let (x, y) = stream.position().unwrap_or((0, 0));
+                let (width, height) = stream.size().unwrap_or((0, 0));
+                MonitorInfo {
+                    id: index as u32,
+                    name: format!("Screen {}", index + 1),
+                    screen: 0,
+                    x,
+                    y,
+                    width: u32::try_from(width).unwrap_or(0) & !1,
+                    height: u32::try_from(height).unwrap_or(0) & !1,
+                    width_mm: 0,
+                    primary: index == 0,
+                    scale_percent: 100,
+                }
+            })
+            .collect();
+        let mut source = Self {
+            stream: None,
+            shared: Arc::default(),
+            streams: granted.streams,
+            remote: granted.remote,
+            infos,
+            current: 0,
+            taken: 0,
+            _session: session,
+        };
+        source.connect(0)?;
+        Ok(source)
+    }
+
+    /// Reads stream `index` (PipeWire's node for that monitor) and waits for its first
+    /// picture, which also gives the monitor's true size.
+    fn connect(&mut self, index: usize) -> Result<(), CaptureError> {
+        self.stream = None;
+        self.shared = Arc::default();
+        self.taken = 0;
+        let remote = self
+            .remote
+            .try_clone()
+            .map_err(|e| CaptureError::Failed(e.to_string()))?;
+        let node = self.streams[index].pipe_wire_node_id();
+        self.stream = Some(PipewireStream::start(
+            Some(remote),
+            node,
+            Arc::clone(&self.shared),
+        )?);
+        self.current = index;
+        let deadline = Instant::now() + FIRST_FRAME_TIMEOUT;
+        let mut latest = lock(&self.shared.latest);
+        loop {
+            if let Some(why) = &latest.ended {
+                return Err(CaptureError::Failed(why.clone()));
+            }
+            if let Some(frame) = &latest.frame {
+                let info = &mut self.infos[index];
+                (info.width, info.height) = (frame.width, frame.height);
+                return Ok(());
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(CaptureError::Failed(
+                    "the screen stream sent no picture".into(),
+                ));
+            }
+            latest = self
+                .shared
+                .arrived
+                .wait_timeout(latest, left)
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0;
+        }
+    }
+}
+
+impl ScreenSource for PortalSource {
+    fn monitors(&self) -> &[MonitorInfo] {
+        &self.infos
+    }
+
+    fn current(&self) -> &MonitorInfo {
+        &self.infos[self.current]
+    }
+
+    fn select(&mut self, id: u32) -> Result<(), CaptureError> {
+        let index = self
+            .infos
+            .iter()
+            .position(|m| m.id == id)
+            .ok_or(CaptureError::NoSuchMonitor(id))?;
+        if index != self.current {
+            self.connect(index)?;
+        }
+        Ok(())
+    }
+
+    fn capture(&mut self, out: &mut BgraFrame) -> Result<(), CaptureError> {
+        let latest = lock(&self.shared.latest);
+        if let Some(why) = &latest.ended {
+            return Err(CaptureError::Failed(why.clone()));
+        }
+        let Some(frame) = &latest.frame else {
+            return Err(CaptureError::Failed("no picture yet".into()));
+        };
+        if (out.width, out.height) != (frame.width, frame.height) {
+            *out = BgraFrame::new(frame.width, frame.height);
+        }
+        out.data.copy_from_slice(&frame.data);
+        self.taken = latest.sequence;
+        let info = &mut self.infos[self.current];
+        (info.width, info.height) = (frame.width, frame.height);
+        Ok(())
+    }
+
+    fn changed(&mut self) -> Option<bool> {
+        let latest = lock(&self.shared.latest);
+        // An ended stream counts as a change: the capture that follows reports why.
+        Some(latest.sequence != self.taken || latest.ended.is_some())
+    }
+
+    fn wait_for_change(&mut self, timeout: Duration) -> Option<bool> {
+        let latest = lock(&self.shared.latest);
+        let taken = self.taken;
+        let (latest, _) = self
+            .shared
+            .arrived
+            .wait_timeout_while(latest, timeout, |l| {
+                l.sequence == taken && l.ended.is_none()
+            })
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Some(latest.sequence != taken || latest.ended.is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn padded_rows_and_red_blue_order_are_undone() {
+        // 18×16 RGBx with 8 bytes of padding per row: pixel (x, y) = (x, y, 7).
+        let (width, height, stride) = (18u32, 16u32, 18 * 4 + 8);
+        let mut bytes = vec![0xEEu8; stride * height as usize];
+        for y in 0..height as usize {
+            for x in 0..width as usize {
+                bytes[y * stride + x * 4..][..4].copy_from_slice(&[x as u8, y as u8, 7, 0]);
+            }
+        }
+        let frame = to_bgra(&bytes, stride as i32, width, height, VideoFormat::RGBx).unwrap();
+        assert_eq!((frame.width, frame.height), (18, 16));
+        let at = |x: usize, y: usize| &frame.data[y * frame.stride as usize + x * 4..][..4];
+        assert_eq!(at(5, 9), [7, 9, 5, 255]);
+        assert_eq!(at(17, 15), [7, 15, 17, 255]);
+    }
+
+    #[test]
+    fn a_buffer_shorter_than_its_format_says_is_dropped() {
+        let bytes = vec![0u8; 64 * 4 * 10];
+        assert!(to_bgra(&bytes, 64 * 4, 64, 16, VideoFormat::BGRx).is_none());
+        assert!(
+            to_bgra(&bytes, 10, 64, 10, VideoFormat::BGRx).is_none(),
+            "stride < row"
+        );
+        assert!(to_bgra(&bytes, 64 * 4, 64, 10, VideoFormat::NV12).is_none());
+        assert!(to_bgra(&bytes, -256, 64, 10, VideoFormat::BGRx).is_none());
+        assert!(to_bgra(&bytes, 64 * 4, 64, 10, VideoFormat::BGRA).is_some());
+    }
+}

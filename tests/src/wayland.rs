@@ -1,0 +1,360 @@
+//! A GNOME desktop on Wayland, headless, for the Wayland sharer's tests: `mutter
+//! --headless` with a virtual monitor, PipeWire + WirePlumber, `xdg-desktop-portal` with
+//! the GNOME backend, all on a private D-Bus bus and runtime directory, stopped on drop.
+//!
+//! When the tests run as root (as CI does) the desktop runs as the unprivileged
+//! `tandem-test` user (made by `scripts/setup-deps.sh test`): the portal and PipeWire are
+//! per-user services, and so is the sharer, started through [`GnomeDesktop::command`].
+//!
+//! The test process talks to mutter directly, as a person's own input would: its
+//! `RemoteDesktop` API answers the portal's dialog with the keyboard, and its `ScreenCast`
+//! API shows what is on the screen.
+
+use std::collections::HashMap;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tandem::media::frame::BgraFrame;
+use zbus::zvariant::{OwnedObjectPath, Value};
+
+use crate::tempdir::Dir;
+
+/// The user the desktop runs as when the tests run as root.
+pub const DESKTOP_USER: &str = "tandem-test";
+const WAYLAND_NAME: &str = "wayland-tandem";
+const MUTTER_RD: &str = "org.gnome.Mutter.RemoteDesktop";
+const MUTTER_SC: &str = "org.gnome.Mutter.ScreenCast";
+
+pub struct GnomeDesktop {
+    dir: Dir,
+    children: Vec<(&'static str, Child)>,
+    bus: zbus::blocking::Connection,
+    keyboard: OwnedObjectPath,
+    pub width: u32,
+    pub height: u32,
+}
+
+fn as_root() -> bool {
+    // SAFETY: getuid has no preconditions.
+    unsafe { libc::getuid() == 0 }
+}
+
+fn wait_for(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !ready() {
+        assert!(Instant::now() < deadline, "{what} did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+impl GnomeDesktop {
+    pub fn start(width: u32, height: u32) -> Self {
+        let dir = Dir::new("tandem-gnome");
+        let path = dir.path().to_path_buf();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+        if as_root() {
+            let status = Command::new("chown")
+                .arg(DESKTOP_USER)
+                .arg(&path)
+                .status()
+                .expect("chown");
+            assert!(
+                status.success(),
+                "no user {DESKTOP_USER}: run scripts/setup-deps.sh test"
+            );
+        }
+        // Anyone may connect: the test process (root) and the desktop's user.
+        let bus_config = path.join("bus.conf");
+        std::fs::write(
+            &bus_config,
+            format!(
+                r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:path={}/bus</listen>
+  <auth>EXTERNAL</auth>
+  <standard_session_servicedirs/>
+  <policy context="default">
+    <allow user="*"/>
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"#,
+                path.display()
+            ),
+        )
+        .expect("bus config");
+        std::fs::set_permissions(&bus_config, std::fs::Permissions::from_mode(0o644))
+            .expect("chmod");
+        let mut children = Vec::new();
+        let mut spawn = |name: &'static str, program: &str, args: &[&str], env: &[(&str, &str)]| {
+            let mut cmd = desktop_command(&path, program);
+            cmd.args(args)
+                .envs(env.iter().copied())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            if std::env::var_os("TANDEM_TEST_DESKTOP_LOGS").is_some() {
+                cmd.stderr(Stdio::inherit());
+            }
+            children.push((
+                name,
+                cmd.spawn().unwrap_or_else(|e| panic!("{program}: {e}")),
+            ));
+        };
+        spawn(
+            "dbus",
+            "dbus-daemon",
+            &[
+                &format!("--config-file={}", bus_config.display()),
+                "--nofork",
+                "--nopidfile",
+            ],
+            &[],
+        );
+        wait_for("D-Bus", Duration::from_secs(20), || {
+            path.join("bus").exists()
+        });
+        spawn("pipewire", "pipewire", &[], &[]);
+        wait_for("PipeWire", Duration::from_secs(20), || {
+            path.join("pipewire-0").exists()
+        });
+        spawn("wireplumber", "wireplumber", &[], &[]);
+        let monitor = format!("{width}x{height}");
+        spawn(
+            "mutter",
+            "mutter",
+            &[
+                "--headless",
+                "--virtual-monitor",
+                &monitor,
+                "--wayland",
+                "--no-x11",
+                "--wayland-display",
+                WAYLAND_NAME,
+            ],
+            &[],
+        );
+        let address = format!("unix:path={}/bus", path.display());
+        let bus = zbus::blocking::connection::Builder::address(address.as_str())
+            .and_then(|b| b.build())
+            .expect("connect to the desktop's bus");
+        let dbus = zbus::blocking::fdo::DBusProxy::new(&bus).expect("bus proxy");
+        let owned = |name: &str| {
+            zbus::names::BusName::try_from(name)
+                .ok()
+                .and_then(|n| dbus.name_has_owner(n).ok())
+                .unwrap_or(false)
+        };
+        wait_for("mutter", Duration::from_secs(60), || {
+            owned(MUTTER_RD) && owned(MUTTER_SC) && path.join(WAYLAND_NAME).exists()
+        });
+        // GTK's GL renderer needs a GPU; the dialog draws with cairo.
+        spawn(
+            "portal-gnome",
+            "/usr/libexec/xdg-desktop-portal-gnome",
+            &[],
+            &[("GSK_RENDERER", "cairo"), ("GDK_BACKEND", "wayland")],
+        );
+        wait_for("xdg-desktop-portal-gnome", Duration::from_secs(30), || {
+            owned("org.freedesktop.impl.portal.desktop.gnome")
+        });
+        spawn("portal", "/usr/libexec/xdg-desktop-portal", &["-r"], &[]);
+        wait_for("xdg-desktop-portal", Duration::from_secs(30), || {
+            owned("org.freedesktop.portal.Desktop")
+        });
+        let keyboard = remote_desktop_session(&bus);
+        Self {
+            dir,
+            children,
+            bus,
+            keyboard,
+            width,
+            height,
+        }
+    }
+
+    pub fn runtime_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `program` in this desktop's session, as its user.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        desktop_command(self.dir.path(), program)
+    }
+
+    /// `tandem` in this desktop's session, as its user: a copy in the session's directory,
+    /// since that user may not reach the build's (a clone under /root).
+    pub fn tandem(&self) -> Command {
+        let copy = self.dir.path().join("tandem");
+        if !copy.exists() {
+            std::fs::copy(crate::bin("tandem"), &copy).expect("copy tandem");
+            if as_root() {
+                let _ = Command::new("chown").arg(DESKTOP_USER).arg(&copy).status();
+            }
+        }
+        self.command(copy)
+    }
+
+    /// Presses and releases the keys with these X keysyms, one after the other, as the
+    /// person at the desktop would.
+    pub fn press_keys(&self, keysyms: &[u32]) {
+        for &keysym in keysyms {
+            for pressed in [true, false] {
+                self.bus
+                    .call_method(
+                        Some(MUTTER_RD),
+                        self.keyboard.as_str(),
+                        Some("org.gnome.Mutter.RemoteDesktop.Session"),
+                        "NotifyKeyboardKeysym",
+                        &(keysym, pressed),
+                    )
+                    .expect("press a key");
+                std::thread::sleep(Duration::from_millis(30));
+            }
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    }
+
+    /// What the monitor shows now, through mutter's own screen cast.
+    pub fn screenshot(&self) -> BgraFrame {
+        let session: OwnedObjectPath = self
+            .bus
+            .call_method(
+                Some(MUTTER_SC),
+                "/org/gnome/Mutter/ScreenCast",
+                Some(MUTTER_SC),
+                "CreateSession",
+                &(HashMap::<&str, Value>::new(),),
+            )
+            .and_then(|m| m.body().deserialize())
+            .expect("screen cast session");
+        let mut properties = HashMap::<&str, Value>::new();
+        // Embedded: what the person sees, pointer included.
+        properties.insert("cursor-mode", Value::U32(1));
+        let stream: OwnedObjectPath = self
+            .bus
+            .call_method(
+                Some(MUTTER_SC),
+                session.as_str(),
+                Some("org.gnome.Mutter.ScreenCast.Session"),
+                "RecordMonitor",
+                &("", properties),
+            )
+            .and_then(|m| m.body().deserialize())
+            .expect("record the monitor");
+        let proxy = zbus::blocking::Proxy::new(
+            &self.bus,
+            MUTTER_SC,
+            stream.as_str(),
+            "org.gnome.Mutter.ScreenCast.Stream",
+        )
+        .expect("stream proxy");
+        let mut added = proxy
+            .receive_signal("PipeWireStreamAdded")
+            .expect("subscribe");
+        self.bus
+            .call_method(
+                Some(MUTTER_SC),
+                session.as_str(),
+                Some("org.gnome.Mutter.ScreenCast.Session"),
+                "Start",
+                &(),
+            )
+            .expect("start the screen cast");
+        let node: u32 = added
+            .next()
+            .expect("stream added")
+            .body()
+            .deserialize()
+            .expect("node id");
+        let socket = UnixStream::connect(self.dir.path().join("pipewire-0")).expect("PipeWire");
+        let frame =
+            tandem::capture::portal::grab_node(Some(socket.into()), node, Duration::from_secs(20))
+                .expect("a picture of the screen");
+        let _ = self.bus.call_method(
+            Some(MUTTER_SC),
+            session.as_str(),
+            Some("org.gnome.Mutter.ScreenCast.Session"),
+            "Stop",
+            &(),
+        );
+        frame
+    }
+}
+
+/// A RemoteDesktop session of mutter's own, held for the desktop's life: the keyboard of
+/// the person at this desktop.
+fn remote_desktop_session(bus: &zbus::blocking::Connection) -> OwnedObjectPath {
+    let session: OwnedObjectPath = bus
+        .call_method(
+            Some(MUTTER_RD),
+            "/org/gnome/Mutter/RemoteDesktop",
+            Some(MUTTER_RD),
+            "CreateSession",
+            &(),
+        )
+        .and_then(|m| m.body().deserialize())
+        .expect("remote desktop session");
+    bus.call_method(
+        Some(MUTTER_RD),
+        session.as_str(),
+        Some("org.gnome.Mutter.RemoteDesktop.Session"),
+        "Start",
+        &(),
+    )
+    .expect("start the remote desktop session");
+    session
+}
+
+fn desktop_command(dir: &Path, program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut cmd = if as_root() {
+        let mut cmd = Command::new("/usr/sbin/runuser");
+        cmd.args(["-u", DESKTOP_USER, "--"]).arg(program);
+        cmd
+    } else {
+        Command::new(program)
+    };
+    let bus = format!("unix:path={}/bus", dir.display());
+    cmd.env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
+        .env("HOME", dir)
+        .env("XDG_RUNTIME_DIR", dir)
+        .env("XDG_CONFIG_HOME", dir.join("config"))
+        .env("XDG_DATA_HOME", dir.join("data"))
+        .env("XDG_CACHE_HOME", dir.join("cache"))
+        .env("XDG_CURRENT_DESKTOP", "GNOME")
+        .env("XDG_SESSION_TYPE", "wayland")
+        .env("WAYLAND_DISPLAY", WAYLAND_NAME)
+        .env("DBUS_SESSION_BUS_ADDRESS", bus)
+        .env("LANG", "C.UTF-8")
+        .current_dir(dir);
+    cmd
+}
+
+impl Drop for GnomeDesktop {
+    fn drop(&mut self) {
+        // The portal first, the bus last: nothing restarts what was stopped.
+        for (_, child) in self.children.iter_mut().rev() {
+            // SAFETY: kill on a child we started; an exited child's pid is not reused
+            // before we wait on it.
+            unsafe {
+                libc::kill(child.id() as i32, libc::SIGTERM);
+            }
+        }
+        for (_, child) in self.children.iter_mut().rev() {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
