@@ -317,6 +317,15 @@ impl Screenshot {
         Self { width, height, rgb }
     }
 
+    /// As a BGRA frame (to save or compare like a captured one).
+    pub fn into_bgra(self) -> tandem::media::frame::BgraFrame {
+        let mut frame = tandem::media::frame::BgraFrame::new(self.width, self.height);
+        for (d, s) in frame.data.chunks_exact_mut(4).zip(self.rgb.chunks_exact(3)) {
+            d.copy_from_slice(&[s[2], s[1], s[0], 255]);
+        }
+        frame
+    }
+
     pub fn pixel(&self, x: u32, y: u32) -> (u8, u8, u8) {
         let i = ((y * self.width + x) * 3) as usize;
         (self.rgb[i], self.rgb[i + 1], self.rgb[i + 2])

@@ -358,3 +358,85 @@ impl Drop for GnomeDesktop {
         }
     }
 }
+
+/// The Wayland-native window that records the input it receives
+/// (`tests/wayland/input-recorder.py`, GTK 4), full screen on the desktop.
+pub struct InputRecorder {
+    child: Child,
+    events: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+}
+
+impl GnomeDesktop {
+    pub fn input_recorder(&self) -> InputRecorder {
+        self.input_recorder_showing(None)
+    }
+
+    /// The recorder's window showing `picture` (a PNG of the monitor's size) 1:1.
+    pub fn input_recorder_showing(&self, picture: Option<&Path>) -> InputRecorder {
+        let script = self.dir.path().join("input-recorder.py");
+        std::fs::write(&script, include_str!("../wayland/input-recorder.py")).expect("script");
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let mut child = self
+            .command("/usr/bin/python3")
+            .arg(&script)
+            .args(picture)
+            .env("GSK_RENDERER", "cairo")
+            .env("GDK_BACKEND", "wayland")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("input recorder");
+        let stdout = child.stdout.take().expect("stdout");
+        let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = std::sync::Arc::clone(&events);
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Ok(v) = serde_json::from_str(&line) {
+                    sink.lock().expect("events").push(v);
+                }
+            }
+        });
+        let recorder = InputRecorder { child, events };
+        recorder.wait_until(Duration::from_secs(30), "the recorder's window", |e| {
+            e.iter().any(|v| v["event"] == "ready")
+        });
+        recorder
+    }
+}
+
+impl InputRecorder {
+    pub fn events(&self) -> Vec<serde_json::Value> {
+        self.events.lock().expect("events").clone()
+    }
+
+    pub fn clear(&self) {
+        self.events.lock().expect("events").clear();
+    }
+
+    pub fn wait_until(
+        &self,
+        timeout: Duration,
+        what: &str,
+        done: impl Fn(&[serde_json::Value]) -> bool,
+    ) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let events = self.events();
+            if done(&events) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{what}: saw {events:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for InputRecorder {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -17,6 +17,7 @@ use std::os::fd::OwnedFd;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use ashpd::desktop::remote_desktop::{Axis, DeviceType, KeyState, RemoteDesktop};
 use ashpd::desktop::screencast::{CursorMode, Screencast, SourceType, Stream};
 use ashpd::desktop::PersistMode;
 use pipewire::spa;
@@ -28,6 +29,9 @@ use spa::pod::{self, Pod};
 use spa::utils::{Direction, Fraction, Rectangle, SpaTypes};
 
 use super::{CaptureError, MonitorInfo, ScreenSource};
+use crate::input::inject::{InjectError, Injector};
+use crate::input::translate::{InjectOp, ScrollAxis};
+use crate::input::PointerButton;
 use crate::media::frame::BgraFrame;
 
 /// How long the person has to answer the portal's dialog.
@@ -66,10 +70,45 @@ struct Granted {
     remote: OwnedFd,
 }
 
+/// Input for the desktop, played by the portal's thread through the RemoteDesktop
+/// portal's `Notify*` calls. Present only while a session that the person allowed to take
+/// input is open.
+#[derive(Clone)]
+struct RemoteInput {
+    ops: tokio::sync::mpsc::Sender<InjectOp>,
+}
+
+/// The input of the open portal session, if the desktop granted keyboard and pointer.
+static REMOTE_INPUT: Mutex<Option<RemoteInput>> = Mutex::new(None);
+
+/// Whether the open portal session can take input (the desktop has the RemoteDesktop
+/// portal and the person allowed it in the dialog).
+pub fn remote_input_available() -> bool {
+    lock(&REMOTE_INPUT).is_some()
+}
+
 /// The portal session, open while this lives (its thread closes it on drop).
 struct PortalSession {
     close: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// The session the portal opened: screen cast alone, or with remote input.
+enum Opened<'a> {
+    Cast(ashpd::desktop::Session<'a, Screencast<'a>>),
+    Remote(
+        RemoteDesktop<'a>,
+        ashpd::desktop::Session<'a, RemoteDesktop<'a>>,
+    ),
+}
+
+impl Opened<'_> {
+    async fn close(&self) {
+        let _ = match self {
+            Opened::Cast(session) => session.close().await,
+            Opened::Remote(_, session) => session.close().await,
+        };
+    }
 }
 
 impl PortalSession {
@@ -89,38 +128,7 @@ impl PortalSession {
                         return;
                     }
                 };
-                runtime.block_on(async move {
-                    let proxy = match Screencast::new().await {
-                        Ok(p) => p,
-                        Err(e) => {
-                            let _ = granted_tx.send(Err(portal_error(e)));
-                            return;
-                        }
-                    };
-                    let session = match proxy.create_session().await {
-                        Ok(s) => s,
-                        Err(e) => {
-                            let _ = granted_tx.send(Err(portal_error(e)));
-                            return;
-                        }
-                    };
-                    match Self::start(&proxy, &session).await {
-                        Ok(granted) => {
-                            if granted_tx.send(Ok(granted)).is_err() {
-                                let _ = session.close().await;
-                                return;
-                            }
-                        }
-                        Err(e) => {
-                            let _ = granted_tx.send(Err(e));
-                            let _ = session.close().await;
-                            return;
-                        }
-                    }
-                    // Until the source is dropped (or the app ends the D-Bus connection).
-                    let _ = close_rx.await;
-                    let _ = session.close().await;
-                });
+                runtime.block_on(serve(granted_tx, close_rx));
             })
             .map_err(|e| CaptureError::Failed(e.to_string()))?;
         let session = Self {
@@ -132,48 +140,6 @@ impl PortalSession {
         })??;
         Ok((session, granted))
     }
-
-    async fn start(
-        proxy: &Screencast<'_>,
-        session: &ashpd::desktop::Session<'_, Screencast<'_>>,
-    ) -> Result<Granted, CaptureError> {
-        // The pointer is drawn into the picture where the compositor cannot send it apart.
-        let cursor = match proxy.available_cursor_modes().await {
-            Ok(modes) if modes.contains(CursorMode::Embedded) => CursorMode::Embedded,
-            _ => CursorMode::Hidden,
-        };
-        let token = lock(&RESTORE_TOKEN).clone();
-        proxy
-            .select_sources(
-                session,
-                cursor,
-                SourceType::Monitor.into(),
-                true,
-                token.as_deref(),
-                // Remembered while the app runs, and by the portal no longer than that.
-                PersistMode::Application,
-            )
-            .await
-            .map_err(portal_error)?;
-        let response = proxy
-            .start(session, None)
-            .await
-            .map_err(portal_error)?
-            .response()
-            .map_err(portal_error)?;
-        if let Some(token) = response.restore_token() {
-            *lock(&RESTORE_TOKEN) = Some(token.to_string());
-        }
-        let streams = response.streams().to_vec();
-        if streams.is_empty() {
-            return Err(CaptureError::NoScreen);
-        }
-        let remote = proxy
-            .open_pipe_wire_remote(session)
-            .await
-            .map_err(portal_error)?;
-        Ok(Granted { streams, remote })
-    }
 }
 
 impl Drop for PortalSession {
@@ -184,6 +150,262 @@ impl Drop for PortalSession {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+    }
+}
+
+/// The portal's thread: opens the session, then plays input until the source is dropped.
+async fn serve(
+    granted_tx: std::sync::mpsc::SyncSender<Result<Granted, CaptureError>>,
+    close_rx: tokio::sync::oneshot::Receiver<()>,
+) {
+    let (opened, granted, input) = match open_session().await {
+        Ok(v) => v,
+        Err(e) => {
+            let _ = granted_tx.send(Err(e));
+            return;
+        }
+    };
+    let streams = granted.streams.clone();
+    let (ops_tx, mut ops) = tokio::sync::mpsc::channel::<InjectOp>(256);
+    if input {
+        *lock(&REMOTE_INPUT) = Some(RemoteInput { ops: ops_tx });
+    } else {
+        drop(ops_tx);
+    }
+    if granted_tx.send(Ok(granted)).is_err() {
+        *lock(&REMOTE_INPUT) = None;
+        opened.close().await;
+        return;
+    }
+    tokio::pin!(close_rx);
+    loop {
+        tokio::select! {
+            _ = &mut close_rx => break,
+            op = ops.recv(), if input => match (op, &opened) {
+                (Some(op), Opened::Remote(proxy, session)) => {
+                    if let Err(e) = play(proxy, session, &streams, op).await {
+                        tracing::warn!("input through the portal: {e}");
+                    }
+                }
+                _ => break,
+            },
+        }
+    }
+    *lock(&REMOTE_INPUT) = None;
+    opened.close().await;
+}
+
+/// Asks the portal for the screen, with keyboard and pointer where the desktop offers
+/// them (one dialog for both). Returns whether input was granted.
+async fn open_session() -> Result<(Opened<'static>, Granted, bool), CaptureError> {
+    let cast = Screencast::new().await.map_err(portal_error)?;
+    // The pointer is drawn into the picture where the compositor cannot send it apart.
+    let cursor = match cast.available_cursor_modes().await {
+        Ok(modes) if modes.contains(CursorMode::Embedded) => CursorMode::Embedded,
+        _ => CursorMode::Hidden,
+    };
+    let wanted = DeviceType::Keyboard | DeviceType::Pointer;
+    let remote = match RemoteDesktop::new().await {
+        Ok(remote) => match remote.available_device_types().await {
+            Ok(types) if types.contains(wanted) => Some(remote),
+            _ => None,
+        },
+        Err(_) => None,
+    };
+    let token = lock(&RESTORE_TOKEN).clone();
+    let Some(remote) = remote else {
+        // wlroots and other desktops without the RemoteDesktop portal: view only.
+        let session = cast.create_session().await.map_err(portal_error)?;
+        let opened = async {
+            cast.select_sources(
+                &session,
+                cursor,
+                SourceType::Monitor.into(),
+                true,
+                token.as_deref(),
+                // Remembered while the app runs, and by the portal no longer than that.
+                PersistMode::Application,
+            )
+            .await?;
+            let response = cast.start(&session, None).await?.response()?;
+            let remote = cast.open_pipe_wire_remote(&session).await?;
+            Ok::<_, ashpd::Error>((response, remote))
+        }
+        .await;
+        let (response, fd) = match opened {
+            Ok(v) => v,
+            Err(e) => {
+                let _ = session.close().await;
+                return Err(portal_error(e));
+            }
+        };
+        if let Some(token) = response.restore_token() {
+            *lock(&RESTORE_TOKEN) = Some(token.to_string());
+        }
+        let streams = response.streams().to_vec();
+        if streams.is_empty() {
+            let _ = session.close().await;
+            return Err(CaptureError::NoScreen);
+        }
+        let granted = Granted {
+            streams,
+            remote: fd,
+        };
+        return Ok((Opened::Cast(session), granted, false));
+    };
+    let session = remote.create_session().await.map_err(portal_error)?;
+    // Restore tokens for remote desktop sessions came with version 2 of the portal.
+    let persists = remote.get_property::<u32>("version").await.unwrap_or(1) >= 2;
+    let opened = async {
+        remote
+            .select_devices(
+                &session,
+                wanted,
+                token.as_deref().filter(|_| persists),
+                if persists {
+                    PersistMode::Application
+                } else {
+                    PersistMode::DoNot
+                },
+            )
+            .await?;
+        // In a remote desktop session the devices' selection persists, not the cast's.
+        cast.select_sources(
+            &session,
+            cursor,
+            SourceType::Monitor.into(),
+            true,
+            None,
+            PersistMode::DoNot,
+        )
+        .await?;
+        let response = remote.start(&session, None).await?.response()?;
+        let fd = cast.open_pipe_wire_remote(&session).await?;
+        Ok::<_, ashpd::Error>((response, fd))
+    }
+    .await;
+    let (response, fd) = match opened {
+        Ok(v) => v,
+        Err(e) => {
+            let _ = session.close().await;
+            return Err(portal_error(e));
+        }
+    };
+    if let Some(token) = response.restore_token() {
+        *lock(&RESTORE_TOKEN) = Some(token.to_string());
+    }
+    let streams = response
+        .streams()
+        .map(<[Stream]>::to_vec)
+        .unwrap_or_default();
+    if streams.is_empty() {
+        let _ = session.close().await;
+        return Err(CaptureError::NoScreen);
+    }
+    // The person may have turned "Allow remote interaction" off in the dialog.
+    let input = response.devices().contains(wanted);
+    let granted = Granted {
+        streams,
+        remote: fd,
+    };
+    Ok((Opened::Remote(remote, session), granted, input))
+}
+
+/// Linux input event codes of the pointer's buttons (`BTN_LEFT` …).
+fn button_code(button: PointerButton) -> i32 {
+    match button {
+        PointerButton::Left => 0x110,
+        PointerButton::Right => 0x111,
+        PointerButton::Middle => 0x112,
+        PointerButton::Back => 0x113,
+        PointerButton::Forward => 0x114,
+    }
+}
+
+/// One input operation through the RemoteDesktop portal. Pointer positions are relative to
+/// the stream they fall in; keys are evdev codes (X keycodes less 8): physical keys, so the
+/// sharer's own layout applies.
+async fn play(
+    remote: &RemoteDesktop<'_>,
+    session: &ashpd::desktop::Session<'_, RemoteDesktop<'_>>,
+    streams: &[Stream],
+    op: InjectOp,
+) -> Result<(), ashpd::Error> {
+    let state = |down: bool| {
+        if down {
+            KeyState::Pressed
+        } else {
+            KeyState::Released
+        }
+    };
+    match op {
+        InjectOp::MoveTo { x, y, .. } => {
+            let inside = |s: &&Stream| {
+                let (sx, sy) = s.position().unwrap_or((0, 0));
+                let (w, h) = s.size().unwrap_or((0, 0));
+                x >= sx && y >= sy && x < sx + w && y < sy + h
+            };
+            let Some(stream) = streams.iter().find(inside).or(streams.first()) else {
+                return Ok(());
+            };
+            let (sx, sy) = stream.position().unwrap_or((0, 0));
+            remote
+                .notify_pointer_motion_absolute(
+                    session,
+                    stream.pipe_wire_node_id(),
+                    f64::from(x - sx),
+                    f64::from(y - sy),
+                )
+                .await
+        }
+        InjectOp::Button { button, down } => {
+            remote
+                .notify_pointer_button(session, button_code(button), state(down))
+                .await
+        }
+        InjectOp::Scroll { axis, notches } => {
+            let axis = match axis {
+                ScrollAxis::Vertical => Axis::Vertical,
+                ScrollAxis::Horizontal => Axis::Horizontal,
+            };
+            remote
+                .notify_pointer_axis_discrete(session, axis, notches)
+                .await
+        }
+        InjectOp::Key { keycode, down } => match i32::from(keycode) - 8 {
+            code if code > 0 => {
+                remote
+                    .notify_keyboard_keycode(session, code, state(down))
+                    .await
+            }
+            _ => Ok(()),
+        },
+    }
+}
+
+/// The desktop's input through the open portal session (see [`remote_input_available`]).
+pub struct PortalInjector {
+    ops: tokio::sync::mpsc::Sender<InjectOp>,
+}
+
+impl PortalInjector {
+    pub fn open() -> Result<Self, InjectError> {
+        let input = lock(&REMOTE_INPUT)
+            .clone()
+            .ok_or_else(|| InjectError::Open {
+                display: "the Wayland desktop".into(),
+                reason: "the desktop did not allow remote input".into(),
+            })?;
+        Ok(Self { ops: input.ops })
+    }
+}
+
+impl Injector for PortalInjector {
+    fn inject(&mut self, op: &InjectOp) -> Result<(), InjectError> {
+        // On the injector's own thread: waiting here never stalls the session.
+        self.ops
+            .blocking_send(*op)
+            .map_err(|_| InjectError::Stopped)
     }
 }
 
@@ -657,14 +879,18 @@ mod tests {
 
     #[test]
     fn a_buffer_shorter_than_its_format_says_is_dropped() {
-        let bytes = vec![0u8; 64 * 4 * 10];
-        assert!(to_bgra(&bytes, 64 * 4, 64, 16, VideoFormat::BGRx).is_none());
+        let bytes = vec![0u8; 64 * 4 * 16];
+        assert!(to_bgra(&bytes, 64 * 4, 64, 17, VideoFormat::BGRx).is_none());
         assert!(
-            to_bgra(&bytes, 10, 64, 10, VideoFormat::BGRx).is_none(),
+            to_bgra(&bytes, 10, 64, 16, VideoFormat::BGRx).is_none(),
             "stride < row"
         );
-        assert!(to_bgra(&bytes, 64 * 4, 64, 10, VideoFormat::NV12).is_none());
-        assert!(to_bgra(&bytes, -256, 64, 10, VideoFormat::BGRx).is_none());
-        assert!(to_bgra(&bytes, 64 * 4, 64, 10, VideoFormat::BGRA).is_some());
+        assert!(to_bgra(&bytes, 64 * 4, 64, 16, VideoFormat::NV12).is_none());
+        assert!(to_bgra(&bytes, -256, 64, 16, VideoFormat::BGRx).is_none());
+        assert!(
+            to_bgra(&bytes, 64 * 4, 64, 8, VideoFormat::BGRx).is_none(),
+            "too small"
+        );
+        assert!(to_bgra(&bytes, 64 * 4, 64, 16, VideoFormat::BGRA).is_some());
     }
 }

@@ -20,6 +20,8 @@ pub(super) struct RemoteControl {
     injector: Option<InjectorThread>,
     /// Where input goes: the display being shared.
     display: Option<String>,
+    /// Input goes through the Wayland portal session instead.
+    portal: bool,
     shown: Option<MonitorInfo>,
     /// Input events dropped because control was not granted (a hostile or confused helper).
     refused: u64,
@@ -38,11 +40,16 @@ impl RemoteControl {
                         && !crate::capture::wayland_session()),
                 None,
             ),
-            // Input through the RemoteDesktop portal is not built yet: view and annotation.
+            // Wayland: through the portal session the screen came from, if the desktop
+            // has the RemoteDesktop portal and the person allowed input in its dialog.
+            #[cfg(target_os = "linux")]
+            SourceSpec::Portal { .. } => (crate::capture::portal::remote_input_available(), None),
+            #[cfg(not(target_os = "linux"))]
             SourceSpec::Portal { .. } => (false, None),
             SourceSpec::TestPattern { .. } => (false, None),
         };
         Self {
+            portal: matches!(source, SourceSpec::Portal { .. }),
             gate: ControlGate::new(controllable),
             translator: InputTranslator::default(),
             injector: None,
@@ -67,7 +74,16 @@ impl RemoteControl {
             && self.gate.state() == crate::input::gate::ControlState::Requested
         {
             let display = self.display.clone();
-            match InjectorThread::spawn(move || DesktopInjector::open(display.as_deref())) {
+            let opened = if self.portal {
+                #[cfg(target_os = "linux")]
+                let opened = InjectorThread::spawn(crate::capture::portal::PortalInjector::open);
+                #[cfg(not(target_os = "linux"))]
+                let opened = Err(InjectError::Stopped);
+                opened
+            } else {
+                InjectorThread::spawn(move || DesktopInjector::open(display.as_deref()))
+            };
+            match opened {
                 Ok(thread) => self.injector = Some(thread),
                 Err(e) => {
                     self.gate.lose_ability();

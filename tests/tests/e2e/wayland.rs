@@ -7,11 +7,18 @@ use std::time::Duration;
 use tandem::media::frame::BgraFrame;
 use tandem_tests::gui::Screenshot;
 use tandem_tests::wayland::GnomeDesktop;
+use tandem_tests::xvfb::known_picture;
 use tandem_tests::{helper_with_code, Peer, Rendezvous};
 
 const T: Duration = Duration::from_secs(60);
 const TAB: u32 = 0xff09;
 const RETURN: u32 = 0xff0d;
+const SPACE: u32 = 0x20;
+/// GNOME 43's "Remote desktop" dialog, by its focus order: the monitor (chosen already),
+/// the "Allow remote interaction" row, its switch, Cancel, Share.
+const SHARE_VIEW_ONLY: [u32; 6] = [TAB, TAB, TAB, TAB, TAB, RETURN];
+const SHARE_WITH_INPUT: [u32; 7] = [TAB, TAB, TAB, SPACE, TAB, TAB, RETURN];
+const CANCEL: [u32; 5] = [TAB, TAB, TAB, TAB, RETURN];
 
 fn out_dir() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("wayland-e2e")
@@ -23,14 +30,17 @@ fn save(frame: &BgraFrame, name: &str) -> Screenshot {
     shot
 }
 
-/// Waits until the portal's dialog is on the screen (its light card over mutter's dark
-/// blue background) and returns a picture of it.
+/// Waits until the portal's dialog is on the screen (the dark grey of its title, where
+/// mutter's background is blue, the recorder's window blank and the known picture's
+/// blocks coloured) and returns a picture of it.
 fn wait_for_dialog(desktop: &GnomeDesktop) -> Screenshot {
     let deadline = std::time::Instant::now() + T;
     loop {
         let shot = save(&desktop.screenshot(), "1-portal-dialog.png");
-        let light = |(r, g, b): (u8, u8, u8)| r > 230 && g > 230 && b > 230;
-        if shot.count_near((desktop.width / 2, desktop.height / 2 + 100), 20, light) > 1000 {
+        let title = |(r, g, b): (u8, u8, u8)| {
+            r < 100 && r.abs_diff(g) < 16 && g.abs_diff(b) < 16 && r.abs_diff(b) < 16
+        };
+        if shot.count_near((desktop.width / 2, desktop.height / 2 - 128), 60, title) > 50 {
             return shot;
         }
         assert!(std::time::Instant::now() < deadline, "no portal dialog");
@@ -83,7 +93,13 @@ fn load_png(path: &std::path::Path) -> Screenshot {
 
 #[test]
 fn a_gnome_wayland_screen_reaches_the_helper_through_the_portal_and_pipewire() {
-    let desktop = GnomeDesktop::start(1280, 720);
+    let (w, h) = (1280, 720);
+    let desktop = GnomeDesktop::start(w, h);
+    // A Wayland-native window shows the known picture of the X11 screen tests.
+    let picture = desktop.runtime_dir().join("known.png");
+    let known = Screenshot::from_bgra(w, h, w * 4, &known_picture(w, h));
+    known.save_png(&picture);
+    let _window = desktop.input_recorder_showing(Some(&picture));
     let rv = Rendezvous::start(&[]);
     let out = out_dir().join("helper-frame.png");
     let _ = std::fs::create_dir_all(out_dir());
@@ -96,8 +112,8 @@ fn a_gnome_wayland_screen_reaches_the_helper_through_the_portal_and_pipewire() {
     // `--capture auto` on a Wayland session: the portal.
     let mut sharer = share_on(&desktop, &rv, &code);
     wait_for_dialog(&desktop);
-    // The person picks the monitor (the list's row) and presses Share.
-    desktop.press_keys(&[TAB, TAB, TAB, TAB, RETURN]);
+    // The person leaves "Allow remote interaction" off and presses Share.
+    desktop.press_keys(&SHARE_VIEW_ONLY);
 
     let monitors = helper.wait_for("monitors", T);
     assert_eq!(monitors["monitors"][0]["width"], 1280, "{monitors}");
@@ -107,7 +123,8 @@ fn a_gnome_wayland_screen_reaches_the_helper_through_the_portal_and_pipewire() {
         (first["width"].as_u64(), first["height"].as_u64()),
         (Some(1280), Some(720))
     );
-    // Control is not offered on this path yet, and the helper is told so.
+    // The person did not allow remote interaction: control is not possible, and the
+    // helper is told so.
     helper.type_line("/control");
     let declined = helper.wait_for("control_declined", T);
     assert_eq!(declined["reason"], "not_possible", "{declined}");
@@ -126,10 +143,28 @@ fn a_gnome_wayland_screen_reaches_the_helper_through_the_portal_and_pipewire() {
     assert!(sharer.wait_exit(T).success());
 
     let screen = save(&desktop.screenshot(), "2-desktop.png");
+    // The compositor shows the picture as it is…
+    let shown = psnr(&known, &screen);
+    assert!(
+        shown > 40.0,
+        "the window shows the picture: PSNR {shown:.1} dB"
+    );
+    // …and the helper gets it.
     let got = load_png(&out);
-    let quality = psnr(&screen, &got);
+    let quality = psnr(&known, &got);
     eprintln!("PSNR of the Wayland screen on the helper: {quality:.1} dB");
     assert!(quality > 30.0, "PSNR {quality:.1} dB");
+    for (fx, fy, rgb) in [
+        (0.2, 0.2, (220u8, 30u8, 30u8)),
+        (0.5, 0.2, (30, 200, 40)),
+        (0.8, 0.2, (30, 60, 220)),
+    ] {
+        let (px, py) = ((fx * f64::from(w)) as u32, (fy * f64::from(h)) as u32);
+        let p = got.pixel(px, py);
+        let close =
+            p.0.abs_diff(rgb.0) < 20 && p.1.abs_diff(rgb.1) < 20 && p.2.abs_diff(rgb.2) < 20;
+        assert!(close, "({px}, {py}) is {p:?}, not {rgb:?}");
+    }
 }
 
 #[test]
@@ -139,8 +174,7 @@ fn a_cancelled_portal_dialog_ends_the_share_with_clear_words() {
     let (mut helper, code) = helper_with_code(&rv.url);
     let mut sharer = share_on(&desktop, &rv, &code);
     wait_for_dialog(&desktop);
-    // The person goes to Cancel (the third stop of the dialog's focus) and presses it.
-    desktop.press_keys(&[TAB, TAB, TAB, RETURN]);
+    desktop.press_keys(&CANCEL);
     let error = sharer.wait_for("error", T);
     let message = error["message"].as_str().unwrap_or_default().to_string();
     assert!(message.contains("not allowed"), "{error}");
@@ -149,5 +183,112 @@ fn a_cancelled_portal_dialog_ends_the_share_with_clear_words() {
     assert_eq!(
         ended["reason"], "declined",
         "the helper is told why: {ended}"
+    );
+}
+
+/// The helper asks, the person on the sharer's side says yes.
+fn take_control(helper: &mut Peer, sharer: &mut Peer) {
+    helper.type_line("/control");
+    sharer.wait_for("control_requested", T);
+    sharer.type_line("y");
+    sharer.wait_for("control_granted", T);
+    helper.wait_for("control_granted", T);
+}
+
+fn key_events(events: &[serde_json::Value]) -> Vec<(u64, bool)> {
+    events
+        .iter()
+        .filter(|e| e["event"] == "key")
+        .map(|e| (e["keycode"].as_u64().unwrap_or(0), e["down"] == true))
+        .collect()
+}
+
+#[test]
+fn the_helper_clicks_and_types_on_gnome_through_the_remote_desktop_portal() {
+    let desktop = GnomeDesktop::start(1280, 720);
+    // A Wayland-native window, full screen: window coordinates are screen coordinates.
+    let recorder = desktop.input_recorder();
+    let rv = Rendezvous::start(&[]);
+    let (mut helper, code) = helper_with_code(&rv.url);
+    let mut sharer = share_on(&desktop, &rv, &code);
+    save(
+        &wait_for_dialog(&desktop).into_bgra(),
+        "1-portal-dialog-remote.png",
+    );
+    desktop.press_keys(&SHARE_WITH_INPUT);
+    helper.wait_for("monitors", T);
+    helper.wait_for("frame_received", T);
+    // The dialog's keys are not the helper's.
+    recorder.clear();
+
+    // Nothing lands before the person grants control.
+    helper.type_line("/click 300 200");
+    take_control(&mut helper, &mut sharer);
+    helper.type_line("/click 200 100");
+    helper.type_line("/click 640 360 right");
+    recorder.wait_until(T, "two clicks", |e| {
+        e.iter().filter(|v| v["event"] == "button").count() >= 4
+    });
+    let clicks: Vec<(u64, bool, i64, i64)> = recorder
+        .events()
+        .iter()
+        .filter(|v| v["event"] == "button")
+        .map(|v| {
+            (
+                v["button"].as_u64().unwrap_or(0),
+                v["down"] == true,
+                v["x"].as_i64().unwrap_or(-1),
+                v["y"].as_i64().unwrap_or(-1),
+            )
+        })
+        .collect();
+    assert_eq!(
+        clicks,
+        vec![
+            (1, true, 200, 100),
+            (1, false, 200, 100),
+            (3, true, 640, 360),
+            (3, false, 640, 360)
+        ],
+        "only the clicks after the grant, where the helper pointed"
+    );
+
+    // Physical keys: Q and the key right of L (evdev 16 and 39, +8 as Wayland sends them).
+    recorder.clear();
+    helper.type_line("/key KeyQ Semicolon");
+    recorder.wait_until(T, "two keys", |e| key_events(e).len() >= 4);
+    assert_eq!(
+        key_events(&recorder.events()),
+        vec![(24, true), (24, false), (47, true), (47, false)]
+    );
+    let names: Vec<String> = recorder
+        .events()
+        .iter()
+        .filter(|v| v["event"] == "key" && v["down"] == true)
+        .map(|v| v["name"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        names,
+        ["q", "semicolon"],
+        "the sharer's (US) layout applies"
+    );
+
+    // A key held when the person revokes control is released.
+    recorder.clear();
+    helper.type_line("/keydown KeyA");
+    recorder.wait_until(T, "a held", |e| key_events(e) == [(38, true)]);
+    sharer.type_line("/revoke");
+    recorder.wait_until(T, "a released on revoke", |e| {
+        key_events(e) == [(38, true), (38, false)]
+    });
+    // And nothing more lands after it.
+    helper.type_line("/click 10 10");
+    helper.type_line("/end");
+    assert!(helper.wait_exit(T).success());
+    assert!(sharer.wait_exit(T).success());
+    assert!(
+        !recorder.events().iter().any(|v| v["event"] == "button"),
+        "input after the revoke: {:?}",
+        recorder.events()
     );
 }
