@@ -22,9 +22,10 @@ build_pkgs=(pkg-config g++ nasm libxkbcommon-dev
 # The Wayland sharer's tests run GNOME's compositor headless (mutter) with PipeWire,
 # WirePlumber and the real portals (xdg-desktop-portal + its GNOME backend) on a private
 # D-Bus bus (dbus-daemon); they run as an unprivileged user (below) when the suite is root.
+# Their Wayland-native window is a small GTK 4 script (python3-gi, gir1.2-gtk-4.0).
 test_pkgs=(xvfb x11-xkb-utils xcompmgr coturn nftables iproute2 procps redis-server
   mutter gnome-settings-daemon-common pipewire wireplumber dbus-daemon
-  xdg-desktop-portal xdg-desktop-portal-gnome)
+  xdg-desktop-portal xdg-desktop-portal-gnome python3-gi gir1.2-gtk-4.0)
 # Node.js + npm run the OpenID provider (npm's oidc-provider) of the sign-in tests; a
 # Node.js that is already there (e.g. NodeSource's, which bundles npm) is used as it is.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
