@@ -74,7 +74,9 @@ pub fn sanitise(raw: &str) -> String {
             }
         }
     }
-    out.trim_end().to_string()
+    // Dropping what stood between two pieces can make them compose (Hangul jamo into a
+    // syllable): normalised once more, a second cleaning changes nothing.
+    out.trim_end().nfkc().collect()
 }
 
 /// A word a name can be made of: it has at least one letter.
@@ -274,6 +276,16 @@ mod tests {
             abbreviate(&format!("{name} Anna Rossi")).as_deref(),
             Some("Anna R.")
         );
+    }
+
+    #[test]
+    fn pieces_that_meet_once_the_rest_is_dropped_are_composed() {
+        // Found by the display_name fuzz target: two Hangul jamo apart in the claim meet
+        // once the punctuation between them is dropped, and compose on a second cleaning.
+        let name = "ZFb\u{3143}&&\u{592}\"\u{3153}&\"\t";
+        let once = abbreviate(name).expect("a name");
+        assert_eq!(once, "ZFb\u{bed0}");
+        assert_eq!(abbreviate(&once).as_deref(), Some(once.as_str()));
     }
 
     #[test]
