@@ -28,7 +28,9 @@ use spa::pod::serialize::PodSerializer;
 use spa::pod::{self, Pod};
 use spa::utils::{Direction, Fraction, Rectangle, SpaTypes};
 
-use super::{CaptureError, MonitorInfo, ScreenSource};
+use super::{
+    CaptureError, CursorPosition, CursorShape, MonitorInfo, ScreenSource, MAX_CURSOR_SIDE,
+};
 use crate::input::inject::{InjectError, Injector};
 use crate::input::translate::{InjectOp, ScrollAxis};
 use crate::input::PointerButton;
@@ -68,6 +70,8 @@ fn portal_error(e: ashpd::Error) -> CaptureError {
 struct Granted {
     streams: Vec<Stream>,
     remote: OwnedFd,
+    /// The pointer travels as PipeWire metadata, not in the picture.
+    cursor_metadata: bool,
 }
 
 /// Input for the desktop, played by the portal's thread through the RemoteDesktop
@@ -183,6 +187,7 @@ async fn serve(
             _ = &mut close_rx => break,
             op = ops.recv(), if input => match (op, &opened) {
                 (Some(op), Opened::Remote(proxy, session)) => {
+                    tracing::trace!(?op, "input through the portal");
                     if let Err(e) = play(proxy, session, &streams, op).await {
                         tracing::warn!("input through the portal: {e}");
                     }
@@ -199,11 +204,14 @@ async fn serve(
 /// them (one dialog for both). Returns whether input was granted.
 async fn open_session() -> Result<(Opened<'static>, Granted, bool), CaptureError> {
     let cast = Screencast::new().await.map_err(portal_error)?;
-    // The pointer is drawn into the picture where the compositor cannot send it apart.
+    // The pointer as its own layer, as on X11 (sharp, and moving it costs no video);
+    // drawn into the picture where the compositor cannot send it apart.
     let cursor = match cast.available_cursor_modes().await {
+        Ok(modes) if modes.contains(CursorMode::Metadata) => CursorMode::Metadata,
         Ok(modes) if modes.contains(CursorMode::Embedded) => CursorMode::Embedded,
         _ => CursorMode::Hidden,
     };
+    let cursor_metadata = cursor == CursorMode::Metadata;
     let wanted = DeviceType::Keyboard | DeviceType::Pointer;
     let remote = match RemoteDesktop::new().await {
         Ok(remote) => match remote.available_device_types().await {
@@ -250,6 +258,7 @@ async fn open_session() -> Result<(Opened<'static>, Granted, bool), CaptureError
         let granted = Granted {
             streams,
             remote: fd,
+            cursor_metadata,
         };
         return Ok((Opened::Cast(session), granted, false));
     };
@@ -307,6 +316,7 @@ async fn open_session() -> Result<(Opened<'static>, Granted, bool), CaptureError
     let granted = Granted {
         streams,
         remote: fd,
+        cursor_metadata,
     };
     Ok((Opened::Remote(remote, session), granted, input))
 }
@@ -417,6 +427,10 @@ struct Latest {
     frame: Option<BgraFrame>,
     /// Why the stream ended, once it did.
     ended: Option<String>,
+    /// The pointer from the stream's metadata: where it is on the stream (`None`: not on
+    /// it), and its picture when that changed and was not taken yet.
+    pointer: Option<(i32, i32)>,
+    pointer_shape: Option<CursorShape>,
 }
 
 #[derive(Default)]
@@ -443,13 +457,14 @@ impl PipewireStream {
     fn start(
         remote: Option<OwnedFd>,
         node: u32,
+        cursor_metadata: bool,
         shared: Arc<Shared>,
     ) -> Result<Self, CaptureError> {
         let (stop, stop_rx) = pipewire::channel::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("tandem-pipewire".into())
             .spawn(move || {
-                if let Err(e) = run_stream(remote, node, &shared, stop_rx) {
+                if let Err(e) = run_stream(remote, node, cursor_metadata, &shared, stop_rx) {
                     shared.end(e);
                 }
             })
@@ -524,11 +539,152 @@ fn enum_format() -> Result<Vec<u8>, String> {
 struct StreamState {
     format: VideoInfoRaw,
     shared: Arc<Shared>,
+    cursor_metadata: bool,
+    /// The last pointer picture's id from the compositor (0: none yet).
+    cursor_id: u32,
+}
+
+/// The pointer's metadata as this side reads it: the header, then room for the bitmap's
+/// header and a picture of up to [`MAX_CURSOR_SIDE`]² pixels. PipeWire hands it over only
+/// when the buffer's region is at least this large, so every read below stays inside it,
+/// whatever offsets and sizes the compositor wrote.
+#[repr(C)]
+struct PointerRoom {
+    cursor: spa::sys::spa_meta_cursor,
+    rest: [u8; std::mem::size_of::<spa::sys::spa_meta_bitmap>()
+        + (MAX_CURSOR_SIDE * MAX_CURSOR_SIDE * 4) as usize],
+}
+
+impl spa::buffer::meta::Metadata for PointerRoom {
+    const META_TYPE: u32 = spa::sys::SPA_META_Cursor;
+}
+
+const CURSOR_META_SIZE: usize = std::mem::size_of::<PointerRoom>();
+
+/// The buffers' metadata asked for: the pointer's.
+fn cursor_meta_param() -> Result<Vec<u8>, String> {
+    let object = pod::Object {
+        type_: SpaTypes::ObjectParamMeta.as_raw(),
+        id: ParamType::Meta.as_raw(),
+        properties: vec![
+            pod::Property::new(
+                spa::sys::SPA_PARAM_META_type,
+                pod::Value::Id(spa::utils::Id(spa::sys::SPA_META_Cursor)),
+            ),
+            // A range that holds what compositors offer (mutter: a fixed room for 384²
+            // pixels), at least the room this side reads: larger regions are read only
+            // as far as that room.
+            pod::Property::new(
+                spa::sys::SPA_PARAM_META_size,
+                pod::Value::Choice(pod::ChoiceValue::Int(spa::utils::Choice(
+                    spa::utils::ChoiceFlags::empty(),
+                    spa::utils::ChoiceEnum::Range {
+                        default: CURSOR_META_SIZE as i32,
+                        min: CURSOR_META_SIZE as i32,
+                        max: (std::mem::size_of::<spa::sys::spa_meta_cursor>()
+                            + std::mem::size_of::<spa::sys::spa_meta_bitmap>()
+                            + 1024 * 1024 * 4) as i32,
+                    },
+                ))),
+            ),
+        ],
+    };
+    PodSerializer::serialize(Cursor::new(Vec::new()), &pod::Value::Object(object))
+        .map(|(cursor, _)| cursor.into_inner())
+        .map_err(|e| format!("{e:?}"))
+}
+
+/// The pointer's picture from a bitmap the compositor wrote (`bytes` from its first pixel
+/// to the end of the room), as straight RGBA; `None` when it does not fit or is in a
+/// format we do not read.
+fn pointer_picture(
+    format: VideoFormat,
+    (width, height): (u32, u32),
+    stride: i32,
+    bytes: &[u8],
+) -> Option<(u32, u32, Vec<u8>)> {
+    let order = match format {
+        VideoFormat::BGRA => [2, 1, 0, 3],
+        VideoFormat::RGBA => [0, 1, 2, 3],
+        VideoFormat::ARGB => [1, 2, 3, 0],
+        VideoFormat::ABGR => [3, 2, 1, 0],
+        _ => return None,
+    };
+    if width == 0 || height == 0 || width > MAX_CURSOR_SIDE || height > MAX_CURSOR_SIDE {
+        return None;
+    }
+    let row = width as usize * 4;
+    let stride = usize::try_from(stride).ok().filter(|&s| s >= row)?;
+    if bytes.len() < stride * (height as usize - 1) + row {
+        return None;
+    }
+    let mut rgba = Vec::with_capacity(row * height as usize);
+    for line in bytes.chunks(stride).take(height as usize) {
+        for p in line[..row].chunks_exact(4) {
+            rgba.extend_from_slice(&[p[order[0]], p[order[1]], p[order[2]], p[order[3]]]);
+        }
+    }
+    Some((width, height, rgba))
+}
+
+fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
+    let b = bytes.get(at..at.checked_add(4)?)?;
+    Some(u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+/// The bitmap of a pointer's metadata: `room` is the whole region, the bitmap's header at
+/// `offset` in it (`struct spa_meta_bitmap`: format, width, height, stride, data offset).
+fn pointer_bitmap(room: &[u8], offset: usize) -> Option<(u32, u32, Vec<u8>)> {
+    let header = room.get(offset..)?;
+    let format = VideoFormat::from_raw(u32_at(header, 0)?);
+    let (width, height) = (u32_at(header, 4)?, u32_at(header, 8)?);
+    let stride = u32_at(header, 12)? as i32;
+    let data = header.get(u32_at(header, 16)? as usize..)?;
+    pointer_picture(format, (width, height), stride, data)
+}
+
+/// Reads the pointer's metadata of one buffer into `state.shared`.
+fn read_pointer(buffer: &pipewire::buffer::Buffer<'_>, state: &mut StreamState) {
+    let Some(room) = buffer.find_meta::<PointerRoom>() else {
+        return;
+    };
+    let cursor = &room.cursor;
+    if cursor.id == 0 {
+        // No new pointer data in this buffer.
+        return;
+    }
+    let mut latest = lock(&state.shared.latest);
+    latest.pointer = Some((cursor.position.x, cursor.position.y));
+    let bitmap_offset = cursor.bitmap_offset as usize;
+    if cursor.id == state.cursor_id
+        || bitmap_offset < std::mem::size_of::<spa::sys::spa_meta_cursor>()
+    {
+        // The same picture as before, or none in this buffer.
+        return;
+    }
+    // SAFETY: `room` is a reference PipeWire handed out for a region of at least
+    // `size_of::<PointerRoom>()` bytes (`spa_buffer_find_meta_data` checks the size), and
+    // `PointerRoom` is plain old data: every byte of it may be read as a `u8`.
+    let bytes = unsafe {
+        std::slice::from_raw_parts((room as *const PointerRoom).cast::<u8>(), CURSOR_META_SIZE)
+    };
+    if let Some((width, height, rgba)) = pointer_bitmap(bytes, bitmap_offset) {
+        state.cursor_id = cursor.id;
+        latest.pointer_shape = Some(CursorShape {
+            serial: cursor.id,
+            width,
+            height,
+            hot_x: u32::try_from(cursor.hotspot.x).unwrap_or(0).min(width - 1),
+            hot_y: u32::try_from(cursor.hotspot.y).unwrap_or(0).min(height - 1),
+            rgba,
+        });
+    }
 }
 
 fn run_stream(
     remote: Option<OwnedFd>,
     node: u32,
+    cursor_metadata: bool,
     shared: &Arc<Shared>,
     stop: pipewire::channel::Receiver<()>,
 ) -> Result<(), String> {
@@ -554,6 +710,8 @@ fn run_stream(
     let state = StreamState {
         format: VideoInfoRaw::default(),
         shared: Arc::clone(shared),
+        cursor_metadata,
+        cursor_id: 0,
     };
     let _listener = stream
         .add_local_listener_with_user_data(state)
@@ -562,7 +720,7 @@ fn run_stream(
             PwState::Unconnected => state.shared.end("the screen stream was closed".into()),
             _ => {}
         })
-        .param_changed(|_, state, id, param| {
+        .param_changed(|stream, state, id, param| {
             let Some(param) = param else { return };
             if id != ParamType::Format.as_raw() {
                 return;
@@ -573,12 +731,28 @@ fn run_stream(
                 if let Err(e) = state.format.parse(param) {
                     tracing::warn!("PipeWire format: {e:?}");
                 }
+                // The format is settled: now the buffers' metadata can be asked for.
+                if state.cursor_metadata {
+                    match cursor_meta_param() {
+                        Ok(bytes) => {
+                            if let Some(pod) = Pod::from_bytes(&bytes) {
+                                if let Err(e) = stream.update_params(&mut [pod]) {
+                                    tracing::warn!("PipeWire pointer metadata: {e}");
+                                }
+                            }
+                        }
+                        Err(e) => tracing::warn!("PipeWire pointer metadata: {e}"),
+                    }
+                }
             }
         })
         .process(|stream, state| {
             let Some(mut buffer) = stream.dequeue_buffer() else {
                 return;
             };
+            if state.cursor_metadata {
+                read_pointer(&buffer, state);
+            }
             let datas = buffer.datas_mut();
             let Some(data) = datas.first_mut() else {
                 return;
@@ -677,7 +851,7 @@ pub fn grab_node(
     timeout: Duration,
 ) -> Result<BgraFrame, CaptureError> {
     let shared = Arc::<Shared>::default();
-    let _stream = PipewireStream::start(remote, node, Arc::clone(&shared))?;
+    let _stream = PipewireStream::start(remote, node, false, Arc::clone(&shared))?;
     let deadline = Instant::now() + timeout;
     let mut latest = lock(&shared.latest);
     loop {
@@ -707,6 +881,7 @@ pub struct PortalSource {
     shared: Arc<Shared>,
     streams: Vec<Stream>,
     remote: OwnedFd,
+    cursor_metadata: bool,
     infos: Vec<MonitorInfo>,
     current: usize,
     taken: u64,
@@ -744,6 +919,7 @@ impl PortalSource {
             shared: Arc::default(),
             streams: granted.streams,
             remote: granted.remote,
+            cursor_metadata: granted.cursor_metadata,
             infos,
             current: 0,
             taken: 0,
@@ -767,6 +943,7 @@ impl PortalSource {
         self.stream = Some(PipewireStream::start(
             Some(remote),
             node,
+            self.cursor_metadata,
             Arc::clone(&self.shared),
         )?);
         self.current = index;
@@ -842,6 +1019,30 @@ impl ScreenSource for PortalSource {
         Some(latest.sequence != self.taken || latest.ended.is_some())
     }
 
+    fn cursor_position(&mut self) -> Option<CursorPosition> {
+        if !self.cursor_metadata {
+            return None;
+        }
+        let latest = lock(&self.shared.latest);
+        let info = &self.infos[self.current];
+        Some(match latest.pointer {
+            Some((x, y)) => CursorPosition {
+                x,
+                y,
+                visible: x >= 0 && y >= 0 && (x as u32) < info.width && (y as u32) < info.height,
+            },
+            None => CursorPosition {
+                x: 0,
+                y: 0,
+                visible: false,
+            },
+        })
+    }
+
+    fn cursor_shape(&mut self) -> Option<CursorShape> {
+        lock(&self.shared.latest).pointer_shape.take()
+    }
+
     fn wait_for_change(&mut self, timeout: Duration) -> Option<bool> {
         let latest = lock(&self.shared.latest);
         let taken = self.taken;
@@ -875,6 +1076,38 @@ mod tests {
         let at = |x: usize, y: usize| &frame.data[y * frame.stride as usize + x * 4..][..4];
         assert_eq!(at(5, 9), [7, 9, 5, 255]);
         assert_eq!(at(17, 15), [7, 15, 17, 255]);
+    }
+
+    #[test]
+    fn a_pointer_picture_is_read_within_its_room_only() {
+        // 2×2 BGRA with 4 bytes of padding per row.
+        let bytes = [
+            1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 0, 9, 10, 11, 12, 13, 14, 15, 16,
+        ];
+        let (w, h, rgba) = pointer_picture(VideoFormat::BGRA, (2, 2), 12, &bytes).unwrap();
+        assert_eq!((w, h), (2, 2));
+        assert_eq!(&rgba[..8], &[3, 2, 1, 4, 7, 6, 5, 8]);
+        assert_eq!(&rgba[8..], &[11, 10, 9, 12, 15, 14, 13, 16]);
+        // Claims beyond the bytes, or out of bounds, are not read.
+        assert!(pointer_picture(VideoFormat::BGRA, (2, 3), 12, &bytes).is_none());
+        assert!(pointer_picture(VideoFormat::BGRA, (300, 2), 1200, &bytes).is_none());
+        assert!(pointer_picture(VideoFormat::BGRA, (2, 2), -12, &bytes).is_none());
+        assert!(pointer_picture(VideoFormat::NV12, (2, 2), 12, &bytes).is_none());
+        // A bitmap header and data found through offsets the compositor wrote.
+        let mut room = vec![0u8; 40];
+        room.extend_from_slice(&VideoFormat::BGRA.as_raw().to_ne_bytes());
+        for v in [2u32, 2, 12, 20] {
+            room.extend_from_slice(&v.to_ne_bytes());
+        }
+        room.extend_from_slice(&bytes);
+        assert_eq!(pointer_bitmap(&room, 40).unwrap().2, rgba);
+        assert!(
+            pointer_bitmap(&room, 41).is_none(),
+            "misread header → bad sizes"
+        );
+        assert!(pointer_bitmap(&room, 10_000).is_none());
+        room[56] = 200; // data offset past the end
+        assert!(pointer_bitmap(&room, 40).is_none());
     }
 
     #[test]

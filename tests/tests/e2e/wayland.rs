@@ -51,7 +51,14 @@ fn wait_for_dialog(desktop: &GnomeDesktop) -> Screenshot {
 fn share_on(desktop: &GnomeDesktop, rv: &Rendezvous, code: &str) -> Peer {
     let mut sharer = Peer::spawn_command(
         "sharer",
-        desktop.tandem(),
+        {
+            let mut c = desktop.tandem();
+            c.env(
+                "RUST_LOG",
+                "warn,tandem::capture=trace,tandem::input=trace,tandem::session=debug",
+            );
+            c
+        },
         &["share", "--json", "--rendezvous", &rv.url, code],
     );
     sharer.wait_for("consent_requested", T);
@@ -252,6 +259,20 @@ fn the_helper_clicks_and_types_on_gnome_through_the_remote_desktop_portal() {
         ],
         "only the clicks after the grant, where the helper pointed"
     );
+    // The pointer travels as its own layer (PipeWire's cursor metadata), picture and
+    // position, where the helper put it.
+    let shape = helper.wait_for("cursor_shape", T);
+    let (sw, sh) = (
+        shape["width"].as_u64().unwrap_or(0),
+        shape["height"].as_u64().unwrap_or(0),
+    );
+    assert!(sw > 0 && sh > 0 && sw <= 256 && sh <= 256, "{shape}");
+    let at = helper
+        .wait_until(T, |v| {
+            v["event"] == "cursor" && v["x"] == 640 && v["y"] == 360
+        })
+        .unwrap_or_else(|| panic!("pointer at (640, 360) not seen: {}", helper.history()));
+    assert_eq!(at["visible"], true);
 
     // Physical keys: Q and the key right of L (evdev 16 and 39, +8 as Wayland sends them).
     recorder.clear();
