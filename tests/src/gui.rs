@@ -317,6 +317,10 @@ impl Screenshot {
         Self { width, height, rgb }
     }
 
+    pub fn from_bgra_frame(frame: &tandem::media::frame::BgraFrame) -> Self {
+        Self::from_bgra(frame.width, frame.height, frame.stride, &frame.data)
+    }
+
     /// As a BGRA frame (to save or compare like a captured one).
     pub fn into_bgra(self) -> tandem::media::frame::BgraFrame {
         let mut frame = tandem::media::frame::BgraFrame::new(self.width, self.height);

@@ -187,7 +187,6 @@ async fn serve(
             _ = &mut close_rx => break,
             op = ops.recv(), if input => match (op, &opened) {
                 (Some(op), Opened::Remote(proxy, session)) => {
-                    tracing::trace!(?op, "input through the portal");
                     if let Err(e) = play(proxy, session, &streams, op).await {
                         tracing::warn!("input through the portal: {e}");
                     }

@@ -87,7 +87,7 @@ pub async fn run_sharer(
         endpoint,
         connection,
         ice,
-        pending_chat,
+        mut pending_chat,
         path,
     } = match establish(Role::Sharer, &config, signaling, &mut commands, &events).await? {
         Outcome::Ready(established) => *established,
@@ -97,7 +97,41 @@ pub async fn run_sharer(
     // Consent was given and the path is up: only now does the video pipeline exist. It
     // starts while the helper's control stream is still being accepted.
     let pipeline = Arc::new(PipelineControl::default());
-    let opened = spawn_pipeline(config.video.clone(), pipeline.clone()).await;
+    // Opening the screen can wait on the desktop's own dialog (Wayland) for as long as the
+    // person takes: meanwhile End, and the helper leaving, still end the session.
+    let opening = spawn_pipeline(config.video.clone(), pipeline.clone());
+    tokio::pin!(opening);
+    let opened = loop {
+        tokio::select! {
+            opened = &mut opening => break opened,
+            cmd = commands.recv() => match cmd {
+                Some(Command::Chat(text)) => pending_chat.push(text),
+                Some(Command::End) | None => {
+                    pipeline.stop.store(true, Ordering::Relaxed);
+                    if let Ok(Ok((send, recv))) =
+                        tokio::time::timeout(Duration::from_secs(1), connection.accept_bi()).await
+                    {
+                        let mut control = ControlChannel::new(send, recv, connection.clone());
+                        close_gracefully(&connection, &mut control, EndReason::SharerEnded)
+                            .await;
+                    } else {
+                        connection.close(0u32.into(), b"end");
+                    }
+                    return finish(&events, EndReason::SharerEnded, 0);
+                }
+                // Nothing else means anything before the screen is shown.
+                Some(_) => {}
+            },
+            closed = connection.closed() => {
+                pipeline.stop.store(true, Ordering::Relaxed);
+                let reason = match closed {
+                    quinn::ConnectionError::ApplicationClosed(_) => EndReason::HelperEnded,
+                    _ => EndReason::PeerLost,
+                };
+                return finish(&events, reason, 0);
+            }
+        }
+    };
     let (send, recv) = tokio::time::timeout(Duration::from_secs(10), connection.accept_bi())
         .await
         .map_err(|_| SessionError::Timeout("waiting for the helper's control stream"))?

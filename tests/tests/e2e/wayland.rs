@@ -30,17 +30,22 @@ fn save(frame: &BgraFrame, name: &str) -> Screenshot {
     shot
 }
 
-/// Waits until the portal's dialog is on the screen (the dark grey of its title, where
-/// mutter's background is blue, the recorder's window blank and the known picture's
-/// blocks coloured) and returns a picture of it.
+/// Whether the portal's dialog is on `shot` (the dark grey of its title, where mutter's
+/// background is blue, the recorder's window blank and the known picture's blocks
+/// coloured).
+fn dialog_shown(desktop: &GnomeDesktop, shot: &Screenshot) -> bool {
+    let title = |(r, g, b): (u8, u8, u8)| {
+        r < 100 && r.abs_diff(g) < 16 && g.abs_diff(b) < 16 && r.abs_diff(b) < 16
+    };
+    shot.count_near((desktop.width / 2, desktop.height / 2 - 128), 60, title) > 50
+}
+
+/// Waits until the portal's dialog is on the screen and returns a picture of it.
 fn wait_for_dialog(desktop: &GnomeDesktop) -> Screenshot {
     let deadline = std::time::Instant::now() + T;
     loop {
         let shot = save(&desktop.screenshot(), "1-portal-dialog.png");
-        let title = |(r, g, b): (u8, u8, u8)| {
-            r < 100 && r.abs_diff(g) < 16 && g.abs_diff(b) < 16 && r.abs_diff(b) < 16
-        };
-        if shot.count_near((desktop.width / 2, desktop.height / 2 - 128), 60, title) > 50 {
+        if dialog_shown(desktop, &shot) {
             return shot;
         }
         assert!(std::time::Instant::now() < deadline, "no portal dialog");
@@ -48,17 +53,22 @@ fn wait_for_dialog(desktop: &GnomeDesktop) -> Screenshot {
     }
 }
 
+/// Waits until the dialog is gone from the screen, as the person would before using it.
+fn wait_for_dialog_gone(desktop: &GnomeDesktop) {
+    let deadline = std::time::Instant::now() + T;
+    while dialog_shown(desktop, &Screenshot::from_bgra_frame(&desktop.screenshot())) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the portal dialog stays"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 fn share_on(desktop: &GnomeDesktop, rv: &Rendezvous, code: &str) -> Peer {
     let mut sharer = Peer::spawn_command(
         "sharer",
-        {
-            let mut c = desktop.tandem();
-            c.env(
-                "RUST_LOG",
-                "warn,tandem::capture=trace,tandem::input=trace,tandem::session=debug",
-            );
-            c
-        },
+        desktop.tandem(),
         &["share", "--json", "--rendezvous", &rv.url, code],
     );
     sharer.wait_for("consent_requested", T);
@@ -225,14 +235,22 @@ fn the_helper_clicks_and_types_on_gnome_through_the_remote_desktop_portal() {
     desktop.press_keys(&SHARE_WITH_INPUT);
     helper.wait_for("monitors", T);
     helper.wait_for("frame_received", T);
+    wait_for_dialog_gone(&desktop);
     // The dialog's keys are not the helper's.
     recorder.clear();
 
     // Nothing lands before the person grants control.
     helper.type_line("/click 300 200");
     take_control(&mut helper, &mut sharer);
-    helper.type_line("/click 200 100");
-    helper.type_line("/click 640 360 right");
+    // Each click where the pointer already is, as a person's hand would: the helper sees
+    // the pointer arrive (the compositor's own report), then clicks.
+    for (x, y, button) in [(200, 100, ""), (640, 360, " right")] {
+        helper.type_line(&format!("/move {x} {y}"));
+        helper
+            .wait_until(T, |v| v["event"] == "cursor" && v["x"] == x && v["y"] == y)
+            .unwrap_or_else(|| panic!("pointer at ({x}, {y}) not seen: {}", helper.history()));
+        helper.type_line(&format!("/click {x} {y}{button}"));
+    }
     recorder.wait_until(T, "two clicks", |e| {
         e.iter().filter(|v| v["event"] == "button").count() >= 4
     });
@@ -259,20 +277,17 @@ fn the_helper_clicks_and_types_on_gnome_through_the_remote_desktop_portal() {
         ],
         "only the clicks after the grant, where the helper pointed"
     );
-    // The pointer travels as its own layer (PipeWire's cursor metadata), picture and
-    // position, where the helper put it.
-    let shape = helper.wait_for("cursor_shape", T);
+    // The pointer travels as its own layer (PipeWire's cursor metadata): its position was
+    // seen above, and its picture.
+    let shape = match helper.find("cursor_shape") {
+        Some(shape) => shape.clone(),
+        None => helper.wait_for("cursor_shape", T),
+    };
     let (sw, sh) = (
         shape["width"].as_u64().unwrap_or(0),
         shape["height"].as_u64().unwrap_or(0),
     );
     assert!(sw > 0 && sh > 0 && sw <= 256 && sh <= 256, "{shape}");
-    let at = helper
-        .wait_until(T, |v| {
-            v["event"] == "cursor" && v["x"] == 640 && v["y"] == 360
-        })
-        .unwrap_or_else(|| panic!("pointer at (640, 360) not seen: {}", helper.history()));
-    assert_eq!(at["visible"], true);
 
     // Physical keys: Q and the key right of L (evdev 16 and 39, +8 as Wayland sends them).
     recorder.clear();
@@ -312,4 +327,28 @@ fn the_helper_clicks_and_types_on_gnome_through_the_remote_desktop_portal() {
         "input after the revoke: {:?}",
         recorder.events()
     );
+}
+
+#[test]
+fn either_side_can_end_while_the_desktop_dialog_is_up() {
+    let desktop = GnomeDesktop::start(1280, 720);
+    let rv = Rendezvous::start(&[]);
+    // The sharer ends: both are told at once, and the dialog goes with the app.
+    let (mut helper, code) = helper_with_code(&rv.url);
+    let mut sharer = share_on(&desktop, &rv, &code);
+    wait_for_dialog(&desktop);
+    sharer.type_line("/end");
+    assert_eq!(sharer.wait_for("ended", T)["reason"], "sharer_ended");
+    assert!(sharer.wait_exit(T).success());
+    assert_eq!(helper.wait_for("ended", T)["reason"], "sharer_ended");
+    wait_for_dialog_gone(&desktop);
+
+    // The helper ends: the sharer is told while the person is still looking at the dialog.
+    let (mut helper, code) = helper_with_code(&rv.url);
+    let mut sharer = share_on(&desktop, &rv, &code);
+    wait_for_dialog(&desktop);
+    helper.type_line("/end");
+    assert_eq!(sharer.wait_for("ended", T)["reason"], "helper_ended");
+    assert!(sharer.wait_exit(T).success());
+    wait_for_dialog_gone(&desktop);
 }
