@@ -36,8 +36,6 @@ use crate::input::translate::{InjectOp, ScrollAxis};
 use crate::input::PointerButton;
 use crate::media::frame::BgraFrame;
 
-/// How long the person has to answer the portal's dialog.
-const ANSWER_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long the first picture may take once the stream is granted.
 const FIRST_FRAME_TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest picture accepted from the compositor (a 8K monitor).
@@ -135,13 +133,15 @@ impl PortalSession {
                 runtime.block_on(serve(granted_tx, close_rx));
             })
             .map_err(|e| CaptureError::Failed(e.to_string()))?;
+        // As long as the person takes to answer: the session does not wait on this (End
+        // and the helper leaving are handled meanwhile), and the thread ends with the answer.
+        let granted = granted_rx.recv().map_err(|_| {
+            CaptureError::Failed("the screen-sharing portal's thread stopped".into())
+        })??;
         let session = Self {
             close: Some(close_tx),
             thread: Some(thread),
         };
-        let granted = granted_rx.recv_timeout(ANSWER_TIMEOUT).map_err(|_| {
-            CaptureError::Failed("the screen-sharing portal never answered".into())
-        })??;
         Ok((session, granted))
     }
 }
