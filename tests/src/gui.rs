@@ -276,6 +276,17 @@ fn wm_class(conn: &impl x11rb::connection::Connection, window: u32) -> Option<St
         .map(str::to_string)
 }
 
+/// Peak signal-to-noise ratio of two pictures with the same layout, in dB.
+pub fn psnr(a: &[u8], b: &[u8]) -> f64 {
+    let mse = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (f64::from(*x) - f64::from(*y)).powi(2))
+        .sum::<f64>()
+        / a.len() as f64;
+    10.0 * (255.0f64.powi(2) / mse.max(1e-9)).log10()
+}
+
 /// The whole screen 0 of `display` as RGB rows.
 pub struct Screenshot {
     pub width: u32,
@@ -319,6 +330,32 @@ impl Screenshot {
 
     pub fn from_bgra_frame(frame: &tandem::media::frame::BgraFrame) -> Self {
         Self::from_bgra(frame.width, frame.height, frame.stride, &frame.data)
+    }
+
+    /// A PNG written by [`Self::save_png`] or by the helper's `--save-frame` (RGB or RGBA).
+    pub fn load_png(path: &std::path::Path) -> Self {
+        let decoder = png::Decoder::new(std::io::BufReader::new(
+            std::fs::File::open(path).expect("png file"),
+        ));
+        let mut reader = decoder.read_info().expect("png header");
+        let mut buf = vec![0; reader.output_buffer_size().expect("size")];
+        let info = reader.next_frame(&mut buf).expect("png data");
+        let channels = info.color_type.samples();
+        let rgb = buf[..info.buffer_size()]
+            .chunks_exact(channels)
+            .flat_map(|p| [p[0], p[1], p[2]])
+            .collect();
+        Self {
+            width: info.width,
+            height: info.height,
+            rgb,
+        }
+    }
+
+    /// Peak signal-to-noise ratio against a picture of the same size, in dB.
+    pub fn psnr(&self, other: &Self) -> f64 {
+        assert_eq!((self.width, self.height), (other.width, other.height));
+        psnr(&self.rgb, &other.rgb)
     }
 
     /// As a BGRA frame (to save or compare like a captured one).

@@ -246,20 +246,18 @@ async fn open_session() -> Result<(Opened<'static>, Granted, bool), CaptureError
                 return Err(portal_error(e));
             }
         };
-        if let Some(token) = response.restore_token() {
-            *lock(&RESTORE_TOKEN) = Some(token.to_string());
-        }
-        let streams = response.streams().to_vec();
-        if streams.is_empty() {
-            let _ = session.close().await;
-            return Err(CaptureError::NoScreen);
-        }
-        let granted = Granted {
-            streams,
-            remote: fd,
+        return match granted(
+            response.restore_token(),
+            response.streams(),
+            fd,
             cursor_metadata,
+        ) {
+            Ok(granted) => Ok((Opened::Cast(session), granted, false)),
+            Err(e) => {
+                let _ = session.close().await;
+                Err(e)
+            }
         };
-        return Ok((Opened::Cast(session), granted, false));
     };
     let session = remote.create_session().await.map_err(portal_error)?;
     // Restore tokens for remote desktop sessions came with version 2 of the portal.
@@ -299,25 +297,40 @@ async fn open_session() -> Result<(Opened<'static>, Granted, bool), CaptureError
             return Err(portal_error(e));
         }
     };
-    if let Some(token) = response.restore_token() {
+    let streams = response.streams().unwrap_or_default();
+    match granted(response.restore_token(), streams, fd, cursor_metadata) {
+        // The person may have turned "Allow remote interaction" off in the dialog.
+        Ok(granted) => Ok((
+            Opened::Remote(remote, session),
+            granted,
+            response.devices().contains(wanted),
+        )),
+        Err(e) => {
+            let _ = session.close().await;
+            Err(e)
+        }
+    }
+}
+
+/// What the portal's answer grants, the same for a cast and a remote desktop session: the
+/// restore token kept for this run, the streams (at least one), the PipeWire connection.
+fn granted(
+    token: Option<&str>,
+    streams: &[Stream],
+    remote: OwnedFd,
+    cursor_metadata: bool,
+) -> Result<Granted, CaptureError> {
+    if let Some(token) = token {
         *lock(&RESTORE_TOKEN) = Some(token.to_string());
     }
-    let streams = response
-        .streams()
-        .map(<[Stream]>::to_vec)
-        .unwrap_or_default();
     if streams.is_empty() {
-        let _ = session.close().await;
         return Err(CaptureError::NoScreen);
     }
-    // The person may have turned "Allow remote interaction" off in the dialog.
-    let input = response.devices().contains(wanted);
-    let granted = Granted {
-        streams,
-        remote: fd,
+    Ok(Granted {
+        streams: streams.to_vec(),
+        remote,
         cursor_metadata,
-    };
-    Ok((Opened::Remote(remote, session), granted, input))
+    })
 }
 
 /// Linux input event codes of the pointer's buttons (`BTN_LEFT` …).
@@ -439,6 +452,31 @@ struct Shared {
 }
 
 impl Shared {
+    /// Waits until the stream's first picture is there (returned locked), or says why not.
+    fn first_picture(&self, timeout: Duration) -> Result<MutexGuard<'_, Latest>, CaptureError> {
+        let deadline = Instant::now() + timeout;
+        let mut latest = lock(&self.latest);
+        loop {
+            if let Some(why) = &latest.ended {
+                return Err(CaptureError::Failed(why.clone()));
+            }
+            if latest.frame.is_some() {
+                return Ok(latest);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(CaptureError::Failed(
+                    "the screen stream sent no picture".into(),
+                ));
+            }
+            latest = self
+                .arrived
+                .wait_timeout(latest, left)
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0;
+        }
+    }
+
     fn end(&self, why: String) {
         let mut latest = lock(&self.latest);
         latest.ended.get_or_insert(why);
@@ -851,25 +889,11 @@ pub fn grab_node(
 ) -> Result<BgraFrame, CaptureError> {
     let shared = Arc::<Shared>::default();
     let _stream = PipewireStream::start(remote, node, false, Arc::clone(&shared))?;
-    let deadline = Instant::now() + timeout;
-    let mut latest = lock(&shared.latest);
-    loop {
-        if let Some(why) = &latest.ended {
-            return Err(CaptureError::Failed(why.clone()));
-        }
-        if let Some(frame) = latest.frame.take() {
-            return Ok(frame);
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(CaptureError::Failed("the stream sent no picture".into()));
-        }
-        latest = shared
-            .arrived
-            .wait_timeout(latest, left)
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .0;
-    }
+    let mut latest = shared.first_picture(timeout)?;
+    latest
+        .frame
+        .take()
+        .ok_or_else(|| CaptureError::Failed("the stream sent no picture".into()))
 }
 
 /// The desktop through the ScreenCast portal. Dropping it ends the stream and the portal
@@ -946,30 +970,15 @@ impl PortalSource {
             Arc::clone(&self.shared),
         )?);
         self.current = index;
-        let deadline = Instant::now() + FIRST_FRAME_TIMEOUT;
-        let mut latest = lock(&self.shared.latest);
-        loop {
-            if let Some(why) = &latest.ended {
-                return Err(CaptureError::Failed(why.clone()));
-            }
-            if let Some(frame) = &latest.frame {
-                let info = &mut self.infos[index];
-                (info.width, info.height) = (frame.width, frame.height);
-                return Ok(());
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(CaptureError::Failed(
-                    "the screen stream sent no picture".into(),
-                ));
-            }
-            latest = self
-                .shared
-                .arrived
-                .wait_timeout(latest, left)
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .0;
+        let size = {
+            let latest = self.shared.first_picture(FIRST_FRAME_TIMEOUT)?;
+            latest.frame.as_ref().map(|f| (f.width, f.height))
+        };
+        if let Some(size) = size {
+            let info = &mut self.infos[index];
+            (info.width, info.height) = size;
         }
+        Ok(())
     }
 }
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 use tandem::capture::x11::X11Capture;
 use tandem::capture::ScreenSource;
 use tandem::media::frame::BgraFrame;
+use tandem_tests::gui::psnr;
 use tandem_tests::xvfb::{known_picture, known_pixel, Painter, Xvfb};
 use tandem_tests::{helper_with_code, Peer, Rendezvous};
 
@@ -72,16 +73,6 @@ fn two_x_screens_are_two_monitors_and_capture_shows_what_is_drawn() {
     }
     capture.capture(&mut frame).expect("capture");
     assert_eq!(&frame.data[mid..mid + 3], &[10, 200, 10]);
-}
-
-fn psnr(a: &[u8], b: &[u8]) -> f64 {
-    let mse = a
-        .iter()
-        .zip(b)
-        .map(|(x, y)| (f64::from(*x) - f64::from(*y)).powi(2))
-        .sum::<f64>()
-        / a.len() as f64;
-    10.0 * (255.0f64.powi(2) / mse.max(1e-9)).log10()
 }
 
 fn load_png(path: &std::path::Path) -> (u32, u32, Vec<u8>) {

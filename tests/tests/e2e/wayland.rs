@@ -76,38 +76,6 @@ fn share_on(desktop: &GnomeDesktop, rv: &Rendezvous, code: &str) -> Peer {
     sharer
 }
 
-fn psnr(a: &Screenshot, b: &Screenshot) -> f64 {
-    assert_eq!((a.width, a.height), (b.width, b.height));
-    let mut total = 0f64;
-    let (mut n, mut x, mut y) = (0f64, 0, 0);
-    while y < a.height {
-        let (p, q) = (a.pixel(x, y), b.pixel(x, y));
-        for (u, v) in [(p.0, q.0), (p.1, q.1), (p.2, q.2)] {
-            total += (f64::from(u) - f64::from(v)).powi(2);
-            n += 1.0;
-        }
-        x += 1;
-        if x == a.width {
-            (x, y) = (0, y + 1);
-        }
-    }
-    10.0 * (255.0f64.powi(2) / (total / n).max(1e-9)).log10()
-}
-
-fn load_png(path: &std::path::Path) -> Screenshot {
-    let decoder = png::Decoder::new(std::io::BufReader::new(
-        std::fs::File::open(path).expect("saved frame"),
-    ));
-    let mut reader = decoder.read_info().expect("png header");
-    let mut buf = vec![0; reader.output_buffer_size().expect("size")];
-    let info = reader.next_frame(&mut buf).expect("png data");
-    let bgra: Vec<u8> = buf[..info.buffer_size()]
-        .chunks_exact(4)
-        .flat_map(|p| [p[2], p[1], p[0], 255])
-        .collect();
-    Screenshot::from_bgra(info.width, info.height, info.width * 4, &bgra)
-}
-
 #[test]
 fn a_gnome_wayland_screen_reaches_the_helper_through_the_portal_and_pipewire() {
     let (w, h) = (1280, 720);
@@ -161,14 +129,14 @@ fn a_gnome_wayland_screen_reaches_the_helper_through_the_portal_and_pipewire() {
 
     let screen = save(&desktop.screenshot(), "2-desktop.png");
     // The compositor shows the picture as it is…
-    let shown = psnr(&known, &screen);
+    let shown = known.psnr(&screen);
     assert!(
         shown > 40.0,
         "the window shows the picture: PSNR {shown:.1} dB"
     );
     // …and the helper gets it.
-    let got = load_png(&out);
-    let quality = psnr(&known, &got);
+    let got = Screenshot::load_png(&out);
+    let quality = known.psnr(&got);
     eprintln!("PSNR of the Wayland screen on the helper: {quality:.1} dB");
     assert!(quality > 30.0, "PSNR {quality:.1} dB");
     for (fx, fy, rgb) in [
