@@ -23,16 +23,19 @@ build_pkgs=(pkg-config g++ nasm libxkbcommon-dev
 # WirePlumber and the real portals (xdg-desktop-portal + its GNOME backend) on a private
 # D-Bus bus (dbus-daemon); they run as an unprivileged user (below) when the suite is root.
 # Their Wayland-native window is a small GTK 4 script (python3-gi, gir1.2-gtk-4.0).
+# The wlroots sharer's tests run sway headless (software rendering, no GPU); grim is
+# their view of its screen.
 test_pkgs=(xvfb x11-xkb-utils xcompmgr coturn nftables iproute2 procps redis-server
   mutter gnome-settings-daemon-common pipewire wireplumber dbus-daemon
-  xdg-desktop-portal xdg-desktop-portal-gnome python3-gi gir1.2-gtk-4.0)
+  xdg-desktop-portal xdg-desktop-portal-gnome python3-gi gir1.2-gtk-4.0 sway grim)
 # Node.js + npm run the OpenID provider (npm's oidc-provider) of the sign-in tests; a
 # Node.js that is already there (e.g. NodeSource's, which bundles npm) is used as it is.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   test_pkgs+=(nodejs npm)
 fi
 # ffmpeg (libx264, x11grab) is the reference in tandem-bench; not needed by the tests.
-bench_pkgs=(ffmpeg)
+# Xwayland draws the latency scenes on sway (`tandem-bench latency --wayland`).
+bench_pkgs=(ffmpeg xwayland)
 
 pkgs=("${build_pkgs[@]}")
 case "$want" in

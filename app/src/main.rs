@@ -178,6 +178,8 @@ enum CaptureBackend {
     Xcap,
     /// Wayland: the ScreenCast portal and PipeWire.
     Portal,
+    /// Wayland on wlroots (sway…): the compositor's screencopy protocol.
+    Wlr,
 }
 
 fn parse_size(s: &str) -> Result<(u32, u32), String> {
@@ -202,6 +204,9 @@ impl VideoArgs {
                 monitor: self.monitor,
             },
             (None, CaptureBackend::Portal) => SourceSpec::Portal {
+                monitor: self.monitor,
+            },
+            (None, CaptureBackend::Wlr) => SourceSpec::Wlr {
                 monitor: self.monitor,
             },
             (None, CaptureBackend::Auto) => {
@@ -508,11 +513,15 @@ fn screens(display: Option<&str>, json: bool) -> anyhow::Result<i32> {
         use tandem::capture::{x11, ScreenSource};
         // On Wayland the portal's streams are what can be shared (asking the person, as
         // a session would); X11 windows would be XWayland's only.
-        let portal;
+        let wayland: Box<dyn ScreenSource>;
         let x11_capture;
         let (monitors, windows) = if display.is_none() && tandem::capture::wayland_session() {
-            portal = tandem::capture::portal::PortalSource::open()?;
-            (portal.monitors(), Vec::new())
+            wayland = if tandem::capture::wlr::screencopy_available() {
+                Box::new(tandem::capture::wlr::WlrSource::open()?)
+            } else {
+                Box::new(tandem::capture::portal::PortalSource::open()?)
+            };
+            (wayland.monitors(), Vec::new())
         } else {
             x11_capture = x11::X11Capture::open(display)?;
             (x11_capture.monitors(), x11::list_windows(display)?)

@@ -8,6 +8,7 @@ pub mod netns;
 pub mod oidc;
 pub mod redis;
 pub mod scenes;
+pub mod sway;
 pub mod tempdir;
 pub mod turn;
 pub mod wayland;

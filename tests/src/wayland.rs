@@ -29,20 +29,90 @@ const MUTTER_RD: &str = "org.gnome.Mutter.RemoteDesktop";
 const MUTTER_SC: &str = "org.gnome.Mutter.ScreenCast";
 
 pub struct GnomeDesktop {
-    dir: Dir,
-    children: Vec<(&'static str, Child)>,
+    session: Session,
     bus: zbus::blocking::Connection,
     keyboard: OwnedObjectPath,
     pub width: u32,
     pub height: u32,
 }
 
-fn as_root() -> bool {
+/// A headless Wayland desktop of the tests' own: how to run programs in its session.
+pub trait WaylandDesktop {
+    /// Its `XDG_RUNTIME_DIR` (a private directory, removed with the desktop).
+    fn runtime_dir(&self) -> &Path;
+
+    /// `program` in this desktop's session, as its user.
+    fn command(&self, program: &dyn AsRef<std::ffi::OsStr>) -> Command;
+
+    /// `tandem` in this desktop's session, as its user: a copy in the session's directory,
+    /// since that user may not reach the build's (a clone under /root).
+    fn tandem(&self) -> Command {
+        let copy = self.runtime_dir().join("tandem");
+        if !copy.exists() {
+            std::fs::copy(crate::bin("tandem"), &copy).expect("copy tandem");
+            if as_root() {
+                let _ = Command::new("chown").arg(DESKTOP_USER).arg(&copy).status();
+            }
+        }
+        self.command(&copy)
+    }
+
+    fn input_recorder(&self) -> InputRecorder {
+        self.input_recorder_showing(None)
+    }
+
+    /// The recorder's window showing `picture` (a PNG of the monitor's size) 1:1.
+    fn input_recorder_showing(&self, picture: Option<&Path>) -> InputRecorder {
+        let script = self.runtime_dir().join("input-recorder.py");
+        std::fs::write(&script, include_str!("../wayland/input-recorder.py")).expect("script");
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let mut child = self
+            .command(&"/usr/bin/python3")
+            .arg(&script)
+            .args(picture)
+            .env("GSK_RENDERER", "cairo")
+            .env("GDK_BACKEND", "wayland")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("input recorder");
+        let stdout = child.stdout.take().expect("stdout");
+        let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = std::sync::Arc::clone(&events);
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Ok(v) = serde_json::from_str(&line) {
+                    sink.lock().expect("events").push(v);
+                }
+            }
+        });
+        let recorder = InputRecorder { child, events };
+        recorder.wait_until(Duration::from_secs(30), "the recorder's window", |e| {
+            e.iter().any(|v| v["event"] == "ready")
+        });
+        recorder
+    }
+}
+
+impl WaylandDesktop for GnomeDesktop {
+    fn runtime_dir(&self) -> &Path {
+        self.session.path()
+    }
+
+    fn command(&self, program: &dyn AsRef<std::ffi::OsStr>) -> Command {
+        self.session.command(program)
+    }
+}
+
+pub(crate) fn as_root() -> bool {
     // SAFETY: getuid has no preconditions.
     unsafe { libc::getuid() == 0 }
 }
 
-fn wait_for(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
+pub(crate) fn wait_for(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     while !ready() {
         assert!(Instant::now() < deadline, "{what} did not start");
@@ -50,15 +120,24 @@ fn wait_for(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
     }
 }
 
-impl GnomeDesktop {
-    pub fn start(width: u32, height: u32) -> Self {
-        let dir = Dir::new("tandem-gnome");
-        let path = dir.path().to_path_buf();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+/// The processes of one desktop session, as its user, in a private runtime directory;
+/// stopped (last started first) on drop.
+pub(crate) struct Session {
+    dir: Dir,
+    desktop: &'static str,
+    wayland: String,
+    children: Vec<(&'static str, Child)>,
+}
+
+impl Session {
+    pub fn new(desktop: &'static str, wayland: &str) -> Self {
+        let dir = Dir::new(&format!("tandem-{}", desktop.to_lowercase()));
+        let path = dir.path();
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700)).expect("chmod");
         if as_root() {
             let status = Command::new("chown")
                 .arg(DESKTOP_USER)
-                .arg(&path)
+                .arg(path)
                 .status()
                 .expect("chown");
             assert!(
@@ -66,7 +145,59 @@ impl GnomeDesktop {
                 "no user {DESKTOP_USER}: run scripts/setup-deps.sh test"
             );
         }
-        // Anyone may connect: the test process (root) and the desktop's user.
+        Self {
+            dir,
+            desktop,
+            wayland: wayland.to_string(),
+            children: Vec::new(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The process id of the child started under this name.
+    pub fn pid(&self, name: &str) -> Option<u32> {
+        self.children
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, c)| c.id())
+    }
+
+    pub fn set_wayland(&mut self, name: &str) {
+        self.wayland = name.to_string();
+    }
+
+    pub fn command(&self, program: &dyn AsRef<std::ffi::OsStr>) -> Command {
+        desktop_command(self.dir.path(), self.desktop, &self.wayland, program)
+    }
+
+    pub fn spawn(
+        &mut self,
+        name: &'static str,
+        program: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) {
+        let mut cmd = self.command(&program);
+        cmd.args(args)
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if std::env::var_os("TANDEM_TEST_DESKTOP_LOGS").is_some() {
+            cmd.stderr(Stdio::inherit());
+        }
+        self.children.push((
+            name,
+            cmd.spawn().unwrap_or_else(|e| panic!("{program}: {e}")),
+        ));
+    }
+
+    /// A session D-Bus that anyone may use: the test process (root) and the desktop's user.
+    pub fn start_bus(&mut self) -> zbus::blocking::Connection {
+        let path = self.path().to_path_buf();
         let bus_config = path.join("bus.conf");
         std::fs::write(
             &bus_config,
@@ -92,23 +223,7 @@ impl GnomeDesktop {
         .expect("bus config");
         std::fs::set_permissions(&bus_config, std::fs::Permissions::from_mode(0o644))
             .expect("chmod");
-        let mut children = Vec::new();
-        let mut spawn = |name: &'static str, program: &str, args: &[&str], env: &[(&str, &str)]| {
-            let mut cmd = desktop_command(&path, program);
-            cmd.args(args)
-                .envs(env.iter().copied())
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null());
-            if std::env::var_os("TANDEM_TEST_DESKTOP_LOGS").is_some() {
-                cmd.stderr(Stdio::inherit());
-            }
-            children.push((
-                name,
-                cmd.spawn().unwrap_or_else(|e| panic!("{program}: {e}")),
-            ));
-        };
-        spawn(
+        self.spawn(
             "dbus",
             "dbus-daemon",
             &[
@@ -121,6 +236,49 @@ impl GnomeDesktop {
         wait_for("D-Bus", Duration::from_secs(20), || {
             path.join("bus").exists()
         });
+        let address = format!("unix:path={}/bus", path.display());
+        zbus::blocking::connection::Builder::address(address.as_str())
+            .and_then(|b| b.build())
+            .expect("connect to the desktop's bus")
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        // A desktop process that died during the test is worth knowing about.
+        for (name, child) in self.children.iter_mut() {
+            if let Ok(Some(status)) = child.try_wait() {
+                eprintln!("the desktop's {name} had exited: {status}");
+            }
+        }
+        // Last started first (the portal before the compositor, the bus last): nothing
+        // restarts what was stopped.
+        for (_, child) in self.children.iter_mut().rev() {
+            // SAFETY: kill on a child we started; an exited child's pid is not reused
+            // before we wait on it.
+            unsafe {
+                libc::kill(child.id() as i32, libc::SIGTERM);
+            }
+        }
+        for (_, child) in self.children.iter_mut().rev() {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl GnomeDesktop {
+    pub fn start(width: u32, height: u32) -> Self {
+        let mut session = Session::new("GNOME", WAYLAND_NAME);
+        let path = session.path().to_path_buf();
+        let bus = session.start_bus();
+        let mut spawn = |name, program, args: &[&str], env: &[(&str, &str)]| {
+            session.spawn(name, program, args, env)
+        };
         spawn("pipewire", "pipewire", &[], &[]);
         wait_for("PipeWire", Duration::from_secs(20), || {
             path.join("pipewire-0").exists()
@@ -141,10 +299,6 @@ impl GnomeDesktop {
             ],
             &[],
         );
-        let address = format!("unix:path={}/bus", path.display());
-        let bus = zbus::blocking::connection::Builder::address(address.as_str())
-            .and_then(|b| b.build())
-            .expect("connect to the desktop's bus");
         let dbus = zbus::blocking::fdo::DBusProxy::new(&bus).expect("bus proxy");
         let owned = |name: &str| {
             zbus::names::BusName::try_from(name)
@@ -171,35 +325,12 @@ impl GnomeDesktop {
         });
         let keyboard = remote_desktop_session(&bus);
         Self {
-            dir,
-            children,
+            session,
             bus,
             keyboard,
             width,
             height,
         }
-    }
-
-    pub fn runtime_dir(&self) -> &Path {
-        self.dir.path()
-    }
-
-    /// `program` in this desktop's session, as its user.
-    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
-        desktop_command(self.dir.path(), program)
-    }
-
-    /// `tandem` in this desktop's session, as its user: a copy in the session's directory,
-    /// since that user may not reach the build's (a clone under /root).
-    pub fn tandem(&self) -> Command {
-        let copy = self.dir.path().join("tandem");
-        if !copy.exists() {
-            std::fs::copy(crate::bin("tandem"), &copy).expect("copy tandem");
-            if as_root() {
-                let _ = Command::new("chown").arg(DESKTOP_USER).arg(&copy).status();
-            }
-        }
-        self.command(copy)
     }
 
     /// Presses and releases the keys with these X keysyms, one after the other, as the
@@ -274,7 +405,7 @@ impl GnomeDesktop {
             .body()
             .deserialize()
             .expect("node id");
-        let socket = UnixStream::connect(self.dir.path().join("pipewire-0")).expect("PipeWire");
+        let socket = UnixStream::connect(self.session.path().join("pipewire-0")).expect("PipeWire");
         let frame =
             tandem::capture::portal::grab_node(Some(socket.into()), node, Duration::from_secs(20))
                 .expect("a picture of the screen");
@@ -313,7 +444,14 @@ fn remote_desktop_session(bus: &zbus::blocking::Connection) -> OwnedObjectPath {
     session
 }
 
-fn desktop_command(dir: &Path, program: impl AsRef<std::ffi::OsStr>) -> Command {
+/// `program` as the desktop's user, in a session of its own: `desktop` names the desktop
+/// (`XDG_CURRENT_DESKTOP`), `wayland` the compositor's socket in `dir`.
+pub(crate) fn desktop_command(
+    dir: &Path,
+    desktop: &str,
+    wayland: &str,
+    program: impl AsRef<std::ffi::OsStr>,
+) -> Command {
     let mut cmd = if as_root() {
         let mut cmd = Command::new("/usr/sbin/runuser");
         cmd.args(["-u", DESKTOP_USER, "--"]).arg(program);
@@ -329,34 +467,13 @@ fn desktop_command(dir: &Path, program: impl AsRef<std::ffi::OsStr>) -> Command 
         .env("XDG_CONFIG_HOME", dir.join("config"))
         .env("XDG_DATA_HOME", dir.join("data"))
         .env("XDG_CACHE_HOME", dir.join("cache"))
-        .env("XDG_CURRENT_DESKTOP", "GNOME")
+        .env("XDG_CURRENT_DESKTOP", desktop)
         .env("XDG_SESSION_TYPE", "wayland")
-        .env("WAYLAND_DISPLAY", WAYLAND_NAME)
+        .env("WAYLAND_DISPLAY", wayland)
         .env("DBUS_SESSION_BUS_ADDRESS", bus)
         .env("LANG", "C.UTF-8")
         .current_dir(dir);
     cmd
-}
-
-impl Drop for GnomeDesktop {
-    fn drop(&mut self) {
-        // The portal first, the bus last: nothing restarts what was stopped.
-        for (_, child) in self.children.iter_mut().rev() {
-            // SAFETY: kill on a child we started; an exited child's pid is not reused
-            // before we wait on it.
-            unsafe {
-                libc::kill(child.id() as i32, libc::SIGTERM);
-            }
-        }
-        for (_, child) in self.children.iter_mut().rev() {
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
 }
 
 /// The Wayland-native window that records the input it receives
@@ -364,47 +481,6 @@ impl Drop for GnomeDesktop {
 pub struct InputRecorder {
     child: Child,
     events: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
-}
-
-impl GnomeDesktop {
-    pub fn input_recorder(&self) -> InputRecorder {
-        self.input_recorder_showing(None)
-    }
-
-    /// The recorder's window showing `picture` (a PNG of the monitor's size) 1:1.
-    pub fn input_recorder_showing(&self, picture: Option<&Path>) -> InputRecorder {
-        let script = self.dir.path().join("input-recorder.py");
-        std::fs::write(&script, include_str!("../wayland/input-recorder.py")).expect("script");
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-        let mut child = self
-            .command("/usr/bin/python3")
-            .arg(&script)
-            .args(picture)
-            .env("GSK_RENDERER", "cairo")
-            .env("GDK_BACKEND", "wayland")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("input recorder");
-        let stdout = child.stdout.take().expect("stdout");
-        let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let sink = std::sync::Arc::clone(&events);
-        std::thread::spawn(move || {
-            use std::io::BufRead;
-            for line in std::io::BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if let Ok(v) = serde_json::from_str(&line) {
-                    sink.lock().expect("events").push(v);
-                }
-            }
-        });
-        let recorder = InputRecorder { child, events };
-        recorder.wait_until(Duration::from_secs(30), "the recorder's window", |e| {
-            e.iter().any(|v| v["event"] == "ready")
-        });
-        recorder
-    }
 }
 
 impl InputRecorder {

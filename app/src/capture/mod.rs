@@ -5,6 +5,8 @@
 #[cfg(target_os = "linux")]
 pub mod portal;
 #[cfg(target_os = "linux")]
+pub mod wlr;
+#[cfg(target_os = "linux")]
 pub mod x11;
 pub mod xcap_source;
 
@@ -57,6 +59,12 @@ pub trait ScreenSource {
     fn select(&mut self, id: u32) -> Result<(), CaptureError>;
     /// Captures the current monitor into `out`, resizing it when the monitor's size changed.
     fn capture(&mut self, out: &mut BgraFrame) -> Result<(), CaptureError>;
+    /// True once after monitors were plugged in, removed or changed; [`Self::monitors`] and
+    /// [`Self::current`] then tell the new set (the shown one gone: the first one left).
+    fn monitors_changed(&mut self) -> bool {
+        false
+    }
+
     /// `Some(false)` when the source knows for sure that nothing was drawn since the last
     /// capture (then capturing can be skipped entirely); `None` when it cannot tell.
     fn changed(&mut self) -> Option<bool> {
@@ -105,6 +113,9 @@ pub enum SourceSpec {
     /// A Wayland desktop through the ScreenCast portal and PipeWire (the person allows it
     /// in the desktop's own dialog).
     Portal { monitor: Option<u32> },
+    /// A wlroots compositor (sway…) through its screencopy protocol; input through its
+    /// virtual pointer and keyboard.
+    Wlr { monitor: Option<u32> },
 }
 
 /// Whether this is a Wayland session. Its `$DISPLAY`, if any, is XWayland, which holds only
@@ -125,22 +136,34 @@ fn wayland_in(env: &dyn Fn(&str) -> Option<String>) -> bool {
 
 impl SourceSpec {
     /// The sharer's own screen: X11 when the desktop is an X display (the fast backend),
-    /// else the platform's capture API. A display named explicitly is always X11.
+    /// on Wayland the compositor's own protocol where it is wlroots and the portal
+    /// elsewhere, else the platform's capture API. A display named explicitly is always X11.
     pub fn this_desktop(display: Option<String>, monitor: Option<u32>) -> Self {
-        Self::this_desktop_in(display, monitor, &env_var)
+        #[cfg(target_os = "linux")]
+        let wlroots = wlr::screencopy_available;
+        #[cfg(not(target_os = "linux"))]
+        let wlroots = || false;
+        Self::this_desktop_in(display, monitor, &env_var, &wlroots)
     }
 
     fn this_desktop_in(
         display: Option<String>,
         monitor: Option<u32>,
         env: &dyn Fn(&str) -> Option<String>,
+        wlroots: &dyn Fn() -> bool,
     ) -> Self {
         let x11_desktop = cfg!(target_os = "linux")
             && (display.is_some() || (env("DISPLAY").is_some() && !wayland_in(env)));
         if x11_desktop {
             Self::X11 { display, monitor }
         } else if cfg!(target_os = "linux") && wayland_in(env) {
-            Self::Portal { monitor }
+            // wlroots: no dialog to pass and no PipeWire hop, and its input needs the
+            // compositor's protocols anyway (see `wlr`).
+            if wlroots() {
+                Self::Wlr { monitor }
+            } else {
+                Self::Portal { monitor }
+            }
         } else {
             Self::Xcap { monitor }
         }
@@ -172,6 +195,16 @@ pub fn open(spec: &SourceSpec) -> Result<Box<dyn ScreenSource>, CaptureError> {
         }
         #[cfg(not(target_os = "linux"))]
         SourceSpec::Portal { .. } => Err(CaptureError::Unsupported),
+        #[cfg(target_os = "linux")]
+        SourceSpec::Wlr { monitor } => {
+            let mut source = wlr::WlrSource::open()?;
+            if let Some(id) = monitor {
+                source.select(*id)?;
+            }
+            Ok(Box::new(source))
+        }
+        #[cfg(not(target_os = "linux"))]
+        SourceSpec::Wlr { .. } => Err(CaptureError::Unsupported),
         SourceSpec::Xcap { monitor } => {
             let mut source = xcap_source::XcapSource::open()?;
             if let Some(id) = monitor {
@@ -248,12 +281,14 @@ mod tests {
     }
 
     #[test]
-    fn an_x_desktop_is_captured_through_x11_and_a_wayland_one_through_the_portal() {
+    fn an_x_desktop_is_captured_through_x11_and_a_wayland_one_through_the_portal_or_wlroots() {
         let x11 = |m| SourceSpec::X11 {
             display: None,
             monitor: m,
         };
-        let pick = |vars: &[(&str, &str)]| SourceSpec::this_desktop_in(None, Some(1), &env(vars));
+        let pick = |vars: &[(&str, &str)]| {
+            SourceSpec::this_desktop_in(None, Some(1), &env(vars), &|| false)
+        };
         assert_eq!(pick(&[("DISPLAY", ":0")]), x11(Some(1)));
         assert_eq!(
             pick(&[("DISPLAY", ":0"), ("XDG_SESSION_TYPE", "x11")]),
@@ -270,12 +305,23 @@ mod tests {
             portal
         );
         assert_eq!(pick(&[("WAYLAND_DISPLAY", "wayland-0")]), portal);
+        // A wlroots compositor (sway) is captured through its own protocol.
+        assert_eq!(
+            SourceSpec::this_desktop_in(
+                None,
+                Some(1),
+                &env(&[("WAYLAND_DISPLAY", "wayland-1")]),
+                &|| true
+            ),
+            SourceSpec::Wlr { monitor: Some(1) }
+        );
         // A display asked for by name is X11 whatever the session.
         assert_eq!(
             SourceSpec::this_desktop_in(
                 Some(":5".into()),
                 None,
-                &env(&[("WAYLAND_DISPLAY", "wayland-0")])
+                &env(&[("WAYLAND_DISPLAY", "wayland-0")]),
+                &|| true
             ),
             SourceSpec::X11 {
                 display: Some(":5".into()),

@@ -33,7 +33,6 @@ use super::{
 };
 use crate::input::inject::{InjectError, Injector};
 use crate::input::translate::{InjectOp, ScrollAxis};
-use crate::input::PointerButton;
 use crate::media::frame::BgraFrame;
 
 /// How long the first picture may take once the stream is granted.
@@ -333,17 +332,6 @@ fn granted(
     })
 }
 
-/// Linux input event codes of the pointer's buttons (`BTN_LEFT` …).
-fn button_code(button: PointerButton) -> i32 {
-    match button {
-        PointerButton::Left => 0x110,
-        PointerButton::Right => 0x111,
-        PointerButton::Middle => 0x112,
-        PointerButton::Back => 0x113,
-        PointerButton::Forward => 0x114,
-    }
-}
-
 /// One input operation through the RemoteDesktop portal. Pointer positions are relative to
 /// the stream they fall in; keys are evdev codes (X keycodes less 8): physical keys, so the
 /// sharer's own layout applies.
@@ -382,7 +370,11 @@ async fn play(
         }
         InjectOp::Button { button, down } => {
             remote
-                .notify_pointer_button(session, button_code(button), state(down))
+                .notify_pointer_button(
+                    session,
+                    crate::input::evdev_button(button) as i32,
+                    state(down),
+                )
                 .await
         }
         InjectOp::Scroll { axis, notches } => {

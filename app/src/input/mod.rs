@@ -12,8 +12,21 @@ pub mod gate;
 pub mod inject;
 pub mod translate;
 pub mod view;
+#[cfg(target_os = "linux")]
+pub mod wlr;
 
 pub use tandem_proto::input::{
     DeclineReason, InputEvent, Modifiers, PointerButton, INPUT_STREAM_KIND, MAX_INPUT_LEN,
     MAX_WHEEL_NOTCHES,
 };
+
+/// The Linux input code of a pointer button (`BTN_LEFT`…), as Wayland protocols want it.
+pub fn evdev_button(button: PointerButton) -> u32 {
+    match button {
+        PointerButton::Left => 0x110,
+        PointerButton::Right => 0x111,
+        PointerButton::Middle => 0x112,
+        PointerButton::Back => 0x113,
+        PointerButton::Forward => 0x114,
+    }
+}

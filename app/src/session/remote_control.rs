@@ -14,14 +14,22 @@ use crate::input::translate::InputTranslator;
 use crate::input::{InputEvent, INPUT_STREAM_KIND, MAX_INPUT_LEN};
 use crate::protocol::{read_message_max, FramingError};
 
+#[derive(Debug, Clone, Copy)]
+enum WaylandInput {
+    /// The RemoteDesktop portal session the screen came from.
+    Portal,
+    /// A wlroots compositor's virtual pointer and keyboard.
+    Wlroots,
+}
+
 pub(super) struct RemoteControl {
     gate: ControlGate,
     translator: InputTranslator,
     injector: Option<InjectorThread>,
     /// Where input goes: the display being shared.
     display: Option<String>,
-    /// Input goes through the Wayland portal session instead.
-    portal: bool,
+    /// Where input goes when not to an X display.
+    wayland: Option<WaylandInput>,
     shown: Option<MonitorInfo>,
     /// Input events dropped because control was not granted (a hostile or confused helper).
     refused: u64,
@@ -46,10 +54,19 @@ impl RemoteControl {
             SourceSpec::Portal { .. } => (crate::capture::portal::remote_input_available(), None),
             #[cfg(not(target_os = "linux"))]
             SourceSpec::Portal { .. } => (false, None),
+            // wlroots: the compositor's virtual pointer and keyboard.
+            #[cfg(target_os = "linux")]
+            SourceSpec::Wlr { .. } => (crate::input::wlr::available(), None),
+            #[cfg(not(target_os = "linux"))]
+            SourceSpec::Wlr { .. } => (false, None),
             SourceSpec::TestPattern { .. } => (false, None),
         };
         Self {
-            portal: matches!(source, SourceSpec::Portal { .. }),
+            wayland: match source {
+                SourceSpec::Portal { .. } => Some(WaylandInput::Portal),
+                SourceSpec::Wlr { .. } => Some(WaylandInput::Wlroots),
+                _ => None,
+            },
             gate: ControlGate::new(controllable),
             translator: InputTranslator::default(),
             injector: None,
@@ -74,14 +91,18 @@ impl RemoteControl {
             && self.gate.state() == crate::input::gate::ControlState::Requested
         {
             let display = self.display.clone();
-            let opened = if self.portal {
+            let opened = match self.wayland {
                 #[cfg(target_os = "linux")]
-                let opened = InjectorThread::spawn(crate::capture::portal::PortalInjector::open);
+                Some(WaylandInput::Portal) => {
+                    InjectorThread::spawn(crate::capture::portal::PortalInjector::open)
+                }
+                #[cfg(target_os = "linux")]
+                Some(WaylandInput::Wlroots) => {
+                    InjectorThread::spawn(crate::input::wlr::WlrInjector::open)
+                }
                 #[cfg(not(target_os = "linux"))]
-                let opened = Err(InjectError::Stopped);
-                opened
-            } else {
-                InjectorThread::spawn(move || DesktopInjector::open(display.as_deref()))
+                Some(_) => Err(InjectError::Stopped),
+                None => InjectorThread::spawn(move || DesktopInjector::open(display.as_deref())),
             };
             match opened {
                 Ok(thread) => self.injector = Some(thread),

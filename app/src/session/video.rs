@@ -203,6 +203,13 @@ fn run_pipeline(
         if Instant::now() < next_allowed {
             continue;
         }
+        if source.monitors_changed() {
+            damage.reset();
+            control.force_keyframe.store(true, Ordering::Relaxed);
+            if !announce(source, tx) {
+                break;
+            }
+        }
         let wanted = control
             .select_monitor
             .swap(NO_MONITOR_REQUEST, Ordering::Relaxed);

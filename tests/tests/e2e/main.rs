@@ -15,5 +15,6 @@ mod security;
 mod session;
 mod shutdown;
 mod sign_in;
+mod sway;
 mod tls_reload;
 mod wayland;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tandem::media::frame::BgraFrame;
 use tandem_tests::gui::Screenshot;
-use tandem_tests::wayland::GnomeDesktop;
+use tandem_tests::wayland::{GnomeDesktop, WaylandDesktop};
 use tandem_tests::xvfb::known_picture;
 use tandem_tests::{helper_with_code, Peer, Rendezvous};
 

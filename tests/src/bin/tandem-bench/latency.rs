@@ -4,6 +4,10 @@
 //! captures the display for real (MIT-SHM), encodes and sends over QUIC on loopback; the
 //! helper's frame sink reads the counter back from each decoded picture. Latency is from the
 //! moment the X server had the frame drawn to the moment the helper had it decoded.
+//!
+//! With `--wayland`, the same scenes then run on sway (headless, software rendering): the
+//! same X client draws through sway's Xwayland, and the sharer captures the compositor's
+//! output through wlr-screencopy — the Wayland path beside the X11 one, in one run.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -64,10 +68,24 @@ pub fn percentile(v: &mut [f64], q: f64) -> f64 {
     v[((v.len() - 1) as f64 * q).round() as usize]
 }
 
-pub async fn run(seconds: u64, fps: u32, width: u32, height: u32) -> anyhow::Result<()> {
+/// The desktop a table is measured on.
+struct Target {
+    source: SourceSpec,
+    /// Where the scene's X client draws.
+    display: String,
+    /// The desktop's own processes, whose CPU time is reported.
+    desktop_pids: Vec<u32>,
+}
+
+pub async fn run(
+    seconds: u64,
+    fps: u32,
+    width: u32,
+    height: u32,
+    wayland: bool,
+) -> anyhow::Result<()> {
     let xvfb = Xvfb::start(&[(width, height)]);
     let display = xvfb.display.clone();
-    let xvfb_pid = xvfb.pid();
 
     capture_reference(&display, width, height)?;
 
@@ -77,8 +95,86 @@ pub async fn run(seconds: u64, fps: u32, width: u32, height: u32) -> anyhow::Res
 
     println!();
     println!("Screen → helper, {width}×{height}, 30 Hz animation, sharer capped at {fps} fps, loopback, {seconds} s per scene (first 2 s not counted).");
+    let x11 = Target {
+        source: SourceSpec::X11 {
+            display: Some(display.clone()),
+            monitor: None,
+        },
+        display,
+        desktop_pids: vec![xvfb.pid()],
+    };
+    scenes(
+        &url,
+        &x11,
+        (seconds, fps),
+        width,
+        height,
+        "X11 (Xvfb, MIT-SHM)",
+        "Xvfb",
+    )
+    .await?;
+    drop(xvfb);
+    if wayland {
+        let sway = tandem_tests::sway::SwayDesktop::start_with(width, height, true);
+        // The sharer (this process) reaches the compositor by its socket's full path.
+        std::env::set_var("WAYLAND_DISPLAY", sway.socket());
+        let display = sway.x_display.clone().context("sway started no Xwayland")?;
+        wlr_capture_reference(width, height)?;
+        let mut desktop_pids = vec![sway.pid()];
+        desktop_pids.extend(process_ids("Xwayland"));
+        let target = Target {
+            source: SourceSpec::Wlr { monitor: None },
+            display,
+            desktop_pids,
+        };
+        scenes(
+            &url,
+            &target,
+            (seconds, fps),
+            width,
+            height,
+            "Wayland (sway headless, pixman; wlr-screencopy)",
+            "sway + Xwayland",
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Processes whose command is `name`.
+fn process_ids(name: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok())
+                .filter(|pid| {
+                    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                        .is_ok_and(|c| c.trim() == name)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn desktop_cpu(pids: &[u32]) -> f64 {
+    pids.iter()
+        .filter_map(|pid| cpu_seconds(&format!("/proc/{pid}/stat")))
+        .sum()
+}
+
+async fn scenes(
+    url: &str,
+    target: &Target,
+    (seconds, fps): (u64, u32),
+    width: u32,
+    height: u32,
+    title: &str,
+    desktop: &str,
+) -> anyhow::Result<()> {
     println!();
-    println!("| scene | latency p50 | p95 | frames/s shown | kbit/s | picture coded at (most frames) | sharer pipeline CPU (% of a core) | Xvfb CPU (% of a core, incl. drawing) |");
+    println!("{title}:");
+    println!();
+    println!("| scene | latency p50 | p95 | frames/s shown | kbit/s | picture coded at (most frames) | sharer pipeline CPU (% of a core) | {desktop} CPU (% of a core, incl. drawing) |");
     println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for (kind, stamp_every_frame, label) in [
         (SceneKind::Idle, false, "idle desktop"),
@@ -97,16 +193,14 @@ pub async fn run(seconds: u64, fps: u32, width: u32, height: u32) -> anyhow::Res
                 stamp_every_frame,
                 label,
             },
-            &url,
-            &display,
-            xvfb_pid,
+            url,
+            target,
             (seconds, fps),
             width,
             height,
         )
         .await?;
     }
-    drop(xvfb);
     Ok(())
 }
 
@@ -119,8 +213,7 @@ struct SceneSpec {
 async fn scene_run(
     spec: SceneSpec,
     url: &str,
-    display: &str,
-    xvfb_pid: u32,
+    target: &Target,
     (seconds, fps): (u64, u32),
     width: u32,
     height: u32,
@@ -138,7 +231,7 @@ async fn scene_run(
     let painter = {
         let observed = observed.clone();
         let stop = stop.clone();
-        let display = display.to_string();
+        let display = target.display.clone();
         std::thread::spawn(move || {
             let painter = Painter::open(&display, 0);
             let mut scene = Scene::new(kind, width, height);
@@ -185,10 +278,7 @@ async fn scene_run(
     let base = SessionConfig {
         rendezvous: url.to_string(),
         video: VideoConfig {
-            source: SourceSpec::X11 {
-                display: Some(display.to_string()),
-                monitor: None,
-            },
+            source: target.source.clone(),
             fps,
             ..VideoConfig::default()
         },
@@ -227,7 +317,7 @@ async fn scene_run(
             let pipeline = thread_stat("tandem-capture")
                 .and_then(|p| cpu_seconds(&p))
                 .unwrap_or(0.0);
-            let x = cpu_seconds(&format!("/proc/{xvfb_pid}/stat")).unwrap_or(0.0);
+            let x = desktop_cpu(&target.desktop_pids);
             cpu_start = Some((pipeline, x, Instant::now()));
         }
         tokio::select! {
@@ -248,7 +338,7 @@ async fn scene_run(
         .and_then(|p| cpu_seconds(&p))
         .unwrap_or(pipe0)
         - pipe0;
-    let xvfb_cpu = cpu_seconds(&format!("/proc/{xvfb_pid}/stat")).unwrap_or(x0) - x0;
+    let xvfb_cpu = desktop_cpu(&target.desktop_pids) - x0;
     measuring.store(false, Ordering::Relaxed);
     stop.store(true, Ordering::Relaxed);
     let _ = painter.join();
@@ -325,6 +415,29 @@ fn capture_reference(display: &str, width: u32, height: u32) -> anyhow::Result<(
     let ffmpeg_ms = (children_cpu_seconds() - before) * 1e3 / f64::from(n);
     println!("Capture of one {width}×{height} frame: ours (MIT-SHM, persistent connection) {ours:.2} ms median wall time; ffmpeg x11grab {ffmpeg_ms:.2} ms CPU per frame (its process, incl. start-up); ratio {:.2}.", ours / ffmpeg_ms.max(1e-6));
     Ok(())
+}
+
+/// One full picture asked of the compositor and copied (what a change costs the sharer).
+fn wlr_capture_reference(width: u32, height: u32) -> anyhow::Result<()> {
+    let mut capture = tandem::capture::wlr::WlrSource::open()?;
+    let mut frame = BgraFrame::new(width, height);
+    let mut times = Vec::new();
+    let cpu_before = thread_cpu_seconds();
+    for _ in 0..60 {
+        let t = Instant::now();
+        capture.capture(&mut frame)?;
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    let cpu_ms = (thread_cpu_seconds() - cpu_before) * 1e3 / 60.0;
+    println!("Capture of one {width}×{height} frame through wlr-screencopy (SHM): {:.2} ms median wall time (the compositor renders the copy), {cpu_ms:.2} ms of the sharer's CPU.", percentile(&mut times, 0.5));
+    Ok(())
+}
+
+fn thread_cpu_seconds() -> f64 {
+    // SAFETY: clock_gettime only writes the struct we pass.
+    let mut t: libc::timespec = unsafe { std::mem::zeroed() };
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+    t.tv_sec as f64 + t.tv_nsec as f64 / 1e9
 }
 
 fn children_cpu_seconds() -> f64 {

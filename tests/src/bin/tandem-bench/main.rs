@@ -51,6 +51,9 @@ enum What {
         width: u32,
         #[arg(long, default_value_t = 1080)]
         height: u32,
+        /// Then the same scenes on sway (Wayland, wlr-screencopy) in the same run.
+        #[arg(long)]
+        wayland: bool,
     },
     /// Input latency: helper command → X event on the sharer's display, against local XTest.
     Input {
@@ -162,7 +165,8 @@ async fn main() -> anyhow::Result<()> {
             fps,
             width,
             height,
-        } => latency::run(seconds, fps, width, height).await,
+            wayland,
+        } => latency::run(seconds, fps, width, height, wayland).await,
         What::Input { samples } => input::run(samples).await,
         What::TurnGuard { packets } => turn_guard::run(packets),
         What::Mailbox {
