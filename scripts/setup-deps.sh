@@ -34,8 +34,9 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   test_pkgs+=(nodejs npm)
 fi
 # ffmpeg (libx264, x11grab) is the reference in tandem-bench; not needed by the tests.
-# Xwayland draws the latency scenes on sway (`tandem-bench latency --wayland`).
-bench_pkgs=(ffmpeg xwayland)
+# Xwayland draws the latency scenes on sway (`tandem-bench latency --wayland`), and xhost
+# lets the benchmark (root) draw there.
+bench_pkgs=(ffmpeg xwayland x11-xserver-utils)
 
 pkgs=("${build_pkgs[@]}")
 case "$want" in

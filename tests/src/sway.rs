@@ -105,6 +105,17 @@ impl SwayDesktop {
                 x_display.is_some()
             });
         }
+        if let (Some(display), true) = (&x_display, crate::wayland::as_root()) {
+            // Xwayland lets in its own user only; the tests' X clients run as root.
+            let allowed = session
+                .command(&"xhost")
+                .env("DISPLAY", display)
+                .arg("+SI:localuser:root")
+                .stdout(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(allowed, "xhost (x11-xserver-utils) could not let root in");
+        }
         let desktop = Self {
             socket: dir.join(&socket),
             session,

@@ -115,12 +115,16 @@ pub async fn run(
     .await?;
     drop(xvfb);
     if wayland {
-        let sway = tandem_tests::sway::SwayDesktop::start_with(width, height, true);
+        // Its start talks blocking D-Bus: off the runtime's own blocking rules.
+        let sway = tokio::task::block_in_place(|| {
+            tandem_tests::sway::SwayDesktop::start_with(width, height, true)
+        });
         // The sharer (this process) reaches the compositor by its socket's full path.
         std::env::set_var("WAYLAND_DISPLAY", sway.socket());
         let display = sway.x_display.clone().context("sway started no Xwayland")?;
         wlr_capture_reference(width, height)?;
-        let mut desktop_pids = vec![sway.pid()];
+        // (The compositor itself, not the runuser that started it as the desktop's user.)
+        let mut desktop_pids = process_ids("sway");
         desktop_pids.extend(process_ids("Xwayland"));
         let target = Target {
             source: SourceSpec::Wlr { monitor: None },
