@@ -32,8 +32,6 @@ use crate::media::frame::BgraFrame;
 const MAX_SIDE: u32 = 16_384;
 /// How long a picture asked for at once may take (the compositor renders at its own pace).
 const CAPTURE_TIMEOUT: Duration = Duration::from_secs(2);
-/// A copy-with-damage unanswered this long means nothing was drawn (three frames at 60 Hz).
-const STILL_AFTER: Duration = Duration::from_millis(50);
 
 /// Whether the Wayland compositor at `$WAYLAND_DISPLAY` offers wlr-screencopy.
 pub fn screencopy_available() -> bool {
@@ -343,7 +341,6 @@ struct InFlight {
     frame: zwlr_screencopy_frame_v1::ZwlrScreencopyFrameV1,
     with_damage: bool,
     copy_sent: bool,
-    asked: Instant,
 }
 
 /// The screen of a wlroots compositor.
@@ -436,7 +433,6 @@ impl WlrSource {
             frame,
             with_damage,
             copy_sent: false,
-            asked: Instant::now(),
         });
         Ok(())
     }
@@ -660,17 +656,11 @@ impl ScreenSource for WlrSource {
             return None;
         }
         self.pump(Instant::now()).ok()?;
-        if self.fresh {
-            return Some(true);
-        }
-        // Sure only once the compositor has had a few frames to answer: what a client drew
-        // just now reaches the output at the compositor's next frame (and an X client's
-        // through Xwayland's a frame later). Unsure, the caller captures and compares.
-        let waited = self
-            .in_flight
-            .as_ref()
-            .is_some_and(|f| f.with_damage && f.asked.elapsed() >= STILL_AFTER);
-        waited.then_some(false)
+        // Never "still" for sure: what a client drew just now reaches the output only at
+        // the compositor's next frame (an X client's through Xwayland a frame later), and a
+        // wrong "still" during motion would send a full-quality refinement of a moving
+        // picture. Unsure, the caller captures and compares, which costs one copy.
+        self.fresh.then_some(true)
     }
 
     fn wait_for_change(&mut self, timeout: Duration) -> Option<bool> {
