@@ -32,6 +32,10 @@ use crate::media::frame::BgraFrame;
 const MAX_SIDE: u32 = 16_384;
 /// How long a picture asked for at once may take (the compositor renders at its own pace).
 const CAPTURE_TIMEOUT: Duration = Duration::from_secs(2);
+/// After every monitor refused a copy (all blanked), how long before asking again.
+const REST: Duration = Duration::from_secs(1);
+/// More pixels than any monitor has (8K is 33 M): a buffer beyond it is refused.
+const MAX_PIXELS: u64 = 64 << 20;
 
 /// Whether the Wayland compositor at `$WAYLAND_DISPLAY` offers wlr-screencopy.
 pub fn screencopy_available() -> bool {
@@ -88,7 +92,9 @@ impl OutputEntry {
             height: u32::try_from(h).unwrap_or(0),
             width_mm: u32::try_from(self.width_mm).unwrap_or(0),
             primary,
-            scale_percent: u32::try_from(self.scale.max(1)).unwrap_or(1) * 100,
+            scale_percent: u32::try_from(self.scale.max(1))
+                .unwrap_or(1)
+                .saturating_mul(100),
         }
     }
 }
@@ -132,6 +138,7 @@ impl ShmLayout {
         );
         let sane = (1..=MAX_SIDE).contains(&width)
             && (1..=MAX_SIDE).contains(&height)
+            && u64::from(width) * u64::from(height) <= MAX_PIXELS
             && stride >= width * 4
             && stride <= width * 4 + 4096;
         (usable && sane).then_some(Self {
@@ -360,6 +367,8 @@ pub struct WlrSource {
     refusals: usize,
     /// The shown monitor changed without being asked (the one shown could not be copied).
     moved: bool,
+    /// Every monitor refused a copy: none is asked for until then.
+    resting_until: Option<Instant>,
 }
 
 impl WlrSource {
@@ -389,6 +398,7 @@ impl WlrSource {
             fresh_y_invert: false,
             refusals: 0,
             moved: false,
+            resting_until: None,
         })
     }
 
@@ -417,11 +427,18 @@ impl WlrSource {
         let output = match self.wl.output(id) {
             Some(o) => o.clone(),
             None => {
-                // The shown monitor was unplugged: show the first one left.
-                self.monitors = self.wl.state.monitors();
+                // The shown monitor was unplugged: show the first one left (and say so).
+                let left = self.wl.state.monitors();
+                let first = left.first().ok_or(CaptureError::NoScreen)?;
+                let output = self
+                    .wl
+                    .output(first.id)
+                    .ok_or(CaptureError::NoScreen)?
+                    .clone();
+                self.monitors = left;
                 self.current = 0;
-                let id = self.monitors.first().ok_or(CaptureError::NoScreen)?.id;
-                self.wl.output(id).ok_or(CaptureError::NoScreen)?.clone()
+                self.moved = true;
+                output
             }
         };
         let generation = self.wl.state.frame.generation;
@@ -445,7 +462,9 @@ impl WlrSource {
         };
         let state = &self.wl.state.frame;
         if state.failed {
-            self.in_flight = None;
+            if let Some(f) = self.in_flight.take() {
+                f.frame.destroy();
+            }
             let id = self.monitors[self.current].id;
             if self.wl.output(id).is_none() {
                 // Unplugged while copying: the next request moves to another monitor.
@@ -507,11 +526,28 @@ impl WlrSource {
         self.cancel();
         self.refusals += 1;
         if self.refusals > self.monitors.len() {
-            return Err("the compositor could not copy the screen".into());
+            // None can be copied (every screen blanked): the last picture stays, and the
+            // compositor is asked again after a rest, not in a tight loop.
+            self.refusals = 0;
+            self.resting_until = Some(Instant::now() + REST);
+            return Ok(());
         }
-        self.current = (self.current + 1) % self.monitors.len();
-        self.moved = true;
+        let next = (self.current + 1) % self.monitors.len();
+        self.moved |= next != self.current;
+        self.current = next;
         Ok(())
+    }
+
+    /// Whether the compositor is being left alone after refusing every monitor.
+    fn resting(&mut self) -> bool {
+        match self.resting_until {
+            Some(until) if Instant::now() < until => true,
+            Some(_) => {
+                self.resting_until = None;
+                false
+            }
+            None => false,
+        }
     }
 
     /// Handles what the compositor sends until a picture is ready or `deadline` passes.
@@ -526,6 +562,9 @@ impl WlrSource {
                 return Ok(true);
             }
             if self.in_flight.is_none() {
+                if self.resting() {
+                    return Ok(false);
+                }
                 // Failed on an unplugged monitor: ask again on the one now shown.
                 self.start(false)?;
                 continue;
@@ -605,6 +644,10 @@ impl ScreenSource for WlrSource {
 
     fn capture(&mut self, out: &mut BgraFrame) -> Result<(), CaptureError> {
         while !self.fresh {
+            if self.resting() {
+                // Nothing can be copied: the last picture stands.
+                return Ok(());
+            }
             // A picture is wanted now: one waiting for damage may never come.
             if self.in_flight.as_ref().is_none_or(|f| f.with_damage) {
                 self.start(false)?;
@@ -666,6 +709,10 @@ impl ScreenSource for WlrSource {
     fn wait_for_change(&mut self, timeout: Duration) -> Option<bool> {
         if self.fresh {
             return Some(true);
+        }
+        if let Some(until) = self.resting_until.filter(|_| self.resting()) {
+            std::thread::sleep(until.saturating_duration_since(Instant::now()).min(timeout));
+            return Some(false);
         }
         if self.in_flight.is_none() && self.start(true).is_err() {
             return None;
@@ -872,6 +919,7 @@ mod tests {
         assert!(ShmLayout::checked(argb, 1920, 1080, 7676).is_none());
         assert!(ShmLayout::checked(argb, 16, 16, 1 << 30).is_none());
         assert!(ShmLayout::checked(argb, MAX_SIDE + 1, 16, (MAX_SIDE + 1) * 4).is_none());
+        assert!(ShmLayout::checked(argb, MAX_SIDE, MAX_SIDE, MAX_SIDE * 4).is_none());
         assert!(ShmLayout::checked(argb, 0, 16, 0).is_none());
     }
 }

@@ -79,7 +79,7 @@ impl Injector for DesktopInjector {
     fn inject(&mut self, op: &InjectOp) -> Result<(), InjectError> {
         let failed = |e: enigo::InputError| InjectError::Inject(e.to_string());
         match *op {
-            InjectOp::MoveTo { screen, x, y } => {
+            InjectOp::MoveTo { screen, x, y, .. } => {
                 #[cfg(target_os = "linux")]
                 if let Some(switcher) = self.screens.as_mut() {
                     if switcher.move_to(screen, x, y)? {
@@ -338,7 +338,12 @@ mod tests {
         let played = Arc::new(Mutex::new(Vec::new()));
         let sink = played.clone();
         let thread = InjectorThread::spawn(move || Ok(Recorder(sink))).expect("spawn");
-        let mv = |x| InjectOp::MoveTo { screen: 0, x, y: 0 };
+        let mv = |x| InjectOp::MoveTo {
+            screen: 0,
+            monitor: 0,
+            x,
+            y: 0,
+        };
         let key = |down| InjectOp::Key { keycode: 38, down };
         thread
             .send(vec![mv(1), mv(2), mv(3), key(true), mv(4), key(false)])

@@ -18,9 +18,12 @@ pub enum ScrollAxis {
 /// One operation for the [`super::inject::Injector`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InjectOp {
-    /// Absolute position on X screen `screen` (0 elsewhere), in that screen's pixels.
+    /// Absolute position on X screen `screen` (0 elsewhere), in that screen's pixels: the
+    /// shown monitor's origin plus a pixel inside it. `monitor` says which monitor that is
+    /// (on Wayland with scaled monitors, origins are logical and pixel ranges may overlap).
     MoveTo {
         screen: u32,
+        monitor: u32,
         x: i32,
         y: i32,
     },
@@ -112,6 +115,7 @@ impl InputTranslator {
                 let y = (*y).min(shown.height.saturating_sub(1)) as i32;
                 out.push(InjectOp::MoveTo {
                     screen: shown.screen,
+                    monitor: shown.id,
                     x: shown.x + x,
                     y: shown.y + y,
                 });
@@ -240,6 +244,7 @@ mod tests {
             run(&mut t, mv(1, 10, 20)),
             Ok(vec![InjectOp::MoveTo {
                 screen: 0,
+                monitor: 1,
                 x: 1930,
                 y: 120
             }])
@@ -248,6 +253,7 @@ mod tests {
             run(&mut t, mv(1, 99_999, 99_999)),
             Ok(vec![InjectOp::MoveTo {
                 screen: 0,
+                monitor: 1,
                 x: 1920 + 1279,
                 y: 100 + 719
             }])

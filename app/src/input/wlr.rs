@@ -161,14 +161,18 @@ impl WlrInjector {
         Some(self.pointer_on(id))
     }
 
-    fn move_to(&mut self, x: i32, y: i32) {
-        let inside = |m: &&MonitorInfo| {
-            x >= m.x && y >= m.y && x < m.x + m.width as i32 && y < m.y + m.height as i32
-        };
+    /// `(x, y)`: the monitor's origin plus a pixel in it (see [`InjectOp::MoveTo`]).
+    fn move_to(&mut self, monitor: u32, x: i32, y: i32) {
+        if self.wl.state.outputs_changed {
+            // Plugged or unplugged since: ids are the source's (both list in the
+            // registry's order).
+            self.wl.state.outputs_changed = false;
+            self.monitors = self.wl.state.monitors();
+        }
         let Some(m) = self
             .monitors
             .iter()
-            .find(inside)
+            .find(|m| m.id == monitor)
             .or(self.monitors.first())
             .cloned()
         else {
@@ -182,8 +186,8 @@ impl WlrInjector {
         } else {
             ((m.x, m.y), (m.width, m.height))
         };
-        let px = u32::try_from(x - origin.0).unwrap_or(0);
-        let py = u32::try_from(y - origin.1).unwrap_or(0);
+        let px = u32::try_from(x.saturating_sub(origin.0)).unwrap_or(0);
+        let py = u32::try_from(y.saturating_sub(origin.1)).unwrap_or(0);
         self.last_monitor = Some(m.id);
         let pointer = self.pointer_on(m.id);
         pointer.motion_absolute(time, px, py, extent.0.max(1), extent.1.max(1));
@@ -278,7 +282,7 @@ fn sharers_keymap(sent: Option<(std::os::fd::OwnedFd, u32)>) -> Result<xkb::Keym
 impl Injector for WlrInjector {
     fn inject(&mut self, op: &InjectOp) -> Result<(), InjectError> {
         match *op {
-            InjectOp::MoveTo { x, y, .. } => self.move_to(x, y),
+            InjectOp::MoveTo { monitor, x, y, .. } => self.move_to(monitor, x, y),
             InjectOp::Button { button, down } => {
                 let time = self.time();
                 let state = if down {
@@ -305,11 +309,10 @@ impl Injector for WlrInjector {
             }
             InjectOp::Key { keycode, down } => self.key(keycode, down),
         }
-        self.wl
-            .conn
-            .flush()
-            .map_err(|e| InjectError::Inject(format!("the Wayland connection failed: {e}")))?;
-        // Errors the compositor sent back (a protocol error ends the connection).
+        // Sends, and takes in what the compositor said meanwhile (outputs plugged, errors),
+        // without waiting: unread, its messages would pile up until it drops us.
+        let failed = |e: String| InjectError::Inject(e);
+        self.wl.read_events(Instant::now()).map_err(failed)?;
         self.wl
             .queue
             .dispatch_pending(&mut self.wl.state)

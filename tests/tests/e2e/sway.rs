@@ -169,9 +169,18 @@ fn controlled_session(layout: Option<&str>) -> Controlled {
     let mut sharer = share_on(&desktop, &rv, &code);
     helper.wait_for("frame_received", T);
     recorder.clear();
-    // Nothing lands before the person grants control.
+    // Nothing lands before the person grants control. (The input travels on its own
+    // stream: it is given time to arrive, and be refused, before the grant.)
     helper.type_line("/click 300 200");
     helper.type_line("/key KeyB");
+    std::thread::sleep(Duration::from_millis(500));
+    let before = recorder.events();
+    assert!(
+        !before
+            .iter()
+            .any(|v| v["event"] == "key" || v["event"] == "button"),
+        "input without a grant: {before:?}"
+    );
     take_control(&mut helper, &mut sharer);
     Controlled {
         _desktop: desktop,

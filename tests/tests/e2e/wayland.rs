@@ -207,8 +207,15 @@ fn the_helper_clicks_and_types_on_gnome_through_the_remote_desktop_portal() {
     // The dialog's keys are not the helper's.
     recorder.clear();
 
-    // Nothing lands before the person grants control.
+    // Nothing lands before the person grants control. (The input travels on its own
+    // stream: it is given time to arrive, and be refused, before the grant.)
     helper.type_line("/click 300 200");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        !recorder.events().iter().any(|v| v["event"] == "button"),
+        "input without a grant: {:?}",
+        recorder.events()
+    );
     take_control(&mut helper, &mut sharer);
     // Each click where the pointer already is, as a person's hand would: the helper sees
     // the pointer arrive (the compositor's own report), then clicks.

@@ -123,6 +123,7 @@ pub async fn run(samples: usize) -> anyhow::Result<()> {
             let op = match s {
                 SampleKind::Move(x, y) => InjectOp::MoveTo {
                     screen: 0,
+                    monitor: 0,
                     x: x as i32,
                     y: y as i32,
                 },
