@@ -25,7 +25,8 @@ build_pkgs=(pkg-config g++ nasm libxkbcommon-dev
 # Their Wayland-native window is a small GTK 4 script (python3-gi, gir1.2-gtk-4.0).
 # The wlroots sharer's tests run sway headless (software rendering, no GPU); grim is
 # their view of its screen.
-test_pkgs=(xvfb x11-xkb-utils xcompmgr coturn nftables iproute2 procps redis-server
+# gdb prints the stacks of a test binary that hangs (tests/src/watchdog.rs).
+test_pkgs=(xvfb x11-xkb-utils xcompmgr coturn nftables iproute2 procps redis-server gdb
   mutter gnome-settings-daemon-common pipewire wireplumber dbus-daemon
   xdg-desktop-portal xdg-desktop-portal-gnome python3-gi gir1.2-gtk-4.0 sway grim)
 # Node.js + npm run the OpenID provider (npm's oidc-provider) of the sign-in tests; a

@@ -11,6 +11,7 @@ pub mod scenes;
 pub mod sway;
 pub mod tempdir;
 pub mod turn;
+pub mod watchdog;
 pub mod wayland;
 pub mod xrecord;
 pub mod xvfb;
@@ -30,6 +31,8 @@ pub fn bin(name: &str) -> PathBuf {
     // sits in target/<profile>.
     let parent = exe.parent().expect("exe dir");
     let dir = if parent.ends_with("deps") {
+        // A test binary: every end-to-end test starts here, so the hang guard does too.
+        watchdog::arm();
         parent.parent().expect("target dir")
     } else {
         parent
@@ -41,6 +44,31 @@ pub fn bin(name: &str) -> PathBuf {
         path.display()
     );
     path
+}
+
+/// How long a process the tests start may take to say it is ready: a hang guard only.
+pub const READY_GUARD: Duration = Duration::from_secs(60);
+
+/// The first line `child` prints on its (piped) stdout, and the reader for the rest. A
+/// child that says nothing within [`READY_GUARD`] is killed and the test fails naming it,
+/// instead of waiting forever.
+pub fn first_line(child: &mut Child, what: &str) -> (String, BufReader<std::process::ChildStdout>) {
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(stdout);
+        let mut line = String::new();
+        let _ = reader.read_line(&mut line);
+        let _ = tx.send((line, reader));
+    });
+    match rx.recv_timeout(READY_GUARD) {
+        Ok(got) => got,
+        Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} printed nothing in {} s", READY_GUARD.as_secs());
+        }
+    }
 }
 
 /// A `tandem-rendezvous` process on a free loopback port.
@@ -108,11 +136,7 @@ impl Rendezvous {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start tandem-rendezvous");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read listen line");
+        let (line, _) = first_line(&mut child, "tandem-rendezvous");
         let url = line
             .trim()
             .strip_prefix("listening on ")

@@ -4,7 +4,7 @@
 //! The provider is npm's `oidc-provider` (`tests/oidc-provider`, installed by
 //! `scripts/setup-deps.sh` with `npm ci`), run by Node.js on loopback.
 
-use std::io::{BufRead, BufReader};
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
@@ -89,12 +89,9 @@ fn spawn(keys_file: &Path, port: Option<u16>, rotate: bool) -> (Child, String) {
         cmd.env("PORT", port.to_string());
     }
     let mut child = cmd.spawn().expect("start node (is Node.js installed?)");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut reader = BufReader::new(stdout);
     // A restart on the same port can race the old socket's release: the provider then
     // dies at once and prints nothing.
-    let mut line = String::new();
-    reader.read_line(&mut line).expect("read ready line");
+    let (line, reader) = crate::first_line(&mut child, "the OpenID provider");
     let issuer = line
         .trim()
         .strip_prefix("ready ")

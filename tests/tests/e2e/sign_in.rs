@@ -16,6 +16,9 @@ use tandem_tests::{bin, Peer, Rendezvous};
 use tokio::sync::watch;
 
 const WAIT: Duration = Duration::from_secs(30);
+/// Hang guard of each step that talks to the provider or the rendezvous (never the thing
+/// tested: a hang fails the step that hung, with its name, instead of the whole run).
+const HANG_GUARD: Duration = Duration::from_secs(120);
 
 fn rendezvous_for(provider: &OidcProvider, extra: &[&str]) -> Rendezvous {
     let mut args = vec![
@@ -58,25 +61,41 @@ async fn sign_in(
     // A browser step that fails ends the sign-in at once instead of after its timeout.
     let (give_up, cancel) = watch::channel(false);
     let login = login.to_string();
-    client
-        .sign_in_with_browser(
-            &discovered,
-            move |url| {
-                let url = url.to_string();
-                tokio::spawn(async move {
-                    if let Err(e) = Browser::new(&login, answer).visit(&url).await {
+    let issuer = provider.issuer.clone();
+    let flow = client.sign_in_with_browser(
+        &discovered,
+        move |url| {
+            let url = url.to_string();
+            tokio::spawn(async move {
+                match Browser::new(&login, answer).visit(&url).await {
+                    // Stopped on one of the provider's own pages: the app was never called.
+                    Ok(last) if last.starts_with(&issuer) => {
+                        eprintln!("browser: stopped at {last} without reaching the app");
+                        let _ = give_up.send(true);
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
                         eprintln!("browser: {e:#}");
                         let _ = give_up.send(true);
                     }
-                });
-                Ok(())
-            },
-            cancel,
-        )
+                }
+            });
+            Ok(())
+        },
+        cancel,
+    );
+    tokio::time::timeout(HANG_GUARD, flow)
         .await
+        .expect("hang guard: the browser sign-in neither finished nor failed")
 }
 
 async fn allocate(rendezvous: &Rendezvous, token: &str) -> Result<(), ClientError> {
+    tokio::time::timeout(HANG_GUARD, allocate_unguarded(rendezvous, token))
+        .await
+        .expect("hang guard: the rendezvous neither allocated nor refused")
+}
+
+async fn allocate_unguarded(rendezvous: &Rendezvous, token: &str) -> Result<(), ClientError> {
     let mut mailbox = MailboxClient::connect(&rendezvous.url, None).await?;
     let result = mailbox
         .allocate(HelperIdentity::IdToken {
@@ -252,16 +271,14 @@ async fn a_rotated_signing_key_is_fetched_and_an_unreachable_provider_is_a_clear
     let fresh = rendezvous_for(&provider, &[]);
     let (code, message) = refused(allocate(&fresh, after.id_token()).await);
     assert_eq!(code, ErrorCode::SignInUnavailable, "{message}");
-    // ...and the app cannot sign in: a clear error, quickly.
+    // ...and the app cannot sign in: a clear error, not a wait.
     let client = SignInClient::new(None).expect("client");
-    let started = std::time::Instant::now();
-    let err = client
-        .provider_for(&fresh.url, None)
+    let err = tokio::time::timeout(WAIT, client.provider_for(&fresh.url, None))
         .await
+        .expect("hang guard: an unreachable provider must be an error, not a wait")
         .map(|_| ())
         .expect_err("provider is down");
     assert_eq!(err.kind(), "provider_unreachable", "{err}");
-    assert!(started.elapsed() < Duration::from_secs(10));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
