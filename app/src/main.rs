@@ -254,7 +254,22 @@ fn session_config(common: &CommonArgs) -> anyhow::Result<SessionConfig> {
     })
 }
 
+/// Windows: coordinates in physical pixels on every monitor, whatever its scale. Without
+/// this a process that opens no window (the terminal sharer) is DPI-unaware: Windows would
+/// hand it scaled-down captures and scaled pointer positions on a 150 % monitor.
+#[cfg(windows)]
+fn become_dpi_aware() {
+    use windows::Win32::UI::HiDpi::{
+        SetProcessDpiAwarenessContext, DPI_AWARENESS_CONTEXT_PER_MONITOR_AWARE_V2,
+    };
+    // SAFETY: no preconditions. It fails only when the awareness was already set (by a
+    // manifest), which is the same outcome.
+    let _ = unsafe { SetProcessDpiAwarenessContext(DPI_AWARENESS_CONTEXT_PER_MONITOR_AWARE_V2) };
+}
+
 fn main() {
+    #[cfg(windows)]
+    become_dpi_aware();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
@@ -508,9 +523,10 @@ fn save_png(path: &std::path::Path, width: u32, height: u32, rgba: &[u8]) -> any
 }
 
 fn screens(display: Option<&str>, json: bool) -> anyhow::Result<i32> {
+    use tandem::capture::ScreenSource;
     #[cfg(target_os = "linux")]
     {
-        use tandem::capture::{x11, ScreenSource};
+        use tandem::capture::x11;
         // On Wayland the portal's streams are what can be shared (asking the person, as
         // a session would); X11 windows would be XWayland's only.
         let wayland: Box<dyn ScreenSource>;
@@ -526,44 +542,54 @@ fn screens(display: Option<&str>, json: bool) -> anyhow::Result<i32> {
             x11_capture = x11::X11Capture::open(display)?;
             (x11_capture.monitors(), x11::list_windows(display)?)
         };
-        let mut out = std::io::stdout().lock();
-        for m in monitors {
-            if json {
-                writeln!(out, "{}", serde_json::json!({ "monitor": m }))?;
-            } else {
-                writeln!(
-                    out,
-                    "monitor {}: {} {}×{} at ({}, {}) on screen {}, scale {} %{}",
-                    m.id,
-                    m.name,
-                    m.width,
-                    m.height,
-                    m.x,
-                    m.y,
-                    m.screen,
-                    m.scale_percent,
-                    if m.primary { ", primary" } else { "" }
-                )?;
-            }
-        }
-        for w in windows {
-            if json {
-                writeln!(out, "{}", serde_json::json!({ "window": w }))?;
-            } else {
-                writeln!(
-                    out,
-                    "window {:#x}: {:?} {}×{} at ({}, {}) on screen {}",
-                    w.id, w.title, w.width, w.height, w.x, w.y, w.screen
-                )?;
-            }
-        }
-        Ok(0)
+        print_screens(monitors, &windows, json)
     }
+    // Windows, macOS: the monitors as the platform lists them (physical pixels).
     #[cfg(not(target_os = "linux"))]
     {
-        let _ = (display, json);
-        anyhow::bail!("listing screens is only implemented for X11 so far")
+        let _ = display;
+        let source = tandem::capture::xcap_source::XcapSource::open()?;
+        print_screens(source.monitors(), &[], json)
     }
+}
+
+fn print_screens(
+    monitors: &[tandem::capture::MonitorInfo],
+    windows: &[tandem::capture::WindowInfo],
+    json: bool,
+) -> anyhow::Result<i32> {
+    let mut out = std::io::stdout().lock();
+    for m in monitors {
+        if json {
+            writeln!(out, "{}", serde_json::json!({ "monitor": m }))?;
+        } else {
+            writeln!(
+                out,
+                "monitor {}: {} {}×{} at ({}, {}) on screen {}, scale {} %{}",
+                m.id,
+                m.name,
+                m.width,
+                m.height,
+                m.x,
+                m.y,
+                m.screen,
+                m.scale_percent,
+                if m.primary { ", primary" } else { "" }
+            )?;
+        }
+    }
+    for w in windows {
+        if json {
+            writeln!(out, "{}", serde_json::json!({ "window": w }))?;
+        } else {
+            writeln!(
+                out,
+                "window {:#x}: {:?} {}×{} at ({}, {}) on screen {}",
+                w.id, w.title, w.width, w.height, w.x, w.y, w.screen
+            )?;
+        }
+    }
+    Ok(0)
 }
 
 /// `tandem demo` with a display: the embedded rendezvous here, and a helper window and a

@@ -466,6 +466,11 @@ impl Terminal {
             },
             Event::ControlDeclined { message, .. } => format!("Control not given: {message}."),
             Event::ControlRevoked => "The sharer took control back.".into(),
+            Event::SecureDesktop { active: true } => match self.role {
+                Role::Helper => "Waiting for the person to answer a Windows prompt: you cannot see or control it.".into(),
+                Role::Sharer => "A Windows prompt is open: answer it yourself. The helper cannot see or control it, and waits.".into(),
+            },
+            Event::SecureDesktop { active: false } => "The Windows prompt closed: sharing goes on.".into(),
             Event::ControlReleased => "The helper gave control back.".into(),
             Event::Stats { fps, kbit_per_s, rtt_ms, latency_ms, encode_ms, decode_ms } => {
                 let ms = |v: &Option<f64>| v.map(|l| format!("{l:5.1} ms")).unwrap_or_else(|| "    –   ".into());

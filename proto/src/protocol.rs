@@ -141,6 +141,12 @@ pub enum Control {
         attempt: u32,
         candidate: String,
     },
+    /// Sharer → helper: a Windows prompt (UAC, Ctrl+Alt+Del, the lock screen) is up on the
+    /// secure desktop, which no normal program can show or control (`active`); or it
+    /// closed and the picture resumes (`!active`).
+    SecureDesktop {
+        active: bool,
+    },
 }
 
 impl Control {

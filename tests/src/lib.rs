@@ -13,6 +13,7 @@ pub mod tempdir;
 pub mod turn;
 pub mod watchdog;
 pub mod wayland;
+pub mod wine;
 pub mod xrecord;
 pub mod xvfb;
 

@@ -4,6 +4,7 @@
 
 #[cfg(target_os = "linux")]
 pub mod portal;
+pub mod secure_desktop;
 #[cfg(target_os = "linux")]
 pub mod wlr;
 #[cfg(target_os = "linux")]
@@ -86,6 +87,12 @@ pub trait ScreenSource {
     /// The pointer's picture, when it changed since the last call.
     fn cursor_shape(&mut self) -> Option<CursorShape> {
         None
+    }
+
+    /// True while the desktop is out of reach of capture and input: Windows' secure
+    /// desktop (a UAC prompt, Ctrl+Alt+Del, the lock screen). No frames meanwhile.
+    fn out_of_reach(&mut self) -> bool {
+        false
     }
 }
 

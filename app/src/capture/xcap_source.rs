@@ -5,6 +5,7 @@
 
 use xcap::Monitor;
 
+use super::secure_desktop::SecureDesktopProbe;
 use super::{CaptureError, MonitorInfo, ScreenSource};
 use crate::media::frame::BgraFrame;
 
@@ -14,6 +15,7 @@ pub struct XcapSource {
     monitors: Vec<Monitor>,
     infos: Vec<MonitorInfo>,
     current: usize,
+    secure_desktop: SecureDesktopProbe,
 }
 
 fn failed(e: xcap::XCapError) -> CaptureError {
@@ -57,6 +59,7 @@ impl XcapSource {
             monitors,
             infos,
             current,
+            secure_desktop: SecureDesktopProbe::default(),
         })
     }
 }
@@ -114,5 +117,9 @@ impl ScreenSource for XcapSource {
             }
         }
         Ok(())
+    }
+
+    fn out_of_reach(&mut self) -> bool {
+        self.secure_desktop.active(std::time::Instant::now())
     }
 }

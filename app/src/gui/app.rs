@@ -222,6 +222,8 @@ pub enum Screen {
         helper_name: String,
         control: SharerControl,
         paused_by: Option<Role>,
+        /// A Windows prompt is on the secure desktop: the person answers it.
+        secure_desktop: bool,
     },
 }
 
@@ -234,7 +236,8 @@ pub struct Overlay {
     native: Option<u64>,
     /// No compositor: the window is cut to the drawing instead of being transparent.
     shaped: bool,
-    /// The cut, kept up to date as strokes grow.
+    /// The cut, kept up to date as strokes grow (X11 without a compositor only).
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     outline: super::sketch::OutlineCache,
 }
 
@@ -739,6 +742,7 @@ impl App {
                         helper_name: helper_name.clone(),
                         control: SharerControl::None,
                         paused_by: None,
+                        secure_desktop: false,
                     };
                     self.send(Command::Allow);
                     return self.window_as_bar();
@@ -1252,6 +1256,24 @@ impl App {
                     v.notice = Some(text);
                 }
             }
+            // A Windows prompt on the sharer's secure desktop: the helper waits, told why;
+            // the person sees what to do in the bar.
+            Event::SecureDesktop { active } => {
+                let waiting = self
+                    .t
+                    .with("viewer-secure-desktop", &[("name", &self.peer())]);
+                match &mut self.screen {
+                    Screen::Viewer(v) => {
+                        if active {
+                            v.notice = Some(waiting);
+                        } else if v.notice.as_deref() == Some(waiting.as_str()) {
+                            v.notice = None;
+                        }
+                    }
+                    Screen::Sharing { secure_desktop, .. } => *secure_desktop = active,
+                    _ => {}
+                }
+            }
             Event::Cursor { x, y, visible } => {
                 if let Screen::Viewer(v) = &mut self.screen {
                     v.cursor = visible.then_some((x, y));
@@ -1532,7 +1554,8 @@ impl App {
                 helper_name,
                 control,
                 paused_by,
-            } => self.sharing(helper_name, *control, *paused_by),
+                secure_desktop,
+            } => self.sharing(helper_name, *control, *paused_by, *secure_desktop),
         };
         match &self.screen {
             // The viewer puts the chat beside the picture itself (below its toolbar).
@@ -2039,6 +2062,7 @@ impl App {
         helper_name: &'a str,
         control: SharerControl,
         paused_by: Option<Role>,
+        secure_desktop: bool,
     ) -> Element<'a, Message> {
         let t = &self.t;
         if control == SharerControl::Asked {
@@ -2059,6 +2083,8 @@ impl App {
             );
         }
         let who = match control {
+            // What the person must do now comes first.
+            _ if secure_desktop => t.with("sharing-secure-desktop", &[("name", helper_name)]),
             SharerControl::Helper => t.with("sharing-control-helper", &[("name", helper_name)]),
             _ => t.get("sharing-control-you"),
         };

@@ -12,6 +12,7 @@ pub mod gate;
 pub mod inject;
 pub mod translate;
 pub mod view;
+pub mod win;
 #[cfg(target_os = "linux")]
 pub mod wlr;
 

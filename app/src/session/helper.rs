@@ -271,6 +271,9 @@ async fn helper_session(
                         message: reason.describe().into(),
                     }),
                     Ok(Control::ControlRevoked) => emit(&events, Event::ControlRevoked),
+                    Ok(Control::SecureDesktop { active }) => {
+                        emit(&events, Event::SecureDesktop { active })
+                    }
                     Ok(msg @ (Control::PathProbe { .. } | Control::PathProbeCandidate { .. })) => {
                         if let Some(reply) = upgrade.on_control(msg, &ice).await {
                             control.send(&reply).await?;

@@ -171,6 +171,12 @@ pub enum Event {
     },
     /// Both: the sharer took control back.
     ControlRevoked,
+    /// Both: the sharer's Windows shows a prompt on its secure desktop (UAC, Ctrl+Alt+Del,
+    /// lock screen), which cannot be shown or controlled: the helper waits for the person
+    /// to answer it; `active: false` when it closed and the picture resumed.
+    SecureDesktop {
+        active: bool,
+    },
     /// Both: the helper gave control back.
     ControlReleased,
     /// Sharer: the helper draws on the screen; shown in an overlay until cleared or ended.

@@ -9,7 +9,7 @@ use tracing::{debug, warn};
 
 use crate::capture::{MonitorInfo, SourceSpec};
 use crate::input::gate::{ControlGate, RequestOutcome};
-use crate::input::inject::{DesktopInjector, InjectError, InjectorThread};
+use crate::input::inject::{InjectError, InjectorThread};
 use crate::input::translate::InputTranslator;
 use crate::input::{InputEvent, INPUT_STREAM_KIND, MAX_INPUT_LEN};
 use crate::protocol::{read_message_max, FramingError};
@@ -102,7 +102,17 @@ impl RemoteControl {
                 }
                 #[cfg(not(target_os = "linux"))]
                 Some(_) => Err(InjectError::Stopped),
-                None => InjectorThread::spawn(move || DesktopInjector::open(display.as_deref())),
+                // Windows: scan codes through SendInput (enigo would map them to virtual
+                // keys through the layout first).
+                #[cfg(windows)]
+                None => {
+                    let _ = display;
+                    InjectorThread::spawn(crate::input::win::SendInputInjector::open)
+                }
+                #[cfg(not(windows))]
+                None => InjectorThread::spawn(move || {
+                    crate::input::inject::DesktopInjector::open(display.as_deref())
+                }),
             };
             match opened {
                 Ok(thread) => self.injector = Some(thread),

@@ -209,7 +209,8 @@ pub async fn run_sharer(
                         | Control::ControlGranted
                         | Control::ControlDeclined { .. }
                         | Control::ControlRevoked
-                        | Control::ResumeRefused { .. }) => {}
+                        | Control::ResumeRefused { .. }
+                        | Control::SecureDesktop { .. }) => {}
                     Ok(Control::Pause) => {
                         if pause.pause(Role::Helper) {
                             apply_pause(&pause, &pipeline, &mut remote);
@@ -242,6 +243,12 @@ pub async fn run_sharer(
                         remote.on_monitors(&monitors, current);
                         emit(&events, Event::Monitors { monitors: monitors.clone(), current });
                         control.send(&Control::Monitors { monitors, current }).await?;
+                    }
+                    // A Windows prompt on the secure desktop: the person answers it; the
+                    // helper waits, told why the picture stands still.
+                    Some(PipelineOutput::OutOfReach(active)) => {
+                        emit(&events, Event::SecureDesktop { active });
+                        control.send(&Control::SecureDesktop { active }).await?;
                     }
                     Some(PipelineOutput::Cursor(p)) => {
                         control.send(&Control::Cursor { x: p.x, y: p.y, visible: p.visible }).await?;

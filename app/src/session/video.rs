@@ -99,6 +99,8 @@ pub enum PipelineOutput {
         monitors: Vec<MonitorInfo>,
         current: u32,
     },
+    /// The desktop went out of reach (Windows' secure desktop: `true`), or came back.
+    OutOfReach(bool),
 }
 
 pub struct OutgoingFrame {
@@ -174,12 +176,30 @@ fn run_pipeline(
     let mut next_allowed = Instant::now();
     let mut next_refinement = Instant::now();
     let mut last_cursor: Option<CursorPosition> = None;
+    let mut out_of_reach = false;
     // The pointer is followed at up to 60 Hz, whatever the video does.
     let cursor_interval = Duration::from_millis(16);
     while !control.stop.load(Ordering::Relaxed) && !tx.is_closed() {
         let now = Instant::now();
         if now < next_allowed {
             std::thread::sleep((next_allowed - now).min(cursor_interval));
+        }
+        // A UAC prompt or the lock screen: nothing can be captured until it closes; then a
+        // fresh keyframe, whatever the damage tracker remembers from before.
+        let reach = source.out_of_reach();
+        if reach != out_of_reach {
+            out_of_reach = reach;
+            if tx.blocking_send(PipelineOutput::OutOfReach(reach)).is_err() {
+                break;
+            }
+            if !reach {
+                damage.reset();
+                control.force_keyframe.store(true, Ordering::Relaxed);
+            }
+        }
+        if out_of_reach {
+            next_allowed = Instant::now() + interval;
+            continue;
         }
         if !control.paused.load(Ordering::Relaxed) {
             if let Some(shape) = source.cursor_shape() {
@@ -555,6 +575,122 @@ pub fn spawn_receiver(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::capture::PatternSource;
+
+    /// The test pattern, with a Windows prompt the test opens and closes.
+    struct Prompted {
+        pattern: PatternSource,
+        prompt: Arc<AtomicBool>,
+        captures: Arc<AtomicU64>,
+        looks: Arc<AtomicU64>,
+    }
+
+    impl ScreenSource for Prompted {
+        fn monitors(&self) -> &[MonitorInfo] {
+            self.pattern.monitors()
+        }
+        fn current(&self) -> &MonitorInfo {
+            self.pattern.current()
+        }
+        fn select(&mut self, id: u32) -> Result<(), capture::CaptureError> {
+            self.pattern.select(id)
+        }
+        fn capture(&mut self, out: &mut BgraFrame) -> Result<(), capture::CaptureError> {
+            self.captures.fetch_add(1, Ordering::Relaxed);
+            self.pattern.capture(out)
+        }
+        fn out_of_reach(&mut self) -> bool {
+            self.looks.fetch_add(1, Ordering::Relaxed);
+            self.prompt.load(Ordering::Relaxed)
+        }
+    }
+
+    /// The next output, acknowledging frames as a helper would (hang guard only).
+    fn next(rx: &mut mpsc::Receiver<PipelineOutput>, control: &PipelineControl) -> PipelineOutput {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            match rx.try_recv() {
+                Ok(out) => {
+                    if let PipelineOutput::Frame(f) = &out {
+                        control.ack(f.header.seq + 1);
+                    }
+                    return out;
+                }
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    assert!(Instant::now() < deadline, "the pipeline went silent");
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                Err(mpsc::error::TryRecvError::Disconnected) => panic!("the pipeline stopped"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_windows_prompt_stops_the_picture_and_its_end_brings_a_keyframe() {
+        let prompt = Arc::new(AtomicBool::new(false));
+        let captures = Arc::new(AtomicU64::new(0));
+        let looks = Arc::new(AtomicU64::new(0));
+        let mut source = Prompted {
+            pattern: PatternSource::new(64, 64),
+            prompt: Arc::clone(&prompt),
+            captures: Arc::clone(&captures),
+            looks: Arc::clone(&looks),
+        };
+        let control = Arc::new(PipelineControl::default());
+        let (tx, mut rx) = mpsc::channel(2);
+        let config = VideoConfig {
+            fps: 200,
+            ..VideoConfig::default()
+        };
+        let pipeline = {
+            let control = Arc::clone(&control);
+            std::thread::spawn(move || run_pipeline(&config, &mut source, &control, &tx))
+        };
+        assert!(matches!(
+            next(&mut rx, &control),
+            PipelineOutput::Monitors { .. }
+        ));
+        while !matches!(next(&mut rx, &control), PipelineOutput::Frame(_)) {}
+
+        prompt.store(true, Ordering::Relaxed);
+        // Frames already on their way may still come; then the notice.
+        loop {
+            match next(&mut rx, &control) {
+                PipelineOutput::OutOfReach(true) => break,
+                PipelineOutput::Frame(_) | PipelineOutput::Cursor(_) => {}
+                _ => panic!("unexpected output before the notice"),
+            }
+        }
+        let captured = captures.load(Ordering::Relaxed);
+        let looked = looks.load(Ordering::Relaxed);
+        // The loop goes round many times while the prompt is up: nothing is captured.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while looks.load(Ordering::Relaxed) < looked + 20 {
+            assert!(Instant::now() < deadline, "the pipeline stopped looking");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        assert_eq!(
+            captures.load(Ordering::Relaxed),
+            captured,
+            "captured behind a prompt"
+        );
+        assert!(rx.try_recv().is_err(), "output while the prompt was up");
+
+        prompt.store(false, Ordering::Relaxed);
+        assert!(matches!(
+            next(&mut rx, &control),
+            PipelineOutput::OutOfReach(false)
+        ));
+        match next(&mut rx, &control) {
+            PipelineOutput::Frame(f) => {
+                assert!(f.header.keyframe, "the picture resumes with a keyframe")
+            }
+            _ => panic!("no frame after the prompt closed"),
+        }
+        control.stop.store(true, Ordering::Relaxed);
+        drop(rx);
+        pipeline.join().expect("pipeline thread").expect("pipeline");
+    }
 
     #[test]
     fn acks_for_frames_never_sent_do_not_switch_pacing_off() {

@@ -18,3 +18,4 @@ mod sign_in;
 mod sway;
 mod tls_reload;
 mod wayland;
+mod windows;
