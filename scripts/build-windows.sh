@@ -56,8 +56,11 @@ rm -rf "$out" && mkdir -p "$out/stage"
 cp "$exe" "$out/stage/tandem.exe"
 cp "${runtime_dlls[@]}" "$out/stage/"
 cp packaging/windows/README.txt "$out/stage/README.txt"
-(cd "$out/stage" && zip -q -9 "../tandem-$version-windows-x86_64.zip" ./*)
-makensis -V2 -DVERSION="$version" -DSTAGE="$PWD/$out/stage" \
+# A debug build (the tests') is packed fast; a release build small.
+level=-9 nsis_fast=()
+[ "$profile" = release ] || { level=-1; nsis_fast=("-XSetCompressor /FINAL zlib"); }
+(cd "$out/stage" && zip -q "$level" "../tandem-$version-windows-x86_64.zip" ./*)
+makensis -V2 "${nsis_fast[@]}" -DVERSION="$version" -DSTAGE="$PWD/$out/stage" \
   -DOUTFILE="$PWD/$out/tandem-$version-setup.exe" packaging/windows/tandem.nsi >&2
 rm -rf "$out/stage"
 echo "$out/tandem-$version-windows-x86_64.zip"

@@ -3,7 +3,7 @@
 //! test run calls), and a small Win32 program that paints a known picture and records the
 //! input it receives (`tests/windows/recorder.c`, built with MinGW-w64 when a test needs it).
 
-use std::io::{BufRead, BufReader};
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};

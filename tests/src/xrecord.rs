@@ -44,12 +44,30 @@ impl EventRecorder {
     /// Covers X screen `screen` of `display` and takes the keyboard focus. Key autorepeat is
     /// switched off on the display so a held key reads as one press until its release.
     pub fn start(display: &str, screen: usize) -> Self {
+        Self::open(display, screen, true)
+    }
+
+    /// The same with an input-only window: whatever is drawn on the screen stays visible
+    /// (and captured) under it.
+    pub fn start_invisible(display: &str, screen: usize) -> Self {
+        Self::open(display, screen, false)
+    }
+
+    fn open(display: &str, screen: usize, visible: bool) -> Self {
         let (conn, _) = x11rb::connect(Some(display)).expect("recorder connects");
         let conn = Arc::new(conn);
         let s = conn.setup().roots[screen].clone();
         let window = conn.generate_id().expect("id");
+        let (class, aux) = if visible {
+            (
+                WindowClass::INPUT_OUTPUT,
+                CreateWindowAux::new().background_pixel(s.black_pixel),
+            )
+        } else {
+            (WindowClass::INPUT_ONLY, CreateWindowAux::new())
+        };
         conn.create_window(
-            COPY_DEPTH_FROM_PARENT,
+            if visible { COPY_DEPTH_FROM_PARENT } else { 0 },
             window,
             s.root,
             0,
@@ -57,18 +75,15 @@ impl EventRecorder {
             s.width_in_pixels,
             s.height_in_pixels,
             0,
-            WindowClass::INPUT_OUTPUT,
+            class,
             0,
-            &CreateWindowAux::new()
-                .background_pixel(s.black_pixel)
-                .override_redirect(1)
-                .event_mask(
-                    EventMask::KEY_PRESS
-                        | EventMask::KEY_RELEASE
-                        | EventMask::BUTTON_PRESS
-                        | EventMask::BUTTON_RELEASE
-                        | EventMask::POINTER_MOTION,
-                ),
+            &aux.override_redirect(1).event_mask(
+                EventMask::KEY_PRESS
+                    | EventMask::KEY_RELEASE
+                    | EventMask::BUTTON_PRESS
+                    | EventMask::BUTTON_RELEASE
+                    | EventMask::POINTER_MOTION,
+            ),
         )
         .expect("create window");
         conn.map_window(window).expect("map");

@@ -505,6 +505,37 @@ async fn the_control_request_dialog_grants_and_takes_back() {
 }
 
 #[tokio::test]
+async fn a_windows_prompt_is_explained_to_both_people_and_goes_away_when_answered() {
+    let mut sharer = sharing_window("en");
+    engine_event(&mut sharer, Event::SecureDesktop { active: true });
+    sharer.assert_shows(
+        "A Windows prompt is open: answer it yourself. Anna R. cannot see or control it, and waits.",
+    );
+    sharer.save_png("sharer-secure-desktop");
+    engine_event(&mut sharer, Event::SecureDesktop { active: false });
+    assert!(!sharer.shows("A Windows prompt is open"));
+    sharer.assert_shows("You have control");
+
+    let mut helper = Window::new("ws://127.0.0.1:9", Some("Anna Rossi"), "it");
+    helper.app.screen = Screen::Viewer(Box::default());
+    engine_event(
+        &mut helper,
+        Event::Paired {
+            peer_name: Some("Marco B.".into()),
+        },
+    );
+    engine_event(&mut helper, Event::ConsentGiven);
+    engine_event(&mut helper, Event::SecureDesktop { active: true });
+    helper.assert_shows(
+        "In attesa che Marco B. risponda a una richiesta di Windows. Non puoi vederla né \
+         controllarla; l'immagine torna quando si chiude.",
+    );
+    helper.save_png("viewer-secure-desktop-it");
+    engine_event(&mut helper, Event::SecureDesktop { active: false });
+    assert!(!helper.shows("richiesta di Windows"));
+}
+
+#[tokio::test]
 async fn the_helper_sees_control_answers() {
     let mut w = Window::new("ws://127.0.0.1:9", Some("Anna Rossi"), "en");
     w.app.screen = Screen::Viewer(Box::default());

@@ -64,16 +64,17 @@ pub use imp::SendInputInjector;
 #[cfg(windows)]
 mod imp {
     use windows::Win32::UI::Input::KeyboardAndMouse::{
-        SendInput, INPUT, INPUT_0, INPUT_KEYBOARD, INPUT_MOUSE, KEYBDINPUT, KEYBD_EVENT_FLAGS,
-        KEYEVENTF_EXTENDEDKEY, KEYEVENTF_KEYUP, KEYEVENTF_SCANCODE, MOUSEEVENTF_ABSOLUTE,
-        MOUSEEVENTF_HWHEEL, MOUSEEVENTF_LEFTDOWN, MOUSEEVENTF_LEFTUP, MOUSEEVENTF_MIDDLEDOWN,
-        MOUSEEVENTF_MIDDLEUP, MOUSEEVENTF_MOVE, MOUSEEVENTF_RIGHTDOWN, MOUSEEVENTF_RIGHTUP,
-        MOUSEEVENTF_VIRTUALDESK, MOUSEEVENTF_WHEEL, MOUSEEVENTF_XDOWN, MOUSEEVENTF_XUP, MOUSEINPUT,
-        MOUSE_EVENT_FLAGS, VIRTUAL_KEY,
+        GetKeyboardLayout, MapVirtualKeyExW, SendInput, INPUT, INPUT_0, INPUT_KEYBOARD,
+        INPUT_MOUSE, KEYBDINPUT, KEYBD_EVENT_FLAGS, KEYEVENTF_EXTENDEDKEY, KEYEVENTF_KEYUP,
+        KEYEVENTF_SCANCODE, MAPVK_VSC_TO_VK_EX, MOUSEEVENTF_ABSOLUTE, MOUSEEVENTF_HWHEEL,
+        MOUSEEVENTF_LEFTDOWN, MOUSEEVENTF_LEFTUP, MOUSEEVENTF_MIDDLEDOWN, MOUSEEVENTF_MIDDLEUP,
+        MOUSEEVENTF_MOVE, MOUSEEVENTF_RIGHTDOWN, MOUSEEVENTF_RIGHTUP, MOUSEEVENTF_VIRTUALDESK,
+        MOUSEEVENTF_WHEEL, MOUSEEVENTF_XDOWN, MOUSEEVENTF_XUP, MOUSEINPUT, MOUSE_EVENT_FLAGS,
+        VIRTUAL_KEY,
     };
     use windows::Win32::UI::WindowsAndMessaging::{
-        GetSystemMetrics, SM_CXVIRTUALSCREEN, SM_CYVIRTUALSCREEN, SM_XVIRTUALSCREEN,
-        SM_YVIRTUALSCREEN,
+        GetForegroundWindow, GetSystemMetrics, GetWindowThreadProcessId, SM_CXVIRTUALSCREEN,
+        SM_CYVIRTUALSCREEN, SM_XVIRTUALSCREEN, SM_YVIRTUALSCREEN,
     };
 
     use super::{absolute_axis, wheel_data, ScanCode};
@@ -110,6 +111,20 @@ mod imp {
         }
     }
 
+    /// The virtual key the scan code is under the layout of the window that has the focus
+    /// (the sharer's). Windows ignores it when `KEYEVENTF_SCANCODE` is set and maps the
+    /// scan code itself; Wine 8 does not, and its programs would see key 0.
+    fn virtual_key(scan: ScanCode) -> VIRTUAL_KEY {
+        let code = u32::from(scan.code) | if scan.extended { 0xE000 } else { 0 };
+        // SAFETY: plain queries; a missing foreground window gives thread 0, whose layout
+        // is this thread's.
+        let vk = unsafe {
+            let thread = GetWindowThreadProcessId(GetForegroundWindow(), None);
+            MapVirtualKeyExW(code, MAPVK_VSC_TO_VK_EX, Some(GetKeyboardLayout(thread)))
+        };
+        VIRTUAL_KEY(u16::try_from(vk).unwrap_or(0))
+    }
+
     fn key(scan: ScanCode, down: bool) -> INPUT {
         let mut flags: KEYBD_EVENT_FLAGS = KEYEVENTF_SCANCODE;
         if scan.extended {
@@ -122,9 +137,7 @@ mod imp {
             r#type: INPUT_KEYBOARD,
             Anonymous: INPUT_0 {
                 ki: KEYBDINPUT {
-                    // No virtual key: Windows derives it from the scan code through the
-                    // sharer's layout, as it does for the physical keyboard.
-                    wVk: VIRTUAL_KEY(0),
+                    wVk: virtual_key(scan),
                     wScan: u16::from(scan.code),
                     dwFlags: flags,
                     time: 0,

@@ -263,6 +263,7 @@ fn whole_session(compositor: bool) {
         helper_name: "Anna R.".into(),
         control: SharerControl::Asked,
         paused_by: None,
+        secure_desktop: false,
     };
     let allow_control = locate(asked, BAR, "Allow");
     let shot = wait_for_screen(

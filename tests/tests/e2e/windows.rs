@@ -116,6 +116,8 @@ fn a_windows_sharer_under_wine_shows_its_screen_and_obeys_only_a_granted_helper(
     helper.type_line("/wheel 1 0");
     // Physical keys: a letter, a shifted letter, an E0-prefixed arrow, the keypad's Enter.
     helper.type_line("/key KeyA ShiftLeft+KeyB ArrowLeft NumpadEnter");
+    // Each line that must arrive, by its beginning (modifiers' virtual keys differ
+    // between Windows and Wine: VK_SHIFT or VK_LSHIFT).
     let want = [
         "button left down 200 100",
         "button left up 200 100",
@@ -126,15 +128,18 @@ fn a_windows_sharer_under_wine_shows_its_screen_and_obeys_only_a_granted_helper(
         "key down scan=0x1e ext=0 vk=0x41",
         "char 0x0061",
         "key up scan=0x1e ext=0 vk=0x41",
-        "key down scan=0x2a ext=0 vk=0x10",
+        "key down scan=0x2a ext=0",
         "key down scan=0x30 ext=0 vk=0x42",
+        // Shift held: the layout makes it a capital.
         "char 0x0042",
-        "key down scan=0x4b ext=1 vk=0x25",
+        "key up scan=0x2a ext=0",
+        "key down scan=0x4b ext=1",
+        "key up scan=0x4b ext=1",
         "key down scan=0x1c ext=1 vk=0x0d",
         "key up scan=0x1c ext=1 vk=0x0d",
     ];
     let got = rec.wait_until(T, "the clicks, wheel and keys", |lines| {
-        want.iter().all(|w| lines.iter().any(|l| l == w))
+        want.iter().all(|w| lines.iter().any(|l| l.starts_with(w)))
     });
     assert!(
         !got.iter()
@@ -189,7 +194,7 @@ fn a_helper_under_wine_sees_and_drives_a_linux_sharer() {
     let x = Xvfb::start(&[(w, h)]);
     let painter = Painter::open(&x.display, 0);
     painter.show(&known_picture(w, h));
-    let events = EventRecorder::start(&x.display, 0);
+    let events = EventRecorder::start_invisible(&x.display, 0);
     // The helper's own (hidden) Wine desktop: on a display of its own.
     let helper_x = Xvfb::start(&[(640, 480)]);
     let wine = Wine::start(&helper_x.display);
