@@ -58,7 +58,7 @@ cp "${runtime_dlls[@]}" "$out/stage/"
 cp packaging/windows/README.txt "$out/stage/README.txt"
 # A debug build (the tests') is packed fast; a release build small.
 level=-9 nsis_fast=()
-[ "$profile" = release ] || { level=-1; nsis_fast=("-XSetCompressor /FINAL zlib"); }
+[ "$profile" = release ] || { level=-1; nsis_fast=(-DCOMPRESSOR=zlib); }
 (cd "$out/stage" && zip -q "$level" "../tandem-$version-windows-x86_64.zip" ./*)
 makensis -V2 "${nsis_fast[@]}" -DVERSION="$version" -DSTAGE="$PWD/$out/stage" \
   -DOUTFILE="$PWD/$out/tandem-$version-setup.exe" packaging/windows/tandem.nsi >&2

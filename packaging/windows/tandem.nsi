@@ -15,7 +15,12 @@ OutFile "${OUTFILE}"
 InstallDir "$LOCALAPPDATA\Programs\Tandem"
 InstallDirRegKey HKCU "Software\Tandem" "InstallDir"
 RequestExecutionLevel user
-SetCompressor /SOLID lzma
+; Small for releases; the tests' debug builds pass -DCOMPRESSOR=zlib (fast).
+!ifdef COMPRESSOR
+  SetCompressor ${COMPRESSOR}
+!else
+  SetCompressor /SOLID lzma
+!endif
 
 !insertmacro MUI_PAGE_WELCOME
 !insertmacro MUI_PAGE_DIRECTORY

@@ -86,13 +86,22 @@ mod imp {
     const XBUTTON2: i32 = 2;
 
     /// `SendInput` on the desktop this process runs on.
-    pub struct SendInputInjector;
+    pub struct SendInputInjector {
+        /// Where the helper's pointer last went, on the absolute scale: buttons are sent
+        /// there, so that a click lands where it was aimed even when the person's own
+        /// mouse (or, under Wine, a late pointer event from X) moved the pointer between.
+        aimed: Option<(i32, i32)>,
+    }
 
     impl SendInputInjector {
         pub fn open() -> Result<Self, InjectError> {
-            Ok(Self)
+            Ok(Self { aimed: None })
         }
     }
+
+    const AT_POINT: MOUSE_EVENT_FLAGS = MOUSE_EVENT_FLAGS(
+        MOUSEEVENTF_MOVE.0 | MOUSEEVENTF_ABSOLUTE.0 | MOUSEEVENTF_VIRTUALDESK.0,
+    );
 
     fn mouse(flags: MOUSE_EVENT_FLAGS, dx: i32, dy: i32, data: i32) -> INPUT {
         INPUT {
@@ -175,12 +184,12 @@ mod imp {
                             GetSystemMetrics(SM_CYVIRTUALSCREEN),
                         )
                     };
-                    send(mouse(
-                        MOUSEEVENTF_MOVE | MOUSEEVENTF_ABSOLUTE | MOUSEEVENTF_VIRTUALDESK,
+                    let at = (
                         absolute_axis(x.saturating_sub(vx), vw),
                         absolute_axis(y.saturating_sub(vy), vh),
-                        0,
-                    ))
+                    );
+                    self.aimed = Some(at);
+                    send(mouse(AT_POINT, at.0, at.1, 0))
                 }
                 InjectOp::Button { button, down } => {
                     let (flags, data) = match (button, down) {
@@ -195,7 +204,10 @@ mod imp {
                         (PointerButton::Forward, true) => (MOUSEEVENTF_XDOWN, XBUTTON2),
                         (PointerButton::Forward, false) => (MOUSEEVENTF_XUP, XBUTTON2),
                     };
-                    send(mouse(flags, 0, 0, data))
+                    match self.aimed {
+                        Some((dx, dy)) => send(mouse(flags | AT_POINT, dx, dy, data)),
+                        None => send(mouse(flags, 0, 0, data)),
+                    }
                 }
                 InjectOp::Scroll { axis, notches } => {
                     let vertical = axis == ScrollAxis::Vertical;
