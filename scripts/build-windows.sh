@@ -10,18 +10,7 @@ cd "$(dirname "$0")/.."
 profile=${1:-release}
 target=x86_64-pc-windows-gnu
 
-pkgs=(g++-mingw-w64-x86-64-posix gcc-mingw-w64-x86-64-posix nsis zip)
-missing=()
-for p in "${pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo=sudo
-  echo "Installing: ${missing[*]}" >&2
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
-fi
+scripts/setup-deps.sh windows
 
 if ! rustup target list --installed 2>/dev/null | grep -qx "$target"; then
   if ! rustup target add "$target" >&2; then

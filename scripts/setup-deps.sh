@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Tandem needs to build and test. Idempotent; uses sudo when
-# not root. Usage: scripts/setup-deps.sh [build|test|bench]
+# not root. Usage: scripts/setup-deps.sh [build|test|bench|windows]
 set -euo pipefail
 
 want=${1:-test}
@@ -41,11 +41,15 @@ fi
 # Xwayland draws the latency scenes on sway (`tandem-bench latency --wayland`), and xhost
 # lets the benchmark (root) draw there.
 bench_pkgs=(ffmpeg xwayland x11-xserver-utils)
+# The Windows build (scripts/build-windows.sh): MinGW-w64 in its posix flavour, NSIS for
+# the installer, zip.
+windows_pkgs=(g++-mingw-w64-x86-64-posix gcc-mingw-w64-x86-64-posix nsis zip)
 
 pkgs=("${build_pkgs[@]}")
 case "$want" in
   test) pkgs+=("${test_pkgs[@]}") ;;
   bench) pkgs+=("${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
+  windows) pkgs+=("${windows_pkgs[@]}") ;;
 esac
 
 missing=()
@@ -63,7 +67,7 @@ fi
 
 # PipeWire, the portals and the compositor are per-user services that refuse or misbehave
 # as root: a root test run starts them (and the Wayland sharer) as this user.
-if [ "$want" != build ] && [ "$(id -u)" -eq 0 ] && ! id tandem-test >/dev/null 2>&1; then
+if { [ "$want" = test ] || [ "$want" = bench ]; } && [ "$(id -u)" -eq 0 ] && ! id tandem-test >/dev/null 2>&1; then
   useradd --system --no-create-home --shell /usr/sbin/nologin tandem-test
 fi
 

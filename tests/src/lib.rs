@@ -296,6 +296,25 @@ impl Peer {
         }
     }
 
+    /// Helper: the code it was issued, to read out to the sharer.
+    pub fn code(&mut self, timeout: Duration) -> String {
+        self.wait_for("code_issued", timeout)["code"]
+            .as_str()
+            .expect("code")
+            .to_string()
+    }
+
+    /// Helper: asks for control and the person at `sharer` allows it; both then see it
+    /// granted. Returns the sharer's `control_requested` event (who asked).
+    pub fn take_control(&mut self, sharer: &mut Peer, timeout: Duration) -> Value {
+        self.type_line("/control");
+        let asked = sharer.wait_for("control_requested", timeout);
+        sharer.type_line("y");
+        sharer.wait_for("control_granted", timeout);
+        self.wait_for("control_granted", timeout);
+        asked
+    }
+
     /// Types a line on the process's stdin.
     pub fn type_line(&mut self, line: &str) {
         assert!(

@@ -15,10 +15,7 @@ const QUIET: Duration = Duration::from_millis(1500);
 fn viewing_session(display: &str) -> (Rendezvous, Peer, Peer) {
     let rv = Rendezvous::start(&[]);
     let mut helper = Peer::assist(&rv.url, "Anna Rossi", &[]);
-    let code = helper.wait_for("code_issued", T)["code"]
-        .as_str()
-        .expect("code")
-        .to_string();
+    let code = helper.code(T);
     let mut sharer = Peer::share_display(&rv.url, &code, display, &[]);
     sharer.wait_for("consent_requested", T);
     sharer.type_line("y");
@@ -29,12 +26,8 @@ fn viewing_session(display: &str) -> (Rendezvous, Peer, Peer) {
 
 /// The helper asks, the person on the sharer's side says yes.
 fn take_control(helper: &mut Peer, sharer: &mut Peer) {
-    helper.type_line("/control");
-    let asked = sharer.wait_for("control_requested", T);
+    let asked = helper.take_control(sharer, T);
     assert_eq!(asked["helper_name"], "Anna R.");
-    sharer.type_line("y");
-    sharer.wait_for("control_granted", T);
-    helper.wait_for("control_granted", T);
 }
 
 fn button(button: u8, down: bool, x: i16, y: i16) -> Recorded {

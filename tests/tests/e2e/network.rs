@@ -15,10 +15,7 @@ const T: Duration = Duration::from_secs(40);
 /// consent given.
 fn start_session(w: &World, sharer_extra: &[&str]) -> (Peer, Peer) {
     let mut helper = w.helper(&[]);
-    let code = helper.wait_for("code_issued", T)["code"]
-        .as_str()
-        .expect("code")
-        .to_string();
+    let code = helper.code(T);
     let mut sharer = w.sharer(&code, sharer_extra);
     sharer.wait_for("consent_requested", T);
     sharer.type_line("y");

@@ -46,10 +46,7 @@ fn a_whole_session_writes_no_files_on_either_side() {
         ],
         helper_home.path(),
     );
-    let code = helper.wait_for("code_issued", T)["code"]
-        .as_str()
-        .expect("code")
-        .to_string();
+    let code = helper.code(T);
     let mut sharer = Peer::spawn_at_home(
         "sharer",
         &[

@@ -19,10 +19,7 @@ fn relayed_session_via(rv: &Rendezvous, ca: &TestCa, expect_transport: &str) {
     let ca_path = ca.ca_path();
     let extra = ["--relay-only", "--turn-ca", &ca_path];
     let mut helper = Peer::assist(&rv.url, "Anna Rossi", &extra);
-    let code = helper.wait_for("code_issued", T)["code"]
-        .as_str()
-        .expect("code")
-        .to_string();
+    let code = helper.code(T);
     let mut sharer = Peer::share(&rv.url, &code, &extra);
     sharer.wait_for("consent_requested", T);
     sharer.type_line("y");

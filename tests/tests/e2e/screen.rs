@@ -120,10 +120,7 @@ fn still_screen_and_helper(w: u32, h: u32, tag: &str) -> StillScreen {
     let out = std::env::temp_dir().join(format!("tandem-{tag}-{}.png", std::process::id()));
     let out_arg = out.to_string_lossy().to_string();
     let mut helper = Peer::assist(&rv.url, "Anna Rossi", &["--save-frame", &out_arg]);
-    let code = helper.wait_for("code_issued", T)["code"]
-        .as_str()
-        .expect("code")
-        .to_string();
+    let code = helper.code(T);
     StillScreen {
         x,
         painter,

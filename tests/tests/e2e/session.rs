@@ -97,10 +97,7 @@ fn wrong_code_burns_the_nameplate_and_tells_the_helper() {
     // The helper is told, and gets a fresh code at once instead of having to start again.
     let retired = helper.wait_for("code_retired", T);
     assert_eq!(retired["reason"], "wrong_code", "{retired}");
-    let fresh = helper.wait_for("code_issued", T)["code"]
-        .as_str()
-        .expect("code")
-        .to_string();
+    let fresh = helper.code(T);
     assert_ne!(fresh, code);
 
     // The right code no longer works: one guess per code.
@@ -204,10 +201,7 @@ fn killed_helper_ends_the_sharer_with_a_reason_within_10s() {
 fn hostile_rendezvous_substituting_pake_messages_gets_no_session() {
     let rv = HostileRendezvous::start(Attack::SubstitutePake);
     let mut helper = Peer::assist(&rv.url, "Anna Rossi", &["--pairing-timeout-secs", "3"]);
-    let code = helper.wait_for("code_issued", T)["code"]
-        .as_str()
-        .expect("code")
-        .to_string();
+    let code = helper.code(T);
     let mut sharer = Peer::share(&rv.url, &code, &["--pairing-timeout-secs", "3"]);
     // Feed a "yes" in case anything asks: nothing may.
     sharer.type_line("y");

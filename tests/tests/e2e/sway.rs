@@ -53,10 +53,7 @@ fn a_sway_screen_reaches_the_helper_through_screencopy() {
     let out = out_dir().join("helper-frame.png");
     let out_arg = out.to_string_lossy().to_string();
     let mut helper = Peer::assist(&rv.url, "Anna Rossi", &["--save-frame", &out_arg]);
-    let code = helper.wait_for("code_issued", T)["code"]
-        .as_str()
-        .expect("code")
-        .to_string();
+    let code = helper.code(T);
     // `--capture auto` on sway: the compositor's screencopy.
     let mut sharer = share_on(&desktop, &rv, &code);
     let monitors = helper.wait_for("monitors", T);
@@ -124,11 +121,7 @@ fn a_sway_screen_reaches_the_helper_through_screencopy() {
 }
 
 fn take_control(helper: &mut Peer, sharer: &mut Peer) {
-    helper.type_line("/control");
-    sharer.wait_for("control_requested", T);
-    sharer.type_line("y");
-    sharer.wait_for("control_granted", T);
-    helper.wait_for("control_granted", T);
+    helper.take_control(sharer, T);
 }
 
 fn key_events(events: &[serde_json::Value]) -> Vec<(u64, bool)> {

@@ -90,10 +90,7 @@ fn a_gnome_wayland_screen_reaches_the_helper_through_the_portal_and_pipewire() {
     let _ = std::fs::create_dir_all(out_dir());
     let out_arg = out.to_string_lossy().to_string();
     let mut helper = Peer::assist(&rv.url, "Anna Rossi", &["--save-frame", &out_arg]);
-    let code = helper.wait_for("code_issued", T)["code"]
-        .as_str()
-        .expect("code")
-        .to_string();
+    let code = helper.code(T);
     // `--capture auto` on a Wayland session: the portal.
     let mut sharer = share_on(&desktop, &rv, &code);
     wait_for_dialog(&desktop);
@@ -173,11 +170,7 @@ fn a_cancelled_portal_dialog_ends_the_share_with_clear_words() {
 
 /// The helper asks, the person on the sharer's side says yes.
 fn take_control(helper: &mut Peer, sharer: &mut Peer) {
-    helper.type_line("/control");
-    sharer.wait_for("control_requested", T);
-    sharer.type_line("y");
-    sharer.wait_for("control_granted", T);
-    helper.wait_for("control_granted", T);
+    helper.take_control(sharer, T);
 }
 
 fn key_events(events: &[serde_json::Value]) -> Vec<(u64, bool)> {

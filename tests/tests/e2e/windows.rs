@@ -34,12 +34,8 @@ fn artifact(path: &Path, name: &str) {
 
 /// The helper asks, the person on the sharer's side says yes.
 fn take_control(helper: &mut Peer, sharer: &mut Peer) {
-    helper.type_line("/control");
-    let asked = sharer.wait_for("control_requested", T);
+    let asked = helper.take_control(sharer, T);
     assert_eq!(asked["helper_name"], "Anna R.");
-    sharer.type_line("y");
-    sharer.wait_for("control_granted", T);
-    helper.wait_for("control_granted", T);
 }
 
 /// Waits until Wine has painted the recorder's bars, and returns the screen as it is.
@@ -78,10 +74,7 @@ fn a_windows_sharer_under_wine_shows_its_screen_and_obeys_only_a_granted_helper(
     let out = temp_png("sharer");
     let out_arg = out.to_string_lossy().to_string();
     let mut helper = Peer::assist(&rv.url, "Anna Rossi", &["--save-frame", &out_arg]);
-    let code = helper.wait_for("code_issued", T)["code"]
-        .as_str()
-        .expect("code")
-        .to_string();
+    let code = helper.code(T);
     let mut sharer = Peer::spawn_command(
         "sharer (Windows, Wine)",
         wine.command(&exe),
@@ -217,10 +210,7 @@ fn a_helper_under_wine_sees_and_drives_a_linux_sharer() {
             &out_arg,
         ],
     );
-    let code = helper.wait_for("code_issued", T)["code"]
-        .as_str()
-        .expect("code")
-        .to_string();
+    let code = helper.code(T);
     let mut sharer = Peer::share_display(&rv.url, &code, &x.display, &[]);
     sharer.wait_for("consent_requested", T);
     sharer.type_line("y");
