@@ -62,6 +62,8 @@ viewer-secure-desktop = Waiting for { $name } to answer a Windows prompt. You ca
 viewer-path-direct = Direct
 viewer-path-relayed = Relayed
 viewer-stats = { $path } · { $rtt } ms · { $fps } fps
+# How the sharer's screen is captured (dxgi, gdi, x11-shm…), after the stats.
+viewer-capture = screen: { $method }
 viewer-reduced = reduced size
 viewer-colour-red = Red
 viewer-colour-yellow = Yellow

@@ -62,6 +62,8 @@ viewer-secure-desktop = In attesa che { $name } risponda a una richiesta di Wind
 viewer-path-direct = Diretta
 viewer-path-relayed = Tramite relay
 viewer-stats = { $path } · { $rtt } ms · { $fps } fps
+# How the sharer's screen is captured (dxgi, gdi, x11-shm…), after the stats.
+viewer-capture = schermo: { $method }
 viewer-reduced = risoluzione ridotta
 viewer-colour-red = Rosso
 viewer-colour-yellow = Giallo

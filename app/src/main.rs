@@ -68,6 +68,12 @@ enum Mode {
         /// One JSON object per line.
         #[arg(long)]
         json: bool,
+        /// How the screen would be captured (as for `share`).
+        #[arg(long, value_enum, default_value_t = CaptureBackend::Auto)]
+        capture: CaptureBackend,
+        /// Also capture this many full frames and print what one costs (wall and CPU time).
+        #[arg(long, value_name = "FRAMES")]
+        time_capture: Option<u32>,
     },
     /// A whole session on this machine: embedded rendezvous, helper and sharer.
     Demo {
@@ -163,7 +169,8 @@ struct VideoArgs {
     #[arg(long)]
     monitor: Option<u32>,
     /// How the screen is captured: `x11` (MIT-SHM, fast), `xcap` (the platform's API:
-    /// Windows, macOS, Wayland), or `auto` (x11 when there is an X display).
+    /// GDI on Windows, macOS), `dxgi` (Windows' desktop duplication, no GDI fallback),
+    /// `portal` or `wlr` (Wayland), or `auto` (what suits this desktop).
     #[arg(long, value_enum, default_value_t = CaptureBackend::Auto)]
     capture: CaptureBackend,
     #[arg(long, default_value_t = 30)]
@@ -180,6 +187,8 @@ enum CaptureBackend {
     Portal,
     /// Wayland on wlroots (sway…): the compositor's screencopy protocol.
     Wlr,
+    /// Windows: desktop duplication only (auto falls back to GDI where it is unavailable).
+    Dxgi,
 }
 
 fn parse_size(s: &str) -> Result<(u32, u32), String> {
@@ -208,6 +217,10 @@ impl VideoArgs {
             },
             (None, CaptureBackend::Wlr) => SourceSpec::Wlr {
                 monitor: self.monitor,
+            },
+            (None, CaptureBackend::Dxgi) => SourceSpec::Duplication {
+                monitor: self.monitor,
+                or_gdi: false,
             },
             (None, CaptureBackend::Auto) => {
                 let no_desktop = cfg!(target_os = "linux")
@@ -336,7 +349,12 @@ fn run_gui(args: GuiArgs) -> anyhow::Result<()> {
 async fn run(command: Mode) -> anyhow::Result<i32> {
     match command {
         Mode::Gui(_) => anyhow::bail!("the window runs outside the runtime"),
-        Mode::Screens { display, json } => screens(display.as_deref(), json),
+        Mode::Screens {
+            display,
+            json,
+            capture,
+            time_capture,
+        } => screens(display, json, capture, time_capture),
         Mode::Assist {
             common,
             dev_identity,
@@ -522,44 +540,72 @@ fn save_png(path: &std::path::Path, width: u32, height: u32, rgba: &[u8]) -> any
     Ok(())
 }
 
-fn screens(display: Option<&str>, json: bool) -> anyhow::Result<i32> {
-    use tandem::capture::ScreenSource;
+fn screens(
+    display: Option<String>,
+    json: bool,
+    capture: CaptureBackend,
+    time_capture: Option<u32>,
+) -> anyhow::Result<i32> {
+    use tandem::capture::{self, SourceSpec};
+    // What a session would capture with. On Wayland the portal's streams are what can be
+    // shared (asking the person, as a session would); X11 windows would be XWayland's only.
+    let spec = match capture {
+        CaptureBackend::Auto => SourceSpec::this_desktop(display.clone(), None),
+        _ => {
+            VideoArgs {
+                display: display.clone(),
+                capture,
+                ..VideoArgs::default()
+            }
+            .config()
+            .source
+        }
+    };
+    let mut source = capture::open(&spec)?;
     #[cfg(target_os = "linux")]
-    {
-        use tandem::capture::x11;
-        // On Wayland the portal's streams are what can be shared (asking the person, as
-        // a session would); X11 windows would be XWayland's only.
-        let wayland: Box<dyn ScreenSource>;
-        let x11_capture;
-        let (monitors, windows) = if display.is_none() && tandem::capture::wayland_session() {
-            wayland = if tandem::capture::wlr::screencopy_available() {
-                Box::new(tandem::capture::wlr::WlrSource::open()?)
-            } else {
-                Box::new(tandem::capture::portal::PortalSource::open()?)
-            };
-            (wayland.monitors(), Vec::new())
-        } else {
-            x11_capture = x11::X11Capture::open(display)?;
-            (x11_capture.monitors(), x11::list_windows(display)?)
-        };
-        print_screens(monitors, &windows, json)
-    }
-    // Windows, macOS: the monitors as the platform lists them (physical pixels).
+    let windows = match spec {
+        SourceSpec::X11 { .. } => capture::x11::list_windows(display.as_deref())?,
+        _ => Vec::new(),
+    };
     #[cfg(not(target_os = "linux"))]
-    {
-        let _ = display;
-        let source = tandem::capture::xcap_source::XcapSource::open()?;
-        print_screens(source.monitors(), &[], json)
+    let windows = Vec::new();
+    print_screens(source.as_ref(), &windows, json)?;
+    if let Some(frames) = time_capture {
+        let cost = capture::cost::measure(source.as_mut(), frames)?;
+        if json {
+            println!("{}", serde_json::json!({ "capture_cost": cost }));
+        } else {
+            println!(
+                "capture {}: {}×{}, {} frames: {:.2} ms median, {:.2} ms p95 wall time; {:.2} ms CPU per frame",
+                cost.method,
+                cost.width,
+                cost.height,
+                cost.frames,
+                cost.wall_ms_p50,
+                cost.wall_ms_p95,
+                cost.cpu_ms_per_frame
+            );
+        }
     }
+    Ok(0)
 }
 
 fn print_screens(
-    monitors: &[tandem::capture::MonitorInfo],
+    source: &dyn tandem::capture::ScreenSource,
     windows: &[tandem::capture::WindowInfo],
     json: bool,
-) -> anyhow::Result<i32> {
+) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
-    for m in monitors {
+    let method = source.method();
+    if json {
+        writeln!(out, "{}", serde_json::json!({ "capture": method }))?;
+    } else {
+        match &method.fallback {
+            Some(why) => writeln!(out, "captured with {} ({why})", method.method)?,
+            None => writeln!(out, "captured with {}", method.method)?,
+        }
+    }
+    for m in source.monitors() {
         if json {
             writeln!(out, "{}", serde_json::json!({ "monitor": m }))?;
         } else {
@@ -589,7 +635,7 @@ fn print_screens(
             )?;
         }
     }
-    Ok(0)
+    Ok(())
 }
 
 /// `tandem demo` with a display: the embedded rendezvous here, and a helper window and a

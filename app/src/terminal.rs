@@ -7,8 +7,8 @@ use tandem::annotation::{Annotation, PenColour, MAX_POINTS_PER_MESSAGE};
 use tandem::input::view::ViewTransform;
 use tandem::peer_text::for_terminal;
 use tandem::session::{
-    Command, EndReason, Event, InputEvent, Modifiers, MonitorInfo, PointerButton, Role,
-    SessionError, SessionHandle,
+    CaptureInfo, Command, EndReason, Event, InputEvent, Modifiers, MonitorInfo, PointerButton,
+    Role, SessionError, SessionHandle,
 };
 use tokio::io::AsyncBufReadExt;
 
@@ -44,7 +44,10 @@ pub struct ScriptState {
 
 impl ScriptState {
     pub fn on_event(&mut self, ev: &Event) {
-        if let Event::Monitors { monitors, current } = ev {
+        if let Event::Monitors {
+            monitors, current, ..
+        } = ev
+        {
             self.monitor = monitors.iter().find(|m| m.id == *current).cloned();
         }
     }
@@ -441,7 +444,7 @@ impl Terminal {
             )
             | Event::Cursor { .. }
             | Event::CursorShape(_) => return,
-            Event::Monitors { monitors, current } => {
+            Event::Monitors { monitors, current, capture } => {
                 let list: Vec<String> = monitors
                     .iter()
                     .map(|m| {
@@ -449,7 +452,14 @@ impl Terminal {
                         format!("{mark}{} {} {}×{}", m.id, for_terminal(&m.name), m.width, m.height)
                     })
                     .collect();
-                format!("Monitors: {}", list.join(", "))
+                // The sharer's words: shown safe and short.
+                let short = |s: &str, n: usize| for_terminal(s).chars().take(n).collect::<String>();
+                let how = match capture {
+                    Some(CaptureInfo { method, fallback: Some(why) }) => format!(" (captured with {}: {})", short(method, 24), short(why, 200)),
+                    Some(CaptureInfo { method, fallback: None }) => format!(" (captured with {})", short(method, 24)),
+                    None => String::new(),
+                };
+                format!("Monitors: {}{how}", list.join(", "))
             }
             Event::Chat { from, text } => format!("{}: {}", if *from == Role::Helper { "Helper" } else { "Sharer" }, for_terminal(text)),
             Event::Paused { by } => format!("Paused by the {}.", role_name(*by)),
@@ -522,6 +532,7 @@ mod tests {
                 primary: true,
             }],
             current: 3,
+            capture: None,
         });
         s
     }

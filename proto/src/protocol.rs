@@ -100,6 +100,9 @@ pub enum Control {
     Monitors {
         monitors: Vec<crate::screen::MonitorInfo>,
         current: u32,
+        /// How the screen is captured (absent from older sharers).
+        #[serde(default)]
+        capture: Option<crate::screen::CaptureInfo>,
     },
     /// Helper → sharer: show this monitor.
     SelectMonitor {

@@ -23,6 +23,26 @@ pub struct MonitorInfo {
     pub scale_percent: u32,
 }
 
+/// How the sharer's screen is captured, shown in the helper's connection info (a slow or
+/// fallen-back method explains a slow picture).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaptureInfo {
+    /// `x11-shm`, `dxgi`, `gdi`, `portal`, `wlr-screencopy`, `xcap`, `test-pattern`.
+    pub method: String,
+    /// Why the platform's faster method is not the one used, when it is not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<String>,
+}
+
+impl CaptureInfo {
+    pub fn new(method: &str) -> Self {
+        Self {
+            method: method.into(),
+            fallback: None,
+        }
+    }
+}
+
 fn full_scale() -> u32 {
     100
 }

@@ -2,6 +2,11 @@
 //! connection), `xcap` for the other platforms (Windows, macOS, Wayland) and the synthetic
 //! test pattern.
 
+pub mod cost;
+#[cfg(any(windows, test))]
+pub mod duplication_pixels;
+#[cfg(windows)]
+pub mod dxgi;
 #[cfg(target_os = "linux")]
 pub mod portal;
 pub mod secure_desktop;
@@ -13,7 +18,7 @@ pub mod xcap_source;
 
 use serde::{Deserialize, Serialize};
 
-pub use tandem_proto::screen::{CursorShape, MonitorInfo, MAX_CURSOR_SIDE};
+pub use tandem_proto::screen::{CaptureInfo, CursorShape, MonitorInfo, MAX_CURSOR_SIDE};
 
 use crate::media::frame::BgraFrame;
 use crate::media::pattern::TestPattern;
@@ -58,6 +63,8 @@ pub trait ScreenSource {
     /// The monitor being captured.
     fn current(&self) -> &MonitorInfo;
     fn select(&mut self, id: u32) -> Result<(), CaptureError>;
+    /// How this source captures (and, for a fallback, why the faster way is not used).
+    fn method(&self) -> CaptureInfo;
     /// Captures the current monitor into `out`, resizing it when the monitor's size changed.
     fn capture(&mut self, out: &mut BgraFrame) -> Result<(), CaptureError>;
     /// True once after monitors were plugged in, removed or changed; [`Self::monitors`] and
@@ -115,8 +122,11 @@ pub enum SourceSpec {
         display: Option<String>,
         monitor: Option<u32>,
     },
-    /// This desktop through the platform's capture API (`xcap`): Windows, macOS.
+    /// This desktop through the platform's capture API (`xcap`): GDI on Windows, macOS.
     Xcap { monitor: Option<u32> },
+    /// Windows: desktop duplication (DXGI); with `or_gdi`, GDI where duplication is
+    /// unavailable (Wine, some RDP sessions and drivers), the reason told to the helper.
+    Duplication { monitor: Option<u32>, or_gdi: bool },
     /// A Wayland desktop through the ScreenCast portal and PipeWire (the person allows it
     /// in the desktop's own dialog).
     Portal { monitor: Option<u32> },
@@ -171,6 +181,11 @@ impl SourceSpec {
             } else {
                 Self::Portal { monitor }
             }
+        } else if cfg!(windows) {
+            Self::Duplication {
+                monitor,
+                or_gdi: true,
+            }
         } else {
             Self::Xcap { monitor }
         }
@@ -213,12 +228,35 @@ pub fn open(spec: &SourceSpec) -> Result<Box<dyn ScreenSource>, CaptureError> {
         #[cfg(not(target_os = "linux"))]
         SourceSpec::Wlr { .. } => Err(CaptureError::Unsupported),
         SourceSpec::Xcap { monitor } => {
-            let mut source = xcap_source::XcapSource::open()?;
+            let mut source = xcap_source::XcapSource::open(None)?;
             if let Some(id) = monitor {
                 source.select(*id)?;
             }
             Ok(Box::new(source))
         }
+        #[cfg(windows)]
+        SourceSpec::Duplication { monitor, or_gdi } => {
+            let mut source: Box<dyn ScreenSource> = match dxgi::DuplicationSource::open() {
+                Ok(source) => Box::new(source),
+                Err(e) if *or_gdi => {
+                    let why = match e {
+                        CaptureError::Failed(why) => why,
+                        other => other.to_string(),
+                    };
+                    tracing::info!("desktop duplication unavailable ({why}): capturing with GDI");
+                    Box::new(xcap_source::XcapSource::open(Some(format!(
+                        "desktop duplication unavailable: {why}"
+                    )))?)
+                }
+                Err(e) => return Err(e),
+            };
+            if let Some(id) = monitor {
+                source.select(*id)?;
+            }
+            Ok(source)
+        }
+        #[cfg(not(windows))]
+        SourceSpec::Duplication { .. } => Err(CaptureError::Unsupported),
     }
 }
 
@@ -263,6 +301,10 @@ impl ScreenSource for PatternSource {
         } else {
             Err(CaptureError::NoSuchMonitor(id))
         }
+    }
+
+    fn method(&self) -> CaptureInfo {
+        CaptureInfo::new("test-pattern")
     }
 
     fn capture(&mut self, out: &mut BgraFrame) -> Result<(), CaptureError> {

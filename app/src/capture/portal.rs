@@ -29,7 +29,8 @@ use spa::pod::{self, Pod};
 use spa::utils::{Direction, Fraction, Rectangle, SpaTypes};
 
 use super::{
-    CaptureError, CursorPosition, CursorShape, MonitorInfo, ScreenSource, MAX_CURSOR_SIDE,
+    CaptureError, CaptureInfo, CursorPosition, CursorShape, MonitorInfo, ScreenSource,
+    MAX_CURSOR_SIDE,
 };
 use crate::input::inject::{InjectError, Injector};
 use crate::input::translate::{InjectOp, ScrollAxis};
@@ -977,6 +978,10 @@ impl PortalSource {
 impl ScreenSource for PortalSource {
     fn monitors(&self) -> &[MonitorInfo] {
         &self.infos
+    }
+
+    fn method(&self) -> CaptureInfo {
+        CaptureInfo::new("portal-pipewire")
     }
 
     fn current(&self) -> &MonitorInfo {

@@ -25,7 +25,7 @@ use wayland_protocols_wlr::screencopy::v1::client::{
     zwlr_screencopy_frame_v1, zwlr_screencopy_manager_v1,
 };
 
-use super::{CaptureError, MonitorInfo, ScreenSource};
+use super::{CaptureError, CaptureInfo, MonitorInfo, ScreenSource};
 use crate::media::frame::BgraFrame;
 
 /// Larger than any monitor; a buffer beyond it is refused before it is allocated.
@@ -624,6 +624,10 @@ impl WlrSource {
 impl ScreenSource for WlrSource {
     fn monitors(&self) -> &[MonitorInfo] {
         &self.monitors
+    }
+
+    fn method(&self) -> CaptureInfo {
+        CaptureInfo::new("wlr-screencopy")
     }
 
     fn current(&self) -> &MonitorInfo {

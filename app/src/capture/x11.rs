@@ -15,7 +15,7 @@ use x11rb::protocol::Event;
 use x11rb::rust_connection::RustConnection;
 
 use super::{
-    CaptureError, CursorPosition, CursorShape, MonitorInfo, ScreenSource, WindowInfo,
+    CaptureError, CaptureInfo, CursorPosition, CursorShape, MonitorInfo, ScreenSource, WindowInfo,
     MAX_CURSOR_SIDE,
 };
 use crate::media::frame::BgraFrame;
@@ -448,6 +448,17 @@ fn enumerate(conn: &RustConnection) -> Result<(Vec<MonitorInfo>, Vec<Placement>)
 impl ScreenSource for X11Capture {
     fn monitors(&self) -> &[MonitorInfo] {
         &self.monitors
+    }
+
+    fn method(&self) -> CaptureInfo {
+        if self.shm_available {
+            CaptureInfo::new("x11-shm")
+        } else {
+            CaptureInfo {
+                method: "x11-getimage".into(),
+                fallback: Some("the X server has no MIT-SHM".into()),
+            }
+        }
     }
 
     fn current(&self) -> &MonitorInfo {

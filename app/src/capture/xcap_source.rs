@@ -1,12 +1,13 @@
-//! The desktop through `xcap`: Windows, macOS and Wayland, where the X11 backend does not
-//! apply (and X11 too when asked for, which is how it is tested here). Each frame is one
-//! screenshot through the platform's API — on X11 a new connection and `GetImage`, ~30 ms
-//! for 1080p against ~1 ms for MIT-SHM — so the X11 backend stays the default there.
+//! The desktop through `xcap`: GDI on Windows (where desktop duplication is unavailable:
+//! Wine, some RDP sessions and drivers), macOS, and X11 when asked for (which is how it is
+//! tested here). Each frame is one screenshot through the platform's API — on X11 a new
+//! connection and `GetImage`, ~30 ms for 1080p against ~1 ms for MIT-SHM — so the X11
+//! backend stays the default there.
 
 use xcap::Monitor;
 
 use super::secure_desktop::SecureDesktopProbe;
-use super::{CaptureError, MonitorInfo, ScreenSource};
+use super::{CaptureError, CaptureInfo, MonitorInfo, ScreenSource};
 use crate::media::frame::BgraFrame;
 
 /// Not `Send`: xcap's `Monitor` holds platform handles (an `HMONITOR` on Windows); the
@@ -16,6 +17,8 @@ pub struct XcapSource {
     infos: Vec<MonitorInfo>,
     current: usize,
     secure_desktop: SecureDesktopProbe,
+    /// Why the faster platform capture (desktop duplication) is not used, if it was tried.
+    fallback: Option<String>,
 }
 
 fn failed(e: xcap::XCapError) -> CaptureError {
@@ -23,45 +26,53 @@ fn failed(e: xcap::XCapError) -> CaptureError {
 }
 
 impl XcapSource {
-    /// Lists the monitors and shows the primary one.
-    pub fn open() -> Result<Self, CaptureError> {
+    /// Lists the monitors and shows the primary one; `fallback` says why this is used
+    /// instead of a faster capture, when one was tried.
+    pub fn open(fallback: Option<String>) -> Result<Self, CaptureError> {
         let monitors = Monitor::all().map_err(failed)?;
-        let mut infos = Vec::with_capacity(monitors.len());
-        for (index, m) in monitors.iter().enumerate() {
-            let name = m
-                .friendly_name()
-                .ok()
-                .filter(|n| !n.trim().is_empty())
-                .or_else(|| m.name().ok())
-                .unwrap_or_else(|| format!("Screen {}", index + 1));
-            let scale = m.scale_factor().unwrap_or(1.0);
-            infos.push(MonitorInfo {
-                // Our own small ids: the platform's (RandR outputs, HMONITOR handles, display
-                // ids) mean nothing to the helper.
-                id: index as u32,
-                name,
-                screen: 0,
-                x: m.x().map_err(failed)?,
-                y: m.y().map_err(failed)?,
-                // H.264 4:2:0 needs even sizes; an odd last column or row is not shown.
-                width: m.width().map_err(failed)? & !1,
-                height: m.height().map_err(failed)? & !1,
-                width_mm: 0,
-                primary: m.is_primary().unwrap_or(false),
-                scale_percent: (f64::from(scale) * 100.0).round().clamp(50.0, 400.0) as u32,
-            });
-        }
-        if infos.iter().all(|m| m.width < 16 || m.height < 16) {
-            return Err(CaptureError::NoScreen);
-        }
+        let infos = monitor_infos(&monitors)?;
         let current = infos.iter().position(|m| m.primary).unwrap_or(0);
         Ok(Self {
             monitors,
             infos,
             current,
             secure_desktop: SecureDesktopProbe::default(),
+            fallback,
         })
     }
+}
+
+/// The monitors as the helper sees them: names, positions and scale from the platform.
+pub fn monitor_infos(monitors: &[Monitor]) -> Result<Vec<MonitorInfo>, CaptureError> {
+    let mut infos = Vec::with_capacity(monitors.len());
+    for (index, m) in monitors.iter().enumerate() {
+        let name = m
+            .friendly_name()
+            .ok()
+            .filter(|n| !n.trim().is_empty())
+            .or_else(|| m.name().ok())
+            .unwrap_or_else(|| format!("Screen {}", index + 1));
+        let scale = m.scale_factor().unwrap_or(1.0);
+        infos.push(MonitorInfo {
+            // Our own small ids: the platform's (RandR outputs, HMONITOR handles, display
+            // ids) mean nothing to the helper.
+            id: index as u32,
+            name,
+            screen: 0,
+            x: m.x().map_err(failed)?,
+            y: m.y().map_err(failed)?,
+            // H.264 4:2:0 needs even sizes; an odd last column or row is not shown.
+            width: m.width().map_err(failed)? & !1,
+            height: m.height().map_err(failed)? & !1,
+            width_mm: 0,
+            primary: m.is_primary().unwrap_or(false),
+            scale_percent: (f64::from(scale) * 100.0).round().clamp(50.0, 400.0) as u32,
+        });
+    }
+    if infos.iter().all(|m| m.width < 16 || m.height < 16) {
+        return Err(CaptureError::NoScreen);
+    }
+    Ok(infos)
 }
 
 impl ScreenSource for XcapSource {
@@ -71,6 +82,13 @@ impl ScreenSource for XcapSource {
 
     fn current(&self) -> &MonitorInfo {
         &self.infos[self.current]
+    }
+
+    fn method(&self) -> CaptureInfo {
+        CaptureInfo {
+            method: if cfg!(windows) { "gdi" } else { "xcap" }.into(),
+            fallback: self.fallback.clone(),
+        }
     }
 
     fn select(&mut self, id: u32) -> Result<(), CaptureError> {

@@ -20,8 +20,8 @@ use crate::annotation::{Annotation, PenColour, Sketch};
 use crate::input::view::ViewTransform;
 use crate::input::{DeclineReason, InputEvent, PointerButton};
 use crate::session::{
-    CodeRetiredReason, Command, CursorPicture, EndReason, Event, HelperIdentity, MonitorInfo,
-    PathInfo, Role, SessionConfig, SourceSpec,
+    CaptureInfo, CodeRetiredReason, Command, CursorPicture, EndReason, Event, HelperIdentity,
+    MonitorInfo, PathInfo, Role, SessionConfig, SourceSpec,
 };
 use crate::sign_in::{SignInClient, SignInError, SignedIn};
 use tandem_crypto::{CodeError, SessionCode};
@@ -166,6 +166,8 @@ pub struct Viewer {
     pub control: Option<ControlState>,
     pub paused_by: Option<Role>,
     pub path: Option<PathInfo>,
+    /// How the sharer's screen is captured (a GDI fallback explains a slow picture).
+    pub capture: Option<CaptureInfo>,
     pub rtt_ms: Option<f64>,
     pub fps: Option<f64>,
     pub notice: Option<String>,
@@ -1284,7 +1286,11 @@ impl App {
                     v.cursor_picture = cursor_handle(&picture).map(|h| (picture, h));
                 }
             }
-            Event::Monitors { monitors, current } => {
+            Event::Monitors {
+                monitors,
+                current,
+                capture,
+            } => {
                 if self.role == Some(Role::Sharer) {
                     let shown = monitors.into_iter().find(|m| m.id == current);
                     if shown != self.overlay.monitor {
@@ -1304,6 +1310,9 @@ impl App {
                     }
                     v.monitors = monitors;
                     v.current_monitor = current;
+                    if capture.is_some() {
+                        v.capture = capture;
+                    }
                 }
             }
             Event::Annotation(annotation) => {
@@ -1844,7 +1853,7 @@ impl App {
                 } else {
                     t.get("viewer-path-direct")
                 };
-                let stats = t.with(
+                let mut stats = t.with(
                     "viewer-stats",
                     &[
                         ("path", &kind),
@@ -1852,6 +1861,17 @@ impl App {
                         ("fps", &fps.map_or("–".into(), |f| format!("{f:.0}"))),
                     ],
                 );
+                if let Some(capture) = &v.capture {
+                    // The sharer's words: shown safe and short.
+                    let method: String = crate::peer_text::for_terminal(&capture.method)
+                        .chars()
+                        .take(24)
+                        .collect();
+                    stats = format!(
+                        "{stats} · {}",
+                        t.with("viewer-capture", &[("method", &method)])
+                    );
+                }
                 // Say why the picture is soft: busy motion is coded smaller for a moment.
                 match &v.shown {
                     Some((frame, _)) if frame.picture_width < frame.width => {

@@ -963,6 +963,19 @@ async fn a_picture_coded_smaller_fills_the_view_and_says_so() {
             },
         },
     );
+    // A Windows sharer where desktop duplication is unavailable: the helper sees why the
+    // picture may be slow.
+    engine_event(
+        &mut w,
+        Event::Monitors {
+            monitors: Vec::new(),
+            current: 0,
+            capture: Some(crate::session::CaptureInfo {
+                method: "gdi".into(),
+                fallback: Some("desktop duplication unavailable".into()),
+            }),
+        },
+    );
     // Busy motion on a 1280×720 screen, coded at 320×180: left half blue, right half orange.
     let (pw, ph) = (320u32, 180u32);
     let rgba: Vec<u8> = (0..pw * ph)
@@ -988,7 +1001,7 @@ async fn a_picture_coded_smaller_fills_the_view_and_says_so() {
         |app| matches!(&app.screen, Screen::Viewer(v) if v.frames_shown >= 1),
     )
     .await;
-    w.assert_shows("Direct · – ms · – fps · reduced size");
+    w.assert_shows("Direct · – ms · – fps · screen: gdi · reduced size");
 
     // Rendered: the picture is stretched to the view (its halves far wider than 160 px)…
     let (blue, orange, scale) = middle_row_colours(&w, "fit");

@@ -245,7 +245,7 @@ async fn helper_session(
                         break reason;
                     }
                     Ok(Control::Pong { t0_us, t1_us }) => clock.sample(t0_us, t1_us, now_us()),
-                    Ok(Control::Monitors { monitors, current }) => emit(&events, Event::Monitors { monitors, current }),
+                    Ok(Control::Monitors { monitors, current, capture }) => emit(&events, Event::Monitors { monitors, current, capture }),
                     Ok(Control::Cursor { x, y, visible }) => {
                         if pointer_rate.admit(Instant::now()) {
                             emit(&events, Event::Cursor { x, y, visible });

@@ -22,7 +22,7 @@ use tandem_crypto::PairingError;
 use tandem_rendezvous::ClientError;
 
 pub use crate::annotation::Annotation;
-pub use crate::capture::{MonitorInfo, SourceSpec};
+pub use crate::capture::{CaptureInfo, MonitorInfo, SourceSpec};
 pub use crate::input::{DeclineReason, InputEvent, Modifiers, PointerButton};
 pub use crate::net::ice::IceOptions;
 pub use crate::net::PathInfo;
@@ -146,6 +146,8 @@ pub enum Event {
     Monitors {
         monitors: Vec<MonitorInfo>,
         current: u32,
+        /// How the sharer's screen is captured (absent from older sharers).
+        capture: Option<CaptureInfo>,
     },
     /// Once a second while connected.
     Stats {

@@ -10,7 +10,7 @@ use tracing::{debug, warn};
 use crate::capture::{MonitorInfo, SourceSpec};
 use crate::input::gate::{ControlGate, RequestOutcome};
 use crate::input::inject::{InjectError, InjectorThread};
-use crate::input::translate::InputTranslator;
+use crate::input::translate::{InjectOp, InputTranslator};
 use crate::input::{InputEvent, INPUT_STREAM_KIND, MAX_INPUT_LEN};
 use crate::protocol::{read_message_max, FramingError};
 
@@ -33,6 +33,10 @@ pub(super) struct RemoteControl {
     shown: Option<MonitorInfo>,
     /// Input events dropped because control was not granted (a hostile or confused helper).
     refused: u64,
+    /// Windows' secure desktop is up (a UAC prompt, the lock screen): input cannot land.
+    out_of_reach: bool,
+    /// The releases sent as the secure desktop came, sent again as it goes.
+    released_into_prompt: Vec<InjectOp>,
 }
 
 impl RemoteControl {
@@ -59,6 +63,8 @@ impl RemoteControl {
             SourceSpec::Wlr { .. } => (crate::input::wlr::available(), None),
             #[cfg(not(target_os = "linux"))]
             SourceSpec::Wlr { .. } => (false, None),
+            // Windows: SendInput.
+            SourceSpec::Duplication { .. } => (cfg!(windows), None),
             SourceSpec::TestPattern { .. } => (false, None),
         };
         Self {
@@ -73,6 +79,8 @@ impl RemoteControl {
             display,
             shown: None,
             refused: 0,
+            out_of_reach: false,
+            released_into_prompt: Vec::new(),
         }
     }
 
@@ -141,6 +149,30 @@ impl RemoteControl {
         had
     }
 
+    /// Windows' secure desktop came up or went away. Whatever the helper held is released
+    /// both times: as it comes (a key held into a UAC prompt would stay down on the desktop
+    /// behind it) and as it goes (releases sent meanwhile were refused by Windows). Input in
+    /// between is dropped: it could not land, and must not play once the prompt closes.
+    pub fn set_out_of_reach(&mut self, out_of_reach: bool) {
+        if out_of_reach == self.out_of_reach {
+            return;
+        }
+        self.out_of_reach = out_of_reach;
+        let ops = if out_of_reach {
+            let mut ops = Vec::new();
+            self.translator.release_all(&mut ops);
+            self.released_into_prompt.clone_from(&ops);
+            ops
+        } else {
+            std::mem::take(&mut self.released_into_prompt)
+        };
+        if let Some(injector) = &self.injector {
+            if let Err(e) = injector.flush_then(ops) {
+                warn!("releasing held input: {e}");
+            }
+        }
+    }
+
     pub fn set_paused(&mut self, paused: bool) {
         self.gate.set_paused(paused);
         if paused {
@@ -150,9 +182,12 @@ impl RemoteControl {
 
     /// Every event from the helper passes the gate here, or goes nowhere.
     pub fn on_input(&mut self, event: &InputEvent) {
-        let (Some(injector), Some(shown), true) =
-            (&self.injector, &self.shown, self.gate.allows_input())
-        else {
+        let (Some(injector), Some(shown), true, false) = (
+            &self.injector,
+            &self.shown,
+            self.gate.allows_input(),
+            self.out_of_reach,
+        ) else {
             self.refused += 1;
             if self.refused == 1 || self.refused.is_power_of_two() {
                 debug!(refused = self.refused, "input without control ignored");
@@ -257,10 +292,118 @@ pub(super) fn spawn_input_reader(
 
 #[cfg(test)]
 mod tests {
+    use std::sync::{Arc, Mutex};
+
     use tokio::io::AsyncWriteExt;
 
     use super::*;
+    use crate::input::inject::Injector;
     use crate::protocol::write_message;
+
+    /// Writes down what would have reached the desktop.
+    struct Recording(Arc<Mutex<Vec<InjectOp>>>);
+
+    impl Injector for Recording {
+        fn inject(&mut self, op: &InjectOp) -> Result<(), InjectError> {
+            self.0.lock().expect("ops").push(*op);
+            Ok(())
+        }
+    }
+
+    fn key(code: &str, down: bool) -> InputEvent {
+        InputEvent::Key {
+            code: code.into(),
+            down,
+        }
+    }
+
+    /// Waits (hang guard only) until the injector thread has played `n` operations.
+    fn played(ops: &Arc<Mutex<Vec<InjectOp>>>, n: usize) -> Vec<InjectOp> {
+        let deadline = Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let now = ops.lock().expect("ops").clone();
+            if now.len() >= n {
+                return now;
+            }
+            assert!(Instant::now() < deadline, "only {now:?} played");
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+
+    #[test]
+    fn a_windows_prompt_releases_held_keys_and_drops_input_until_it_closes() {
+        let ops = Arc::new(Mutex::new(Vec::new()));
+        let mut remote = RemoteControl::new(&SourceSpec::TestPattern {
+            width: 64,
+            height: 64,
+        });
+        remote.gate = ControlGate::new(true);
+        let recording = Recording(Arc::clone(&ops));
+        remote.injector = Some(InjectorThread::spawn(move || Ok(recording)).expect("injector"));
+        remote.on_monitors(
+            &[MonitorInfo {
+                id: 0,
+                name: "m".into(),
+                screen: 0,
+                x: 0,
+                y: 0,
+                width: 64,
+                height: 64,
+                width_mm: 0,
+                primary: true,
+                scale_percent: 100,
+            }],
+            0,
+        );
+        assert_eq!(remote.on_request(), RequestOutcome::Ask);
+        assert_eq!(remote.grant().ok(), Some(true));
+
+        remote.on_input(&key("ShiftLeft", true));
+        let pressed = played(&ops, 1);
+        let InjectOp::Key {
+            keycode,
+            down: true,
+        } = pressed[0]
+        else {
+            panic!("not a press: {pressed:?}");
+        };
+        // A UAC prompt comes up with Shift held: released at once.
+        remote.set_out_of_reach(true);
+        assert_eq!(
+            played(&ops, 2)[1],
+            InjectOp::Key {
+                keycode,
+                down: false
+            }
+        );
+        assert!(!remote.holds_anything());
+        // Typing into the prompt from afar goes nowhere, and does not play afterwards.
+        remote.on_input(&key("KeyA", true));
+        remote.on_input(&key("KeyA", false));
+        // Closed: Shift is released again (Windows refused the first release while the
+        // prompt was up), then input plays again.
+        remote.set_out_of_reach(false);
+        remote.on_input(&key("KeyB", true));
+        let mut b = Vec::new();
+        let shown = remote.shown.clone().expect("shown");
+        InputTranslator::default()
+            .translate(&key("KeyB", true), &shown, &mut b)
+            .expect("KeyB");
+        let shift_up = InjectOp::Key {
+            keycode,
+            down: false,
+        };
+        // Everything up to B's press, in order: nothing typed during the prompt in between.
+        let deadline = Instant::now() + std::time::Duration::from_secs(30);
+        while !ops.lock().expect("ops").contains(&b[0]) {
+            assert!(Instant::now() < deadline, "B never played");
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        assert_eq!(
+            *ops.lock().expect("ops"),
+            [pressed[0], shift_up, shift_up, b[0]]
+        );
+    }
 
     async fn read_all(bytes: Vec<u8>) -> Vec<Result<InputEvent, InputStreamError>> {
         let (mut w, r) = tokio::io::duplex(64 * 1024);

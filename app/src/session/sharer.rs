@@ -239,14 +239,15 @@ pub async fn run_sharer(
                     }
                 },
                 output = outgoing.recv() => match output {
-                    Some(PipelineOutput::Monitors { monitors, current }) => {
+                    Some(PipelineOutput::Monitors { monitors, current, capture }) => {
                         remote.on_monitors(&monitors, current);
-                        emit(&events, Event::Monitors { monitors: monitors.clone(), current });
-                        control.send(&Control::Monitors { monitors, current }).await?;
+                        emit(&events, Event::Monitors { monitors: monitors.clone(), current, capture: Some(capture.clone()) });
+                        control.send(&Control::Monitors { monitors, current, capture: Some(capture) }).await?;
                     }
                     // A Windows prompt on the secure desktop: the person answers it; the
                     // helper waits, told why the picture stands still.
                     Some(PipelineOutput::OutOfReach(active)) => {
+                        remote.set_out_of_reach(active);
                         emit(&events, Event::SecureDesktop { active });
                         control.send(&Control::SecureDesktop { active }).await?;
                     }

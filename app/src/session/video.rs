@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
 use super::{DecodedFrameRef, FrameSink, VideoConfig};
-use crate::capture::{self, CursorPosition, CursorShape, MonitorInfo, ScreenSource};
+use crate::capture::{self, CaptureInfo, CursorPosition, CursorShape, MonitorInfo, ScreenSource};
 use crate::media::damage::DamageTracker;
 use crate::media::frame::BgraFrame;
 use crate::media::h264::{VideoDecoder, VideoEncoder};
@@ -98,6 +98,7 @@ pub enum PipelineOutput {
     Monitors {
         monitors: Vec<MonitorInfo>,
         current: u32,
+        capture: CaptureInfo,
     },
     /// The desktop went out of reach (Windows' secure desktop: `true`), or came back.
     OutOfReach(bool),
@@ -150,6 +151,7 @@ fn announce(source: &dyn ScreenSource, tx: &mpsc::Sender<PipelineOutput>) -> boo
     tx.blocking_send(PipelineOutput::Monitors {
         monitors: source.monitors().to_vec(),
         current: source.current().id,
+        capture: source.method(),
     })
     .is_ok()
 }
@@ -594,6 +596,9 @@ mod tests {
         }
         fn select(&mut self, id: u32) -> Result<(), capture::CaptureError> {
             self.pattern.select(id)
+        }
+        fn method(&self) -> CaptureInfo {
+            self.pattern.method()
         }
         fn capture(&mut self, out: &mut BgraFrame) -> Result<(), capture::CaptureError> {
             self.captures.fetch_add(1, Ordering::Relaxed);

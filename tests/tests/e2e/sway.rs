@@ -43,8 +43,12 @@ fn a_sway_screen_reaches_the_helper_through_screencopy() {
         .output()
         .expect("tandem screens");
     let listed = String::from_utf8_lossy(&listed.stdout).to_string();
-    let monitor: serde_json::Value =
-        serde_json::from_str(listed.lines().next().unwrap_or("{}")).expect("json");
+    let lines: Vec<serde_json::Value> = listed
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    assert_eq!(lines[0]["capture"]["method"], "wlr-screencopy", "{listed}");
+    let monitor = &lines[1];
     assert_eq!(monitor["monitor"]["name"], "HEADLESS-1", "{listed}");
     assert_eq!(monitor["monitor"]["width"], 1280, "{listed}");
 

@@ -4,8 +4,9 @@
 //! the control gate and the release on revoke — and the reverse, a helper under Wine
 //! driving a Linux sharer.
 //!
-//! What Wine stands in for: GDI capture (Wine has no Desktop Duplication), `SendInput` and
-//! the window messages it makes. Not what a real Windows does at the secure desktop, DPI
+//! What Wine stands in for: the choice of capture at run time (desktop duplication is tried
+//! first; Wine 8's `DuplicateOutput` is not implemented, so the GDI fallback runs and the
+//! helper is told why), GDI capture, `SendInput` and the window messages it makes. Not what a real Windows does at the secure desktop, DPI
 //! scaling or with a real GPU.
 
 use std::path::Path;
@@ -88,6 +89,13 @@ fn a_windows_sharer_under_wine_shows_its_screen_and_obeys_only_a_granted_helper(
     assert_eq!(
         (first["width"].as_u64(), first["height"].as_u64()),
         (Some(1024), Some(768)),
+        "{monitors}"
+    );
+    // Chosen at run time, and the helper learns which and why.
+    assert_eq!(monitors["capture"]["method"], "gdi", "{monitors}");
+    let why = monitors["capture"]["fallback"].as_str().unwrap_or_default();
+    assert!(
+        why.starts_with("desktop duplication unavailable: DuplicateOutput"),
         "{monitors}"
     );
     helper.wait_for("frame_received", T);
@@ -214,6 +222,8 @@ fn a_helper_under_wine_sees_and_drives_a_linux_sharer() {
     let mut sharer = Peer::share_display(&rv.url, &code, &x.display, &[]);
     sharer.wait_for("consent_requested", T);
     sharer.type_line("y");
+    let monitors = helper.wait_for("monitors", T);
+    assert_eq!(monitors["capture"]["method"], "x11-shm", "{monitors}");
     helper.wait_for("frame_received", T);
 
     take_control(&mut helper, &mut sharer);

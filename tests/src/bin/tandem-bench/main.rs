@@ -16,6 +16,7 @@ mod mailbox;
 mod network;
 mod throughput;
 mod turn_guard;
+mod wine_capture;
 use clap::{Parser, Subcommand};
 use tandem::session::{
     Command, Event, HelperIdentity, SessionConfig, SessionHandle, SourceSpec, VideoConfig,
@@ -79,6 +80,19 @@ enum What {
         turn_ca: Option<std::path::PathBuf>,
         #[arg(long, default_value_t = 64)]
         megabytes: usize,
+    },
+    /// What one full-screen capture costs the Windows build under Wine (GDI) beside the
+    /// Linux build on the same Xvfb.
+    WineCapture {
+        #[arg(long, default_value_t = 60)]
+        frames: u32,
+        #[arg(long, default_value_t = 1920)]
+        width: u32,
+        #[arg(long, default_value_t = 1080)]
+        height: u32,
+        /// The Windows `tandem.exe` (default: the debug build of scripts/build-windows.sh).
+        #[arg(long)]
+        exe: Option<std::path::PathBuf>,
     },
     /// What the helper's window costs per frame of a 1080p stream (real GUI under Xvfb).
     Gui {
@@ -160,6 +174,15 @@ async fn main() -> anyhow::Result<()> {
         } => codec::run(frames, width, height, bitrate),
         // Blocking (processes, X clients) on a blocking thread, off the runtime's workers.
         What::Gui { seconds } => tokio::task::spawn_blocking(move || gui::run(seconds)).await?,
+        What::WineCapture {
+            frames,
+            width,
+            height,
+            exe,
+        } => {
+            tokio::task::spawn_blocking(move || wine_capture::run(frames, width, height, exe))
+                .await?
+        }
         What::Latency {
             seconds,
             fps,
