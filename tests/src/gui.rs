@@ -264,6 +264,16 @@ pub fn stacking(display: &str) -> Vec<(u32, String)> {
         .collect()
 }
 
+/// Where the mapped top-level window of `size` sits on `display` (Wine places a window
+/// itself, not at the top-left corner as winit does without a window manager).
+pub fn window_origin(display: &str, size: (f32, f32)) -> Option<(i16, i16)> {
+    let (conn, _) = x11rb::connect(Some(display)).ok()?;
+    stacking(display).into_iter().find_map(|(w, _)| {
+        let g = conn.get_geometry(w).ok()?.reply().ok()?;
+        ((f32::from(g.width), f32::from(g.height)) == size).then_some((g.x, g.y))
+    })
+}
+
 fn wm_class(conn: &impl x11rb::connection::Connection, window: u32) -> Option<String> {
     let reply = conn
         .get_property(false, window, AtomEnum::WM_CLASS, AtomEnum::STRING, 0, 256)

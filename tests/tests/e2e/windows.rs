@@ -12,7 +12,10 @@
 use std::path::Path;
 use std::time::Duration;
 
-use tandem_tests::gui::Screenshot;
+use tandem::gui::app::Screen;
+use tandem_tests::gui::{
+    locate, locate_id, wait_for_screen, window_origin, Hands, Screenshot, WINDOW,
+};
 use tandem_tests::wine::{windows_tandem_or_skip, Recorder, Wine};
 use tandem_tests::xrecord::{EventRecorder, Recorded};
 use tandem_tests::xvfb::{known_picture, Painter, Xvfb};
@@ -342,4 +345,101 @@ fn the_installer_adds_tandem_to_the_start_menu_and_the_uninstaller_removes_it() 
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// Whether a primary (blue) button is drawn at `at` (its label's letters are white, so
+/// look at the area around the centre).
+fn primary_button_at(shot: &Screenshot, at: (i16, i16)) -> bool {
+    let at = (at.0.max(0) as u32, at.1.max(0) as u32);
+    shot.count_near(at, 10, |(r, g, b)| b > 200 && r < 120 && g < 140) > 150
+}
+
+#[test]
+fn the_window_under_wine_takes_the_code_and_shares_the_screen() {
+    let Some(exe) = windows_tandem_or_skip("windows window under Wine") else {
+        return;
+    };
+    let x = Xvfb::start(&[(1280, 800)]);
+    let wine = Wine::start(&x.display);
+    let rv = Rendezvous::start(&[]);
+    let mut helper = Peer::assist(&rv.url, "Anna Rossi", &[]);
+    let code = helper.code(T);
+
+    // The iced window on Windows: winit's Win32 window, the software renderer.
+    let mut cmd = wine.command(&exe);
+    cmd.args(["gui", "--rendezvous", &rv.url, "--lang", "en"])
+        .env("ICED_BACKEND", "tiny-skia")
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null());
+    let mut window = Kill(cmd.spawn().expect("tandem.exe gui"));
+    let deadline = std::time::Instant::now() + T;
+    let origin = loop {
+        if let Some(origin) = window_origin(&x.display, WINDOW) {
+            break origin;
+        }
+        assert!(std::time::Instant::now() < deadline, "no window appeared");
+        assert!(
+            window.0.try_wait().ok().flatten().is_none(),
+            "tandem.exe gui exited"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let at = |(x, y): (i16, i16)| (x + origin.0, y + origin.1);
+    let home = || Screen::Home {
+        code: String::new(),
+        error: None,
+        notice: None,
+    };
+    let submit = at(locate(home(), WINDOW, "Submit"));
+    let shot = wait_for_screen(&x.display, T, "the home screen", |s| {
+        primary_button_at(s, submit)
+    });
+    artifact_shot(&shot, "wine-gui-home.png");
+
+    // The person types the code as heard and presses Enter, then allows.
+    let hands = Hands::new(&x.display);
+    hands.click(at(locate_id(home(), WINDOW, "code")));
+    hands.type_text(&code.to_lowercase().replace('-', " "));
+    hands.enter();
+    let consent = Screen::SharerConsent {
+        helper_name: "Anna R.".into(),
+        affiliation: None,
+    };
+    let allow = at(locate(consent, WINDOW, "Allow"));
+    let shot = wait_for_screen(&x.display, T, "the consent dialog", |s| {
+        primary_button_at(s, allow)
+    });
+    artifact_shot(&shot, "wine-gui-consent.png");
+    hands.click(allow);
+
+    // The helper sees the Windows screen, captured the way Wine allows, and is told so.
+    let monitors = helper.wait_for("monitors", T);
+    assert_eq!(monitors["capture"]["method"], "gdi", "{monitors}");
+    let frame = helper.wait_for("frame_received", T);
+    assert_eq!(
+        (frame["width"].as_u64(), frame["height"].as_u64()),
+        (Some(1280), Some(800))
+    );
+    std::thread::sleep(Duration::from_millis(1000));
+    artifact_shot(&Screenshot::take(&x.display), "wine-gui-sharing.png");
+    helper.type_line("/end");
+    assert!(helper.wait_exit(T).success());
+}
+
+/// The window's process, stopped with the test.
+struct Kill(std::process::Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn artifact_shot(shot: &Screenshot, name: &str) {
+    let path = temp_png(name.trim_end_matches(".png"));
+    shot.save_png(&path);
+    artifact(&path, name);
+    let _ = std::fs::remove_file(&path);
 }
