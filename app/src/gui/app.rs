@@ -238,6 +238,8 @@ pub struct Overlay {
     native: Option<u64>,
     /// No compositor: the window is cut to the drawing instead of being transparent.
     shaped: bool,
+    /// Windows: a layered window whose background colour is its colour key.
+    colour_keyed: bool,
     /// The cut, kept up to date as strokes grow (X11 without a compositor only).
     #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     outline: super::sketch::OutlineCache,
@@ -1386,14 +1388,19 @@ impl App {
         if self.overlay.window.is_some() || self.overlay.sketch.is_empty() {
             return Task::none();
         }
-        let SourceSpec::X11 { display, .. } = &self.session.video.source else {
-            return Task::none();
+        // Over an X desktop, or the Windows desktop (a Wayland compositor places no window
+        // where a client asks, so there is no overlay there).
+        let display = match &self.session.video.source {
+            SourceSpec::X11 { display, .. } => Some(display.clone()),
+            SourceSpec::Duplication { .. } | SourceSpec::Xcap { .. } if cfg!(windows) => None,
+            _ => return Task::none(),
         };
         let Some(monitor) = self.overlay.monitor.clone() else {
             return Task::none();
         };
+        self.overlay.colour_keyed = cfg!(windows);
         #[cfg(target_os = "linux")]
-        {
+        if let Some(display) = display {
             if self.x11.is_none() {
                 match super::overlay_x11::X11Overlay::connect(display.as_deref()) {
                     Ok(x11) => self.x11 = Some(x11),
@@ -1414,7 +1421,7 @@ impl App {
             size: Size::new(monitor.width as f32, monitor.height as f32),
             position: window::Position::Specific(Point::new(monitor.x as f32, monitor.y as f32)),
             decorations: false,
-            transparent: !self.overlay.shaped,
+            transparent: !self.overlay.shaped && !self.overlay.colour_keyed,
             // A shaped overlay is shown only once cut to the drawing: never a black flash.
             visible: !self.overlay.shaped,
             resizable: false,
@@ -1438,6 +1445,12 @@ impl App {
 
     /// The overlay window exists natively: clicks go through, and it stays on top.
     fn overlay_prepared(&self) {
+        #[cfg(windows)]
+        if let Some(native) = self.overlay.native {
+            if let Err(e) = super::overlay_windows::prepare(native, self.bar_native) {
+                tracing::warn!("overlay: {e}");
+            }
+        }
         #[cfg(target_os = "linux")]
         if let (Some(x11), Some(native)) = (&self.x11, self.overlay.native) {
             if let Ok(window) = u32::try_from(native) {
@@ -1528,14 +1541,27 @@ impl App {
     fn overlay_view(&self) -> Element<'_, Message> {
         let monitor = self.overlay.monitor.as_ref();
         let (w, h) = monitor.map_or((1, 1), |m| (m.width.max(1), m.height.max(1)));
-        iced::widget::canvas(SketchLayer {
+        let drawing = iced::widget::canvas(SketchLayer {
             sketch: &self.overlay.sketch,
             transform: ViewTransform::identity(w, h),
             shaped: self.overlay.shaped,
         })
         .width(Length::Fill)
-        .height(Length::Fill)
-        .into()
+        .height(Length::Fill);
+        // Windows: the background is the colour key, shown as nothing.
+        #[cfg(windows)]
+        if self.overlay.colour_keyed {
+            let (r, g, b) = super::overlay_windows::KEY;
+            return container(drawing)
+                .style(move |_: &iced::Theme| container::Style {
+                    background: Some(iced::Color::from_rgb8(r, g, b).into()),
+                    ..container::Style::default()
+                })
+                .width(Length::Fill)
+                .height(Length::Fill)
+                .into();
+        }
+        drawing.into()
     }
 
     /// The main window's content (tests look at this).

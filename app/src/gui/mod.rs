@@ -6,6 +6,8 @@ pub mod app;
 pub mod engine;
 pub mod i18n;
 pub mod keys;
+#[cfg(windows)]
+mod overlay_windows;
 #[cfg(target_os = "linux")]
 mod overlay_x11;
 pub mod sign_in;

@@ -355,12 +355,15 @@ fn primary_button_at(shot: &Screenshot, at: (i16, i16)) -> bool {
 }
 
 #[test]
-fn the_window_under_wine_takes_the_code_and_shares_the_screen() {
+fn the_window_under_wine_takes_the_code_shares_the_screen_and_shows_the_drawing() {
     let Some(exe) = windows_tandem_or_skip("windows window under Wine") else {
         return;
     };
     let x = Xvfb::start(&[(1280, 800)]);
     let wine = Wine::start(&x.display);
+    // The person's desktop: a Win32 program covering the screen, recording its clicks.
+    let rec = Recorder::start(&wine);
+    let desktop = painted_screen(&x.display);
     let rv = Rendezvous::start(&[]);
     let mut helper = Peer::assist(&rv.url, "Anna Rossi", &[]);
     let code = helper.code(T);
@@ -421,8 +424,31 @@ fn the_window_under_wine_takes_the_code_and_shares_the_screen() {
         (frame["width"].as_u64(), frame["height"].as_u64()),
         (Some(1280), Some(800))
     );
-    std::thread::sleep(Duration::from_millis(1000));
-    artifact_shot(&Screenshot::take(&x.display), "wine-gui-sharing.png");
+
+    // The helper draws a red line across the middle of the screen: the person sees it over
+    // their desktop, which stays visible everywhere else (the overlay's colour key), and
+    // their clicks go through it to the program under it.
+    helper.type_line("/pen red 200 400 1000 400");
+    let is_red = |(r, g, b): (u8, u8, u8)| r > 200 && g < 80 && b < 80;
+    let shot = wait_for_screen(&x.display, T, "the helper's line over the desktop", |s| {
+        s.count_near((600, 400), 12, is_red) > 40
+    });
+    artifact_shot(&shot, "wine-gui-sharing.png");
+    for probe in [(600, 600), (100, 700), (1200, 200)] {
+        assert_eq!(
+            shot.pixel(probe.0, probe.1),
+            desktop.pixel(probe.0, probe.1),
+            "the overlay hides the desktop at {probe:?}"
+        );
+    }
+    let before = rec.lines().len();
+    hands.click((600, 600));
+    let got = rec.wait_until(T, "the person's click through the overlay", |l| {
+        l[before.min(l.len())..]
+            .iter()
+            .any(|l| l.starts_with("button left down 600 600"))
+    });
+    assert!(got.len() > before);
     helper.type_line("/end");
     assert!(helper.wait_exit(T).success());
 }
