@@ -10,6 +10,7 @@ mod pause;
 mod rate;
 mod remote_control;
 mod sharer;
+mod sharer_core;
 mod signaling;
 mod upgrade;
 mod video;

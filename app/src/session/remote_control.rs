@@ -1,16 +1,14 @@
-//! The sharer's side of remote control: the gate, the translator and the injector thread
-//! together, so the session loop only says what happened.
-
-use std::time::Instant;
+//! The sharer's desktop input as the session drives it: the injector thread (opened at the
+//! first grant) and the helper's input stream. What may be injected is decided by
+//! `SharerCore`; this only carries it out.
 
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
-use crate::capture::{MonitorInfo, SourceSpec};
-use crate::input::gate::{ControlGate, RequestOutcome};
+use crate::capture::SourceSpec;
 use crate::input::inject::{InjectError, InjectorThread};
-use crate::input::translate::{InjectOp, InputTranslator};
+use crate::input::translate::InjectOp;
 use crate::input::{InputEvent, INPUT_STREAM_KIND, MAX_INPUT_LEN};
 use crate::protocol::{read_message_max, FramingError};
 
@@ -22,24 +20,17 @@ enum WaylandInput {
     Wlroots,
 }
 
-pub(super) struct RemoteControl {
-    gate: ControlGate,
-    translator: InputTranslator,
+/// Where the helper's input lands: the shared desktop's injector.
+pub(super) struct DesktopInput {
+    controllable: bool,
     injector: Option<InjectorThread>,
     /// Where input goes: the display being shared.
     display: Option<String>,
     /// Where input goes when not to an X display.
     wayland: Option<WaylandInput>,
-    shown: Option<MonitorInfo>,
-    /// Input events dropped because control was not granted (a hostile or confused helper).
-    refused: u64,
-    /// Windows' secure desktop is up (a UAC prompt, the lock screen): input cannot land.
-    out_of_reach: bool,
-    /// The releases sent as the secure desktop came, sent again as it goes.
-    released_into_prompt: Vec<InjectOp>,
 }
 
-impl RemoteControl {
+impl DesktopInput {
     pub fn new(source: &SourceSpec) -> Self {
         let (controllable, display) = match source {
             SourceSpec::X11 { display, .. } => (cfg!(target_os = "linux"), display.clone()),
@@ -68,165 +59,72 @@ impl RemoteControl {
             SourceSpec::TestPattern { .. } => (false, None),
         };
         Self {
+            controllable,
+            injector: None,
+            display,
             wayland: match source {
                 SourceSpec::Portal { .. } => Some(WaylandInput::Portal),
                 SourceSpec::Wlr { .. } => Some(WaylandInput::Wlroots),
                 _ => None,
             },
-            gate: ControlGate::new(controllable),
-            translator: InputTranslator::default(),
-            injector: None,
-            display,
-            shown: None,
-            refused: 0,
-            out_of_reach: false,
-            released_into_prompt: Vec::new(),
         }
     }
 
-    pub fn on_monitors(&mut self, monitors: &[MonitorInfo], current: u32) {
-        self.shown = monitors.iter().find(|m| m.id == current).cloned();
+    /// Whether this desktop can take input at all.
+    pub fn controllable(&self) -> bool {
+        self.controllable
     }
 
-    pub fn on_request(&mut self) -> RequestOutcome {
-        self.gate.on_request(Instant::now())
-    }
-
-    /// The person allowed. Opens the injector the first time; if that fails, control is
-    /// impossible for the rest of the session and the error says why.
-    pub fn grant(&mut self) -> Result<bool, InjectError> {
-        if self.injector.is_none()
-            && self.gate.state() == crate::input::gate::ControlState::Requested
-        {
-            let display = self.display.clone();
-            let opened = match self.wayland {
-                #[cfg(target_os = "linux")]
-                Some(WaylandInput::Portal) => {
-                    InjectorThread::spawn(crate::capture::portal::PortalInjector::open)
-                }
-                #[cfg(target_os = "linux")]
-                Some(WaylandInput::Wlroots) => {
-                    InjectorThread::spawn(crate::input::wlr::WlrInjector::open)
-                }
-                #[cfg(not(target_os = "linux"))]
-                Some(_) => Err(InjectError::Stopped),
-                // Windows: scan codes through SendInput (enigo would map them to virtual
-                // keys through the layout first).
-                #[cfg(windows)]
-                None => {
-                    let _ = display;
-                    InjectorThread::spawn(crate::input::win::SendInputInjector::open)
-                }
-                #[cfg(not(windows))]
-                None => InjectorThread::spawn(move || {
-                    crate::input::inject::DesktopInjector::open(display.as_deref())
-                }),
-            };
-            match opened {
-                Ok(thread) => self.injector = Some(thread),
-                Err(e) => {
-                    self.gate.lose_ability();
-                    return Err(e);
-                }
+    /// Opens the injector (once).
+    pub fn open(&mut self) -> Result<(), InjectError> {
+        if self.injector.is_some() {
+            return Ok(());
+        }
+        let display = self.display.clone();
+        let opened = match self.wayland {
+            #[cfg(target_os = "linux")]
+            Some(WaylandInput::Portal) => {
+                InjectorThread::spawn(crate::capture::portal::PortalInjector::open)
             }
-        }
-        Ok(self.gate.grant())
-    }
-
-    pub fn decline(&mut self) -> bool {
-        self.gate.decline(Instant::now())
-    }
-
-    pub fn revoke(&mut self) -> bool {
-        let had = self.gate.revoke();
-        self.release_held();
-        had
-    }
-
-    pub fn release(&mut self) -> bool {
-        let had = self.gate.release();
-        self.release_held();
-        had
-    }
-
-    /// Windows' secure desktop came up or went away. Whatever the helper held is released
-    /// both times: as it comes (a key held into a UAC prompt would stay down on the desktop
-    /// behind it) and as it goes (releases sent meanwhile were refused by Windows). Input in
-    /// between is dropped: it could not land, and must not play once the prompt closes.
-    pub fn set_out_of_reach(&mut self, out_of_reach: bool) {
-        if out_of_reach == self.out_of_reach {
-            return;
-        }
-        self.out_of_reach = out_of_reach;
-        let ops = if out_of_reach {
-            let mut ops = Vec::new();
-            self.translator.release_all(&mut ops);
-            self.released_into_prompt.clone_from(&ops);
-            ops
-        } else {
-            std::mem::take(&mut self.released_into_prompt)
+            #[cfg(target_os = "linux")]
+            Some(WaylandInput::Wlroots) => {
+                InjectorThread::spawn(crate::input::wlr::WlrInjector::open)
+            }
+            #[cfg(not(target_os = "linux"))]
+            Some(_) => Err(InjectError::Stopped),
+            // Windows: scan codes through SendInput (enigo would map them to virtual keys
+            // through the layout first).
+            #[cfg(windows)]
+            None => {
+                let _ = display;
+                InjectorThread::spawn(crate::input::win::SendInputInjector::open)
+            }
+            #[cfg(not(windows))]
+            None => InjectorThread::spawn(move || {
+                crate::input::inject::DesktopInjector::open(display.as_deref())
+            }),
         };
+        self.injector = Some(opened?);
+        Ok(())
+    }
+
+    pub fn inject(&self, ops: Vec<InjectOp>) {
         if let Some(injector) = &self.injector {
-            if let Err(e) = injector.flush_then(ops) {
-                warn!("releasing held input: {e}");
-            }
-        }
-    }
-
-    pub fn set_paused(&mut self, paused: bool) {
-        self.gate.set_paused(paused);
-        if paused {
-            self.release_held();
-        }
-    }
-
-    /// Every event from the helper passes the gate here, or goes nowhere.
-    pub fn on_input(&mut self, event: &InputEvent) {
-        let (Some(injector), Some(shown), true, false) = (
-            &self.injector,
-            &self.shown,
-            self.gate.allows_input(),
-            self.out_of_reach,
-        ) else {
-            self.refused += 1;
-            if self.refused == 1 || self.refused.is_power_of_two() {
-                debug!(refused = self.refused, "input without control ignored");
-            }
-            return;
-        };
-        let mut ops = Vec::with_capacity(2);
-        match self.translator.translate(event, shown, &mut ops) {
-            Ok(()) => match injector.send(ops) {
+            match injector.send(ops) {
                 Ok(()) => {}
                 Err(e @ InjectError::Behind) => debug!("{e}"),
                 Err(e) => warn!("{e}"),
-            },
-            Err(skipped) => debug!("input skipped: {skipped}"),
+            }
         }
     }
 
-    pub fn holds_anything(&self) -> bool {
-        self.translator.holds_anything()
-    }
-
-    /// Releases every key and button the helper holds down on this desktop, and drops
-    /// whatever input is still queued: nothing sent before a revoke or pause plays after it.
-    pub fn release_held(&mut self) {
-        let mut ops = Vec::new();
-        self.translator.release_all(&mut ops);
+    /// Drops whatever input is still queued, then plays `ops`.
+    pub fn release(&self, ops: Vec<InjectOp>) {
         if let Some(injector) = &self.injector {
             if let Err(e) = injector.flush_then(ops) {
                 warn!("releasing held input: {e}");
             }
         }
-    }
-}
-
-impl Drop for RemoteControl {
-    /// The session is over, however it ended: nothing stays pressed. Dropping the injector
-    /// thread plays the releases before it stops.
-    fn drop(&mut self) {
-        self.release_held();
     }
 }
 
@@ -292,118 +190,10 @@ pub(super) fn spawn_input_reader(
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
-
     use tokio::io::AsyncWriteExt;
 
     use super::*;
-    use crate::input::inject::Injector;
     use crate::protocol::write_message;
-
-    /// Writes down what would have reached the desktop.
-    struct Recording(Arc<Mutex<Vec<InjectOp>>>);
-
-    impl Injector for Recording {
-        fn inject(&mut self, op: &InjectOp) -> Result<(), InjectError> {
-            self.0.lock().expect("ops").push(*op);
-            Ok(())
-        }
-    }
-
-    fn key(code: &str, down: bool) -> InputEvent {
-        InputEvent::Key {
-            code: code.into(),
-            down,
-        }
-    }
-
-    /// Waits (hang guard only) until the injector thread has played `n` operations.
-    fn played(ops: &Arc<Mutex<Vec<InjectOp>>>, n: usize) -> Vec<InjectOp> {
-        let deadline = Instant::now() + std::time::Duration::from_secs(30);
-        loop {
-            let now = ops.lock().expect("ops").clone();
-            if now.len() >= n {
-                return now;
-            }
-            assert!(Instant::now() < deadline, "only {now:?} played");
-            std::thread::sleep(std::time::Duration::from_millis(1));
-        }
-    }
-
-    #[test]
-    fn a_windows_prompt_releases_held_keys_and_drops_input_until_it_closes() {
-        let ops = Arc::new(Mutex::new(Vec::new()));
-        let mut remote = RemoteControl::new(&SourceSpec::TestPattern {
-            width: 64,
-            height: 64,
-        });
-        remote.gate = ControlGate::new(true);
-        let recording = Recording(Arc::clone(&ops));
-        remote.injector = Some(InjectorThread::spawn(move || Ok(recording)).expect("injector"));
-        remote.on_monitors(
-            &[MonitorInfo {
-                id: 0,
-                name: "m".into(),
-                screen: 0,
-                x: 0,
-                y: 0,
-                width: 64,
-                height: 64,
-                width_mm: 0,
-                primary: true,
-                scale_percent: 100,
-            }],
-            0,
-        );
-        assert_eq!(remote.on_request(), RequestOutcome::Ask);
-        assert_eq!(remote.grant().ok(), Some(true));
-
-        remote.on_input(&key("ShiftLeft", true));
-        let pressed = played(&ops, 1);
-        let InjectOp::Key {
-            keycode,
-            down: true,
-        } = pressed[0]
-        else {
-            panic!("not a press: {pressed:?}");
-        };
-        // A UAC prompt comes up with Shift held: released at once.
-        remote.set_out_of_reach(true);
-        assert_eq!(
-            played(&ops, 2)[1],
-            InjectOp::Key {
-                keycode,
-                down: false
-            }
-        );
-        assert!(!remote.holds_anything());
-        // Typing into the prompt from afar goes nowhere, and does not play afterwards.
-        remote.on_input(&key("KeyA", true));
-        remote.on_input(&key("KeyA", false));
-        // Closed: Shift is released again (Windows refused the first release while the
-        // prompt was up), then input plays again.
-        remote.set_out_of_reach(false);
-        remote.on_input(&key("KeyB", true));
-        let mut b = Vec::new();
-        let shown = remote.shown.clone().expect("shown");
-        InputTranslator::default()
-            .translate(&key("KeyB", true), &shown, &mut b)
-            .expect("KeyB");
-        let shift_up = InjectOp::Key {
-            keycode,
-            down: false,
-        };
-        // Everything up to B's press, in order: nothing typed during the prompt in between.
-        let deadline = Instant::now() + std::time::Duration::from_secs(30);
-        while !ops.lock().expect("ops").contains(&b[0]) {
-            assert!(Instant::now() < deadline, "B never played");
-            std::thread::sleep(std::time::Duration::from_millis(1));
-        }
-        assert_eq!(
-            *ops.lock().expect("ops"),
-            [pressed[0], shift_up, shift_up, b[0]]
-        );
-    }
 
     async fn read_all(bytes: Vec<u8>) -> Vec<Result<InputEvent, InputStreamError>> {
         let (mut w, r) = tokio::io::duplex(64 * 1024);

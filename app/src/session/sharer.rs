@@ -4,7 +4,6 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::annotation::{Annotation, MAX_POINTS_PER_MESSAGE};
 use tandem_crypto::{PairingRole, SessionCode};
 use tandem_rendezvous::client::Joined;
 use tandem_rendezvous::introduction::Introduction;
@@ -14,20 +13,15 @@ use tracing::{debug, warn};
 use super::connect::{establish, Established, Outcome};
 use super::helper::finish;
 use super::media_loop::{close_gracefully, ended_with_connection, ControlChannel};
-use super::pause::{PauseState, ResumeOutcome};
-use super::rate::RateGate;
-use super::remote_control::{spawn_input_reader, InputStreamError, RemoteControl};
+use super::remote_control::{spawn_input_reader, DesktopInput, InputStreamError};
+use super::sharer_core::{SharerAction, SharerCore};
 use super::signaling::{pair, Incoming, Signaling};
 use super::upgrade::{PathUpgrade, UpgradeStep};
 use super::video::{send_frame, spawn_pipeline, PipelineControl, PipelineOutput};
 use super::{emit, Command, CommandSource, Event, EventSink, SessionConfig, SessionError};
 use crate::capture::CaptureError;
-use crate::input::gate::RequestOutcome;
-use crate::input::{DeclineReason, InputEvent};
+use crate::input::InputEvent;
 use crate::protocol::{now_us, Control, CursorPicture, EndReason, Role, Signal};
-
-/// No packet from the helper for this long (it pings every 500 ms) and held input is released.
-const SILENT_PATH: Duration = Duration::from_millis(1500);
 
 /// Runs a whole sharer session: join → pairing → consent (while the path is set up) →
 /// sharing → end. No frame is produced, let alone sent, before the person allows it.
@@ -155,84 +149,44 @@ pub async fn run_sharer(
         control.send(&Control::Chat { text }).await?;
     }
     let mut frames_sent = 0u64;
-    let mut remote = RemoteControl::new(&config.video.source);
-    let mut pause = PauseState::default();
-    let mut chat_rate = RateGate::chat();
-    let mut drawing_rate = RateGate::drawing();
+    let mut desktop = DesktopInput::new(&config.video.source);
+    let mut core = SharerCore::new(helper_name.clone(), desktop.controllable(), Instant::now());
     let mut upgrade = PathUpgrade::new(Role::Sharer, &config.ice, &path);
     let mut input = None;
     let mut accepting_input = true;
-    let mut last_received = (0u64, Instant::now());
+    let mut last_received = 0u64;
     let mut path_probe = tokio::time::interval(Duration::from_millis(250));
 
     let sharing = async {
         let reason = loop {
+            // What the core decided, carried out; then the next thing that happens.
+            if let Some(reason) = drive(
+                &mut core,
+                &mut desktop,
+                &pipeline,
+                &mut control,
+                &connection,
+                &events,
+            )
+            .await?
+            {
+                break reason;
+            }
+            let timeout = core.poll_timeout();
             tokio::select! {
                 msg = control.recv() => match msg {
-                    Ok(Control::Chat { text }) => {
-                        if chat_rate.admit(Instant::now()) {
-                            emit(&events, Event::Chat { from: Role::Helper, text });
+                    // Transport messages come back from the core; the rules are its.
+                    Ok(msg) => match core.handle_control(Instant::now(), msg) {
+                        Some(Control::FrameAck { seq }) => pipeline.ack(seq),
+                        Some(Control::KeyframeRequest) => pipeline.force_keyframe.store(true, Ordering::Relaxed),
+                        Some(Control::Ping { t0_us }) => control.send(&Control::Pong { t0_us, t1_us: now_us() }).await?,
+                        Some(msg @ (Control::PathProbe { .. } | Control::PathProbeCandidate { .. })) => {
+                            if let Some(reply) = upgrade.on_control(msg, &ice).await {
+                                control.send(&reply).await?;
+                            }
                         }
-                    }
-                    Ok(Control::FrameAck { seq }) => pipeline.ack(seq),
-                    Ok(Control::KeyframeRequest) => pipeline.force_keyframe.store(true, Ordering::Relaxed),
-                    Ok(Control::Ping { t0_us }) => control.send(&Control::Pong { t0_us, t1_us: now_us() }).await?,
-                    Ok(Control::SelectMonitor { id }) => pipeline.request_monitor(id),
-                    Ok(Control::RequestControl) => match remote.on_request() {
-                        RequestOutcome::Ask => emit(&events, Event::ControlRequested { helper_name: helper_name.clone() }),
-                        RequestOutcome::Ignore => {}
-                        // Answered without bothering the person.
-                        RequestOutcome::Decline(reason) => control.send(&Control::ControlDeclined { reason }).await?,
+                        Some(_) | None => {}
                     },
-                    Ok(msg @ (Control::PathProbe { .. } | Control::PathProbeCandidate { .. })) => {
-                        if let Some(reply) = upgrade.on_control(msg, &ice).await {
-                            control.send(&reply).await?;
-                        }
-                    }
-                    Ok(Control::Annotate { annotation }) => {
-                        // Nothing is drawn while the person has paused the session; bulk is
-                        // refused here, the rest is bounded by the overlay's sketch.
-                        let oversized = matches!(&annotation, Annotation::StrokeTo { points, .. } if points.len() > MAX_POINTS_PER_MESSAGE);
-                        if !pause.is_paused() && !oversized && drawing_rate.admit(Instant::now()) {
-                            emit(&events, Event::Annotation(annotation));
-                        }
-                    }
-                    Ok(Control::ReleaseControl) => {
-                        if remote.release() {
-                            emit(&events, Event::ControlReleased);
-                        }
-                    }
-                    Ok(Control::Pong { .. }
-                        | Control::Monitors { .. }
-                        | Control::Cursor { .. }
-                        | Control::CursorShape(_)
-                        | Control::ControlGranted
-                        | Control::ControlDeclined { .. }
-                        | Control::ControlRevoked
-                        | Control::ResumeRefused { .. }
-                        | Control::SecureDesktop { .. }) => {}
-                    Ok(Control::Pause) => {
-                        if pause.pause(Role::Helper) {
-                            apply_pause(&pause, &pipeline, &mut remote);
-                            emit(&events, Event::Paused { by: Role::Helper });
-                        }
-                    }
-                    // The helper lifts only its own pause; the person's stands, and the helper
-                    // is told why.
-                    Ok(Control::Resume) => match pause.resume(Role::Helper) {
-                        ResumeOutcome::Resumed => {
-                            apply_pause(&pause, &pipeline, &mut remote);
-                            emit(&events, Event::Resumed { by: Role::Helper });
-                        }
-                        ResumeOutcome::StillPaused { by } => {
-                            control.send(&Control::ResumeRefused { paused_by: by }).await?;
-                        }
-                        ResumeOutcome::NotPaused => {}
-                    },
-                    Ok(Control::End { reason }) => {
-                        connection.close(0u32.into(), b"end");
-                        break reason;
-                    }
                     Err(e) => {
                         debug!("control stream: {e}");
                         break EndReason::PeerLost;
@@ -240,17 +194,11 @@ pub async fn run_sharer(
                 },
                 output = outgoing.recv() => match output {
                     Some(PipelineOutput::Monitors { monitors, current, capture }) => {
-                        remote.on_monitors(&monitors, current);
-                        emit(&events, Event::Monitors { monitors: monitors.clone(), current, capture: Some(capture.clone()) });
-                        control.send(&Control::Monitors { monitors, current, capture: Some(capture) }).await?;
+                        core.handle_monitors(monitors, current, capture);
                     }
                     // A Windows prompt on the secure desktop: the person answers it; the
                     // helper waits, told why the picture stands still.
-                    Some(PipelineOutput::OutOfReach(active)) => {
-                        remote.set_out_of_reach(active);
-                        emit(&events, Event::SecureDesktop { active });
-                        control.send(&Control::SecureDesktop { active }).await?;
-                    }
+                    Some(PipelineOutput::OutOfReach(active)) => core.handle_out_of_reach(active),
                     Some(PipelineOutput::Cursor(p)) => {
                         control.send(&Control::Cursor { x: p.x, y: p.y, visible: p.visible }).await?;
                     }
@@ -278,66 +226,8 @@ pub async fn run_sharer(
                         return Err(SessionError::Video("screen capture stopped".into()));
                     }
                 },
-                cmd = commands.recv() => match cmd {
-                    Some(Command::Chat(text)) => control.send(&Control::Chat { text }).await?,
-                    Some(Command::Pause) => {
-                        if pause.pause(Role::Sharer) {
-                            apply_pause(&pause, &pipeline, &mut remote);
-                            control.send(&Control::Pause).await?;
-                            emit(&events, Event::Paused { by: Role::Sharer });
-                        }
-                    }
-                    // The person lifts every pause, the helper's too.
-                    Some(Command::Resume) => {
-                        if pause.resume(Role::Sharer) == ResumeOutcome::Resumed {
-                            apply_pause(&pause, &pipeline, &mut remote);
-                            control.send(&Control::Resume).await?;
-                            emit(&events, Event::Resumed { by: Role::Sharer });
-                        }
-                    }
-                    // Locally first: no picture, no input from here on; then the helper is
-                    // told (bounded: a helper that does not read costs two seconds).
-                    Some(Command::End) | None => {
-                        pipeline.stop.store(true, Ordering::Relaxed);
-                        remote.revoke();
-                        close_gracefully(&connection, &mut control, EndReason::SharerEnded).await;
-                        break EndReason::SharerEnded;
-                    }
-                    Some(Command::SelectMonitor(id)) => pipeline.request_monitor(id),
-                    Some(Command::GrantControl) => match remote.grant() {
-                        Ok(true) => {
-                            control.send(&Control::ControlGranted).await?;
-                            emit(&events, Event::ControlGranted);
-                        }
-                        Ok(false) => {}
-                        Err(e) => {
-                            warn!("{e}");
-                            let reason = DeclineReason::NotPossible;
-                            control.send(&Control::ControlDeclined { reason }).await?;
-                            emit(&events, Event::ControlDeclined { reason, message: e.to_string() });
-                        }
-                    },
-                    Some(Command::DeclineControl) => {
-                        if remote.decline() {
-                            let reason = DeclineReason::Declined;
-                            control.send(&Control::ControlDeclined { reason }).await?;
-                            emit(&events, Event::ControlDeclined { reason, message: reason.describe().into() });
-                        }
-                    }
-                    Some(Command::RevokeControl) => {
-                        if remote.revoke() {
-                            control.send(&Control::ControlRevoked).await?;
-                            emit(&events, Event::ControlRevoked);
-                        }
-                    }
-                    Some(Command::Allow
-                        | Command::Decline
-                        | Command::RequestKeyframe
-                        | Command::RequestControl
-                        | Command::ReleaseControl
-                        | Command::Annotate(_)
-                        | Command::Input(_)) => {}
-                },
+                // The UI gone is the person ending the session.
+                cmd = commands.recv() => core.handle_command(Instant::now(), cmd.unwrap_or(Command::End)),
                 stream = connection.accept_uni(), if accepting_input => {
                     // The helper's only unidirectional stream is its input stream.
                     accepting_input = false;
@@ -346,37 +236,33 @@ pub async fn run_sharer(
                     }
                 }
                 msg = next_input(&mut input) => match msg {
-                    Ok(event) => remote.on_input(&event),
+                    Ok(event) => core.handle_input(&event),
                     Err(InputStreamError::Malformed(e)) => debug!("skipped: {e}"),
                     Err(InputStreamError::Ended) => {
                         // The helper closed it, or the connection is going: the other branches
                         // will tell which.
-                        remote.release_held();
+                        core.handle_input_ended();
                         input = None;
                     }
                     Err(e @ InputStreamError::Violation(_)) => {
                         warn!("{e}");
-                        remote.release_held();
-                        close_gracefully(&connection, &mut control, EndReason::ProtocolError).await;
-                        break EndReason::ProtocolError;
+                        core.handle_input_violation();
                     }
                 },
                 _ = path_probe.tick() => {
-                    // The helper pings twice a second: silence this long means the path is gone
-                    // (QUIC gives up only after its idle timeout), and a key held down meanwhile
-                    // would repeat on the sharer's screen. Let go now.
+                    // The helper pings twice a second: the core lets go of held input when
+                    // it falls silent.
                     let received = connection.stats().udp_rx.bytes;
-                    if received != last_received.0 {
-                        last_received = (received, Instant::now());
-                    } else if last_received.1.elapsed() > SILENT_PATH && remote.holds_anything() {
-                        debug!("no packets from the helper for {SILENT_PATH:?}: releasing held input");
-                        remote.release_held();
+                    if received != last_received {
+                        last_received = received;
+                        core.handle_packets(Instant::now());
                     }
                     // What the congestion controller lets through now: one window per round trip.
                     let rtt = connection.rtt().as_secs_f64().max(0.001);
                     let cwnd_bits = connection.stats().path.cwnd as f64 * 8.0;
                     pipeline.set_path_estimate((cwnd_bits / rtt) as u64);
                 }
+                () = sleep_until(timeout) => core.handle_timeout(Instant::now()),
                 step = upgrade.next(&ice) => match step {
                     UpgradeStep::Send(msg) => control.send(&msg).await?,
                     UpgradeStep::Switched(path) => emit(&events, Event::PathChanged { path }),
@@ -391,7 +277,8 @@ pub async fn run_sharer(
         Err(e) => ended_with_connection(&connection, EndReason::HelperEnded, e),
     };
     // Whatever ended the session, nothing the helper pressed stays pressed.
-    drop(remote);
+    desktop.release(core.release_everything());
+    drop(desktop);
     pipeline.stop.store(true, Ordering::Relaxed);
     let _ = tokio::time::timeout(Duration::from_secs(1), endpoint.wait_idle()).await;
     finish(&events, ended?, frames_sent)
@@ -439,15 +326,69 @@ fn signal_name(signal: &Signal) -> &'static str {
     }
 }
 
-/// Frames, input and drawing stop while anyone's pause stands; a full picture follows the
-/// last pause lifted.
-fn apply_pause(pause: &PauseState, pipeline: &PipelineControl, remote: &mut RemoteControl) {
-    let paused = pause.is_paused();
-    if !paused {
-        pipeline.force_keyframe.store(true, Ordering::Relaxed);
+/// Carries out what the core decided: actions on the screen and the desktop, control
+/// messages to the helper (in order), events for the person. Returns the end when the core
+/// ended the session (the helper told first when it should be).
+async fn drive(
+    core: &mut SharerCore,
+    desktop: &mut DesktopInput,
+    pipeline: &PipelineControl,
+    control: &mut ControlChannel,
+    connection: &quinn::Connection,
+    events: &EventSink,
+) -> Result<Option<EndReason>, SessionError> {
+    let mut ended = None;
+    while let Some(action) = core.poll_action() {
+        match action {
+            SharerAction::OpenInjector => {
+                let opened = desktop.open().map_err(|e| {
+                    warn!("{e}");
+                    e.to_string()
+                });
+                core.handle_injector_opened(opened);
+            }
+            SharerAction::Inject(ops) => desktop.inject(ops),
+            SharerAction::Release(ops) => desktop.release(ops),
+            // A full picture follows the last pause lifted.
+            SharerAction::Pause(paused) => {
+                if !paused {
+                    pipeline.force_keyframe.store(true, Ordering::Relaxed);
+                }
+                pipeline.paused.store(paused, Ordering::Relaxed);
+            }
+            SharerAction::SelectMonitor(id) => pipeline.request_monitor(id),
+            SharerAction::End {
+                reason,
+                tell_helper,
+            } => ended = Some((reason, tell_helper)),
+        }
     }
-    pipeline.paused.store(paused, Ordering::Relaxed);
-    remote.set_paused(paused);
+    while let Some(msg) = core.poll_transmit() {
+        control.send(&msg).await?;
+    }
+    while let Some(event) = core.poll_event() {
+        emit(events, event);
+    }
+    let Some((reason, tell_helper)) = ended else {
+        return Ok(None);
+    };
+    // Locally first: no picture from here on; then the helper is told (bounded: a helper
+    // that does not read costs two seconds).
+    pipeline.stop.store(true, Ordering::Relaxed);
+    if tell_helper {
+        close_gracefully(connection, control, reason).await;
+    } else {
+        connection.close(0u32.into(), b"end");
+    }
+    Ok(Some(reason))
+}
+
+/// Ready at `deadline`; never without one.
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// The next message from the input stream; never ready while there is none.
