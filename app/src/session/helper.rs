@@ -12,10 +12,10 @@ use tracing::debug;
 
 use super::clock::ClockOffset;
 use super::connect::{establish, Established, Outcome};
+use super::helper_core::{HelperAction, HelperCore};
 use super::media_loop::{
     close_gracefully, ended_with_connection, ControlChannel, Stats, StreamWriter,
 };
-use super::rate::RateGate;
 use super::signaling::pair;
 use super::upgrade::{PathUpgrade, UpgradeStep};
 use super::video::{spawn_receiver, ReceiverEvent};
@@ -208,9 +208,7 @@ async fn helper_session(
     let mut clock = ClockOffset::default();
     let mut stats = Stats::default();
     let mut frames_decoded = 0u64;
-    let mut paused_by_sharer = false;
-    let mut chat_rate = RateGate::chat();
-    let mut pointer_rate = RateGate::pointer();
+    let mut core = HelperCore::default();
     let mut ping = tokio::time::interval(Duration::from_millis(500));
     ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut report = tokio::time::interval(Duration::from_secs(1));
@@ -218,68 +216,25 @@ async fn helper_session(
 
     let viewing = async {
         let reason = loop {
+            // What the core decided, carried out; then the next thing that happens.
+            let ended = drive(&mut core, &mut input, &mut control, &connection, &events).await?;
+            usage.features.extend(core.features().iter().copied());
+            if let Some(reason) = ended {
+                break reason;
+            }
             tokio::select! {
                 msg = control.recv() => match msg {
-                    Ok(Control::Chat { text }) => {
-                        usage.used(Feature::Chat);
-                        if chat_rate.admit(Instant::now()) {
-                            emit(&events, Event::Chat { from: Role::Sharer, text });
+                    // Transport messages come back from the core; the rules are its.
+                    Ok(msg) => match core.handle_control(Instant::now(), msg) {
+                        Some(Control::Pong { t0_us, t1_us }) => clock.sample(t0_us, t1_us, now_us()),
+                        Some(Control::Ping { t0_us }) => control.send(&Control::Pong { t0_us, t1_us: now_us() }).await?,
+                        Some(msg @ (Control::PathProbe { .. } | Control::PathProbeCandidate { .. })) => {
+                            if let Some(reply) = upgrade.on_control(msg, &ice).await {
+                                control.send(&reply).await?;
+                            }
                         }
-                    }
-                    Ok(Control::Pause) => {
-                        usage.used(Feature::Pause);
-                        paused_by_sharer = true;
-                        emit(&events, Event::Paused { by: Role::Sharer });
-                    }
-                    // The sharer's resume lifts every pause, this side's too.
-                    Ok(Control::Resume) => {
-                        paused_by_sharer = false;
-                        emit(&events, Event::Resumed { by: Role::Sharer });
-                    }
-                    Ok(Control::ResumeRefused { paused_by }) => emit(&events, Event::ResumeRefused {
-                        paused_by,
-                        message: format!("the {} paused the session; only they can resume it", role_name(paused_by)),
-                    }),
-                    Ok(Control::End { reason }) => {
-                        connection.close(0u32.into(), b"end");
-                        break reason;
-                    }
-                    Ok(Control::Pong { t0_us, t1_us }) => clock.sample(t0_us, t1_us, now_us()),
-                    Ok(Control::Monitors { monitors, current, capture }) => emit(&events, Event::Monitors { monitors, current, capture }),
-                    Ok(Control::Cursor { x, y, visible }) => {
-                        if pointer_rate.admit(Instant::now()) {
-                            emit(&events, Event::Cursor { x, y, visible });
-                        }
-                    }
-                    Ok(Control::CursorShape(picture)) => {
-                        // Network input: check before anyone draws it.
-                        if !pointer_rate.admit(Instant::now()) {
-                            debug!("cursor pictures too fast: one dropped");
-                        } else if picture.is_valid() {
-                            emit(&events, Event::CursorShape(picture));
-                        } else {
-                            debug!("ignoring a malformed cursor picture");
-                        }
-                    }
-                    Ok(Control::Ping { t0_us }) => control.send(&Control::Pong { t0_us, t1_us: now_us() }).await?,
-                    Ok(Control::ControlGranted) => {
-                        usage.used(Feature::Control);
-                        emit(&events, Event::ControlGranted);
-                    }
-                    Ok(Control::ControlDeclined { reason }) => emit(&events, Event::ControlDeclined {
-                        reason,
-                        message: reason.describe().into(),
-                    }),
-                    Ok(Control::ControlRevoked) => emit(&events, Event::ControlRevoked),
-                    Ok(Control::SecureDesktop { active }) => {
-                        emit(&events, Event::SecureDesktop { active })
-                    }
-                    Ok(msg @ (Control::PathProbe { .. } | Control::PathProbeCandidate { .. })) => {
-                        if let Some(reply) = upgrade.on_control(msg, &ice).await {
-                            control.send(&reply).await?;
-                        }
-                    }
-                    Ok(other) => debug!(?other, "ignored control message"),
+                        Some(_) | None => {}
+                    },
                     Err(e) => {
                         debug!("control stream: {e}");
                         break EndReason::PeerLost;
@@ -309,46 +264,8 @@ async fn helper_session(
                     Some(ReceiverEvent::NeedKeyframe) => control.send(&Control::KeyframeRequest).await?,
                     None => break EndReason::PeerLost,
                 },
-                cmd = commands.recv() => match cmd {
-                    Some(Command::Chat(text)) => {
-                        usage.used(Feature::Chat);
-                        control.send(&Control::Chat { text }).await?;
-                    }
-                    Some(Command::Pause) => {
-                        usage.used(Feature::Pause);
-                        control.send(&Control::Pause).await?;
-                        emit(&events, Event::Paused { by: Role::Helper });
-                    }
-                    // Sent even when the sharer's pause is known to stand: the sharer decides,
-                    // and says why when it does not resume.
-                    Some(Command::Resume) => {
-                        control.send(&Control::Resume).await?;
-                        if !paused_by_sharer {
-                            emit(&events, Event::Resumed { by: Role::Helper });
-                        }
-                    }
-                    Some(Command::End) | None => {
-                        close_gracefully(&connection, &mut control, EndReason::HelperEnded).await;
-                        break EndReason::HelperEnded;
-                    }
-                    Some(Command::RequestKeyframe) => control.send(&Control::KeyframeRequest).await?,
-                    Some(Command::SelectMonitor(id)) => control.send(&Control::SelectMonitor { id }).await?,
-                    Some(Command::RequestControl) => control.send(&Control::RequestControl).await?,
-                    Some(Command::ReleaseControl) => {
-                        control.send(&Control::ReleaseControl).await?;
-                        emit(&events, Event::ControlReleased);
-                    }
-                    Some(Command::Input(event)) => input.send(&connection, &event).await?,
-                    Some(Command::Annotate(annotation)) => {
-                        usage.used(Feature::Annotation);
-                        control.send(&Control::Annotate { annotation }).await?;
-                    }
-                    Some(Command::Allow
-                        | Command::Decline
-                        | Command::GrantControl
-                        | Command::DeclineControl
-                        | Command::RevokeControl) => {}
-                },
+                // The UI gone is the person ending the session.
+                cmd = commands.recv() => core.handle_command(cmd.unwrap_or(Command::End)),
                 _ = ping.tick() => control.send(&Control::Ping { t0_us: now_us() }).await?,
                 _ = report.tick() => emit(&events, stats.take(connection.rtt())),
                 step = upgrade.next(&ice) => match step {
@@ -371,11 +288,41 @@ async fn helper_session(
     finish(&events, reason, frames_decoded)
 }
 
-fn role_name(role: Role) -> &'static str {
-    match role {
-        Role::Helper => "helper",
-        Role::Sharer => "person sharing",
+/// Carries out what the core decided: input on the input stream, control messages to the
+/// sharer (in order), events for the person. Returns the end when the core ended the
+/// session (the sharer told first when it should be).
+async fn drive(
+    core: &mut HelperCore,
+    input: &mut InputStream,
+    control: &mut ControlChannel,
+    connection: &quinn::Connection,
+    events: &EventSink,
+) -> Result<Option<EndReason>, SessionError> {
+    let mut ended = None;
+    while let Some(action) = core.poll_action() {
+        match action {
+            HelperAction::SendInput(event) => input.send(connection, &event).await?,
+            HelperAction::End {
+                reason,
+                tell_sharer,
+            } => ended = Some((reason, tell_sharer)),
+        }
     }
+    while let Some(msg) = core.poll_transmit() {
+        control.send(&msg).await?;
+    }
+    while let Some(event) = core.poll_event() {
+        emit(events, event);
+    }
+    let Some((reason, tell_sharer)) = ended else {
+        return Ok(None);
+    };
+    if tell_sharer {
+        close_gracefully(connection, control, reason).await;
+    } else {
+        connection.close(0u32.into(), b"end");
+    }
+    Ok(Some(reason))
 }
 
 pub(super) fn finish(

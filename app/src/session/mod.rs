@@ -3,8 +3,11 @@
 
 mod clock;
 mod connect;
+#[cfg(test)]
+mod core_pair;
 mod handle;
 mod helper;
+mod helper_core;
 mod media_loop;
 mod pause;
 mod rate;

@@ -1,0 +1,304 @@
+//! The two cores back to back, as quinn's `Pair` or str0m's `progress()`: every control
+//! message one side transmits is handed to the other, input travels as the input stream
+//! would carry it, in virtual time. A session's rules, end to end, in microseconds.
+
+use std::time::{Duration, Instant};
+
+use super::helper_core::{HelperAction, HelperCore};
+use super::sharer_core::{SharerAction, SharerCore, SILENT_PATH};
+use super::{Command, Event};
+use crate::capture::{CaptureInfo, MonitorInfo};
+use crate::input::gate::ControlState;
+use crate::input::translate::InjectOp;
+use crate::input::InputEvent;
+use crate::protocol::{Control, EndReason, Role};
+
+struct Pair {
+    sharer: SharerCore,
+    helper: HelperCore,
+    now: Instant,
+    /// What each person's UI was told, in order.
+    sharer_saw: Vec<Event>,
+    helper_saw: Vec<Event>,
+    /// What reached the sharer's desktop: injected (`true`) or released (`false`).
+    desktop: Vec<(bool, InjectOp)>,
+    ended: Vec<(Role, EndReason)>,
+}
+
+impl Pair {
+    fn new() -> Self {
+        let now = Instant::now();
+        let mut sharer = SharerCore::new("Anna R.".into(), true, now);
+        sharer.handle_monitors(
+            vec![MonitorInfo {
+                id: 0,
+                name: "m".into(),
+                screen: 0,
+                x: 0,
+                y: 0,
+                width: 800,
+                height: 600,
+                width_mm: 0,
+                primary: true,
+                scale_percent: 100,
+            }],
+            0,
+            CaptureInfo::new("test-pattern"),
+        );
+        let mut pair = Self {
+            sharer,
+            helper: HelperCore::default(),
+            now,
+            sharer_saw: Vec::new(),
+            helper_saw: Vec::new(),
+            desktop: Vec::new(),
+            ended: Vec::new(),
+        };
+        pair.progress();
+        pair
+    }
+
+    /// Moves everything each side has to say to the other until both are quiet.
+    fn progress(&mut self) {
+        loop {
+            let mut moved = false;
+            while let Some(action) = self.sharer.poll_action() {
+                moved = true;
+                match action {
+                    SharerAction::OpenInjector => self.sharer.handle_injector_opened(Ok(())),
+                    SharerAction::Inject(ops) => {
+                        self.desktop.extend(ops.into_iter().map(|op| (true, op)))
+                    }
+                    SharerAction::Release(ops) => {
+                        self.desktop.extend(ops.into_iter().map(|op| (false, op)))
+                    }
+                    SharerAction::Pause(_) | SharerAction::SelectMonitor(_) => {}
+                    // As the driver's graceful close: the other side gets an `End`.
+                    SharerAction::End {
+                        reason,
+                        tell_helper,
+                    } => {
+                        self.ended.push((Role::Sharer, reason));
+                        if tell_helper {
+                            self.helper
+                                .handle_control(self.now, Control::End { reason });
+                        }
+                    }
+                }
+            }
+            while let Some(action) = self.helper.poll_action() {
+                moved = true;
+                match action {
+                    HelperAction::SendInput(event) => self.sharer.handle_input(&event),
+                    HelperAction::End {
+                        reason,
+                        tell_sharer,
+                    } => {
+                        self.ended.push((Role::Helper, reason));
+                        if tell_sharer {
+                            self.sharer
+                                .handle_control(self.now, Control::End { reason });
+                        }
+                    }
+                }
+            }
+            while let Some(msg) = self.sharer.poll_transmit() {
+                moved = true;
+                let back = self.helper.handle_control(self.now, msg);
+                assert!(
+                    back.is_none(),
+                    "transport message in a rules test: {back:?}"
+                );
+            }
+            while let Some(msg) = self.helper.poll_transmit() {
+                moved = true;
+                let back = self.sharer.handle_control(self.now, msg);
+                assert!(
+                    back.is_none(),
+                    "transport message in a rules test: {back:?}"
+                );
+            }
+            while let Some(event) = self.sharer.poll_event() {
+                moved = true;
+                self.sharer_saw.push(event);
+            }
+            while let Some(event) = self.helper.poll_event() {
+                moved = true;
+                self.helper_saw.push(event);
+            }
+            if !moved {
+                return;
+            }
+        }
+    }
+
+    fn sharer_does(&mut self, command: Command) {
+        self.sharer.handle_command(self.now, command);
+        self.progress();
+    }
+
+    fn helper_does(&mut self, command: Command) {
+        self.helper.handle_command(command);
+        self.progress();
+    }
+
+    fn type_key(&mut self, code: &str, down: bool) {
+        self.helper_does(Command::Input(InputEvent::Key {
+            code: code.into(),
+            down,
+        }));
+    }
+
+    fn injected(&self) -> usize {
+        self.desktop.iter().filter(|(down, _)| *down).count()
+    }
+
+    fn released(&self) -> usize {
+        self.desktop.iter().filter(|(down, _)| !*down).count()
+    }
+
+    /// The helper asks, the person allows.
+    fn take_control(&mut self) {
+        self.helper_does(Command::RequestControl);
+        assert!(matches!(
+            self.sharer_saw.last(),
+            Some(Event::ControlRequested { .. })
+        ));
+        self.sharer_does(Command::GrantControl);
+        assert_eq!(self.helper.control(), ControlState::Granted);
+    }
+}
+
+#[test]
+fn control_is_asked_granted_used_and_revoked_with_both_people_told() {
+    let mut p = Pair::new();
+    assert!(matches!(p.helper_saw[..], [Event::Monitors { .. }]));
+    // Typed before any grant: nothing lands.
+    p.type_key("KeyA", true);
+    assert_eq!(p.injected(), 0);
+    p.take_control();
+    assert!(matches!(p.helper_saw.last(), Some(Event::ControlGranted)));
+    p.type_key("ShiftLeft", true);
+    p.type_key("KeyA", true);
+    assert_eq!(p.injected(), 2);
+    // The person takes control back: Shift and A are let go, the helper is told, and what
+    // it types next goes nowhere.
+    p.sharer_does(Command::RevokeControl);
+    assert_eq!(p.released(), 2);
+    assert!(matches!(p.helper_saw.last(), Some(Event::ControlRevoked)));
+    assert_eq!(p.helper.control(), ControlState::ViewOnly);
+    p.type_key("KeyB", true);
+    assert_eq!(p.injected(), 2);
+    // The helper gives control back itself: the sharer's UI hears of it.
+    p.take_control();
+    p.helper_does(Command::ReleaseControl);
+    assert!(matches!(p.sharer_saw.last(), Some(Event::ControlReleased)));
+    assert_eq!(p.sharer.control(), ControlState::ViewOnly);
+}
+
+#[test]
+fn the_persons_pause_stands_until_they_lift_it() {
+    let mut p = Pair::new();
+    p.take_control();
+    p.sharer_does(Command::Pause);
+    assert_eq!(p.helper.paused_by(), Some(Role::Sharer));
+    // The helper tries to resume: refused, and told why.
+    p.helper_does(Command::Resume);
+    assert_eq!(p.sharer.paused_by(), Some(Role::Sharer));
+    assert!(matches!(
+        p.helper_saw.last(),
+        Some(Event::ResumeRefused {
+            paused_by: Role::Sharer,
+            ..
+        })
+    ));
+    p.type_key("KeyA", true);
+    assert_eq!(p.injected(), 0, "input during the person's pause");
+    p.sharer_does(Command::Resume);
+    assert_eq!((p.sharer.paused_by(), p.helper.paused_by()), (None, None));
+    p.type_key("KeyA", true);
+    assert_eq!(p.injected(), 1);
+
+    // The helper's pause: the person may lift it too.
+    p.helper_does(Command::Pause);
+    assert!(matches!(
+        p.sharer_saw.last(),
+        Some(Event::Paused { by: Role::Helper })
+    ));
+    p.sharer_does(Command::Resume);
+    assert_eq!((p.sharer.paused_by(), p.helper.paused_by()), (None, None));
+}
+
+#[test]
+fn a_silent_helper_lets_go_of_held_keys() {
+    let mut p = Pair::new();
+    p.take_control();
+    p.sharer.handle_packets(p.now);
+    p.type_key("ControlLeft", true);
+    let due = p
+        .sharer
+        .poll_timeout()
+        .expect("a deadline while a key is held");
+    p.now = due - Duration::from_millis(1);
+    p.sharer.handle_timeout(p.now);
+    p.progress();
+    assert_eq!(p.released(), 0);
+    p.now = due;
+    p.sharer.handle_timeout(p.now);
+    p.progress();
+    assert_eq!(p.released(), 1);
+    assert_eq!(due, p.now);
+    assert!(SILENT_PATH < Duration::from_secs(2));
+}
+
+#[test]
+fn chat_and_drawing_reach_the_other_side_and_the_report_knows_what_was_used() {
+    let mut p = Pair::new();
+    p.helper_does(Command::Chat("hello".into()));
+    p.sharer_does(Command::Chat("hi".into()));
+    assert!(
+        matches!(&p.sharer_saw.last(), Some(Event::Chat { from: Role::Helper, text }) if text == "hello")
+    );
+    assert!(
+        matches!(&p.helper_saw.last(), Some(Event::Chat { from: Role::Sharer, text }) if text == "hi")
+    );
+    p.helper_does(Command::Annotate(crate::annotation::Annotation::Laser {
+        x: 3,
+        y: 4,
+    }));
+    assert!(matches!(p.sharer_saw.last(), Some(Event::Annotation(_))));
+    p.take_control();
+    let used: Vec<&str> = p.helper.features().iter().map(|f| f.as_str()).collect();
+    assert_eq!(used, ["control", "annotation", "chat"]);
+}
+
+#[test]
+fn an_end_from_either_side_ends_both_and_releases_what_was_held() {
+    let mut p = Pair::new();
+    p.take_control();
+    p.type_key("ShiftLeft", true);
+    p.helper_does(Command::End);
+    assert_eq!(
+        p.ended,
+        [
+            (Role::Helper, EndReason::HelperEnded),
+            (Role::Sharer, EndReason::HelperEnded)
+        ]
+    );
+    assert_eq!(p.released(), 1);
+
+    let mut p = Pair::new();
+    p.sharer_does(Command::End);
+    assert_eq!(
+        p.ended,
+        [
+            (Role::Sharer, EndReason::SharerEnded),
+            (Role::Helper, EndReason::SharerEnded)
+        ]
+    );
+    // Nothing either side does after the end goes anywhere.
+    p.helper_does(Command::Chat("still there?".into()));
+    p.type_key("KeyA", true);
+    assert_eq!(p.injected(), 0);
+    assert!(!p.sharer_saw.iter().any(|e| matches!(e, Event::Chat { .. })));
+}
