@@ -327,11 +327,18 @@ fn held_keys_and_buttons_are_released_on_revoke_pause_and_a_vanished_helper() {
     helper.kill();
     let killed = std::time::Instant::now();
     rec.wait_until(T, "release after the helper vanished", |_| key_up(&rec, A));
-    let released_after = killed.elapsed();
-    eprintln!("held key released {released_after:?} after the helper was killed");
+    eprintln!(
+        "held key released {:?} after the helper was killed",
+        killed.elapsed()
+    );
+    // The point: let go while the session still stands (QUIC gives up only after its idle
+    // timeout), not when it ends. The 1.5 s rule itself is proven in virtual time
+    // (`session::core_pair`).
+    sharer.drain();
     assert!(
-        released_after < Duration::from_secs(5),
-        "released only after {released_after:?} (before QUIC's idle timeout is the point)"
+        sharer.find("ended").is_none(),
+        "the key was released only as the session ended: {}",
+        sharer.history()
     );
     let ended = sharer.wait_for("ended", T);
     assert_eq!(ended["reason"], "peer_lost");
