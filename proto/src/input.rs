@@ -2,8 +2,6 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The first byte of a unidirectional stream says what it carries.
-pub const INPUT_STREAM_KIND: u8 = 0x01;
 /// Largest input message; real ones are tens of bytes.
 pub const MAX_INPUT_LEN: usize = 1024;
 /// At most this many wheel notches per message on either axis (a hostile helper must not

@@ -7,7 +7,37 @@
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-pub const PROTOCOL_VERSION: u32 = 1;
+/// 2: every unidirectional stream starts with its [`StreamKind`] (frames too).
+pub const PROTOCOL_VERSION: u32 = 2;
+
+/// The first byte of every unidirectional stream: what it carries. One registry, so a new
+/// kind (a file, the clipboard) is added here, and no stream is ever guessed at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum StreamKind {
+    /// Helper → sharer: input events, one stream for the session.
+    Input = 0x01,
+    /// Sharer → helper: one encoded frame, a [`FrameHeader`] then H.264.
+    VideoFrame = 0x02,
+}
+
+impl StreamKind {
+    pub fn from_byte(byte: u8) -> Option<Self> {
+        match byte {
+            0x01 => Some(Self::Input),
+            0x02 => Some(Self::VideoFrame),
+            _ => None,
+        }
+    }
+
+    pub fn byte(self) -> u8 {
+        self as u8
+    }
+}
+
+/// The application error code a stream is stopped with when it is refused (a kind this
+/// side does not take, or one too many of a kind): the session goes on.
+pub const STREAM_REFUSED: u32 = 0x10;
 /// Largest control message; anything bigger is a protocol violation.
 pub const MAX_CONTROL_LEN: usize = 64 * 1024;
 /// Largest encoded frame accepted from the network (a 4K keyframe fits comfortably).

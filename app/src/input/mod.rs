@@ -17,8 +17,7 @@ pub mod win;
 pub mod wlr;
 
 pub use tandem_proto::input::{
-    DeclineReason, InputEvent, Modifiers, PointerButton, INPUT_STREAM_KIND, MAX_INPUT_LEN,
-    MAX_WHEEL_NOTCHES,
+    DeclineReason, InputEvent, Modifiers, PointerButton, MAX_INPUT_LEN, MAX_WHEEL_NOTCHES,
 };
 
 /// The Linux input code of a pointer button (`BTN_LEFT`…), as Wayland protocols want it.

@@ -22,8 +22,8 @@ use super::video::{spawn_receiver, ReceiverEvent};
 use super::{
     emit, CodeRetiredReason, Command, CommandSource, Event, EventSink, SessionConfig, SessionError,
 };
-use crate::input::{InputEvent, INPUT_STREAM_KIND};
-use crate::protocol::{now_us, Control, EndReason, Role, Signal};
+use crate::input::InputEvent;
+use crate::protocol::{now_us, Control, EndReason, Role, Signal, StreamKind};
 
 /// What the helper's app tells the rendezvous at the end (see `tandem_rendezvous::records`):
 /// the reason, which features were used and the path type. Never content or names.
@@ -364,7 +364,7 @@ impl InputStream {
                 self.stream.insert(StreamWriter::new(
                     s,
                     connection.clone(),
-                    Some(INPUT_STREAM_KIND),
+                    Some(StreamKind::Input.byte()),
                 ))
             }
         };

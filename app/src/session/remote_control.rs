@@ -2,6 +2,9 @@
 //! first grant) and the helper's input stream. What may be injected is decided by
 //! `SharerCore`; this only carries it out.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
@@ -9,8 +12,8 @@ use tracing::{debug, warn};
 use crate::capture::SourceSpec;
 use crate::input::inject::{InjectError, InjectorThread};
 use crate::input::translate::InjectOp;
-use crate::input::{InputEvent, INPUT_STREAM_KIND, MAX_INPUT_LEN};
-use crate::protocol::{read_message_max, FramingError};
+use crate::input::{InputEvent, MAX_INPUT_LEN};
+use crate::protocol::{read_message_max, FramingError, StreamKind, STREAM_REFUSED};
 
 #[derive(Debug, Clone, Copy)]
 enum WaylandInput {
@@ -146,46 +149,74 @@ pub(super) enum InputStreamError {
 /// control holds the helper back.
 const QUEUED_INPUT: usize = 64;
 
-/// Reads the helper's input stream on its own task (cancel-safe for the session loop).
-pub(super) fn spawn_input_reader(
-    mut stream: impl AsyncRead + Unpin + Send + 'static,
+/// What becomes of a unidirectional stream from the helper, by its first byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    /// The session's input stream.
+    Input,
+    /// Stopped unread; the session goes on (a kind only a sharer sends, one this version
+    /// does not know, or a second input stream).
+    Refuse,
+}
+
+/// `take_input` claims the session's one input stream, saying whether it was already taken.
+fn route(kind: u8, take_input: impl FnOnce() -> bool) -> Route {
+    match StreamKind::from_byte(kind) {
+        Some(StreamKind::Input) if !take_input() => Route::Input,
+        _ => Route::Refuse,
+    }
+}
+
+/// Accepts the helper's unidirectional streams on a task of its own and reads its input
+/// stream (cancel-safe for the session loop). Each stream's kind is read on its own task:
+/// one that never sends it holds up no other (QUIC's stream limit bounds how many wait).
+pub(super) fn spawn_stream_router(
+    connection: quinn::Connection,
 ) -> mpsc::Receiver<Result<InputEvent, InputStreamError>> {
     let (tx, rx) = mpsc::channel(QUEUED_INPUT);
+    let input_taken = Arc::new(AtomicBool::new(false));
     tokio::spawn(async move {
-        match stream.read_u8().await {
-            Ok(INPUT_STREAM_KIND) => {}
-            Ok(kind) => {
-                let _ = tx
-                    .send(Err(InputStreamError::Violation(format!(
-                        "unknown stream kind {kind}"
-                    ))))
-                    .await;
-                return;
-            }
-            Err(_) => {
-                let _ = tx.send(Err(InputStreamError::Ended)).await;
-                return;
-            }
-        }
-        loop {
-            let msg = match read_message_max(&mut stream, MAX_INPUT_LEN).await {
-                Ok(event) => Ok(event),
-                Err(FramingError::Malformed(e)) => Err(InputStreamError::Malformed(e.to_string())),
-                Err(e @ FramingError::TooLarge(_)) => {
-                    Err(InputStreamError::Violation(e.to_string()))
+        while let Ok(mut stream) = connection.accept_uni().await {
+            let tx = tx.clone();
+            let input_taken = Arc::clone(&input_taken);
+            tokio::spawn(async move {
+                let Ok(kind) = stream.read_u8().await else {
+                    return;
+                };
+                match route(kind, || input_taken.swap(true, Ordering::AcqRel)) {
+                    Route::Input => read_input(stream, tx).await,
+                    Route::Refuse => {
+                        debug!("refused a stream of kind {kind:#04x} from the helper");
+                        let _ = stream.stop(STREAM_REFUSED.into());
+                    }
                 }
-                Err(FramingError::Io(_) | FramingError::Closed) => Err(InputStreamError::Ended),
-            };
-            let last = matches!(
-                msg,
-                Err(InputStreamError::Violation(_) | InputStreamError::Ended)
-            );
-            if tx.send(msg).await.is_err() || last {
-                break;
-            }
+            });
         }
     });
     rx
+}
+
+/// Reads input events (the stream's kind byte already read) until the stream ends or
+/// breaks its rules.
+async fn read_input(
+    mut stream: impl AsyncRead + Unpin,
+    tx: mpsc::Sender<Result<InputEvent, InputStreamError>>,
+) {
+    loop {
+        let msg = match read_message_max(&mut stream, MAX_INPUT_LEN).await {
+            Ok(event) => Ok(event),
+            Err(FramingError::Malformed(e)) => Err(InputStreamError::Malformed(e.to_string())),
+            Err(e @ FramingError::TooLarge(_)) => Err(InputStreamError::Violation(e.to_string())),
+            Err(FramingError::Io(_) | FramingError::Closed) => Err(InputStreamError::Ended),
+        };
+        let last = matches!(
+            msg,
+            Err(InputStreamError::Violation(_) | InputStreamError::Ended)
+        );
+        if tx.send(msg).await.is_err() || last {
+            break;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -197,7 +228,8 @@ mod tests {
 
     async fn read_all(bytes: Vec<u8>) -> Vec<Result<InputEvent, InputStreamError>> {
         let (mut w, r) = tokio::io::duplex(64 * 1024);
-        let mut rx = spawn_input_reader(r);
+        let (tx, mut rx) = mpsc::channel(QUEUED_INPUT);
+        tokio::spawn(read_input(r, tx));
         w.write_all(&bytes).await.expect("write");
         drop(w);
         let mut out = Vec::new();
@@ -210,7 +242,7 @@ mod tests {
     #[tokio::test]
     async fn the_input_stream_survives_a_bad_message_but_not_broken_framing() {
         let ok = InputEvent::Wheel { dx: 0, dy: 1 };
-        let mut bytes = vec![INPUT_STREAM_KIND];
+        let mut bytes = Vec::new();
         let mut msg = Vec::new();
         write_message(&mut msg, &ok).await.expect("encode");
         bytes.extend_from_slice(&msg);
@@ -224,15 +256,24 @@ mod tests {
         assert!(matches!(out[3], Err(InputStreamError::Ended)));
         assert_eq!(out.len(), 4);
 
-        let mut huge = vec![INPUT_STREAM_KIND];
+        let mut huge = Vec::new();
         huge.extend_from_slice(&(MAX_INPUT_LEN as u32 + 1).to_be_bytes());
         huge.extend_from_slice(&msg);
         let out = read_all(huge).await;
         assert!(matches!(out[..], [Err(InputStreamError::Violation(_))]));
+    }
 
-        let mut wrong_kind = bytes;
-        wrong_kind[0] = 0x7f;
-        let out = read_all(wrong_kind).await;
-        assert!(matches!(out[..], [Err(InputStreamError::Violation(_))]));
+    #[test]
+    fn streams_are_taken_by_kind_and_the_rest_refused() {
+        let taken = std::cell::Cell::new(false);
+        let take = || taken.replace(true);
+        assert_eq!(route(StreamKind::Input.byte(), take), Route::Input);
+        // A second input stream, a frame stream (only a sharer sends those), a kind from a
+        // newer version: refused, and none of them claims the input stream.
+        assert_eq!(route(StreamKind::Input.byte(), take), Route::Refuse);
+        taken.set(false);
+        assert_eq!(route(StreamKind::VideoFrame.byte(), take), Route::Refuse);
+        assert_eq!(route(0x7f, take), Route::Refuse);
+        assert!(!taken.get());
     }
 }

@@ -13,7 +13,7 @@ use tracing::{debug, warn};
 use super::connect::{establish, Established, Outcome};
 use super::helper::finish;
 use super::media_loop::{close_gracefully, ended_with_connection, ControlChannel};
-use super::remote_control::{spawn_input_reader, DesktopInput, InputStreamError};
+use super::remote_control::{spawn_stream_router, DesktopInput, InputStreamError};
 use super::sharer_core::{SharerAction, SharerCore};
 use super::signaling::{pair, Incoming, Signaling};
 use super::upgrade::{PathUpgrade, UpgradeStep};
@@ -152,8 +152,7 @@ pub async fn run_sharer(
     let mut desktop = DesktopInput::new(&config.video.source);
     let mut core = SharerCore::new(helper_name.clone(), desktop.controllable(), Instant::now());
     let mut upgrade = PathUpgrade::new(Role::Sharer, &config.ice, &path);
-    let mut input = None;
-    let mut accepting_input = true;
+    let mut input = Some(spawn_stream_router(connection.clone()));
     let mut last_received = 0u64;
     let mut path_probe = tokio::time::interval(Duration::from_millis(250));
 
@@ -228,13 +227,6 @@ pub async fn run_sharer(
                 },
                 // The UI gone is the person ending the session.
                 cmd = commands.recv() => core.handle_command(Instant::now(), cmd.unwrap_or(Command::End)),
-                stream = connection.accept_uni(), if accepting_input => {
-                    // The helper's only unidirectional stream is its input stream.
-                    accepting_input = false;
-                    if let Ok(stream) = stream {
-                        input = Some(spawn_input_reader(stream));
-                    }
-                }
                 msg = next_input(&mut input) => match msg {
                     Ok(event) => core.handle_input(&event),
                     Err(InputStreamError::Malformed(e)) => debug!("skipped: {e}"),

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use quinn::Connection;
+use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
@@ -20,7 +21,7 @@ use crate::media::damage::DamageTracker;
 use crate::media::frame::BgraFrame;
 use crate::media::h264::{VideoDecoder, VideoEncoder};
 use crate::media::rate::{scaled_size, QualityController, QP_BEST};
-use crate::protocol::{now_us, FrameHeader, MAX_FRAME_LEN};
+use crate::protocol::{now_us, FrameHeader, StreamKind, MAX_FRAME_LEN, STREAM_REFUSED};
 
 pub const MAX_IN_FLIGHT: u64 = 3;
 /// After the screen stops changing, this many more frames of the still picture are encoded at
@@ -420,10 +421,10 @@ impl BitBudget {
 /// Sends one frame on its own unidirectional stream.
 pub async fn send_frame(conn: &Connection, frame: &OutgoingFrame) -> Result<(), String> {
     let mut stream = conn.open_uni().await.map_err(|e| e.to_string())?;
-    stream
-        .write_all(&frame.header.encode())
-        .await
-        .map_err(|e| e.to_string())?;
+    let mut head = [0u8; 1 + FrameHeader::LEN];
+    head[0] = StreamKind::VideoFrame.byte();
+    head[1..].copy_from_slice(&frame.header.encode());
+    stream.write_all(&head).await.map_err(|e| e.to_string())?;
     stream
         .write_all(&frame.data)
         .await
@@ -471,6 +472,16 @@ pub fn spawn_receiver(
                 let Ok(_permit) = reading.acquire_owned().await else {
                     return;
                 };
+                // Only frames come from the sharer; anything else is refused unread.
+                match stream.read_u8().await {
+                    Ok(kind) if StreamKind::from_byte(kind) == Some(StreamKind::VideoFrame) => {}
+                    Ok(kind) => {
+                        debug!("refused a stream of kind {kind:#04x} from the sharer");
+                        let _ = stream.stop(STREAM_REFUSED.into());
+                        return;
+                    }
+                    Err(_) => return,
+                }
                 let data = match stream.read_to_end(MAX_FRAME_LEN + FrameHeader::LEN).await {
                     Ok(d) => d,
                     Err(e) => {
