@@ -25,7 +25,9 @@ BANNER
   fi
 fi
 
-flags=(--locked --target "$target" -p tandem --bin tandem)
+# Without `demo`: a package does not link the rendezvous's server (`tandem demo` is for
+# trying Tandem out from the source tree).
+flags=(--locked --target "$target" -p tandem --bin tandem --no-default-features)
 [ "$profile" = release ] && flags+=(--release)
 cargo build "${flags[@]}"
 exe="target/$target/$profile/tandem.exe"

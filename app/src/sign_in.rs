@@ -21,7 +21,7 @@ use oauth2::{
     TokenResponse, TokenUrl,
 };
 use serde::{Deserialize, Serialize};
-use tandem_rendezvous::oidc::SignInProvider;
+use tandem_rendezvous::wire::SignInProvider;
 use tandem_rendezvous::wire::{SignInInfo, SIGN_IN_PATH};
 use tokio::sync::{oneshot, watch};
 use tracing::{debug, warn};
