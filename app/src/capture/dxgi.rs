@@ -86,6 +86,8 @@ pub struct DuplicationSource {
     new_shape: Option<CursorShape>,
     shape_serial: u32,
     scratch: Vec<u8>,
+    /// The change list of the last update (kept: read on every new picture).
+    rects: Vec<u32>,
     secure_desktop: SecureDesktopProbe,
 }
 
@@ -109,6 +111,7 @@ impl DuplicationSource {
             new_shape: None,
             shape_serial: 0,
             scratch: Vec::new(),
+            rects: Vec::new(),
             secure_desktop: SecureDesktopProbe::default(),
         };
         source.running = Some(source.duplicate()?);
@@ -211,7 +214,8 @@ impl DuplicationSource {
         if info.LastPresentTime == 0 || info.AccumulatedFrames == 0 {
             return Ok(());
         }
-        if !anything_changed(&running.duplication, info.TotalMetadataBufferSize as usize) {
+        let size = info.TotalMetadataBufferSize as usize;
+        if !anything_changed(&running.duplication, size, &mut self.rects) {
             return Ok(());
         }
         let Some(resource) = resource else {
@@ -268,13 +272,17 @@ impl DuplicationSource {
 
 /// Whether the update's move and dirty rectangles hold anything; when they cannot be read,
 /// it is taken as changed.
-fn anything_changed(duplication: &IDXGIOutputDuplication, size: usize) -> bool {
+fn anything_changed(
+    duplication: &IDXGIOutputDuplication,
+    size: usize,
+    buffer: &mut Vec<u32>,
+) -> bool {
     if size == 0 || size > MAX_METADATA_BYTES {
         return true;
     }
     // RECT and DXGI_OUTDUPL_MOVE_RECT are both made of 4-byte integers: a buffer of
     // `u32`s is aligned for either.
-    let mut buffer = vec![0u32; size.div_ceil(4)];
+    buffer.resize(size.div_ceil(4), 0);
     let bytes = (buffer.len() * 4) as u32;
     let mut used = 0u32;
     // SAFETY: the buffer holds `bytes` bytes, aligned for both element types.
@@ -442,11 +450,7 @@ impl ScreenSource for DuplicationSource {
     }
 
     fn select(&mut self, id: u32) -> Result<(), CaptureError> {
-        let index = self
-            .infos
-            .iter()
-            .position(|m| m.id == id)
-            .ok_or(CaptureError::NoSuchMonitor(id))?;
+        let index = super::monitor_index(&self.infos, id)?;
         if index != self.current {
             self.current = index;
             self.running = None;

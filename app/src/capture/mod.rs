@@ -103,6 +103,14 @@ pub trait ScreenSource {
     }
 }
 
+/// The position of monitor `id` in `monitors` (how every source's `select` finds it).
+pub fn monitor_index(monitors: &[MonitorInfo], id: u32) -> Result<usize, CaptureError> {
+    monitors
+        .iter()
+        .position(|m| m.id == id)
+        .ok_or(CaptureError::NoSuchMonitor(id))
+}
+
 /// Where the pointer is, relative to the shown monitor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CursorPosition {

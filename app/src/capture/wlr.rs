@@ -635,11 +635,7 @@ impl ScreenSource for WlrSource {
     }
 
     fn select(&mut self, id: u32) -> Result<(), CaptureError> {
-        let index = self
-            .monitors
-            .iter()
-            .position(|m| m.id == id)
-            .ok_or(CaptureError::NoSuchMonitor(id))?;
+        let index = super::monitor_index(&self.monitors, id)?;
         self.cancel();
         self.fresh = false;
         self.current = index;

@@ -466,11 +466,7 @@ impl ScreenSource for X11Capture {
     }
 
     fn select(&mut self, id: u32) -> Result<(), CaptureError> {
-        let index = self
-            .monitors
-            .iter()
-            .position(|m| m.id == id)
-            .ok_or(CaptureError::NoSuchMonitor(id))?;
+        let index = super::monitor_index(&self.monitors, id)?;
         self.current = index;
         self.dirty = true;
         Ok(())

@@ -92,11 +92,7 @@ impl ScreenSource for XcapSource {
     }
 
     fn select(&mut self, id: u32) -> Result<(), CaptureError> {
-        let index = self
-            .infos
-            .iter()
-            .position(|m| m.id == id)
-            .ok_or(CaptureError::NoSuchMonitor(id))?;
+        let index = super::monitor_index(&self.infos, id)?;
         self.current = index;
         Ok(())
     }

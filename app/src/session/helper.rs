@@ -13,9 +13,7 @@ use tracing::debug;
 use super::clock::ClockOffset;
 use super::connect::{establish, Established, Outcome};
 use super::helper_core::{HelperAction, HelperCore};
-use super::media_loop::{
-    close_gracefully, ended_with_connection, ControlChannel, Stats, StreamWriter,
-};
+use super::media_loop::{end_session, ended_with_connection, ControlChannel, Stats, StreamWriter};
 use super::signaling::pair;
 use super::upgrade::{PathUpgrade, UpgradeStep};
 use super::video::{spawn_receiver, ReceiverEvent};
@@ -317,11 +315,7 @@ async fn drive(
     let Some((reason, tell_sharer)) = ended else {
         return Ok(None);
     };
-    if tell_sharer {
-        close_gracefully(connection, control, reason).await;
-    } else {
-        connection.close(0u32.into(), b"end");
-    }
+    end_session(connection, control, reason, tell_sharer).await;
     Ok(Some(reason))
 }
 

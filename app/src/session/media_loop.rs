@@ -158,6 +158,21 @@ pub(super) fn ended_with_connection(
 
 /// Sends `End`, then waits briefly for the peer to close the connection so the message is
 /// delivered rather than lost in our own close.
+/// How a core's end is carried out: with an `End` to the peer (`tell_peer`, when this side
+/// ended it) or by closing at once (the peer ended it).
+pub(super) async fn end_session(
+    conn: &Connection,
+    control: &mut ControlChannel,
+    reason: EndReason,
+    tell_peer: bool,
+) {
+    if tell_peer {
+        close_gracefully(conn, control, reason).await;
+    } else {
+        conn.close(0u32.into(), b"end");
+    }
+}
+
 pub(super) async fn close_gracefully(
     conn: &Connection,
     control: &mut ControlChannel,

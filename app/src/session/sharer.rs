@@ -12,7 +12,7 @@ use tracing::{debug, warn};
 
 use super::connect::{establish, Established, Outcome};
 use super::helper::finish;
-use super::media_loop::{close_gracefully, ended_with_connection, ControlChannel};
+use super::media_loop::{close_gracefully, end_session, ended_with_connection, ControlChannel};
 use super::remote_control::{spawn_stream_router, DesktopInput, InputStreamError};
 use super::sharer_core::{SharerAction, SharerCore};
 use super::signaling::{pair, Incoming, Signaling};
@@ -367,11 +367,7 @@ async fn drive(
     // Locally first: no picture from here on; then the helper is told (bounded: a helper
     // that does not read costs two seconds).
     pipeline.stop.store(true, Ordering::Relaxed);
-    if tell_helper {
-        close_gracefully(connection, control, reason).await;
-    } else {
-        connection.close(0u32.into(), b"end");
-    }
+    end_session(connection, control, reason, tell_helper).await;
     Ok(Some(reason))
 }
 
