@@ -40,17 +40,65 @@ fn dialog_shown(desktop: &GnomeDesktop, shot: &Screenshot) -> bool {
     shot.count_near((desktop.width / 2, desktop.height / 2 - 128), 60, title) > 50
 }
 
-/// Waits until the portal's dialog is on the screen and returns a picture of it.
+/// Waits until the portal's dialog is on the screen and has settled, and returns a picture
+/// of it. Settled means the same picture three times in a row: under load the dialog is
+/// drawn before its opening animation ends and before it has the keyboard focus (its
+/// header bar is drawn again when it gets it), and keys pressed then go to the window
+/// behind it — one lost Tab and Return lands on Cancel.
 fn wait_for_dialog(desktop: &GnomeDesktop) -> Screenshot {
     let deadline = std::time::Instant::now() + T;
+    let mut last: Option<Screenshot> = None;
+    let mut same = 0;
     loop {
         let shot = save(&desktop.screenshot(), "1-portal-dialog.png");
         if dialog_shown(desktop, &shot) {
-            return shot;
+            same = match &last {
+                Some(previous) if previous.psnr(&shot) > 100.0 => same + 1,
+                _ => 0,
+            };
+            if same >= 2 {
+                return shot;
+            }
+            last = Some(shot);
+        } else {
+            last = None;
+            same = 0;
         }
-        assert!(std::time::Instant::now() < deadline, "no portal dialog");
-        std::thread::sleep(Duration::from_millis(200));
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no settled portal dialog"
+        );
+        std::thread::sleep(Duration::from_millis(250));
     }
+}
+
+/// Whether the dialog's "Allow remote interaction" switch is on (GNOME's accent blue where
+/// the switch is grey when off).
+fn remote_interaction_on(desktop: &GnomeDesktop) -> bool {
+    let shot = Screenshot::from_bgra_frame(&desktop.screenshot());
+    let accent = |(r, g, b): (u8, u8, u8)| b > 180 && r < 120 && g > 90 && g < 170;
+    shot.count_near(
+        (desktop.width / 2 + 190, desktop.height / 2 + 72),
+        20,
+        accent,
+    ) > 50
+}
+
+/// Answers the dialog "Share, with remote interaction", checking the switch is on before
+/// pressing Share (a missed key would otherwise press Cancel, and the test would fail
+/// for a reason that is not Tandem's).
+fn share_with_input(desktop: &GnomeDesktop) {
+    desktop.press_keys(&SHARE_WITH_INPUT[..4]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !remote_interaction_on(desktop) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the dialog's switch did not turn on: see {}",
+            out_dir().join("1-portal-dialog.png").display()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    desktop.press_keys(&SHARE_WITH_INPUT[4..]);
 }
 
 /// Waits until the dialog is gone from the screen, as the person would before using it.
@@ -193,7 +241,7 @@ fn the_helper_clicks_and_types_on_gnome_through_the_remote_desktop_portal() {
         &wait_for_dialog(&desktop).into_bgra(),
         "1-portal-dialog-remote.png",
     );
-    desktop.press_keys(&SHARE_WITH_INPUT);
+    share_with_input(&desktop);
     helper.wait_for("monitors", T);
     helper.wait_for("frame_received", T);
     wait_for_dialog_gone(&desktop);
