@@ -142,3 +142,5 @@ sign-in-error-session-expired = Your sign-in had expired. Try again: Tandem rene
 sign-in-error-server-cannot-check = The Tandem service cannot check sign-ins right now. Try again in a few minutes.
 sign-in-error-not-accepted = The Tandem service did not accept your sign-in: { $detail }
 peer-anonymous = The other person
+viewer-reconnecting = Reconnecting… the connection to the other side dropped.
+sharing-reconnecting = Reconnecting… the network dropped. { $name } cannot see or control your screen until it is back.

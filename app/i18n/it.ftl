@@ -142,3 +142,5 @@ sign-in-error-session-expired = L'accesso era scaduto. Riprova: Tandem lo rinnov
 sign-in-error-server-cannot-check = Il servizio Tandem al momento non può verificare gli accessi. Riprova tra qualche minuto.
 sign-in-error-not-accepted = Il servizio Tandem non ha accettato il tuo accesso: { $detail }
 peer-anonymous = L'altra persona
+viewer-reconnecting = Riconnessione… il collegamento con l'altra parte si è interrotto.
+sharing-reconnecting = Riconnessione… la rete si è interrotta. { $name } non può vedere né controllare il tuo schermo finché non torna.

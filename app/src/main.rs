@@ -156,6 +156,10 @@ struct CommonArgs {
     /// Extra CA certificate (PEM) to trust for `turns:` relays.
     #[arg(long, env = "TANDEM_TURN_CA")]
     turn_ca: Option<PathBuf>,
+    /// When the network drops mid-session, try to reconnect for this many seconds before
+    /// ending the session [default: 60].
+    #[arg(long, env = "TANDEM_RECONNECT_LIMIT", value_name = "SECS")]
+    reconnect_limit: Option<u64>,
 }
 
 #[derive(Args, Clone, Default)]
@@ -265,6 +269,10 @@ fn session_config(common: &CommonArgs) -> anyhow::Result<SessionConfig> {
         },
         pairing_timeout: Duration::from_secs(common.pairing_timeout_secs),
         insecure_rendezvous: common.insecure_rendezvous,
+        reconnect_limit: common.reconnect_limit.map_or(
+            SessionConfig::default().reconnect_limit,
+            Duration::from_secs,
+        ),
         ..SessionConfig::default()
     })
 }

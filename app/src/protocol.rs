@@ -41,3 +41,18 @@ pub enum Signal {
         reason: EndReason,
     },
 }
+
+/// What the two sides of a running session say in their resumption room at the
+/// rendezvous after the path was lost (sealed with the session's resume channel; see
+/// `session::reconnect`). Each offer starts a fresh ICE session on that side.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ResumeSignal {
+    Offer {
+        ufrag: String,
+        pwd: String,
+        candidates: Vec<String>,
+    },
+    /// A candidate found later, for the offer with this `ufrag`.
+    Candidate { ufrag: String, candidate: String },
+}

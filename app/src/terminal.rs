@@ -432,6 +432,9 @@ impl Terminal {
                 "Connected ({} over {}, {} ↔ {}) in {setup_ms} ms.",
                 path.kind, path.transport, path.local, path.remote
             ),
+            Event::Reconnecting => {
+                "The connection dropped: reconnecting (no new code needed)…".to_string()
+            }
             Event::PathChanged { path } => format!(
                 "Now connected {} over {} ({} ↔ {}).",
                 path.kind, path.transport, path.local, path.remote

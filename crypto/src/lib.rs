@@ -8,7 +8,9 @@
 pub mod cert;
 pub mod code;
 pub mod pairing;
+pub mod resume;
 
 pub use cert::{CertError, Fingerprint, SessionCertificate};
 pub use code::{CodeError, Nameplate, Secret, SessionCode};
 pub use pairing::{Pairing, PairingError, PairingRole, SecureChannel};
+pub use resume::{ResumeChannel, ResumeError, ResumeSecret, RoomId};

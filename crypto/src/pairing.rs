@@ -22,6 +22,7 @@ use snow::{HandshakeState, TransportState};
 use spake2::{Ed25519Group, Identity, Password, Spake2};
 
 use crate::code::SessionCode;
+use crate::resume::ResumeSecret;
 
 const NOISE_PARAMS: &str = "Noise_NNpsk0_25519_ChaChaPoly_BLAKE2s";
 const PROTOCOL_TAG: &str = "tandem/1";
@@ -70,8 +71,9 @@ pub enum ChannelError {
 
 enum State {
     AwaitSpake2(Spake2<Ed25519Group>),
-    AwaitNoise(Box<HandshakeState>),
-    Established(Box<TransportState>),
+    /// The handshake, and the SPAKE2 key (kept for the resumption secret).
+    AwaitNoise(Box<HandshakeState>, [u8; 32]),
+    Established(Box<TransportState>, ResumeSecret),
     Failed,
 }
 
@@ -79,8 +81,8 @@ impl State {
     fn name(&self) -> &'static str {
         match self {
             State::AwaitSpake2(_) => "await-spake2",
-            State::AwaitNoise(_) => "await-noise",
-            State::Established(_) => "established",
+            State::AwaitNoise(..) => "await-noise",
+            State::Established(..) => "established",
             State::Failed => "failed",
         }
     }
@@ -130,7 +132,7 @@ impl Pairing {
     }
 
     pub fn is_established(&self) -> bool {
-        matches!(self.state, State::Established(_))
+        matches!(self.state, State::Established(..))
     }
 
     pub fn has_failed(&self) -> bool {
@@ -182,9 +184,9 @@ impl Pairing {
                     buf.truncate(n);
                     self.outbox.push_back(buf);
                 }
-                Ok(State::AwaitNoise(Box::new(hs)))
+                Ok(State::AwaitNoise(Box::new(hs), key))
             }
-            State::AwaitNoise(mut hs) => {
+            State::AwaitNoise(mut hs, key) => {
                 let mut payload = vec![0u8; MAX_MESSAGE_LEN];
                 hs.read_message(msg, &mut payload).map_err(|e| match e {
                     snow::Error::Decrypt => PairingError::CodeMismatch,
@@ -201,10 +203,11 @@ impl Pairing {
                 if !hs.is_handshake_finished() {
                     return Err(PairingError::UnexpectedMessage("await-noise"));
                 }
+                let resume = ResumeSecret::derive(&key, hs.get_handshake_hash());
                 let transport = hs.into_transport_mode().map_err(noise_err)?;
-                Ok(State::Established(Box::new(transport)))
+                Ok(State::Established(Box::new(transport), resume))
             }
-            State::Established(_) => Err(PairingError::UnexpectedMessage("established")),
+            State::Established(..) => Err(PairingError::UnexpectedMessage("established")),
             State::Failed => Err(PairingError::AlreadyFailed),
         }
     }
@@ -215,7 +218,7 @@ impl Pairing {
             return Err(PairingError::NotEstablished);
         }
         match std::mem::replace(&mut self.state, State::Failed) {
-            State::Established(transport) => Ok(SecureChannel { transport }),
+            State::Established(transport, resume) => Ok(SecureChannel { transport, resume }),
             _ => Err(PairingError::NotEstablished),
         }
     }
@@ -233,6 +236,7 @@ fn noise_err(e: snow::Error) -> PairingError {
 /// (Noise transport nonces are counters, so a message can be opened exactly once, in order).
 pub struct SecureChannel {
     transport: Box<TransportState>,
+    resume: ResumeSecret,
 }
 
 impl std::fmt::Debug for SecureChannel {
@@ -242,6 +246,11 @@ impl std::fmt::Debug for SecureChannel {
 }
 
 impl SecureChannel {
+    /// What both sides keep to meet again after a network change (see [`crate::resume`]).
+    pub fn resume_secret(&self) -> &ResumeSecret {
+        &self.resume
+    }
+
     pub fn seal(&mut self, plaintext: &[u8]) -> Result<Vec<u8>, ChannelError> {
         if plaintext.len() > MAX_PLAINTEXT_LEN {
             return Err(ChannelError::TooLarge(plaintext.len()));

@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::wire::{
-    ClientMessage, ErrorCode, HelperIdentity, IceServer, IntroducerKey, ServerMessage,
+    ClientMessage, ErrorCode, HelperIdentity, IceServer, IntroducerKey, RoomSide, ServerMessage,
     SignedIntroduction, MAILBOX_PATH,
 };
 
@@ -269,6 +269,22 @@ impl MailboxClient {
             }),
             other => Err(ClientError::Protocol(format!(
                 "expected joined, got {other:?}"
+            ))),
+        }
+    }
+
+    /// Either side of a session whose network changed: enters the session's room. Returns
+    /// whether the other side is there already (otherwise [`PeerEvent::PeerJoined`] comes).
+    pub async fn resume(&mut self, room: &str, side: RoomSide) -> Result<bool, ClientError> {
+        self.send_msg(&ClientMessage::Resume {
+            room: room.to_string(),
+            side,
+        })
+        .await?;
+        match self.recv_msg().await? {
+            ServerMessage::Met { peer_present } => Ok(peer_present),
+            other => Err(ClientError::Protocol(format!(
+                "expected met, got {other:?}"
             ))),
         }
     }

@@ -11,7 +11,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Extension, Router};
 use futures_util::{SinkExt, StreamExt};
-use tandem_crypto::Nameplate;
+use tandem_crypto::{Nameplate, RoomId};
 use tokio::net::TcpListener;
 use tracing::{debug, info, warn};
 
@@ -26,7 +26,7 @@ use crate::records::{Clock, RecordStore, SessionRecords, SystemClock};
 use crate::store::{MailboxEvent, Side, Store, StoreError, Subscription};
 use crate::turn_credentials::IceServersConfig;
 use crate::wire::{
-    ClientMessage, ErrorCode, HelperIdentity, ServerMessage, SignInInfo, MAILBOX_PATH,
+    ClientMessage, ErrorCode, HelperIdentity, RoomSide, ServerMessage, SignInInfo, MAILBOX_PATH,
     MAX_BODY_LEN, MAX_MESSAGES_PER_SIDE, OPERATOR_SESSIONS_PATH, SIGN_IN_PATH,
 };
 
@@ -437,6 +437,7 @@ async fn handle_connection(mut socket: WebSocket, network: &str, state: &AppStat
     match first {
         ClientMessage::Allocate { identity } => helper(socket, network, identity, state).await,
         ClientMessage::Join { nameplate } => sharer(socket, network, &nameplate, state).await,
+        ClientMessage::Resume { room, side } => resume(socket, network, &room, side, state).await,
         ClientMessage::Report { token, report } => match state.records.report(&token, report).await
         {
             Ok(()) => {
@@ -634,7 +635,14 @@ async fn helper(mut socket: WebSocket, network: &str, identity: HelperIdentity, 
         report_token: Some(report_token),
     };
     if send(&mut socket, &peer_joined).await {
-        relay(socket, nameplate, Side::Helper, events, state).await;
+        relay(
+            socket,
+            Mailbox::Code(nameplate),
+            Side::Helper,
+            events,
+            state,
+        )
+        .await;
     } else {
         state.store.leave(nameplate, Side::Helper).await;
         let _ = state
@@ -689,7 +697,14 @@ async fn sharer(mut socket: WebSocket, network: &str, nameplate: &str, state: &A
         server_time: unix_secs(SystemTime::now()),
     };
     if send(&mut socket, &joined).await {
-        relay(socket, nameplate, Side::Sharer, events, state).await;
+        relay(
+            socket,
+            Mailbox::Code(nameplate),
+            Side::Sharer,
+            events,
+            state,
+        )
+        .await;
     } else {
         state.store.leave(nameplate, Side::Sharer).await;
         let _ = state
@@ -699,10 +714,96 @@ async fn sharer(mut socket: WebSocket, network: &str, nameplate: &str, state: &A
     }
 }
 
+/// A session's two sides meeting again after a network change. They are counted as join
+/// attempts (a stranger cannot find a room by guessing, but must not flood the store
+/// trying), and a side that is already in its room cannot come twice.
+async fn resume(
+    mut socket: WebSocket,
+    network: &str,
+    room: &str,
+    side: RoomSide,
+    state: &AppState,
+) {
+    if !state.join_limiter.check(network).await || !state.global_join_limiter.check("all").await {
+        count(&state.metrics.joins, "rate_limited");
+        return refuse(
+            &mut socket,
+            ErrorCode::RateLimited,
+            "too many attempts; wait a minute",
+        )
+        .await;
+    }
+    let Some(room) = RoomId::from_hex(room) else {
+        return refuse(&mut socket, ErrorCode::BadRequest, "malformed room").await;
+    };
+    let side = match side {
+        RoomSide::Helper => Side::Helper,
+        RoomSide::Sharer => Side::Sharer,
+    };
+    let (events, peer_present) = match state
+        .store
+        .meet(room, side, state.config.mailbox_lifetime)
+        .await
+    {
+        Ok(v) => v,
+        Err(StoreError::Used) => {
+            return refuse(
+                &mut socket,
+                ErrorCode::UsedNameplate,
+                "already in this room",
+            )
+            .await
+        }
+        Err(e) => return refuse(&mut socket, ErrorCode::Unavailable, e.to_string()).await,
+    };
+    let mailbox = Mailbox::Room(room);
+    if peer_present {
+        let _ = mailbox
+            .publish(state, side.peer(), MailboxEvent::PeerJoined)
+            .await;
+    }
+    if send(&mut socket, &ServerMessage::Met { peer_present }).await {
+        relay(socket, mailbox, side, events, state).await;
+    } else {
+        mailbox.leave(state, side).await;
+        let _ = mailbox
+            .publish(state, side.peer(), MailboxEvent::PeerLeft)
+            .await;
+    }
+}
+
+/// Where a relay forwards: a code's mailbox, or a session's resumption room.
+#[derive(Debug, Clone, Copy)]
+enum Mailbox {
+    Code(Nameplate),
+    Room(RoomId),
+}
+
+impl Mailbox {
+    async fn publish(
+        self,
+        state: &AppState,
+        to: Side,
+        event: MailboxEvent,
+    ) -> Result<(), StoreError> {
+        match self {
+            Mailbox::Code(nameplate) => state.store.publish(nameplate, to, event).await,
+            Mailbox::Room(room) => state.store.publish_room(room, to, event).await,
+        }
+    }
+
+    async fn leave(self, state: &AppState, side: Side) {
+        match self {
+            Mailbox::Code(nameplate) => state.store.leave(nameplate, side).await,
+            Mailbox::Room(room) => state.store.leave_room(room, side).await,
+        }
+    }
+}
+
 /// Forwards opaque messages between the two sides until one leaves or the pairing fails.
 async fn relay(
     mut socket: WebSocket,
-    nameplate: Nameplate,
+    mailbox: Mailbox,
     side: Side,
     mut events: Subscription,
     state: &AppState,
@@ -723,6 +824,10 @@ async fn relay(
                     Some(MailboxEvent::Message(body)) => ServerMessage::Message { body },
                     Some(MailboxEvent::PeerLeft) => ServerMessage::PeerLeft,
                     Some(MailboxEvent::PairingFailed) => ServerMessage::PairingFailed,
+                    // In a room the other side may come after this one.
+                    Some(MailboxEvent::PeerJoined) if matches!(mailbox, Mailbox::Room(_)) => {
+                        ServerMessage::PeerJoined { report_token: None }
+                    }
                     Some(MailboxEvent::PeerJoined) => continue,
                     Some(MailboxEvent::Overflowed) => {
                         state.metrics.mailbox_overflows.inc();
@@ -737,7 +842,7 @@ async fn relay(
                     }
                     None => break,
                 };
-                let last = !matches!(msg, ServerMessage::Message { .. });
+                let last = !matches!(msg, ServerMessage::Message { .. } | ServerMessage::PeerJoined { .. });
                 if !send(&mut socket, &msg).await {
                     // A client that does not read: if its queue overflowed meanwhile, the
                     // other side hears why.
@@ -764,9 +869,10 @@ async fn relay(
                         break;
                     }
                     state.metrics.messages_forwarded.inc();
-                    let _ = state.store.publish(nameplate, side.peer(), MailboxEvent::Message(body)).await;
+                    let _ = mailbox.publish(state, side.peer(), MailboxEvent::Message(body)).await;
                 }
-                Read::Message(Ok(ClientMessage::PairingFailed)) => {
+                Read::Message(Ok(ClientMessage::PairingFailed)) if matches!(mailbox, Mailbox::Code(_)) => {
+                    let Mailbox::Code(nameplate) = mailbox else { break };
                     info!(%nameplate, "pairing failed; nameplate burned");
                     state.metrics.pairing_failures.inc();
                     let _ = state.store.burn(nameplate).await;
@@ -780,7 +886,7 @@ async fn relay(
                     break;
                 }
                 Read::Message(Err(e)) => {
-                    warn!(%nameplate, "malformed message: {e}");
+                    warn!(?mailbox, "malformed message: {e}");
                     refuse(&mut socket, ErrorCode::BadRequest, e).await;
                     break;
                 }
@@ -793,19 +899,21 @@ async fn relay(
         }
     }
     // The record learns whether the mailbox ended as the apps end it, or a side vanished.
-    if vanished {
-        state.records.vanished(nameplate).await;
-    } else if side == Side::Helper {
-        state.records.mailbox_closed(nameplate).await;
+    if let Mailbox::Code(nameplate) = mailbox {
+        if vanished {
+            state.records.vanished(nameplate).await;
+        } else if side == Side::Helper {
+            state.records.mailbox_closed(nameplate).await;
+        }
     }
-    state.store.leave(nameplate, side).await;
+    mailbox.leave(state, side).await;
     // An overflow closes the mailbox for the other side too, with the same clear error.
     let last = if overflowed {
         MailboxEvent::Overflowed
     } else {
         MailboxEvent::PeerLeft
     };
-    let _ = state.store.publish(nameplate, side.peer(), last).await;
+    let _ = mailbox.publish(state, side.peer(), last).await;
 }
 
 fn unix_secs(t: SystemTime) -> u64 {

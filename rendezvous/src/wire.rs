@@ -75,12 +75,27 @@ pub enum ClientMessage {
     },
     /// Either side: the pairing failed (wrong code or tampering); burn the nameplate.
     PairingFailed,
+    /// Either side of a running session whose network changed: meet the other side again
+    /// in the session's room (32 hex digits derived from the session's keys; see
+    /// `tandem_crypto::resume`). Answered with `met`; then `send` → `message` as in a
+    /// mailbox.
+    Resume {
+        room: String,
+        side: RoomSide,
+    },
     /// The helper's app at the end of a session, on a connection of its own: the token it
     /// got with `peer_joined`, and what the session was like (no content, no names).
     Report {
         token: String,
         report: crate::records::SessionReport,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoomSide {
+    Helper,
+    Sharer,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -154,6 +169,11 @@ pub enum ServerMessage {
     },
     /// The report was recorded.
     Reported,
+    /// In the room; whether the other side is there already (otherwise `peer_joined`
+    /// follows when it comes).
+    Met {
+        peer_present: bool,
+    },
     Message {
         body: String,
     },

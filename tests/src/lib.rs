@@ -23,6 +23,10 @@ use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+/// How long the tests' peers try to reconnect after their path is lost (see
+/// [`Peer::spawn_command`]).
+pub const RECONNECT_LIMIT_SECS: &str = "8";
+
 use serde_json::Value;
 
 /// A workspace binary next to the test executable (`target/<profile>/NAME`).
@@ -262,7 +266,20 @@ impl Peer {
 
     pub fn spawn_command(name: &'static str, mut cmd: Command, args: &[&str]) -> Self {
         if !cmd.get_envs().any(|(key, _)| key == "RUST_LOG") {
-            cmd.env("RUST_LOG", "warn,rtc_ice=error");
+            // TANDEM_TEST_LOG: the peers' log filter when a test needs a closer look.
+            let filter = std::env::var("TANDEM_TEST_LOG");
+            cmd.env(
+                "RUST_LOG",
+                filter.as_deref().unwrap_or("warn,rtc_ice=error"),
+            );
+        }
+        // A killed peer looks like a lost network: the other side reconnects for this
+        // long (60 s by default) before it ends, which must fit the tests' hang guards.
+        if !cmd
+            .get_envs()
+            .any(|(key, _)| key == "TANDEM_RECONNECT_LIMIT")
+        {
+            cmd.env("TANDEM_RECONNECT_LIMIT", RECONNECT_LIMIT_SECS);
         }
         let mut child = cmd
             .args(args)

@@ -192,13 +192,20 @@ impl Topology {
             self.to_bridge(ns, "eth0", &public_ip);
             return;
         }
+        self.nat_router(ns, how, index, "eth0");
+    }
+
+    /// Peer `ns` behind a new NAT router numbered `index` (public address 203.0.113.INDEX,
+    /// LAN 10.INDEX.0.0/24), through its interface `peer_if`, with its default route there.
+    fn nat_router(&mut self, ns: &str, how: Attachment, index: u8, peer_if: &str) {
+        let public_ip = format!("203.0.113.{index}");
         // peer ── lan ── router ── wan ── public bridge
         let router = format!("{}-r{index}", self.prefix);
         self.add_ns(&router);
         self.to_bridge(&router, "wan", &public_ip);
         let lan_net = format!("10.{index}.0");
         run(&[
-            "ip", "link", "add", "lan", "netns", &router, "type", "veth", "peer", "name", "eth0",
+            "ip", "link", "add", "lan", "netns", &router, "type", "veth", "peer", "name", peer_if,
             "netns", ns,
         ]);
         in_ns(
@@ -221,10 +228,10 @@ impl Topology {
                 "add",
                 &format!("{lan_net}.2/24"),
                 "dev",
-                "eth0",
+                peer_if,
             ],
         );
-        in_ns(ns, &["ip", "link", "set", "eth0", "up"]);
+        in_ns(ns, &["ip", "link", "set", peer_if, "up"]);
         in_ns(
             ns,
             &[
@@ -263,6 +270,20 @@ impl Topology {
         );
     }
 
+    /// Peer `index` moves to another network, as a laptop from Wi-Fi to a phone's
+    /// hotspot: its interface loses its address and goes down, and a second interface
+    /// comes up behind another NAT (router `index + 1`), with the default route there.
+    pub fn move_to_another_network(&mut self, index: u8) {
+        let ns = if index == 10 {
+            self.helper.clone()
+        } else {
+            self.sharer.clone()
+        };
+        in_ns(&ns, &["ip", "addr", "flush", "dev", "eth0"]);
+        in_ns(&ns, &["ip", "link", "set", "eth0", "down"]);
+        self.nat_router(&ns, Attachment::ConeNat, index + 1, "eth1");
+    }
+
     /// Replaces nftables table `table` in the router of peer `index` with one chain of
     /// `rules` on the forward hook (`None`: just delete it).
     fn router_rules(&self, index: u8, table: &str, priority: i32, rules: Option<&str>) {
@@ -287,6 +308,12 @@ impl Topology {
         let rules =
             format!("ip daddr {ip} meta l4proto udp drop; ip saddr {ip} meta l4proto udp drop;");
         self.router_rules(index, "tandemblock", -20, blocked.then_some(rules.as_str()));
+    }
+
+    /// Cuts peer `index`'s network off entirely (every protocol, both ways: the
+    /// rendezvous and the relays too), or restores it.
+    pub fn set_outage(&self, index: u8, cut: bool) {
+        self.router_rules(index, "tandemoutage", -30, cut.then_some("drop;"));
     }
 
     /// Drops this share of UDP packets the router of peer `index` forwards, both ways

@@ -226,6 +226,8 @@ pub enum Screen {
         paused_by: Option<Role>,
         /// A Windows prompt is on the secure desktop: the person answers it.
         secure_desktop: bool,
+        /// The network dropped: the session looks for a new path.
+        reconnecting: bool,
     },
 }
 
@@ -747,6 +749,7 @@ impl App {
                         control: SharerControl::None,
                         paused_by: None,
                         secure_desktop: false,
+                        reconnecting: false,
                     };
                     self.send(Command::Allow);
                     return self.window_as_bar();
@@ -1207,8 +1210,25 @@ impl App {
                 return self.go_home(Some(notice), None);
             }
             Event::Connected { path, .. } | Event::PathChanged { path } => {
-                if let Screen::Viewer(v) = &mut self.screen {
-                    v.path = Some(path);
+                let waiting = self.t.get("viewer-reconnecting");
+                match &mut self.screen {
+                    Screen::Viewer(v) => {
+                        v.path = Some(path);
+                        if v.notice.as_deref() == Some(waiting.as_str()) {
+                            v.notice = None;
+                        }
+                    }
+                    Screen::Sharing { reconnecting, .. } => *reconnecting = false,
+                    _ => {}
+                }
+            }
+            // Said where the person looks: the viewer's notice, the sharer's bar.
+            Event::Reconnecting => {
+                let waiting = self.t.get("viewer-reconnecting");
+                match &mut self.screen {
+                    Screen::Viewer(v) => v.notice = Some(waiting),
+                    Screen::Sharing { reconnecting, .. } => *reconnecting = true,
+                    _ => {}
                 }
             }
             Event::Stats {
@@ -1590,7 +1610,14 @@ impl App {
                 control,
                 paused_by,
                 secure_desktop,
-            } => self.sharing(helper_name, *control, *paused_by, *secure_desktop),
+                reconnecting,
+            } => self.sharing(
+                helper_name,
+                *control,
+                *paused_by,
+                *secure_desktop,
+                *reconnecting,
+            ),
         };
         match &self.screen {
             // The viewer puts the chat beside the picture itself (below its toolbar).
@@ -2109,6 +2136,7 @@ impl App {
         control: SharerControl,
         paused_by: Option<Role>,
         secure_desktop: bool,
+        reconnecting: bool,
     ) -> Element<'a, Message> {
         let t = &self.t;
         if control == SharerControl::Asked {
@@ -2130,6 +2158,7 @@ impl App {
         }
         let who = match control {
             // What the person must do now comes first.
+            _ if reconnecting => t.with("sharing-reconnecting", &[("name", helper_name)]),
             _ if secure_desktop => t.with("sharing-secure-desktop", &[("name", helper_name)]),
             SharerControl::Helper => t.with("sharing-control-helper", &[("name", helper_name)]),
             _ => t.get("sharing-control-you"),

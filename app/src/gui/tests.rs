@@ -536,6 +536,36 @@ async fn a_windows_prompt_is_explained_to_both_people_and_goes_away_when_answere
 }
 
 #[tokio::test]
+async fn both_people_see_reconnecting_while_the_network_is_gone() {
+    let path = crate::net::PathInfo {
+        kind: "direct",
+        transport: "udp",
+        local: "10.21.0.2:40000".into(),
+        remote: "203.0.113.10:50000".into(),
+        local_type: "srflx".into(),
+        remote_type: "srflx".into(),
+    };
+    let mut sharer = sharing_window("en");
+    engine_event(&mut sharer, Event::Reconnecting);
+    sharer.assert_shows(
+        "Reconnecting… the network dropped. Anna R. cannot see or control your screen until it is back.",
+    );
+    sharer.save_png("sharer-reconnecting");
+    engine_event(&mut sharer, Event::PathChanged { path: path.clone() });
+    assert!(!sharer.shows("Reconnecting"));
+    sharer.assert_shows("You have control");
+
+    let mut helper = Window::new("ws://127.0.0.1:9", Some("Anna Rossi"), "it");
+    helper.app.screen = Screen::Viewer(Box::default());
+    engine_event(&mut helper, Event::ConsentGiven);
+    engine_event(&mut helper, Event::Reconnecting);
+    helper.assert_shows("Riconnessione… il collegamento con l'altra parte si è interrotto.");
+    helper.save_png("viewer-reconnecting-it");
+    engine_event(&mut helper, Event::PathChanged { path });
+    assert!(!helper.shows("Riconnessione"));
+}
+
+#[tokio::test]
 async fn the_helper_sees_control_answers() {
     let mut w = Window::new("ws://127.0.0.1:9", Some("Anna Rossi"), "en");
     w.app.screen = Screen::Viewer(Box::default());

@@ -109,6 +109,10 @@ const RELAY_MIN_WAIT: Duration = Duration::from_millis(500);
 /// How long gathering may take before the session goes on without the slow servers.
 const GATHER_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The session traffic queue of an ICE session's [`PathSocket`].
+#[derive(Clone)]
+pub struct SessionFeed(mpsc::Sender<Datagram>);
+
 /// Handle to a running ICE task.
 pub struct IceSession {
     commands: mpsc::UnboundedSender<Command>,
@@ -149,6 +153,21 @@ impl IceSession {
         feeds: &IceSession,
     ) -> Result<Self, IceError> {
         Self::start_with_sink(controlling, options, Some(feeds.data.clone())).await
+    }
+
+    /// Where this session's received traffic goes, for a later session to feed (see
+    /// [`Self::start_feeding_into`]): it can outlive a borrow of the session.
+    pub fn feed(&self) -> SessionFeed {
+        SessionFeed(self.data.clone())
+    }
+
+    /// [`Self::start_feeding`] from a [`SessionFeed`].
+    pub async fn start_feeding_into(
+        controlling: bool,
+        options: IceOptions,
+        feed: SessionFeed,
+    ) -> Result<Self, IceError> {
+        Self::start_with_sink(controlling, options, Some(feed.0)).await
     }
 
     /// Makes `socket` send over this session's selected pair.

@@ -136,7 +136,18 @@ impl AsyncUdpSocket for PathSocket {
     fn try_send(&self, transmit: &Transmit) -> io::Result<()> {
         let route = self.route.read().unwrap_or_else(|p| p.into_inner());
         match route.1.get() {
-            Some((local, remote)) => route.0.try_send(&local, remote, transmit.contents),
+            Some((local, remote)) => match route.0.try_send(&local, remote, transmit.contents) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Err(e),
+                // Any other failure is a lost packet, as on the wire: quinn ends the whole
+                // connection on a send error, and a network that just went away (no
+                // route, the address removed) must not end the session — the path keeper
+                // finds another (see `session::reconnect`).
+                Err(e) => {
+                    tracing::trace!("packet not sent: {e}");
+                    Ok(())
+                }
+                Ok(()) => Ok(()),
+            },
             // No path yet: QUIC retransmits once there is one.
             None => Ok(()),
         }
@@ -205,5 +216,46 @@ impl UdpPoller for Poller {
             // A relay queues (its task writes to the server); none yet: QUIC waits anyway.
             _ => Poll::Ready(Ok(())),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// quinn ends the whole connection when a send fails: a packet that cannot leave (the
+    /// network went away) must be a lost packet instead.
+    #[tokio::test]
+    async fn a_packet_that_cannot_leave_is_lost_not_an_error() {
+        let udp = Arc::new(
+            tokio::net::UdpSocket::bind("127.0.0.1:0")
+                .await
+                .expect("bind"),
+        );
+        let local = udp.local_addr().expect("addr");
+        // Ready to write, so that the kernel answers rather than tokio's readiness.
+        udp.writable().await.expect("writable");
+        let transports = Transports::default();
+        transports.insert(local, LocalTransport::Udp(udp));
+        let selected = SelectedPair::default();
+        // An IPv6 destination from an IPv4 socket: the kernel refuses at once, as it does
+        // for a route or an address that vanished.
+        selected.set(local, "[2001:db8::1]:9".parse().expect("addr"));
+        let (_tx, rx) = mpsc::channel(1);
+        let socket = PathSocket::new(transports.clone(), selected.clone(), rx);
+        assert!(
+            transports
+                .try_send(&local, "[2001:db8::1]:9".parse().expect("addr"), b"x")
+                .is_err_and(|e| e.kind() != io::ErrorKind::WouldBlock),
+            "the send itself fails"
+        );
+        let transmit = Transmit {
+            destination: VIRTUAL_PEER,
+            ecn: None,
+            contents: b"quic",
+            segment_size: None,
+            src_ip: None,
+        };
+        assert!(socket.try_send(&transmit).is_ok());
     }
 }

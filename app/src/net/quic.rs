@@ -24,16 +24,15 @@ pub enum QuicError {
     NoIncoming,
 }
 
-/// How long without any packet before a session is declared lost.
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(6);
-
 /// `accepts_video`: the helper receives one unidirectional stream per video frame; the
 /// sharer accepts a single one (the input stream) and the one control stream.
-fn transport(accepts_video: bool) -> Arc<TransportConfig> {
+fn transport(accepts_video: bool, idle: Duration) -> Arc<TransportConfig> {
     let mut t = TransportConfig::default();
     t.keep_alive_interval(Some(Duration::from_millis(1000)));
+    // How long without any packet before QUIC itself gives up (the session's own path
+    // keeper tries to reconnect first).
     t.max_idle_timeout(Some(
-        VarInt::from_u32(IDLE_TIMEOUT.as_millis() as u32).into(),
+        VarInt::from_u32(idle.as_millis().min(u128::from(u32::MAX)) as u32).into(),
     ));
     if accepts_video {
         // One video frame per unidirectional stream: allow many in flight.
@@ -55,11 +54,12 @@ pub async fn accept(
     socket: Arc<PathSocket>,
     own: &SessionCertificate,
     helper: Fingerprint,
+    idle: Duration,
 ) -> Result<(Endpoint, Connection), QuicError> {
     let tls = pinned_server_config(own, helper).map_err(|e| QuicError::Tls(e.to_string()))?;
     let crypto = QuicServerConfig::try_from(tls).map_err(|e| QuicError::Tls(e.to_string()))?;
     let mut server = quinn::ServerConfig::with_crypto(Arc::new(crypto));
-    server.transport_config(transport(false));
+    server.transport_config(transport(false, idle));
     let endpoint = Endpoint::new_with_abstract_socket(
         EndpointConfig::default(),
         Some(server),
@@ -76,11 +76,12 @@ pub async fn connect(
     socket: Arc<PathSocket>,
     own: &SessionCertificate,
     sharer: Fingerprint,
+    idle: Duration,
 ) -> Result<(Endpoint, Connection), QuicError> {
     let tls = pinned_client_config(own, sharer).map_err(|e| QuicError::Tls(e.to_string()))?;
     let crypto = QuicClientConfig::try_from(tls).map_err(|e| QuicError::Tls(e.to_string()))?;
     let mut client = quinn::ClientConfig::new(Arc::new(crypto));
-    client.transport_config(transport(true));
+    client.transport_config(transport(true, idle));
     let mut endpoint = Endpoint::new_with_abstract_socket(
         EndpointConfig::default(),
         None,

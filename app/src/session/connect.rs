@@ -28,6 +28,8 @@ pub(super) struct Established {
     /// Chat typed before the path was up, to send first.
     pub pending_chat: Vec<String>,
     pub path: PathInfo,
+    /// To meet the peer again if the path is lost (see `session::reconnect`).
+    pub resume: tandem_crypto::ResumeSecret,
 }
 
 pub(super) enum Outcome {
@@ -36,6 +38,12 @@ pub(super) enum Outcome {
 }
 
 type QuicFuture = Pin<Box<dyn Future<Output = Result<(Endpoint, Connection), QuicError>> + Send>>;
+
+/// QUIC gives up on a silent peer only after the reconnection limit: until then the
+/// session's own path keeper decides (see `session::reconnect`).
+fn quic_idle_timeout(config: &SessionConfig) -> std::time::Duration {
+    config.reconnect_limit + std::time::Duration::from_secs(10)
+}
 
 /// How long a failed connection waits for the peer's reason through the mailbox.
 const PEER_WORD_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
@@ -145,18 +153,17 @@ async fn establish_over(
             if let Some(fp) = peer_fingerprint {
                 let socket = ice.socket.clone();
                 let own = cert.clone();
+                let idle = quic_idle_timeout(config);
                 match role {
                     Role::Sharer => {
-                        quic_attempt =
-                            Some(Box::pin(
-                                async move { quic::accept(socket, &own, fp).await },
-                            ));
+                        quic_attempt = Some(Box::pin(async move {
+                            quic::accept(socket, &own, fp, idle).await
+                        }));
                     }
                     Role::Helper if path.is_some() => {
-                        quic_attempt =
-                            Some(Box::pin(
-                                async move { quic::connect(socket, &own, fp).await },
-                            ));
+                        quic_attempt = Some(Box::pin(async move {
+                            quic::connect(socket, &own, fp, idle).await
+                        }));
                     }
                     Role::Helper => {}
                 }
@@ -313,5 +320,6 @@ async fn establish_over(
         ice,
         pending_chat,
         path,
+        resume: signaling.resume_secret().clone(),
     })))
 }

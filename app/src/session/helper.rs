@@ -14,6 +14,7 @@ use super::clock::ClockOffset;
 use super::connect::{establish, Established, Outcome};
 use super::helper_core::{HelperAction, HelperCore};
 use super::media_loop::{end_session, ended_with_connection, ControlChannel, Stats, StreamWriter};
+use super::reconnect::{PathKeeper, PathStep};
 use super::signaling::pair;
 use super::upgrade::{PathUpgrade, UpgradeStep};
 use super::video::{spawn_receiver, ReceiverEvent};
@@ -178,6 +179,7 @@ async fn helper_session(
         ice,
         pending_chat,
         path,
+        resume,
     } = match establish(Role::Helper, &config, signaling, &mut commands, &events).await? {
         Outcome::Ready(established) => *established,
         Outcome::Ended(reason) => return finish(&events, reason, 0),
@@ -203,6 +205,8 @@ async fn helper_session(
         .map_err(SessionError::Video)?;
     let mut input = InputStream::default();
     let mut upgrade = PathUpgrade::new(Role::Helper, &config.ice, &path);
+    let mut keeper = PathKeeper::new(Role::Helper, &config, &resume, &ice, Instant::now());
+    let mut current_path = path;
     let mut clock = ClockOffset::default();
     let mut stats = Stats::default();
     let mut frames_decoded = 0u64;
@@ -264,14 +268,34 @@ async fn helper_session(
                 },
                 // The UI gone is the person ending the session.
                 cmd = commands.recv() => core.handle_command(cmd.unwrap_or(Command::End)),
-                _ = ping.tick() => control.send(&Control::Ping { t0_us: now_us() }).await?,
+                _ = ping.tick() => {
+                    control.send(&Control::Ping { t0_us: now_us() }).await?;
+                    match keeper.observe(Instant::now(), connection.stats().udp_rx.bytes) {
+                        Some(PathStep::Lost) => emit(&events, Event::Reconnecting),
+                        Some(PathStep::Restored(_)) => emit(&events, Event::PathChanged { path: current_path.clone() }),
+                        Some(PathStep::GaveUp) | None => {}
+                    }
+                }
                 _ = report.tick() => emit(&events, stats.take(connection.rtt())),
                 step = upgrade.next(&ice) => match step {
                     UpgradeStep::Send(msg) => control.send(&msg).await?,
                     UpgradeStep::Switched(path) => {
                         usage.path = Some(path.kind);
+                        current_path = path.clone();
                         emit(&events, Event::PathChanged { path });
                     }
+                },
+                step = keeper.next() => match step {
+                    PathStep::Restored(Some(path)) => {
+                        usage.path = Some(path.kind);
+                        current_path = path.clone();
+                        emit(&events, Event::PathChanged { path });
+                    }
+                    PathStep::GaveUp => {
+                        connection.close(0u32.into(), b"peer lost");
+                        break EndReason::PeerLost;
+                    }
+                    PathStep::Lost | PathStep::Restored(None) => {}
                 },
                 _ = connection.closed() => break EndReason::PeerLost,
             }

@@ -11,6 +11,7 @@ mod helper_core;
 mod media_loop;
 mod pause;
 mod rate;
+mod reconnect;
 mod remote_control;
 mod sharer;
 mod sharer_core;
@@ -102,10 +103,15 @@ pub enum Event {
         path: PathInfo,
         setup_ms: u64,
     },
-    /// The session moved to another path (relay → direct) without interruption.
+    /// The session moved to another path (relay → direct, or a reconnection after the
+    /// network changed), or packets flow again on the old one after `reconnecting`.
     PathChanged {
         path: PathInfo,
     },
+    /// Both: nothing has arrived for a few seconds — the network changed or dropped. The
+    /// session looks for a new path through the rendezvous (no new code) and ends with
+    /// `peer_lost` if none is found within the limit. Held keys are released meanwhile.
+    Reconnecting,
     /// Helper: a frame was decoded.
     FrameReceived {
         seq: u64,
@@ -293,6 +299,8 @@ pub struct SessionConfig {
     pub frame_sink: Option<FrameSink>,
     /// Talk to a rendezvous on another machine without TLS (`--insecure-rendezvous`).
     pub insecure_rendezvous: bool,
+    /// How long a session whose path was lost tries to reconnect before it ends.
+    pub reconnect_limit: Duration,
 }
 
 impl Default for SessionConfig {
@@ -306,6 +314,7 @@ impl Default for SessionConfig {
             connect_timeout: Duration::from_secs(30),
             frame_sink: None,
             insecure_rendezvous: false,
+            reconnect_limit: Duration::from_secs(60),
         }
     }
 }

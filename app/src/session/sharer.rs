@@ -13,6 +13,7 @@ use tracing::{debug, warn};
 use super::connect::{establish, Established, Outcome};
 use super::helper::finish;
 use super::media_loop::{close_gracefully, end_session, ended_with_connection, ControlChannel};
+use super::reconnect::{PathKeeper, PathStep};
 use super::remote_control::{spawn_stream_router, DesktopInput, InputStreamError};
 use super::sharer_core::{SharerAction, SharerCore};
 use super::signaling::{pair, Incoming, Signaling};
@@ -83,6 +84,7 @@ pub async fn run_sharer(
         ice,
         mut pending_chat,
         path,
+        resume,
     } = match establish(Role::Sharer, &config, signaling, &mut commands, &events).await? {
         Outcome::Ready(established) => *established,
         Outcome::Ended(reason) => return finish(&events, reason, 0),
@@ -152,9 +154,11 @@ pub async fn run_sharer(
     let mut desktop = DesktopInput::new(&config.video.source);
     let mut core = SharerCore::new(helper_name.clone(), desktop.controllable(), Instant::now());
     let mut upgrade = PathUpgrade::new(Role::Sharer, &config.ice, &path);
+    let mut current_path = path;
     let mut input = Some(spawn_stream_router(connection.clone()));
     let mut last_received = 0u64;
     let mut path_probe = tokio::time::interval(Duration::from_millis(250));
+    let mut keeper = PathKeeper::new(Role::Sharer, &config, &resume, &ice, Instant::now());
 
     let sharing = async {
         let reason = loop {
@@ -249,6 +253,11 @@ pub async fn run_sharer(
                         last_received = received;
                         core.handle_packets(Instant::now());
                     }
+                    match keeper.observe(Instant::now(), received) {
+                        Some(PathStep::Lost) => emit(&events, Event::Reconnecting),
+                        Some(PathStep::Restored(_)) => emit(&events, Event::PathChanged { path: current_path.clone() }),
+                        Some(PathStep::GaveUp) | None => {}
+                    }
                     // What the congestion controller lets through now: one window per round trip.
                     let rtt = connection.rtt().as_secs_f64().max(0.001);
                     let cwnd_bits = connection.stats().path.cwnd as f64 * 8.0;
@@ -257,7 +266,23 @@ pub async fn run_sharer(
                 () = sleep_until(timeout) => core.handle_timeout(Instant::now()),
                 step = upgrade.next(&ice) => match step {
                     UpgradeStep::Send(msg) => control.send(&msg).await?,
-                    UpgradeStep::Switched(path) => emit(&events, Event::PathChanged { path }),
+                    UpgradeStep::Switched(path) => {
+                        current_path = path.clone();
+                        emit(&events, Event::PathChanged { path });
+                    }
+                },
+                step = keeper.next() => match step {
+                    PathStep::Restored(Some(path)) => {
+                        current_path = path.clone();
+                        // A full picture at once: what was queued meanwhile is stale.
+                        pipeline.force_keyframe.store(true, Ordering::Relaxed);
+                        emit(&events, Event::PathChanged { path });
+                    }
+                    PathStep::GaveUp => {
+                        connection.close(0u32.into(), b"peer lost");
+                        break EndReason::PeerLost;
+                    }
+                    PathStep::Lost | PathStep::Restored(None) => {}
                 },
                 _ = connection.closed() => break EndReason::PeerLost,
             }

@@ -96,6 +96,11 @@ impl Signaling {
         }
     }
 
+    /// What the two sides keep to meet again after a network change.
+    pub fn resume_secret(&self) -> &tandem_crypto::ResumeSecret {
+        self.channel.resume_secret()
+    }
+
     pub async fn close(self) {
         self.mailbox.close().await;
     }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use tandem_crypto::Nameplate;
+use tandem_crypto::{Nameplate, RoomId};
 
 use super::queue::{MAX_QUEUED_BYTES, MAX_QUEUED_MESSAGES};
 use super::{MailboxEvent, Side, Store, StoreError};
@@ -115,4 +115,52 @@ pub async fn a_side_that_stops_reading_is_bounded(store: &dyn Store) {
     );
     store.leave(np, Side::Helper).await;
     store.leave(np, Side::Sharer).await;
+}
+
+/// A session's sides find each other in their room, once each; the room empties when both
+/// leave, and another room hears nothing.
+pub async fn the_two_sides_of_a_session_meet_again_in_their_room(store: &dyn Store) {
+    let room = RoomId(rand::random());
+    let other = RoomId(rand::random());
+    let ttl = Duration::from_secs(60);
+    let (mut sharer_rx, present) = store.meet(room, Side::Sharer, ttl).await.expect("meet");
+    assert!(!present, "nobody there yet");
+    assert_eq!(
+        store.meet(room, Side::Sharer, ttl).await.err(),
+        Some(StoreError::Used),
+        "a second sharer in the same room"
+    );
+    let (mut stranger_rx, alone) = store.meet(other, Side::Helper, ttl).await.expect("meet");
+    assert!(!alone);
+    let (mut helper_rx, present) = store.meet(room, Side::Helper, ttl).await.expect("meet");
+    assert!(present, "the sharer is there");
+    store
+        .publish_room(room, Side::Sharer, MailboxEvent::PeerJoined)
+        .await
+        .expect("publish");
+    store
+        .publish_room(room, Side::Helper, MailboxEvent::Message("aGk=".into()))
+        .await
+        .expect("publish");
+    assert_eq!(sharer_rx.recv().await, Some(MailboxEvent::PeerJoined));
+    assert_eq!(
+        helper_rx.recv().await,
+        Some(MailboxEvent::Message("aGk=".into()))
+    );
+    store.leave_room(room, Side::Sharer).await;
+    store.leave_room(room, Side::Helper).await;
+    store.leave_room(other, Side::Helper).await;
+    assert!(
+        tokio::time::timeout(Duration::from_millis(100), stranger_rx.recv())
+            .await
+            .map_or(true, |e| e.is_none()),
+        "another room heard something"
+    );
+    // Empty again: the sharer may come back.
+    let (_again, present) = store
+        .meet(room, Side::Sharer, ttl)
+        .await
+        .expect("meet again");
+    assert!(!present, "the helper left");
+    store.leave_room(room, Side::Sharer).await;
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::{mailbox_queue, MailboxEvent, MailboxSender, Side, Store, StoreError, Subscription};
 use async_trait::async_trait;
-use tandem_crypto::Nameplate;
+use tandem_crypto::{Nameplate, RoomId};
 
 /// How long a used or expired nameplate is remembered, so that a late sharer is told
 /// "expired" or "used" rather than "unknown", and the nameplate is not handed out again soon.
@@ -35,9 +35,26 @@ impl Entry {
     }
 }
 
+/// Who is in a resumption room. A room exists only while someone is in it.
+#[derive(Default)]
+struct Room {
+    helper: Option<MailboxSender>,
+    sharer: Option<MailboxSender>,
+}
+
+impl Room {
+    fn side(&mut self, side: Side) -> &mut Option<MailboxSender> {
+        match side {
+            Side::Helper => &mut self.helper,
+            Side::Sharer => &mut self.sharer,
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct MemoryStore {
     entries: Mutex<HashMap<Nameplate, Entry>>,
+    rooms: Mutex<HashMap<RoomId, Room>>,
 }
 
 impl MemoryStore {
@@ -49,6 +66,10 @@ impl MemoryStore {
         // A panic while holding the lock cannot leave a half-updated entry behind (every
         // mutation is a single assignment), so a poisoned map is still consistent.
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn rooms(&self) -> std::sync::MutexGuard<'_, HashMap<RoomId, Room>> {
+        self.rooms.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -138,13 +159,57 @@ impl Store for MemoryStore {
         }
     }
 
+    async fn meet(
+        &self,
+        room: RoomId,
+        side: Side,
+        _ttl: Duration,
+    ) -> Result<(Subscription, bool), StoreError> {
+        // The server's relay ends a stay after its lifetime; nothing here outlives it.
+        let mut rooms = self.rooms();
+        let entry = rooms.entry(room).or_default();
+        if entry.side(side).is_some() {
+            return Err(StoreError::Used);
+        }
+        let (tx, rx) = mailbox_queue();
+        *entry.side(side) = Some(tx);
+        let present = entry.side(side.peer()).is_some();
+        Ok((rx, present))
+    }
+
+    async fn publish_room(
+        &self,
+        room: RoomId,
+        to: Side,
+        event: MailboxEvent,
+    ) -> Result<(), StoreError> {
+        if let Some(tx) = self
+            .rooms()
+            .get_mut(&room)
+            .and_then(|r| r.side(to).as_ref())
+        {
+            tx.deliver(event);
+        }
+        Ok(())
+    }
+
+    async fn leave_room(&self, room: RoomId, side: Side) {
+        let mut rooms = self.rooms();
+        if let Some(entry) = rooms.get_mut(&room) {
+            *entry.side(side) = None;
+            if entry.helper.is_none() && entry.sharer.is_none() {
+                rooms.remove(&room);
+            }
+        }
+    }
+
     async fn sweep(&self) {
         let now = Instant::now();
         self.lock().retain(|_, e| e.live() || now < e.forget_at);
     }
 
     async fn active_mailboxes(&self) -> usize {
-        self.lock().values().filter(|e| e.live()).count()
+        self.lock().values().filter(|e| e.live()).count() + self.rooms().len()
     }
 }
 
@@ -166,6 +231,11 @@ mod tests {
     #[tokio::test]
     async fn nameplates_are_random_not_sequential() {
         conformance::nameplates_are_random_not_sequential(&MemoryStore::new()).await;
+    }
+
+    #[tokio::test]
+    async fn the_two_sides_of_a_session_meet_again_in_their_room() {
+        conformance::the_two_sides_of_a_session_meet_again_in_their_room(&MemoryStore::new()).await;
     }
 
     #[tokio::test]

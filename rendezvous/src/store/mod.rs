@@ -9,7 +9,7 @@ pub mod redis_store;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tandem_crypto::Nameplate;
+use tandem_crypto::{Nameplate, RoomId};
 
 use crate::introduction::IntroducerKey;
 pub use queue::{mailbox_queue, MailboxSender, Subscription};
@@ -79,6 +79,29 @@ pub trait Store: Send + Sync + 'static {
 
     /// One side has left: unsubscribe it. A pending nameplate whose helper left is retired.
     async fn leave(&self, nameplate: Nameplate, side: Side);
+
+    /// A session's side arriving in its resumption room (after a network change), with
+    /// `ttl` as the longest it may stay there. Returns its subscription and whether the
+    /// other side is there already (who is then told `PeerJoined`, by the caller). A side
+    /// already in the room is refused with [`StoreError::Used`]: only the two parties of
+    /// the session know the room, and each comes once at a time.
+    async fn meet(
+        &self,
+        room: RoomId,
+        side: Side,
+        ttl: Duration,
+    ) -> Result<(Subscription, bool), StoreError>;
+
+    /// [`Self::publish`] for a room.
+    async fn publish_room(
+        &self,
+        room: RoomId,
+        to: Side,
+        event: MailboxEvent,
+    ) -> Result<(), StoreError>;
+
+    /// One side has left the room.
+    async fn leave_room(&self, room: RoomId, side: Side);
 
     /// Forgets tombstones that are old enough; called periodically.
     async fn sweep(&self);

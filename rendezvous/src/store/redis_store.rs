@@ -7,6 +7,8 @@
 //!   `exp` (Unix ms when the code stops working); the key lives a tombstone hour longer,
 //!   so that a late sharer hears "expired" or "used", not "unknown".
 //! - channel `mb:{NAMEPLATE}:h` / `:s`: events for the helper's / sharer's connection.
+//! - `rm:{ROOM}`: a hash with a field per side (`h`, `s`) present in a session's
+//!   resumption room, expiring after the longest stay; channels `rm:{ROOM}:h` / `:s`.
 //! - `introducers`: a sorted set of the instances' introduction keys (`id:public_key`),
 //!   scored by when each instance last announced it.
 //!
@@ -22,7 +24,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, PubSubSink};
-use tandem_crypto::Nameplate;
+use tandem_crypto::{Nameplate, RoomId};
 use tracing::{debug, info, warn};
 
 use super::{mailbox_queue, MailboxEvent, MailboxSender, Side, Store, StoreError, Subscription};
@@ -54,6 +56,16 @@ end
 redis.call('HSET', KEYS[1], 'state', 'c')
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 'ok'
+";
+
+/// A side enters a resumption room unless it is there already. KEYS[1]; ARGV: side,
+/// other side, ttl_ms. Returns `used`, `peer` (the other side is there) or `alone`.
+const MEET: &str = r"
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 'used' end
+redis.call('HSET', KEYS[1], ARGV[1], '1')
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+if redis.call('HEXISTS', KEYS[1], ARGV[2]) == 1 then return 'peer' end
+return 'alone'
 ";
 
 /// How long an instance's announced key is handed to sharers after its last announcement
@@ -91,6 +103,13 @@ fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn side_letter(side: Side) -> &'static str {
+    match side {
+        Side::Helper => "h",
+        Side::Sharer => "s",
+    }
 }
 
 fn encode(event: &MailboxEvent) -> String {
@@ -162,6 +181,14 @@ impl RedisStore {
             Side::Sharer => "s",
         };
         format!("{}mb:{nameplate}:{s}", self.prefix)
+    }
+
+    fn room_key(&self, room: RoomId) -> String {
+        format!("{}rm:{room}", self.prefix)
+    }
+
+    fn room_channel(&self, room: RoomId, side: Side) -> String {
+        format!("{}rm:{room}:{}", self.prefix, side_letter(side))
     }
 
     async fn subscribe(&self, channel: String) -> Result<Subscription, StoreError> {
@@ -488,6 +515,84 @@ impl Store for RedisStore {
         self.forget(&self.channel(nameplate, side)).await;
         if side == Side::Helper {
             self.retire_if_pending(nameplate).await;
+        }
+    }
+
+    async fn meet(
+        &self,
+        room: RoomId,
+        side: Side,
+        ttl: Duration,
+    ) -> Result<(Subscription, bool), StoreError> {
+        let key = self.room_key(room);
+        let verdict: String = self
+            .commands
+            .eval(
+                MEET,
+                &key,
+                &[
+                    side_letter(side).to_string(),
+                    side_letter(side.peer()).to_string(),
+                    ttl.as_millis().to_string(),
+                ],
+            )
+            .await?;
+        if verdict == "used" {
+            // The channel is the side already there: not this connection's to touch.
+            return Err(StoreError::Used);
+        }
+        let events = match self.subscribe(self.room_channel(room, side)).await {
+            Ok(events) => events,
+            Err(e) => {
+                let _ = self
+                    .commands
+                    .command(redis::cmd("HDEL").arg(&key).arg(side_letter(side)))
+                    .await;
+                return Err(e);
+            }
+        };
+        // The other side may have arrived between the script and the subscription, and
+        // announced itself to nobody: look again.
+        let present = verdict == "peer"
+            || self
+                .commands
+                .query::<bool>(
+                    redis::cmd("HEXISTS")
+                        .arg(&key)
+                        .arg(side_letter(side.peer())),
+                )
+                .await
+                .unwrap_or(false);
+        Ok((events, present))
+    }
+
+    async fn publish_room(
+        &self,
+        room: RoomId,
+        to: Side,
+        event: MailboxEvent,
+    ) -> Result<(), StoreError> {
+        self.commands
+            .command(
+                redis::cmd("PUBLISH")
+                    .arg(self.room_channel(room, to))
+                    .arg(encode(&event)),
+            )
+            .await
+    }
+
+    async fn leave_room(&self, room: RoomId, side: Side) {
+        self.forget(&self.room_channel(room, side)).await;
+        if let Err(e) = self
+            .commands
+            .command(
+                redis::cmd("HDEL")
+                    .arg(self.room_key(room))
+                    .arg(side_letter(side)),
+            )
+            .await
+        {
+            debug!("leaving room: {e}");
         }
     }
 

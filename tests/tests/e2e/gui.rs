@@ -264,6 +264,7 @@ fn whole_session(compositor: bool) {
         control: SharerControl::Asked,
         paused_by: None,
         secure_desktop: false,
+        reconnecting: false,
     };
     let allow_control = locate(asked, BAR, "Allow");
     let shot = wait_for_screen(

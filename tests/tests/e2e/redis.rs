@@ -21,6 +21,7 @@ async fn the_redis_store_behaves_like_the_memory_store() {
     conformance::expired_and_abandoned_nameplates(&store).await;
     conformance::nameplates_are_random_not_sequential(&store).await;
     conformance::a_side_that_stops_reading_is_bounded(&store).await;
+    conformance::the_two_sides_of_a_session_meet_again_in_their_room(&store).await;
 }
 
 /// A helper on one instance stops reading while the sharer on the other keeps sending: the

@@ -112,7 +112,8 @@ pub async fn run(
     let bytes = megabytes * 1024 * 1024;
     if sender {
         // The sharer's side: QUIC server, sends the bulk.
-        let (_endpoint, conn) = quic::accept(ice.socket.clone(), &cert, peer_fp).await?;
+        let (_endpoint, conn) =
+            quic::accept(ice.socket.clone(), &cert, peer_fp, Duration::from_secs(6)).await?;
         let mut stream = conn.open_uni().await?;
         let chunk = vec![0x5au8; 64 * 1024];
         let mut sent = 0;
@@ -124,7 +125,8 @@ pub async fn run(
         // Wait for the receiver's verdict before closing.
         let _ = tokio::time::timeout(Duration::from_secs(60), conn.closed()).await;
     } else {
-        let (_endpoint, conn) = quic::connect(ice.socket.clone(), &cert, peer_fp).await?;
+        let (_endpoint, conn) =
+            quic::connect(ice.socket.clone(), &cert, peer_fp, Duration::from_secs(6)).await?;
         let mut stream = conn.accept_uni().await?;
         let mut buf = vec![0u8; 64 * 1024];
         let mut got = 0usize;
