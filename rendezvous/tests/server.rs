@@ -293,3 +293,63 @@ async fn tls_with_a_private_ca() {
     helper.allocate(dev()).await.expect("allocate over TLS");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A session's two sides meet again in their room after a network change: whoever comes
+/// second finds the first there, the first hears it arrive, messages pass both ways; a
+/// side cannot come twice, a malformed room is refused, and a stranger in another room
+/// hears nothing.
+#[tokio::test]
+async fn the_two_sides_of_a_session_meet_again_in_their_room() {
+    use tandem_rendezvous::wire::RoomSide;
+    let url = start(permissive()).await;
+    let room = "00112233445566778899aabbccddeeff";
+    let mut sharer = MailboxClient::connect(&url, None).await.expect("connect");
+    assert!(!sharer.resume(room, RoomSide::Sharer).await.expect("resume"));
+    let mut again = MailboxClient::connect(&url, None).await.expect("connect");
+    assert_eq!(
+        refused(
+            again
+                .resume(room, RoomSide::Sharer)
+                .await
+                .expect_err("twice")
+        ),
+        ErrorCode::UsedNameplate
+    );
+    let mut malformed = MailboxClient::connect(&url, None).await.expect("connect");
+    assert_eq!(
+        refused(
+            malformed
+                .resume("../../etc", RoomSide::Helper)
+                .await
+                .expect_err("malformed")
+        ),
+        ErrorCode::BadRequest
+    );
+    let mut stranger = MailboxClient::connect(&url, None).await.expect("connect");
+    assert!(!stranger
+        .resume("ffeeddccbbaa99887766554433221100", RoomSide::Helper)
+        .await
+        .expect("another room"));
+
+    let mut helper = MailboxClient::connect(&url, None).await.expect("connect");
+    assert!(helper.resume(room, RoomSide::Helper).await.expect("resume"));
+    assert!(matches!(
+        sharer.recv().await.expect("joined"),
+        PeerEvent::PeerJoined
+    ));
+    helper.send(b"offer").await.expect("send");
+    sharer.send(b"answer").await.expect("send");
+    assert!(matches!(sharer.recv().await.expect("msg"), PeerEvent::Message(m) if m == b"offer"));
+    assert!(matches!(helper.recv().await.expect("msg"), PeerEvent::Message(m) if m == b"answer"));
+    helper.close().await;
+    assert!(matches!(
+        sharer.recv().await.expect("left"),
+        PeerEvent::PeerLeft
+    ));
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), stranger.recv())
+            .await
+            .is_err(),
+        "the other room heard something"
+    );
+}

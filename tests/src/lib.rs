@@ -80,7 +80,12 @@ pub fn first_line(child: &mut Child, what: &str) -> (String, BufReader<std::proc
 pub struct Rendezvous {
     child: Child,
     pub url: String,
+    /// Its log lines so far (the last [`LOG_LINES`]), also passed on to the test's stderr.
+    log: std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<String>>>,
 }
+
+/// Log lines of a [`Rendezvous`] kept for [`Rendezvous::wait_for_log`].
+const LOG_LINES: usize = 2000;
 
 impl Rendezvous {
     pub fn start(extra: &[&str]) -> Self {
@@ -138,16 +143,31 @@ impl Rendezvous {
             ])
             .args(extra)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("start tandem-rendezvous");
+        let log = std::sync::Arc::new(std::sync::Mutex::new(std::collections::VecDeque::new()));
+        if let Some(stderr) = child.stderr.take() {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines() {
+                    let Ok(line) = line else { break };
+                    eprintln!("{line}");
+                    let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
+                    if log.len() == LOG_LINES {
+                        log.pop_front();
+                    }
+                    log.push_back(line);
+                }
+            });
+        }
         let (line, _) = first_line(&mut child, "tandem-rendezvous");
         let url = line
             .trim()
             .strip_prefix("listening on ")
             .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
             .to_string();
-        Self { child, url }
+        Self { child, url, log }
     }
 }
 
@@ -160,6 +180,28 @@ impl Rendezvous {
     /// `Some` once the server has exited.
     pub fn try_wait(&mut self) -> Option<ExitStatus> {
         self.child.try_wait().ok().flatten()
+    }
+
+    /// How many of its log lines so far contain `text`.
+    pub fn logged(&self, text: &str) -> usize {
+        self.log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|line| line.contains(text))
+            .count()
+    }
+
+    /// Waits until it has logged `text` `times` times in all.
+    pub fn wait_for_log(&self, text: &str, times: usize, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while self.logged(text) < times {
+            assert!(
+                Instant::now() < deadline,
+                "the rendezvous did not log {text:?} within {timeout:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 

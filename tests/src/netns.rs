@@ -272,8 +272,9 @@ impl Topology {
 
     /// Peer `index` moves to another network, as a laptop from Wi-Fi to a phone's
     /// hotspot: its interface loses its address and goes down, and a second interface
-    /// comes up behind another NAT (router `index + 1`), with the default route there.
-    pub fn move_to_another_network(&mut self, index: u8) {
+    /// comes up behind another NAT (router `index + 1`, attached as `how`), with the
+    /// default route there.
+    pub fn move_to_another_network(&mut self, index: u8, how: Attachment) {
         let ns = if index == 10 {
             self.helper.clone()
         } else {
@@ -281,7 +282,7 @@ impl Topology {
         };
         in_ns(&ns, &["ip", "addr", "flush", "dev", "eth0"]);
         in_ns(&ns, &["ip", "link", "set", "eth0", "down"]);
-        self.nat_router(&ns, Attachment::ConeNat, index + 1, "eth1");
+        self.nat_router(&ns, how, index + 1, "eth1");
     }
 
     /// Replaces nftables table `table` in the router of peer `index` with one chain of

@@ -242,7 +242,7 @@ fn the_session_survives_the_sharer_moving_to_another_network() {
     };
     typed(&mut helper, "KeyA", 'a' as u32);
 
-    w.topo.move_to_another_network(20);
+    w.topo.move_to_another_network(20, Attachment::ConeNat);
     let moved = std::time::Instant::now();
     helper.wait_for("reconnecting", T);
     sharer.wait_for("reconnecting", T);

@@ -14,6 +14,7 @@ mod input;
 mod latency;
 mod mailbox;
 mod network;
+mod reconnect;
 mod throughput;
 mod turn_guard;
 mod wine_capture;
@@ -67,6 +68,12 @@ enum What {
         runs: usize,
         #[arg(long, default_value_t = 6)]
         seconds: u64,
+    },
+    /// The sharer moves to another network mid-session: how long until frames arrive
+    /// again, direct and relayed (namespaces + coturn; needs root).
+    Reconnect {
+        #[arg(long, default_value_t = 10)]
+        runs: usize,
     },
     /// One end of `network`'s bulk transfer (run by it inside a namespace).
     #[command(hide = true)]
@@ -225,6 +232,9 @@ async fn main() -> anyhow::Result<()> {
         } => throughput::run(rendezvous, nameplate, turn_ca, megabytes).await,
         What::Network { runs, seconds } => {
             tokio::task::spawn_blocking(move || network::run(runs, seconds)).await?
+        }
+        What::Reconnect { runs } => {
+            tokio::task::spawn_blocking(move || reconnect::run(runs)).await?
         }
     }
 }
