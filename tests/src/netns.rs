@@ -88,7 +88,22 @@ impl Topology {
         };
         t.add_ns(&t.public.clone());
         let public = t.public.clone();
-        in_ns(&public, &["ip", "link", "add", "br0", "type", "bridge"]);
+        // A fixed address: a bridge otherwise takes the lowest of its ports', so a router
+        // joining later (a peer moving to another network) could change it under the
+        // other routers' ARP caches, and their packets to the old one would be dropped.
+        in_ns(
+            &public,
+            &[
+                "ip",
+                "link",
+                "add",
+                "br0",
+                "address",
+                "02:00:00:00:01:01",
+                "type",
+                "bridge",
+            ],
+        );
         in_ns(
             &public,
             &["ip", "addr", "add", "203.0.113.1/24", "dev", "br0"],

@@ -89,7 +89,7 @@ impl Pair {
             while let Some(action) = self.helper.poll_action() {
                 moved = true;
                 match action {
-                    HelperAction::SendInput(event) => self.sharer.handle_input(&event),
+                    HelperAction::SendInput(event) => self.sharer.handle_input(self.now, &event),
                     HelperAction::End {
                         reason,
                         tell_sharer,

@@ -287,6 +287,9 @@ async fn helper_session(
                 },
                 step = keeper.next() => match step {
                     PathStep::Restored(Some(path)) => {
+                        // A relay found after a network change is left for a direct path
+                        // as at the start.
+                        upgrade = PathUpgrade::new(Role::Helper, &config.ice, &path);
                         usage.path = Some(path.kind);
                         current_path = path.clone();
                         emit(&events, Event::PathChanged { path });
@@ -323,7 +326,10 @@ async fn drive(
     let mut ended = None;
     while let Some(action) = core.poll_action() {
         match action {
-            HelperAction::SendInput(event) => input.send(connection, &event).await?,
+            HelperAction::SendInput(event) => {
+                tracing::trace!(?event, "input");
+                input.send(connection, &event).await?;
+            }
             HelperAction::End {
                 reason,
                 tell_sharer,

@@ -372,7 +372,9 @@ async fn attempt(context: &Context) -> Result<(IceSession, PathInfo), SessionErr
     // connection attempt is retried by the kernel only after 1, 3, 7, 15 s…; a fresh one
     // is better.
     let (mut mailbox, mut peer_present) = tokio::time::timeout(RENDEZVOUS_TIMEOUT, async {
+        debug!(role = ?context.role, "reaching the rendezvous");
         let mut mailbox = context.config.connect_mailbox().await?;
+        debug!("entering the room");
         let present = mailbox.resume(&context.room, side).await?;
         Ok::<_, SessionError>((mailbox, present))
     })

@@ -232,9 +232,13 @@ pub async fn run_sharer(
                 // The UI gone is the person ending the session.
                 cmd = commands.recv() => core.handle_command(Instant::now(), cmd.unwrap_or(Command::End)),
                 msg = next_input(&mut input) => match msg {
-                    Ok(event) => core.handle_input(&event),
+                    Ok(event) => {
+                        tracing::trace!(?event, "input");
+                        core.handle_input(Instant::now(), &event);
+                    }
                     Err(InputStreamError::Malformed(e)) => debug!("skipped: {e}"),
                     Err(InputStreamError::Ended) => {
+                        debug!("the input stream ended");
                         // The helper closed it, or the connection is going: the other branches
                         // will tell which.
                         core.handle_input_ended();
@@ -273,6 +277,9 @@ pub async fn run_sharer(
                 },
                 step = keeper.next() => match step {
                     PathStep::Restored(Some(path)) => {
+                        // A relay found after a network change is left for a direct path
+                        // as at the start.
+                        upgrade = PathUpgrade::new(Role::Sharer, &config.ice, &path);
                         current_path = path.clone();
                         // A full picture at once: what was queued meanwhile is stale.
                         pipeline.force_keyframe.store(true, Ordering::Relaxed);
@@ -364,8 +371,14 @@ async fn drive(
                 });
                 core.handle_injector_opened(opened);
             }
-            SharerAction::Inject(ops) => desktop.inject(ops),
-            SharerAction::Release(ops) => desktop.release(ops),
+            SharerAction::Inject(ops) => {
+                tracing::trace!(?ops, "inject");
+                desktop.inject(ops);
+            }
+            SharerAction::Release(ops) => {
+                tracing::trace!(?ops, "release");
+                desktop.release(ops);
+            }
             // A full picture follows the last pause lifted.
             SharerAction::Pause(paused) => {
                 if !paused {

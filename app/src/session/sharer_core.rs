@@ -336,8 +336,10 @@ impl SharerCore {
         }
     }
 
-    /// Every event from the helper passes the gate here, or goes nowhere.
-    pub fn handle_input(&mut self, event: &InputEvent) {
+    /// Every event from the helper passes the gate here, or goes nowhere. `now`: input is
+    /// the helper heard from.
+    pub fn handle_input(&mut self, now: Instant, event: &InputEvent) {
+        self.last_heard = now;
         let (Some(shown), true, false, false) = (
             &self.shown,
             self.gate.allows_input() && self.injector_open,
@@ -565,7 +567,7 @@ mod tests {
         }
 
         fn input(&mut self, event: InputEvent) -> Out {
-            self.core.handle_input(&event);
+            self.core.handle_input(self.now, &event);
             self.drain()
         }
 
@@ -732,6 +734,22 @@ mod tests {
         s.core.handle_timeout(s.now);
         assert_eq!(s.drain().released().len(), 1);
         assert_eq!(s.core.poll_timeout(), None);
+    }
+
+    /// Right after a reconnection the driver's last reading of the byte count is seconds
+    /// old: a key pressed then must not be let go at once by the silence rule.
+    #[test]
+    fn a_key_pressed_after_a_silence_is_held_until_the_next_silence() {
+        let mut s = Sharer::granted();
+        s.core.handle_packets(s.now);
+        s.later(Duration::from_secs(5));
+        let pressed = s.input(key("KeyB", true)).injected();
+        assert_eq!(pressed.len(), 1);
+        assert_eq!(s.core.poll_timeout(), Some(s.now + SILENT_PATH));
+        s.core.handle_timeout(s.now);
+        assert!(s.drain().released().is_empty(), "released at once");
+        let released = s.input(key("KeyB", false)).injected();
+        assert_eq!(released.len(), 1, "the helper's own release lands");
     }
 
     #[test]

@@ -214,10 +214,20 @@ fn a_short_outage_is_ridden_out_and_a_long_one_ends_cleanly() {
 /// code, frames and input again, the new path reported on both sides.
 #[test]
 fn the_session_survives_the_sharer_moving_to_another_network() {
+    survives_the_sharers_move(Attachment::ConeNat, "direct");
+}
+
+/// The same through relays: both behind symmetric NATs, before and after.
+#[test]
+fn a_relayed_session_survives_the_sharer_moving_to_another_network() {
+    survives_the_sharers_move(Attachment::SymmetricNat, "relayed");
+}
+
+fn survives_the_sharers_move(nat: Attachment, kind: &str) {
     use tandem_tests::xrecord::{EventRecorder, Recorded};
     use tandem_tests::xvfb::Xvfb;
 
-    let mut w = world(Attachment::ConeNat, Attachment::ConeNat);
+    let mut w = world(nat, nat);
     let x = Xvfb::start(&[(800, 600)]);
     let rec = EventRecorder::start(&x.display, 0);
     let limit = ["--reconnect-limit", "40"];
@@ -232,23 +242,43 @@ fn the_session_survives_the_sharer_moving_to_another_network() {
     let before = sharer.wait_for("connected", T)["path"].clone();
     helper.wait_for("frame_received", T);
     helper.take_control(&mut sharer, T);
-    let typed = |helper: &mut tandem_tests::Peer, key: &str, keysym: u32| {
+    let typed = |helper: &mut tandem_tests::Peer,
+                 sharer: &mut tandem_tests::Peer,
+                 key: &str,
+                 keysym: u32| {
         rec.clear();
         helper.type_line(&format!("/key {key}"));
-        rec.wait_until(T, key, |e| {
-            e.iter()
-                .any(|e| matches!(e, Recorded::Key { keysym: k, down: true, .. } if *k == keysym))
-        });
+        let deadline = std::time::Instant::now() + T;
+        while !rec
+            .events()
+            .iter()
+            .any(|e| matches!(e, Recorded::Key { keysym: k, down: true, .. } if *k == keysym))
+        {
+            if std::time::Instant::now() > deadline {
+                helper.drain();
+                sharer.drain();
+                panic!(
+                    "{key} did not land: {:?}\nhelper: {}\nsharer: {}",
+                    rec.events(),
+                    helper.history(),
+                    sharer.history()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
     };
-    typed(&mut helper, "KeyA", 'a' as u32);
+    typed(&mut helper, &mut sharer, "KeyA", 'a' as u32);
 
-    w.topo.move_to_another_network(20, Attachment::ConeNat);
+    w.topo.move_to_another_network(20, nat);
     let moved = std::time::Instant::now();
     helper.wait_for("reconnecting", T);
     sharer.wait_for("reconnecting", T);
     let after = sharer
         .wait_until(T, |v| v["event"] == "path_changed")
-        .unwrap_or_else(|| panic!("the sharer found no new path: {}", sharer.history()))["path"]
+        .unwrap_or_else(|| {
+            diag(&w);
+            panic!("the sharer found no new path: {}", sharer.history())
+        })["path"]
         .clone();
     let helper_after = helper
         .wait_until(T, |v| v["event"] == "path_changed")
@@ -263,12 +293,13 @@ fn the_session_survives_the_sharer_moving_to_another_network() {
         "{after}"
     );
     assert_ne!(before["local"], after["local"]);
+    assert_eq!(after["kind"], kind, "{after}");
     // Frames again: one captured after the move arrives.
     helper.drain();
     helper.wait_for("frame_received", T);
     eprintln!("frames again {:?} after the move", moved.elapsed());
     // Input again, with control still granted: the same session.
-    typed(&mut helper, "KeyB", 'b' as u32);
+    typed(&mut helper, &mut sharer, "KeyB", 'b' as u32);
     assert_eq!(
         helper.count("code_issued"),
         1,
@@ -330,4 +361,23 @@ fn the_embedded_turn_server_relays_a_firewalled_sharer_over_tls_443() {
         "relayed by the embedded server: {s}"
     );
     assert_eq!(h["kind"], "relayed", "{h}");
+}
+
+fn diag(w: &World) {
+    for ns in [&w.topo.helper, &w.topo.sharer] {
+        for cmd in [
+            "timeout 2 bash -c 'echo > /dev/tcp/203.0.113.2/443' && echo TCP-OK || echo TCP-FAIL",
+            "ip route; ss -tnp; ip addr",
+        ] {
+            let out = std::process::Command::new("ip")
+                .args(["netns", "exec", ns, "bash", "-c", cmd])
+                .output()
+                .expect("diag");
+            eprintln!(
+                "DIAG {ns} {cmd}:\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
 }
