@@ -427,6 +427,24 @@ impl Peer {
         }
     }
 
+    /// Waits for a new event matching `pred`, read back as the app's own typed
+    /// [`tandem::session::Event`] (lines that are not one, such as `error`, never match).
+    pub fn wait_event(
+        &mut self,
+        timeout: Duration,
+        pred: impl Fn(&tandem::session::Event) -> bool,
+    ) -> tandem::session::Event {
+        let typed = |v: &Value| serde_json::from_value::<tandem::session::Event>(v.clone()).ok();
+        match self.wait_until(timeout, |v| typed(v).is_some_and(|e| pred(&e))) {
+            Some(v) => typed(&v).expect("matched, so typed"),
+            None => panic!(
+                "[{}] no matching event within {timeout:?}; saw {}",
+                self.name,
+                self.history()
+            ),
+        }
+    }
+
     /// Takes in every event already received, so later waits see only newer ones.
     pub fn drain(&mut self) {
         while let Ok((at, v)) = self.events.try_recv() {

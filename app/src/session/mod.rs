@@ -22,7 +22,7 @@ mod video;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tandem_crypto::PairingError;
 use tandem_rendezvous::ClientError;
 
@@ -69,8 +69,9 @@ pub enum Command {
     Annotate(Annotation),
 }
 
-/// What the session reports. Serialized one per line by `--json`.
-#[derive(Debug, Clone, Serialize)]
+/// What the session reports. Serialized one per line by `--json`; scripts and tests read
+/// it back typed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     /// Helper: the code to read to the sharer.
@@ -320,7 +321,7 @@ impl Default for SessionConfig {
 }
 
 /// Why a code was given up for a fresh one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CodeRetiredReason {
     /// Someone entered the code with a wrong secret: the guess burned it.
@@ -359,5 +360,99 @@ fn emit(events: &EventSink, event: Event) {
         Err(TrySendError::Full(event)) => {
             tracing::debug!(?event, "the UI is behind: event dropped");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::annotation::PenColour;
+
+    /// What `--json` prints reads back as the same event: scripts and tests can match
+    /// typed events.
+    #[test]
+    fn every_kind_of_event_reads_back_as_printed() {
+        let path = PathInfo {
+            kind: "relayed",
+            transport: "tls",
+            local: "203.0.113.1:40000".into(),
+            remote: "203.0.113.10:50000".into(),
+            local_type: "relay".into(),
+            remote_type: "srflx".into(),
+        };
+        let events = vec![
+            Event::CodeIssued {
+                code: "Q7K2-M9XP".into(),
+                expires_in_secs: 600,
+            },
+            Event::CodeRetired {
+                reason: CodeRetiredReason::WrongCode,
+                message: "wrong".into(),
+            },
+            Event::Connected {
+                path: path.clone(),
+                setup_ms: 68,
+            },
+            Event::Reconnecting,
+            Event::PathChanged { path },
+            Event::Monitors {
+                monitors: vec![MonitorInfo {
+                    id: 0,
+                    name: "screen".into(),
+                    screen: 0,
+                    x: 0,
+                    y: 0,
+                    width: 800,
+                    height: 600,
+                    width_mm: 212,
+                    primary: true,
+                    scale_percent: 100,
+                }],
+                current: 0,
+                capture: Some(CaptureInfo {
+                    method: "x11-shm".into(),
+                    fallback: None,
+                }),
+            },
+            Event::CursorShape(CursorPicture {
+                serial: 1,
+                width: 1,
+                height: 1,
+                hot_x: 0,
+                hot_y: 0,
+                rgba: "AAAAAA==".into(),
+            }),
+            Event::Annotation(Annotation::StrokeStart {
+                id: 1,
+                colour: PenColour::Blue,
+                x: 3,
+                y: 4,
+            }),
+            Event::ControlDeclined {
+                reason: DeclineReason::TooSoon,
+                message: "later".into(),
+            },
+            Event::Stats {
+                fps: 30.0,
+                kbit_per_s: 255.0,
+                rtt_ms: 1.5,
+                latency_ms: None,
+                encode_ms: Some(2.0),
+                decode_ms: None,
+            },
+            Event::Ended {
+                reason: EndReason::PeerLost,
+                message: "gone".into(),
+                frames: 42,
+            },
+        ];
+        for event in events {
+            let line = serde_json::to_string(&event).expect("print");
+            let back: Event = serde_json::from_str(&line).expect(&line);
+            assert_eq!(back, event, "{line}");
+        }
+        // A path kind no path is made with is refused, not invented.
+        let odd = r#"{"event":"path_changed","path":{"kind":"teleported","transport":"udp","local":"a","remote":"b","local_type":"host","remote_type":"host"}}"#;
+        assert!(serde_json::from_str::<Event>(odd).is_err());
     }
 }
