@@ -41,6 +41,8 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 const RENDEZVOUS_TIMEOUT: Duration = Duration::from_secs(3);
 /// Between attempts, so that an unreachable rendezvous is not hammered.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
+/// The peer may make this side start over at most this often.
+const MIN_RESTART_GAP: Duration = Duration::from_secs(1);
 /// Candidates one offer may carry (a machine has a few interfaces and relays).
 const MAX_CANDIDATES: usize = 32;
 
@@ -383,6 +385,7 @@ async fn attempt(context: &Context) -> Result<(IceSession, PathInfo), SessionErr
     debug!(peer_present, "in the session's room");
     let mut room_open = true;
     let mut offer = Offer::new(context).await?;
+    let mut last_restart: Option<Instant> = None;
     let deadline = tokio::time::sleep(ATTEMPT_TIMEOUT);
     tokio::pin!(deadline);
     loop {
@@ -404,7 +407,14 @@ async fn attempt(context: &Context) -> Result<(IceSession, PathInfo), SessionErr
                         peer_present = true;
                         debug!(%ufrag, checks_with = ?offer.checks_with, "the peer's offer");
                         if offer.checks_with.as_ref().is_some_and(|with| *with != ufrag) {
-                            // The peer started over: so does this side, answering it.
+                            // The peer started over: so does this side, answering it — at
+                            // most once a second (each start binds sockets and asks the
+                            // relays for allocations; a peer must not make that a flood).
+                            if last_restart.is_some_and(|at: Instant| at.elapsed() < MIN_RESTART_GAP) {
+                                debug!("the peer starts over too often: offer ignored");
+                                continue;
+                            }
+                            last_restart = Some(Instant::now());
                             offer = Offer::new(context).await?;
                         }
                         if offer.checks_with.is_none() {
