@@ -849,6 +849,11 @@ async fn relay(
                     overflowed = events.overflowed();
                     if overflowed {
                         state.metrics.mailbox_overflows.inc();
+                    } else {
+                        // Nobody there to write to: the client vanished, even if the write
+                        // noticed before the read did (its record must not wait for a
+                        // report that cannot come).
+                        vanished = true;
                     }
                     break;
                 }
