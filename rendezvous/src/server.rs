@@ -652,16 +652,26 @@ async fn helper(mut socket: WebSocket, network: &str, identity: HelperIdentity, 
     }
 }
 
+/// The join limits (per network and for everyone), for sharers and for room visits alike;
+/// refuses the client when they are spent.
+async fn join_allowed(socket: &mut WebSocket, network: &str, state: &AppState) -> bool {
+    if state.join_limiter.check(network).await && state.global_join_limiter.check("all").await {
+        return true;
+    }
+    count(&state.metrics.joins, "rate_limited");
+    refuse(
+        socket,
+        ErrorCode::RateLimited,
+        "too many attempts; wait a minute",
+    )
+    .await;
+    false
+}
+
 async fn sharer(mut socket: WebSocket, network: &str, nameplate: &str, state: &AppState) {
     let asked = std::time::Instant::now();
-    if !state.join_limiter.check(network).await || !state.global_join_limiter.check("all").await {
-        count(&state.metrics.joins, "rate_limited");
-        return refuse(
-            &mut socket,
-            ErrorCode::RateLimited,
-            "too many attempts; wait a minute",
-        )
-        .await;
+    if !join_allowed(&mut socket, network, state).await {
+        return;
     }
     let Ok(nameplate) = Nameplate::parse(nameplate) else {
         count(&state.metrics.joins, "bad_request");
@@ -724,14 +734,8 @@ async fn resume(
     side: RoomSide,
     state: &AppState,
 ) {
-    if !state.join_limiter.check(network).await || !state.global_join_limiter.check("all").await {
-        count(&state.metrics.joins, "rate_limited");
-        return refuse(
-            &mut socket,
-            ErrorCode::RateLimited,
-            "too many attempts; wait a minute",
-        )
-        .await;
+    if !join_allowed(&mut socket, network, state).await {
+        return;
     }
     let Some(room) = RoomId::from_hex(room) else {
         return refuse(&mut socket, ErrorCode::BadRequest, "malformed room").await;
