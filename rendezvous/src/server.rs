@@ -856,8 +856,11 @@ async fn relay(
                     } else {
                         // Nobody there to write to: the client vanished, even if the write
                         // noticed before the read did (its record must not wait for a
-                        // report that cannot come).
+                        // report that cannot come). What it said before vanishing may still
+                        // be unread (a reset connection keeps it readable): its last word,
+                        // such as a sharer's decline, must reach the other side.
                         vanished = true;
+                        forward_last_words(&mut socket, mailbox, side, &mut sent, state).await;
                     }
                     break;
                 }
@@ -923,6 +926,34 @@ async fn relay(
         MailboxEvent::PeerLeft
     };
     let _ = mailbox.publish(state, side.peer(), last).await;
+}
+
+/// How long a vanished client's unread messages are looked for: they are already in this
+/// machine's buffers, so this bounds only a client that keeps its end half open.
+const LAST_WORDS_WAIT: Duration = Duration::from_secs(1);
+
+/// Forwards what a client sent before a write to it failed, within the same limits as
+/// the relay; stops at the first thing that is not a message.
+async fn forward_last_words(
+    socket: &mut WebSocket,
+    mailbox: Mailbox,
+    side: Side,
+    sent: &mut u32,
+    state: &AppState,
+) {
+    let drain = async {
+        while let Read::Message(Ok(ClientMessage::Send { body })) = next_read(socket).await {
+            *sent += 1;
+            if body.len() > MAX_BODY_LEN * 4 / 3 + 4 || *sent > MAX_MESSAGES_PER_SIDE {
+                return;
+            }
+            state.metrics.messages_forwarded.inc();
+            let _ = mailbox
+                .publish(state, side.peer(), MailboxEvent::Message(body))
+                .await;
+        }
+    };
+    let _ = tokio::time::timeout(LAST_WORDS_WAIT, drain).await;
 }
 
 fn unix_secs(t: SystemTime) -> u64 {

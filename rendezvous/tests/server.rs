@@ -353,3 +353,43 @@ async fn the_two_sides_of_a_session_meet_again_in_their_room() {
         "the other room heard something"
     );
 }
+
+/// A side that says its last word and vanishes at once (its connection reset, as when an
+/// app closes with messages still unread) must still be heard: the decline of a sharer who
+/// pressed Cancel was lost when the rendezvous happened to be writing to it at that moment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_last_word_before_a_reset_reaches_the_other_side() {
+    let url = start(ServerConfig {
+        account_allocate_limit: Limit {
+            per_minute: 1000,
+            burst: 1000,
+        },
+        ..permissive()
+    })
+    .await;
+    for round in 0..30 {
+        let mut helper = MailboxClient::connect(&url, None).await.expect("connect");
+        let np = helper.allocate(dev()).await.expect("allocate").nameplate;
+        let mut sharer = MailboxClient::connect(&url, None).await.expect("connect");
+        sharer.join(&np).await.expect("join");
+        assert_eq!(helper.recv().await.expect("event"), PeerEvent::PeerJoined);
+        // The helper keeps talking (its candidates); the sharer reads none of it.
+        for _ in 0..20 {
+            helper.send(b"candidate").await.expect("send");
+        }
+        sharer.send(b"declined").await.expect("send");
+        drop(sharer);
+        for _ in 0..20 {
+            // The mailbox may already be closed towards a vanished sharer.
+            let _ = helper.send(b"candidate").await;
+        }
+        let heard = tokio::time::timeout(Duration::from_secs(10), helper.recv())
+            .await
+            .expect("an answer, not silence");
+        assert_eq!(
+            heard.expect("event"),
+            PeerEvent::Message(b"declined".to_vec()),
+            "round {round}: the last word was lost"
+        );
+    }
+}
