@@ -144,3 +144,19 @@ sign-in-error-not-accepted = The Tandem service did not accept your sign-in: { $
 peer-anonymous = The other person
 viewer-reconnecting = Reconnecting… the connection to the other side dropped.
 sharing-reconnecting = Reconnecting… the network dropped. { $name } cannot see or control your screen until it is back.
+
+# Clipboard sharing
+viewer-share-clipboard = Share clipboard
+viewer-clipboard-pending = Clipboard: waiting…
+viewer-stop-clipboard = Stop clipboard
+clipboard-request-title = { $name } wants to use your clipboard
+clipboard-request-body = What you copy will reach { $name }, and what { $name } copies will reach your clipboard. Nothing crosses while the session is paused. You can stop it at any time.
+sharing-stop-clipboard = Stop clipboard
+clipboard-granted = Clipboards are shared: what you copy reaches the other side, and back.
+clipboard-declined = { $name } declined clipboard sharing.
+clipboard-not-possible = The clipboard cannot be shared on one of the two computers.
+clipboard-stopped = { $name } stopped clipboard sharing.
+clipboard-received = The other side's copy is on your clipboard.
+clipboard-too-large = Your copy is larger than 1 MB: it was not sent.
+chat-type-as-keys = Type it on their computer
+sharing-clipboard-shared = Clipboard shared with { $name }

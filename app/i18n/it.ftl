@@ -144,3 +144,19 @@ sign-in-error-not-accepted = Il servizio Tandem non ha accettato il tuo accesso:
 peer-anonymous = L'altra persona
 viewer-reconnecting = Riconnessione… il collegamento con l'altra parte si è interrotto.
 sharing-reconnecting = Riconnessione… la rete si è interrotta. { $name } non può vedere né controllare il tuo schermo finché non torna.
+
+# Condivisione degli appunti
+viewer-share-clipboard = Condividi gli appunti
+viewer-clipboard-pending = Appunti: in attesa…
+viewer-stop-clipboard = Smetti di condividere gli appunti
+clipboard-request-title = { $name } vuole usare i tuoi appunti
+clipboard-request-body = Ciò che copi arriverà a { $name }, e ciò che { $name } copia arriverà nei tuoi appunti. Durante una pausa non passa nulla. Puoi smettere in qualsiasi momento.
+sharing-stop-clipboard = Smetti di condividere gli appunti
+clipboard-granted = Gli appunti sono condivisi: ciò che copi arriva all'altra parte, e viceversa.
+clipboard-declined = { $name } ha rifiutato la condivisione degli appunti.
+clipboard-not-possible = Gli appunti non si possono condividere su uno dei due computer.
+clipboard-stopped = { $name } ha smesso di condividere gli appunti.
+clipboard-received = La copia dell'altra parte è nei tuoi appunti.
+clipboard-too-large = La tua copia supera 1 MB: non è stata inviata.
+chat-type-as-keys = Digitalo sul suo computer
+sharing-clipboard-shared = Appunti condivisi con { $name }

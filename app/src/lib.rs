@@ -3,6 +3,7 @@
 
 pub use tandem_proto::annotation;
 pub mod capture;
+pub mod clipboard;
 pub mod gui;
 pub mod input;
 pub mod media;

@@ -14,20 +14,23 @@ use tokio::io::AsyncBufReadExt;
 
 const HELP: &str = "\
 commands: /pause /resume /end /keyframe /monitor N, anything else is a chat message
-helper:   /control (ask for control) /release
+helper:   /control (ask for control) /release   /clipboard (ask to share clipboards) /clipboard off
           /view WxH (coordinates below are in a view of that size; /view off: monitor pixels)
           /move X Y   /click X Y [left|middle|right]   /down [button]   /up [button]
           /drag X1 Y1 X2 Y2 [button]   /wheel DX DY (notches; +DY scrolls down)
           /key CODE[+CODE…] …  (W3C key codes: KeyA, Digit1, Semicolon, ShiftLeft, Enter…)
           /keydown CODE   /keyup CODE   /modifiers [shift] [ctrl] [alt] [meta]
+          /type TEXT (typed as keys in the sharer's layout, for fields that refuse a paste;
+          \\n is Enter, \\t is Tab)
           /pen [red|yellow|blue|green] X1 Y1 X2 Y2 …   /laser X Y   /laser off   /clear
-sharer:   /revoke (take control back)";
+sharer:   /revoke (take control back)   /clipboard off (stop sharing clipboards)";
 
 /// A question the next line answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Question {
     Consent,
     Control,
+    Clipboard,
 }
 
 /// What the script parser needs to know about the session.
@@ -109,6 +112,11 @@ pub fn parse_line(line: &str, state: &mut ScriptState) -> Result<Vec<Command>, S
     if !line.starts_with('/') {
         return Ok(vec![Command::Chat(line.to_string())]);
     }
+    // The text as written, spaces and all ("\n" and "\t" for Enter and Tab).
+    if let Some(text) = line.strip_prefix("/type ") {
+        let text = text.replace("\\n", "\n").replace("\\t", "\t");
+        return Ok(vec![Command::Input(InputEvent::Text { text })]);
+    }
     let words: Vec<&str> = line.split_whitespace().collect();
     let args = &words[1..];
     let input = |events: Vec<InputEvent>| events.into_iter().map(Command::Input).collect();
@@ -121,6 +129,9 @@ pub fn parse_line(line: &str, state: &mut ScriptState) -> Result<Vec<Command>, S
         ("/control", []) => Command::RequestControl,
         ("/release", []) => Command::ReleaseControl,
         ("/revoke", []) => Command::RevokeControl,
+        // The same words on both sides; each session takes the one for its role.
+        ("/clipboard", []) => Command::RequestClipboard,
+        ("/clipboard", ["off"]) => Command::ReleaseClipboard,
         ("/view", ["off"]) => {
             state.view = None;
             return Ok(vec![]);
@@ -318,6 +329,7 @@ impl Terminal {
                     match ev {
                         Event::ConsentRequested { .. } => question = Some(Question::Consent),
                         Event::ControlRequested { .. } => question = Some(Question::Control),
+                        Event::ClipboardRequested { .. } => question = Some(Question::Clipboard),
                         _ => {}
                     }
                     script.on_event(&ev);
@@ -334,7 +346,20 @@ impl Terminal {
                             } else {
                                 Command::DeclineControl
                             }],
+                            Some(Question::Clipboard) => vec![if yes(&line) {
+                                Command::GrantClipboard
+                            } else {
+                                Command::DeclineClipboard
+                            }],
                             None => match parse_line(&line, &mut script) {
+                                // The sharer stops clipboard sharing with the helper's words.
+                                Ok(cmds) if self.role == Role::Sharer => cmds
+                                    .into_iter()
+                                    .map(|c| match c {
+                                        Command::ReleaseClipboard => Command::RevokeClipboard,
+                                        c => c,
+                                    })
+                                    .collect(),
                                 Ok(cmds) => cmds,
                                 Err(message) => {
                                     self.complain(&message);
@@ -353,6 +378,7 @@ impl Terminal {
                         match question.take() {
                             Some(Question::Consent) => { let _ = commands.send(Command::Decline); }
                             Some(Question::Control) => { let _ = commands.send(Command::DeclineControl); }
+                            Some(Question::Clipboard) => { let _ = commands.send(Command::DeclineClipboard); }
                             None => {}
                         }
                     }
@@ -485,6 +511,20 @@ impl Terminal {
             },
             Event::SecureDesktop { active: false } => "The Windows prompt closed: sharing goes on.".into(),
             Event::ControlReleased => "The helper gave control back.".into(),
+            Event::ClipboardRequested { helper_name } => {
+                print!("{} wants to use your clipboard (what you copy goes to them, what they copy comes to you). Allow? [y/N] ", for_terminal(helper_name));
+                let _ = std::io::stdout().flush();
+                return;
+            }
+            Event::ClipboardGranted => match self.role {
+                Role::Helper => "Clipboards are shared: what you copy reaches the sharer, and back. /clipboard off stops it.".into(),
+                Role::Sharer => "Clipboards are shared with the helper. Type /clipboard off to stop.".into(),
+            },
+            Event::ClipboardDeclined { message, .. } => format!("Clipboard not shared: {message}."),
+            Event::ClipboardStopped { by } => format!("Clipboard sharing stopped by the {}.", role_name(*by)),
+            Event::ClipboardReceived { bytes } => format!("The other side's copy is on your clipboard ({bytes} bytes)."),
+            Event::ClipboardSent { bytes } => format!("Your copy was sent ({bytes} bytes)."),
+            Event::ClipboardTooLarge { bytes, limit } => format!("Your copy ({bytes} bytes) is larger than {limit} bytes: not sent."),
             Event::Stats { fps, kbit_per_s, rtt_ms, latency_ms, encode_ms, decode_ms } => {
                 let ms = |v: &Option<f64>| v.map(|l| format!("{l:5.1} ms")).unwrap_or_else(|| "    –   ".into());
                 format!(

@@ -37,6 +37,13 @@ pub enum InputEvent {
     /// The helper's modifier state, sent when it changes without a key event (the helper's
     /// window lost focus with Shift held): held modifier keys it does not list are released.
     Modifiers(Modifiers),
+    /// Text to type on the sharer's desktop, for fields that refuse a paste: each character
+    /// as the sharer's own layout types it (or the platform's Unicode input). Typed only
+    /// while the helper holds no key (a held Ctrl would turn letters into shortcuts);
+    /// printable characters, newlines and tabs only.
+    Text {
+        text: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -19,6 +19,8 @@ pub enum StreamKind {
     Input = 0x01,
     /// Sharer → helper: one encoded frame, a [`FrameHeader`] then H.264.
     VideoFrame = 0x02,
+    /// Either way, while the sharer allows it: one copied text (see [`ClipboardText`]).
+    Clipboard = 0x03,
 }
 
 impl StreamKind {
@@ -26,6 +28,7 @@ impl StreamKind {
         match byte {
             0x01 => Some(Self::Input),
             0x02 => Some(Self::VideoFrame),
+            0x03 => Some(Self::Clipboard),
             _ => None,
         }
     }
@@ -180,6 +183,17 @@ pub enum Control {
     SecureDesktop {
         active: bool,
     },
+    /// Helper → sharer: asks to share clipboards (the person is asked, as for control).
+    RequestClipboard,
+    /// Helper → sharer: stops sharing clipboards (or withdraws the request).
+    ReleaseClipboard,
+    /// Sharer → helper: copies now cross both ways, on [`StreamKind::Clipboard`] streams.
+    ClipboardGranted,
+    ClipboardDeclined {
+        reason: crate::input::DeclineReason,
+    },
+    /// Sharer → helper: the person stopped clipboard sharing.
+    ClipboardRevoked,
 }
 
 impl Control {
@@ -298,6 +312,62 @@ pub async fn read_message_max<R: AsyncReadExt + Unpin, T: for<'de> Deserialize<'
     Ok(serde_json::from_slice(&body)?)
 }
 
+/// Largest copied text that crosses (UTF-8 bytes): a log or a script fits; a bigger copy
+/// is not offered (a file transfer is the way for it).
+pub const MAX_CLIPBOARD_TEXT: usize = 1024 * 1024;
+
+/// The body of a [`StreamKind::Clipboard`] stream after its kind byte: a format byte
+/// (`0x01`: UTF-8 text), the length (u32, big endian), the bytes; then the stream ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClipboardText(pub String);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClipboardStreamError {
+    #[error("stream: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("clipboard format {0:#04x} is not known")]
+    UnknownFormat(u8),
+    #[error("clipboard text of {0} bytes is too large")]
+    TooLarge(usize),
+    #[error("clipboard text is not UTF-8")]
+    NotText,
+}
+
+impl ClipboardText {
+    const FORMAT_TEXT: u8 = 0x01;
+
+    /// The whole stream, kind byte first. `None` when the text is over the limit.
+    pub fn encode_stream(&self) -> Option<Vec<u8>> {
+        let text = self.0.as_bytes();
+        if text.len() > MAX_CLIPBOARD_TEXT {
+            return None;
+        }
+        let mut out = Vec::with_capacity(6 + text.len());
+        out.push(StreamKind::Clipboard.byte());
+        out.push(Self::FORMAT_TEXT);
+        out.extend_from_slice(&(text.len() as u32).to_be_bytes());
+        out.extend_from_slice(text);
+        Some(out)
+    }
+
+    /// Reads the body (the kind byte already read); never allocates more than the limit.
+    pub async fn read<R: AsyncReadExt + Unpin>(r: &mut R) -> Result<Self, ClipboardStreamError> {
+        let format = r.read_u8().await?;
+        if format != Self::FORMAT_TEXT {
+            return Err(ClipboardStreamError::UnknownFormat(format));
+        }
+        let len = r.read_u32().await? as usize;
+        if len > MAX_CLIPBOARD_TEXT {
+            return Err(ClipboardStreamError::TooLarge(len));
+        }
+        let mut body = vec![0u8; len];
+        r.read_exact(&mut body).await?;
+        String::from_utf8(body)
+            .map(Self)
+            .map_err(|_| ClipboardStreamError::NotText)
+    }
+}
+
 /// Precedes each encoded frame on its stream. Fixed binary layout, big endian.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FrameHeader {
@@ -357,6 +427,39 @@ pub fn now_us() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn clipboard_streams_carry_text_and_refuse_the_rest_without_allocating() {
+        let text = ClipboardText("sudo apt install tandem\n€ ✓".into());
+        let stream = text.encode_stream().expect("small enough");
+        assert_eq!(stream[0], StreamKind::Clipboard.byte());
+        let read = ClipboardText::read(&mut &stream[1..]).await.expect("read");
+        assert_eq!(read, text);
+
+        let big = ClipboardText("x".repeat(MAX_CLIPBOARD_TEXT + 1));
+        assert!(big.encode_stream().is_none(), "over the limit: not offered");
+        // A length over the limit is refused before anything is allocated for it.
+        let mut huge = vec![0x01];
+        huge.extend_from_slice(&u32::MAX.to_be_bytes());
+        assert!(matches!(
+            ClipboardText::read(&mut &huge[..]).await,
+            Err(ClipboardStreamError::TooLarge(_))
+        ));
+        let mut not_text = [0x01, 0, 0, 0, 2, 0xff, 0xfe];
+        assert!(matches!(
+            ClipboardText::read(&mut &not_text[..]).await,
+            Err(ClipboardStreamError::NotText)
+        ));
+        not_text[0] = 0x09;
+        assert!(matches!(
+            ClipboardText::read(&mut &not_text[..]).await,
+            Err(ClipboardStreamError::UnknownFormat(0x09))
+        ));
+        // Cut short: an error, not a hang or a partial text.
+        assert!(ClipboardText::read(&mut &stream[1..stream.len() - 1])
+            .await
+            .is_err());
+    }
 
     #[test]
     fn frame_header_roundtrip_and_rejects_garbage() {

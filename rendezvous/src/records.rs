@@ -62,6 +62,8 @@ pub enum Feature {
     Annotation,
     Pause,
     Chat,
+    /// Copies crossed between the two clipboards (never what was copied).
+    Clipboard,
 }
 
 impl Feature {
@@ -72,6 +74,7 @@ impl Feature {
             Feature::Annotation => "annotation",
             Feature::Pause => "pause",
             Feature::Chat => "chat",
+            Feature::Clipboard => "clipboard",
         }
     }
 }

@@ -387,6 +387,21 @@ async fn play(
                 .notify_pointer_axis_discrete(session, axis, notches)
                 .await
         }
+        // The compositor finds the key for the character in the person's layout.
+        InjectOp::Char(c) => {
+            let keysym = match c {
+                '\n' => xkbcommon::xkb::Keysym::Return,
+                '\t' => xkbcommon::xkb::Keysym::Tab,
+                c => xkbcommon::xkb::utf32_to_keysym(u32::from(c)),
+            };
+            let keysym = keysym.raw() as i32;
+            remote
+                .notify_keyboard_keysym(session, keysym, KeyState::Pressed)
+                .await?;
+            remote
+                .notify_keyboard_keysym(session, keysym, KeyState::Released)
+                .await
+        }
         InjectOp::Key { keycode, down } => match i32::from(keycode) - 8 {
             code if code > 0 => {
                 remote

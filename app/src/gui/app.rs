@@ -83,6 +83,10 @@ pub enum Message {
     GrantControl,
     DeclineControl,
     RevokeControl,
+    /// Sharer: the clipboard dialog and the bar.
+    GrantClipboard,
+    DeclineClipboard,
+    RevokeClipboard,
     Pause,
     Resume,
     End,
@@ -92,8 +96,12 @@ pub enum Message {
     ToggleChat,
     RequestControl,
     ReleaseControl,
+    RequestClipboard,
+    ReleaseClipboard,
     ChatDraft(String),
     SendChat,
+    /// Helper: the chat box's text typed on the sharer's computer as keys instead.
+    TypeDraft,
     /// Helper: mouse and keys over the remote screen.
     PointerMoved(Point, Size),
     PointerLeft,
@@ -164,6 +172,8 @@ pub struct Viewer {
     pub current_monitor: u32,
     pub fit: bool,
     pub control: Option<ControlState>,
+    /// Clipboard sharing, as the sharer last said.
+    pub clipboard: Option<ControlState>,
     pub paused_by: Option<Role>,
     pub path: Option<PathInfo>,
     /// How the sharer's screen is captured (a GDI fallback explains a slow picture).
@@ -223,6 +233,8 @@ pub enum Screen {
     Sharing {
         helper_name: String,
         control: SharerControl,
+        /// Clipboard sharing: asked, or allowed (`Helper`).
+        clipboard: SharerControl,
         paused_by: Option<Role>,
         /// A Windows prompt is on the secure desktop: the person answers it.
         secure_desktop: bool,
@@ -747,6 +759,7 @@ impl App {
                     self.screen = Screen::Sharing {
                         helper_name: helper_name.clone(),
                         control: SharerControl::None,
+                        clipboard: SharerControl::None,
                         paused_by: None,
                         secure_desktop: false,
                         reconnecting: false,
@@ -778,6 +791,42 @@ impl App {
                 if let Screen::Sharing { control, .. } = &mut self.screen {
                     *control = SharerControl::None;
                     self.send(Command::RevokeControl);
+                }
+                Task::none()
+            }
+            Message::GrantClipboard => {
+                if let Screen::Sharing { clipboard, .. } = &mut self.screen {
+                    *clipboard = SharerControl::Helper;
+                    self.send(Command::GrantClipboard);
+                }
+                Task::none()
+            }
+            Message::DeclineClipboard => {
+                if let Screen::Sharing { clipboard, .. } = &mut self.screen {
+                    *clipboard = SharerControl::None;
+                    self.send(Command::DeclineClipboard);
+                }
+                Task::none()
+            }
+            Message::RevokeClipboard => {
+                if let Screen::Sharing { clipboard, .. } = &mut self.screen {
+                    *clipboard = SharerControl::None;
+                    self.send(Command::RevokeClipboard);
+                }
+                Task::none()
+            }
+            Message::RequestClipboard => {
+                if let Screen::Viewer(v) = &mut self.screen {
+                    v.clipboard = Some(ControlState::Requested);
+                    v.notice = None;
+                    self.send(Command::RequestClipboard);
+                }
+                Task::none()
+            }
+            Message::ReleaseClipboard => {
+                if let Screen::Viewer(v) = &mut self.screen {
+                    v.clipboard = None;
+                    self.send(Command::ReleaseClipboard);
                 }
                 Task::none()
             }
@@ -869,6 +918,13 @@ impl App {
                 }
                 Task::none()
             }
+            Message::TypeDraft => {
+                if !self.chat_draft.is_empty() && self.controls_screen() {
+                    let text = std::mem::take(&mut self.chat_draft);
+                    self.send(Command::Input(InputEvent::Text { text }));
+                }
+                Task::none()
+            }
             Message::PointerMoved(position, view) => self.pointer_moved(position, view),
             Message::PointerLeft => {
                 if let Screen::Viewer(v) = &mut self.screen {
@@ -909,6 +965,11 @@ impl App {
                 self.next_frame()
             }
         }
+    }
+
+    /// The helper holds control (whatever the tool or a pause: the sharer decides).
+    fn controls_screen(&self) -> bool {
+        matches!(&self.screen, Screen::Viewer(v) if v.control == Some(ControlState::Granted))
     }
 
     fn controlling(&self) -> bool {
@@ -1042,6 +1103,13 @@ impl App {
                     ..
                 },
             ) => Message::DeclineControl,
+            (
+                keyboard::Key::Named(Named::Escape),
+                Screen::Sharing {
+                    clipboard: SharerControl::Asked,
+                    ..
+                },
+            ) => Message::DeclineClipboard,
             (keyboard::Key::Character(c), screen) if modifiers.alt() => {
                 let t = &self.t;
                 let initial = |key: &str| {
@@ -1058,6 +1126,10 @@ impl App {
                         control: SharerControl::Asked,
                         ..
                     } if initial("control-allow") => Message::GrantControl,
+                    Screen::Sharing {
+                        clipboard: SharerControl::Asked,
+                        ..
+                    } if initial("control-allow") => Message::GrantClipboard,
                     _ => return Task::none(),
                 }
             }
@@ -1388,6 +1460,59 @@ impl App {
                     _ => {}
                 }
             }
+            Event::ClipboardRequested { helper_name } => {
+                if let Screen::Sharing { clipboard, .. } = &mut self.screen {
+                    *clipboard = SharerControl::Asked;
+                }
+                self.peer_name = Some(helper_name);
+            }
+            Event::ClipboardGranted => {
+                if let Screen::Viewer(v) = &mut self.screen {
+                    v.clipboard = Some(ControlState::Granted);
+                    v.notice = Some(self.t.get("clipboard-granted"));
+                }
+            }
+            Event::ClipboardDeclined { reason, .. } => {
+                let text = match reason {
+                    DeclineReason::Declined => {
+                        self.t.with("clipboard-declined", &[("name", &self.peer())])
+                    }
+                    DeclineReason::TooSoon => self.t.get("control-declined-busy"),
+                    DeclineReason::NotPossible => self.t.get("clipboard-not-possible"),
+                };
+                match &mut self.screen {
+                    Screen::Viewer(v) => {
+                        v.clipboard = None;
+                        v.notice = Some(text);
+                    }
+                    Screen::Sharing { clipboard, .. } => *clipboard = SharerControl::None,
+                    _ => {}
+                }
+            }
+            Event::ClipboardStopped { by } => {
+                let text = self.t.with("clipboard-stopped", &[("name", &self.peer())]);
+                match &mut self.screen {
+                    Screen::Viewer(v) => {
+                        v.clipboard = None;
+                        if by == Role::Sharer {
+                            v.notice = Some(text);
+                        }
+                    }
+                    Screen::Sharing { clipboard, .. } => *clipboard = SharerControl::None,
+                    _ => {}
+                }
+            }
+            Event::ClipboardReceived { .. } => {
+                if let Screen::Viewer(v) = &mut self.screen {
+                    v.notice = Some(self.t.get("clipboard-received"));
+                }
+            }
+            Event::ClipboardTooLarge { .. } => {
+                if let Screen::Viewer(v) = &mut self.screen {
+                    v.notice = Some(self.t.get("clipboard-too-large"));
+                }
+            }
+            Event::ClipboardSent { .. } => {}
             Event::ControlReleased => match &mut self.screen {
                 Screen::Viewer(v) => v.control = None,
                 Screen::Sharing { control, .. } => *control = SharerControl::None,
@@ -1608,12 +1733,14 @@ impl App {
             Screen::Sharing {
                 helper_name,
                 control,
+                clipboard,
                 paused_by,
                 secure_desktop,
                 reconnecting,
             } => self.sharing(
                 helper_name,
                 *control,
+                *clipboard,
                 *paused_by,
                 *secure_desktop,
                 *reconnecting,
@@ -1883,6 +2010,14 @@ impl App {
             Some(ControlState::None) | None => button(text(t.get("viewer-request-control")))
                 .on_press_maybe(v.consented.then_some(Message::RequestControl)),
         };
+        let clipboard_button = match v.clipboard {
+            Some(ControlState::Granted) => {
+                button(text(t.get("viewer-stop-clipboard"))).on_press(Message::ReleaseClipboard)
+            }
+            Some(ControlState::Requested) => button(text(t.get("viewer-clipboard-pending"))),
+            Some(ControlState::None) | None => button(text(t.get("viewer-share-clipboard")))
+                .on_press_maybe(v.consented.then_some(Message::RequestClipboard)),
+        };
         let pause_button = match v.paused_by {
             Some(Role::Helper) => button(text(t.get("viewer-resume"))).on_press(Message::Resume),
             Some(Role::Sharer) => button(text(t.get("viewer-pause"))),
@@ -1959,6 +2094,7 @@ impl App {
             pick_list(choices, selected, Message::SelectMonitor).width(230),
             button(text(fit_label)).on_press(Message::ToggleFit),
             control_button,
+            clipboard_button,
             tool_button(Tool::Pen, "viewer-pen"),
             pick_list(colours, colour, Message::SelectColour).width(100),
             tool_button(Tool::Laser, "viewer-laser"),
@@ -2134,11 +2270,29 @@ impl App {
         &'a self,
         helper_name: &'a str,
         control: SharerControl,
+        clipboard: SharerControl,
         paused_by: Option<Role>,
         secure_desktop: bool,
         reconnecting: bool,
     ) -> Element<'a, Message> {
         let t = &self.t;
+        if clipboard == SharerControl::Asked && control != SharerControl::Asked {
+            return centered(
+                column![
+                    text(t.with("clipboard-request-title", &[("name", helper_name)])).size(20),
+                    text(t.with("clipboard-request-body", &[("name", helper_name)])).size(14),
+                    row![
+                        button(text(t.get("control-allow"))).on_press(Message::GrantClipboard),
+                        button(text(t.get("control-decline")))
+                            .style(button::secondary)
+                            .on_press(Message::DeclineClipboard),
+                    ]
+                    .spacing(12),
+                ]
+                .spacing(8)
+                .padding(10),
+            );
+        }
         if control == SharerControl::Asked {
             return centered(
                 column![
@@ -2183,21 +2337,26 @@ impl App {
             buttons = buttons
                 .push(button(text(t.get("sharing-take-back"))).on_press(Message::RevokeControl));
         }
+        if clipboard == SharerControl::Helper {
+            buttons = buttons.push(
+                button(text(t.get("sharing-stop-clipboard"))).on_press(Message::RevokeClipboard),
+            );
+        }
         buttons = buttons.push(
             button(text(t.get("sharing-end")))
                 .style(button::danger)
                 .on_press(Message::End),
         );
-        container(
-            column![
-                text(t.with("sharing-with", &[("name", helper_name)])).size(18),
-                text(who).size(14),
-                buttons,
-            ]
-            .spacing(8),
-        )
-        .padding(12)
-        .into()
+        let mut lines = column![
+            text(t.with("sharing-with", &[("name", helper_name)])).size(18),
+            text(who).size(14),
+        ]
+        .spacing(8);
+        if clipboard == SharerControl::Helper {
+            lines = lines
+                .push(text(t.with("sharing-clipboard-shared", &[("name", helper_name)])).size(14));
+        }
+        container(lines.push(buttons)).padding(12).into()
     }
 
     fn chat_panel(&self) -> Element<'_, Message> {
@@ -2216,25 +2375,35 @@ impl App {
             .spacing(4)
             .into()
         };
-        container(
-            column![
-                text(t.get("chat-title")).size(18),
-                scrollable(lines).height(Length::Fill),
-                row![
-                    text_input(&t.get("chat-placeholder"), &self.chat_draft)
-                        .id(ids::CHAT_INPUT)
-                        .on_input(Message::ChatDraft)
-                        .on_submit(Message::SendChat),
-                    button(text(t.get("chat-send"))).on_press(Message::SendChat),
-                ]
-                .spacing(6),
+        let mut panel = column![
+            text(t.get("chat-title")).size(18),
+            scrollable(lines).height(Length::Fill),
+            row![
+                text_input(&t.get("chat-placeholder"), &self.chat_draft)
+                    .id(ids::CHAT_INPUT)
+                    .on_input(Message::ChatDraft)
+                    .on_submit(Message::SendChat),
+                button(text(t.get("chat-send"))).on_press(Message::SendChat),
             ]
-            .spacing(8),
-        )
-        .width(280)
-        .height(Length::Fill)
-        .padding(8)
-        .into()
+            .spacing(6),
+        ]
+        .spacing(8);
+        if self.role == Some(Role::Helper) {
+            // For a password box or a terminal that refuses a paste.
+            panel = panel.push(
+                button(text(t.get("chat-type-as-keys")))
+                    .style(button::secondary)
+                    .on_press_maybe(
+                        (self.controls_screen() && !self.chat_draft.is_empty())
+                            .then_some(Message::TypeDraft),
+                    ),
+            );
+        }
+        container(panel)
+            .width(280)
+            .height(Length::Fill)
+            .padding(8)
+            .into()
     }
 }
 

@@ -1178,3 +1178,96 @@ async fn a_wrong_guess_gives_the_helper_a_fresh_code_at_once() {
         "The code did not match. Ask for a new one."
     );
 }
+
+#[tokio::test]
+async fn the_clipboard_is_asked_for_allowed_and_stopped_from_the_bar() {
+    let mut w = sharing_window("en");
+    engine_event(
+        &mut w,
+        Event::ClipboardRequested {
+            helper_name: "Anna R.".into(),
+        },
+    );
+    w.assert_shows("Anna R. wants to use your clipboard");
+    w.assert_shows(
+        "What you copy will reach Anna R., and what Anna R. copies will reach your \
+         clipboard. Nothing crosses while the session is paused. You can stop it at any time.",
+    );
+    w.save_png("sharer-clipboard-request");
+    w.click("Allow");
+    assert!(matches!(
+        w.app.screen,
+        Screen::Sharing {
+            clipboard: SharerControl::Helper,
+            ..
+        }
+    ));
+    w.save_png("sharer-clipboard-shared");
+    w.assert_shows("Clipboard shared with Anna R.");
+    w.click("Stop clipboard");
+    assert!(matches!(
+        w.app.screen,
+        Screen::Sharing {
+            clipboard: SharerControl::None,
+            ..
+        }
+    ));
+    // Escape is a "no", as for control.
+    engine_event(
+        &mut w,
+        Event::ClipboardRequested {
+            helper_name: "Anna R.".into(),
+        },
+    );
+    w.dispatch(key_press(
+        iced::keyboard::Key::Named(iced::keyboard::key::Named::Escape),
+        iced::keyboard::Modifiers::empty(),
+    ));
+    assert!(!w.shows("wants to use your clipboard"));
+
+    let mut it = sharing_window("it");
+    engine_event(
+        &mut it,
+        Event::ClipboardRequested {
+            helper_name: "Anna R.".into(),
+        },
+    );
+    it.assert_shows("Anna R. vuole usare i tuoi appunti");
+    it.save_png("sharer-clipboard-request-it");
+
+    // The helper's side: asked, waiting, shared, stopped by the person.
+    let mut helper = Window::new("ws://127.0.0.1:9", Some("Anna Rossi"), "en");
+    helper.app.screen = Screen::Viewer(Box::default());
+    engine_event(
+        &mut helper,
+        Event::Paired {
+            peer_name: Some("Marco B.".into()),
+        },
+    );
+    engine_event(&mut helper, Event::ConsentGiven);
+    helper.click("Share clipboard");
+    helper.assert_shows("Clipboard: waiting…");
+    engine_event(&mut helper, Event::ClipboardGranted);
+    helper.assert_shows("Clipboards are shared: what you copy reaches the other side, and back.");
+    helper.assert_shows("Stop clipboard");
+    engine_event(&mut helper, Event::ClipboardReceived { bytes: 20 });
+    helper.assert_shows("The other side's copy is on your clipboard.");
+    helper.save_png("viewer-clipboard-shared");
+    engine_event(
+        &mut helper,
+        Event::ClipboardStopped {
+            by: crate::session::Role::Sharer,
+        },
+    );
+    helper.assert_shows("Marco B. stopped clipboard sharing.");
+    helper.assert_shows("Share clipboard");
+    helper.click("Share clipboard");
+    engine_event(
+        &mut helper,
+        Event::ClipboardDeclined {
+            reason: crate::input::DeclineReason::Declined,
+            message: String::new(),
+        },
+    );
+    helper.assert_shows("Marco B. declined clipboard sharing.");
+}

@@ -104,6 +104,16 @@ impl Injector for DesktopInjector {
             InjectOp::Key { keycode, down } => {
                 self.enigo.raw(keycode, direction(down)).map_err(failed)
             }
+            // The key the sharer's layout types it with (on X11 a spare key is mapped to
+            // it for the moment when no key does).
+            InjectOp::Char(c) => {
+                let key = match c {
+                    '\n' => enigo::Key::Return,
+                    '\t' => enigo::Key::Tab,
+                    c => enigo::Key::Unicode(c),
+                };
+                self.enigo.key(key, Direction::Click).map_err(failed)
+            }
         }
     }
 }

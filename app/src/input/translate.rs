@@ -41,6 +41,18 @@ pub enum InjectOp {
         keycode: u16,
         down: bool,
     },
+    /// One character typed (pressed and released) as the desktop's layout makes it.
+    Char(char),
+}
+
+/// At most this many characters per text message (the input message's size limit is the
+/// other bound): a helper types a field's worth, not a book.
+pub const MAX_TYPED_CHARS: usize = 256;
+
+/// Characters that may be typed: printable ones, newline (a carriage return is dropped)
+/// and tab — no other control characters, which would act as keys the helper did not press.
+pub fn typeable(c: char) -> bool {
+    matches!(c, '\n' | '\r' | '\t') || !c.is_control()
 }
 
 /// Why an event was not turned into operations (logged, never fatal).
@@ -54,6 +66,12 @@ pub enum Skipped {
     NotHeld,
     #[error("press of a button already held")]
     AlreadyHeld,
+    #[error("text while keys are held (they would turn it into shortcuts)")]
+    KeysHeld,
+    #[error("text longer than {MAX_TYPED_CHARS} characters")]
+    TooMuchText,
+    #[error("{0:?} cannot be typed")]
+    NotTypeable(char),
 }
 
 #[derive(Debug, Default)]
@@ -148,6 +166,24 @@ impl InputTranslator {
                     });
                 }
             }
+            InputEvent::Text { text } => {
+                if !self.held_keys.is_empty() {
+                    return Err(Skipped::KeysHeld);
+                }
+                if text.chars().count() > MAX_TYPED_CHARS {
+                    return Err(Skipped::TooMuchText);
+                }
+                if let Some(c) = text.chars().find(|&c| !typeable(c)) {
+                    return Err(Skipped::NotTypeable(c));
+                }
+                // CR LF from a Windows helper is one Enter.
+                out.extend(
+                    text.replace("\r\n", "\n")
+                        .chars()
+                        .filter(|&c| c != '\r')
+                        .map(InjectOp::Char),
+                );
+            }
             InputEvent::Key { code, down } => {
                 let (keycode, modifier) =
                     platform_key(code).ok_or_else(|| Skipped::UnknownKey(code.clone()))?;
@@ -234,6 +270,45 @@ mod tests {
             code: code.into(),
             down,
         }
+    }
+
+    fn text(s: &str) -> InputEvent {
+        InputEvent::Text { text: s.into() }
+    }
+
+    #[test]
+    fn text_is_typed_character_by_character_and_never_under_a_held_key() {
+        let mut t = InputTranslator::default();
+        assert_eq!(
+            run(&mut t, text("è€\r\nx\ty")),
+            Ok(vec![
+                InjectOp::Char('è'),
+                InjectOp::Char('€'),
+                InjectOp::Char('\n'),
+                InjectOp::Char('x'),
+                InjectOp::Char('\t'),
+                InjectOp::Char('y'),
+            ])
+        );
+        // Ctrl held: "c" would be a copy, "w" would close a window.
+        run(&mut t, key("ControlLeft", true)).expect("press");
+        assert_eq!(run(&mut t, text("cw")), Err(Skipped::KeysHeld));
+        run(&mut t, key("ControlLeft", false)).expect("release");
+        // Control characters (escape, backspace, the terminal's ^C) are keys nobody pressed.
+        assert_eq!(
+            run(&mut t, text("ok\u{1b}")),
+            Err(Skipped::NotTypeable('\u{1b}'))
+        );
+        assert_eq!(
+            run(&mut t, text("\u{3}")),
+            Err(Skipped::NotTypeable('\u{3}'))
+        );
+        let long = "a".repeat(MAX_TYPED_CHARS + 1);
+        assert_eq!(run(&mut t, text(&long)), Err(Skipped::TooMuchText));
+        // Nothing is held after typing: a revoke has nothing to release.
+        let mut released = Vec::new();
+        t.release_all(&mut released);
+        assert!(released.is_empty());
     }
 
     #[test]

@@ -66,11 +66,11 @@ mod imp {
     use windows::Win32::UI::Input::KeyboardAndMouse::{
         GetKeyboardLayout, MapVirtualKeyExW, SendInput, INPUT, INPUT_0, INPUT_KEYBOARD,
         INPUT_MOUSE, KEYBDINPUT, KEYBD_EVENT_FLAGS, KEYEVENTF_EXTENDEDKEY, KEYEVENTF_KEYUP,
-        KEYEVENTF_SCANCODE, MAPVK_VSC_TO_VK_EX, MOUSEEVENTF_ABSOLUTE, MOUSEEVENTF_HWHEEL,
-        MOUSEEVENTF_LEFTDOWN, MOUSEEVENTF_LEFTUP, MOUSEEVENTF_MIDDLEDOWN, MOUSEEVENTF_MIDDLEUP,
-        MOUSEEVENTF_MOVE, MOUSEEVENTF_RIGHTDOWN, MOUSEEVENTF_RIGHTUP, MOUSEEVENTF_VIRTUALDESK,
-        MOUSEEVENTF_WHEEL, MOUSEEVENTF_XDOWN, MOUSEEVENTF_XUP, MOUSEINPUT, MOUSE_EVENT_FLAGS,
-        VIRTUAL_KEY,
+        KEYEVENTF_SCANCODE, KEYEVENTF_UNICODE, MAPVK_VSC_TO_VK_EX, MOUSEEVENTF_ABSOLUTE,
+        MOUSEEVENTF_HWHEEL, MOUSEEVENTF_LEFTDOWN, MOUSEEVENTF_LEFTUP, MOUSEEVENTF_MIDDLEDOWN,
+        MOUSEEVENTF_MIDDLEUP, MOUSEEVENTF_MOVE, MOUSEEVENTF_RIGHTDOWN, MOUSEEVENTF_RIGHTUP,
+        MOUSEEVENTF_VIRTUALDESK, MOUSEEVENTF_WHEEL, MOUSEEVENTF_XDOWN, MOUSEEVENTF_XUP, MOUSEINPUT,
+        MOUSE_EVENT_FLAGS, VIRTUAL_KEY,
     };
     use windows::Win32::UI::WindowsAndMessaging::{
         GetForegroundWindow, GetSystemMetrics, GetWindowThreadProcessId, SM_CXVIRTUALSCREEN,
@@ -155,6 +155,25 @@ mod imp {
         }
     }
 
+    fn unicode(unit: u16, down: bool) -> INPUT {
+        let mut flags: KEYBD_EVENT_FLAGS = KEYEVENTF_UNICODE;
+        if !down {
+            flags |= KEYEVENTF_KEYUP;
+        }
+        INPUT {
+            r#type: INPUT_KEYBOARD,
+            Anonymous: INPUT_0 {
+                ki: KEYBDINPUT {
+                    wVk: VIRTUAL_KEY(0),
+                    wScan: unit,
+                    dwFlags: flags,
+                    time: 0,
+                    dwExtraInfo: 0,
+                },
+            },
+        }
+    }
+
     fn send(input: INPUT) -> Result<(), InjectError> {
         // SAFETY: one fully initialised INPUT and its size, as SendInput requires.
         let sent = unsafe { SendInput(&[input], std::mem::size_of::<INPUT>() as i32) };
@@ -222,6 +241,21 @@ mod imp {
                         InjectError::Inject(format!("no scan code for {keycode:#06x}"))
                     })?;
                     send(key(scan, down))
+                }
+                // Windows' own Unicode input: any character, whatever the layout.
+                InjectOp::Char(c) => {
+                    let mut units = [0u16; 2];
+                    let units = if c == '\n' {
+                        &['\r' as u16][..]
+                    } else {
+                        c.encode_utf16(&mut units)
+                    };
+                    for down in [true, false] {
+                        for &unit in units.iter() {
+                            send(unicode(unit, down))?;
+                        }
+                    }
+                    Ok(())
                 }
             }
         }

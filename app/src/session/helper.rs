@@ -15,12 +15,15 @@ use super::connect::{establish, Established, Outcome};
 use super::helper_core::{HelperAction, HelperCore};
 use super::media_loop::{end_session, ended_with_connection, ControlChannel, Stats, StreamWriter};
 use super::reconnect::{PathKeeper, PathStep};
+use super::remote_control::send_clipboard;
+use super::sharer::next_copy;
 use super::signaling::pair;
 use super::upgrade::{PathUpgrade, UpgradeStep};
 use super::video::{spawn_receiver, ReceiverEvent};
 use super::{
     emit, CodeRetiredReason, Command, CommandSource, Event, EventSink, SessionConfig, SessionError,
 };
+use crate::clipboard::LocalClipboard;
 use crate::input::InputEvent;
 use crate::protocol::{now_us, Control, EndReason, Role, Signal, StreamKind};
 
@@ -211,6 +214,8 @@ async fn helper_session(
     let mut stats = Stats::default();
     let mut frames_decoded = 0u64;
     let mut core = HelperCore::default();
+    // Opened when the sharer first allows clipboard sharing.
+    let mut clipboard: Option<LocalClipboard> = None;
     let mut ping = tokio::time::interval(Duration::from_millis(500));
     ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut report = tokio::time::interval(Duration::from_secs(1));
@@ -219,7 +224,15 @@ async fn helper_session(
     let viewing = async {
         let reason = loop {
             // What the core decided, carried out; then the next thing that happens.
-            let ended = drive(&mut core, &mut input, &mut control, &connection, &events).await?;
+            let ended = drive(
+                &mut core,
+                &mut input,
+                &mut clipboard,
+                &mut control,
+                &connection,
+                &events,
+            )
+            .await?;
             usage.features.extend(core.features().iter().copied());
             if let Some(reason) = ended {
                 break reason;
@@ -264,10 +277,12 @@ async fn helper_session(
                         });
                     }
                     Some(ReceiverEvent::NeedKeyframe) => control.send(&Control::KeyframeRequest).await?,
+                    Some(ReceiverEvent::Copied(text)) => core.handle_clipboard_from_sharer(Instant::now(), text),
                     None => break EndReason::PeerLost,
                 },
                 // The UI gone is the person ending the session.
                 cmd = commands.recv() => core.handle_command(cmd.unwrap_or(Command::End)),
+                text = next_copy(&mut clipboard) => core.handle_local_clipboard(text),
                 _ = ping.tick() => {
                     control.send(&Control::Ping { t0_us: now_us() }).await?;
                     match keeper.observe(Instant::now(), connection.stats().udp_rx.bytes) {
@@ -319,6 +334,7 @@ async fn helper_session(
 async fn drive(
     core: &mut HelperCore,
     input: &mut InputStream,
+    clipboard: &mut Option<LocalClipboard>,
     control: &mut ControlChannel,
     connection: &quinn::Connection,
     events: &EventSink,
@@ -329,6 +345,33 @@ async fn drive(
             HelperAction::SendInput(event) => {
                 tracing::trace!(?event, "input");
                 input.send(connection, &event).await?;
+            }
+            HelperAction::WatchClipboard(on) => {
+                if on && clipboard.is_none() {
+                    match LocalClipboard::open() {
+                        Ok(c) => *clipboard = Some(c),
+                        Err(e) => {
+                            debug!("{e}");
+                            core.handle_clipboard_unavailable(e.to_string());
+                        }
+                    }
+                }
+                if let Some(c) = clipboard {
+                    c.watch(on);
+                }
+            }
+            HelperAction::SetClipboard(text) => {
+                if let Some(c) = clipboard {
+                    c.set(text);
+                }
+            }
+            HelperAction::SendClipboard(text) => {
+                let connection = connection.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = send_clipboard(&connection, text).await {
+                        debug!("a copy was not sent: {e}");
+                    }
+                });
             }
             HelperAction::End {
                 reason,

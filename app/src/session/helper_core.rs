@@ -16,16 +16,25 @@ use std::time::Instant;
 
 use tandem_rendezvous::records::Feature;
 
+use super::clipboard_rules::{ClipboardRules, Outgoing};
 use super::rate::RateGate;
+use super::sharer_core::clipboard_decline_message;
 use super::{Command, Event};
 use crate::input::gate::ControlState;
-use crate::input::InputEvent;
+use crate::input::{DeclineReason, InputEvent};
 use crate::protocol::{Control, EndReason, Role};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HelperAction {
     /// Send this on the input stream.
     SendInput(InputEvent),
+    /// Start (`true`) or stop watching this computer's clipboard; started, only changes
+    /// from now on are reported (to [`HelperCore::handle_local_clipboard`]).
+    WatchClipboard(bool),
+    /// Put the sharer's copy on this computer's clipboard.
+    SetClipboard(String),
+    /// Send this copy to the sharer on a clipboard stream.
+    SendClipboard(String),
     /// The session ends; `tell_sharer`: close it gracefully with an `End` message.
     End {
         reason: EndReason,
@@ -35,6 +44,9 @@ pub enum HelperAction {
 
 pub struct HelperCore {
     control: ControlState,
+    /// Clipboard sharing, as the sharer last said.
+    clipboard: ControlState,
+    clipboard_rules: ClipboardRules,
     paused_by_sharer: bool,
     paused_by_me: bool,
     chat_rate: RateGate,
@@ -50,6 +62,8 @@ impl Default for HelperCore {
     fn default() -> Self {
         Self {
             control: ControlState::ViewOnly,
+            clipboard: ControlState::ViewOnly,
+            clipboard_rules: ClipboardRules::default(),
             paused_by_sharer: false,
             paused_by_me: false,
             chat_rate: RateGate::chat(),
@@ -176,6 +190,32 @@ impl HelperCore {
             Control::SecureDesktop { active } => {
                 self.events.push_back(Event::SecureDesktop { active })
             }
+            // Only an answer to this side's request counts: a sharer cannot switch it on.
+            Control::ClipboardGranted => {
+                if self.clipboard == ControlState::Requested {
+                    self.features.insert(Feature::Clipboard);
+                    self.clipboard = ControlState::Granted;
+                    self.clipboard_rules.reset();
+                    self.actions.push_back(HelperAction::WatchClipboard(true));
+                    self.events.push_back(Event::ClipboardGranted);
+                }
+            }
+            Control::ClipboardDeclined { reason } => {
+                if self.clipboard == ControlState::Requested {
+                    self.clipboard = ControlState::ViewOnly;
+                    self.events.push_back(Event::ClipboardDeclined {
+                        reason,
+                        message: clipboard_decline_message(reason).into(),
+                    });
+                }
+            }
+            Control::ClipboardRevoked => {
+                if self.clipboard == ControlState::Granted {
+                    self.stop_clipboard();
+                    self.events
+                        .push_back(Event::ClipboardStopped { by: Role::Sharer });
+                }
+            }
             msg @ (Control::Ping { .. }
             | Control::Pong { .. }
             | Control::PathProbe { .. }
@@ -186,7 +226,9 @@ impl HelperCore {
             | Control::SelectMonitor { .. }
             | Control::RequestControl
             | Control::ReleaseControl
-            | Control::Annotate { .. }) => tracing::debug!(?other, "ignored control message"),
+            | Control::Annotate { .. }
+            | Control::RequestClipboard
+            | Control::ReleaseClipboard) => tracing::debug!(?other, "ignored control message"),
         }
         None
     }
@@ -230,18 +272,96 @@ impl HelperCore {
                 self.transmit.push_back(Control::ReleaseControl);
                 self.events.push_back(Event::ControlReleased);
             }
+            // Text goes in pieces the sharer's input stream takes (its messages are small).
+            Command::Input(InputEvent::Text { text }) => {
+                for piece in text_pieces(&text) {
+                    self.actions
+                        .push_back(HelperAction::SendInput(InputEvent::Text { text: piece }));
+                }
+            }
             Command::Input(event) => self.actions.push_back(HelperAction::SendInput(event)),
             Command::Annotate(annotation) => {
                 self.features.insert(Feature::Annotation);
                 self.transmit.push_back(Control::Annotate { annotation });
+            }
+            Command::RequestClipboard => {
+                if self.clipboard == ControlState::ViewOnly {
+                    self.clipboard = ControlState::Requested;
+                    self.transmit.push_back(Control::RequestClipboard);
+                }
+            }
+            Command::ReleaseClipboard => {
+                let was = self.clipboard;
+                if was != ControlState::ViewOnly {
+                    self.transmit.push_back(Control::ReleaseClipboard);
+                    if was == ControlState::Granted {
+                        self.stop_clipboard();
+                    }
+                    self.clipboard = ControlState::ViewOnly;
+                    self.events
+                        .push_back(Event::ClipboardStopped { by: Role::Helper });
+                }
             }
             // The sharer's commands.
             Command::Allow
             | Command::Decline
             | Command::GrantControl
             | Command::DeclineControl
-            | Command::RevokeControl => {}
+            | Command::RevokeControl
+            | Command::GrantClipboard
+            | Command::DeclineClipboard
+            | Command::RevokeClipboard => {}
         }
+    }
+
+    /// A copy from the sharer: taken only while this side shares clipboards (a sharer
+    /// cannot push text into a helper that never asked).
+    pub fn handle_clipboard_from_sharer(&mut self, now: Instant, text: String) {
+        let allowed = !self.ended && self.clipboard == ControlState::Granted;
+        let bytes = text.len();
+        if let Some(text) = self.clipboard_rules.incoming(now, text, allowed) {
+            self.actions.push_back(HelperAction::SetClipboard(text));
+            self.events.push_back(Event::ClipboardReceived { bytes });
+        }
+    }
+
+    /// This computer's clipboard changed (reported only while watched). Nothing crosses
+    /// while the sharer's pause stands, nor later for what was copied meanwhile.
+    pub fn handle_local_clipboard(&mut self, text: String) {
+        let allowed =
+            !self.ended && self.clipboard == ControlState::Granted && !self.paused_by_sharer;
+        match self.clipboard_rules.outgoing(text, allowed) {
+            Outgoing::Send(text) => {
+                self.events
+                    .push_back(Event::ClipboardSent { bytes: text.len() });
+                self.actions.push_back(HelperAction::SendClipboard(text));
+            }
+            Outgoing::TooLarge(bytes) => self.events.push_back(Event::ClipboardTooLarge {
+                bytes,
+                limit: crate::protocol::MAX_CLIPBOARD_TEXT,
+            }),
+            Outgoing::Skip => {}
+        }
+    }
+
+    /// This computer's clipboard cannot be reached: sharing stops (the sharer is told) and
+    /// the person is told why.
+    pub fn handle_clipboard_unavailable(&mut self, message: String) {
+        if self.clipboard == ControlState::ViewOnly {
+            return;
+        }
+        self.transmit.push_back(Control::ReleaseClipboard);
+        self.stop_clipboard();
+        self.events.push_back(Event::ClipboardDeclined {
+            reason: DeclineReason::NotPossible,
+            message,
+        });
+    }
+
+    fn stop_clipboard(&mut self) {
+        self.clipboard = ControlState::ViewOnly;
+        self.clipboard_rules.reset();
+        self.actions.push_back(HelperAction::WatchClipboard(false));
     }
 
     fn end(&mut self, reason: EndReason, tell_sharer: bool) {
@@ -253,9 +373,59 @@ impl HelperCore {
     }
 }
 
+/// Bytes of text per input message: with its JSON it stays well under the sharer's limit.
+const TEXT_PIECE_BYTES: usize = 600;
+
+/// `text` cut into pieces of at most [`TEXT_PIECE_BYTES`] and the sharer's character limit,
+/// never inside a character.
+fn text_pieces(text: &str) -> Vec<String> {
+    let mut pieces = Vec::new();
+    let mut piece = String::new();
+    let mut chars = 0;
+    for c in text.chars() {
+        if piece.len() + c.len_utf8() > TEXT_PIECE_BYTES
+            || chars == crate::input::translate::MAX_TYPED_CHARS
+        {
+            pieces.push(std::mem::take(&mut piece));
+            chars = 0;
+        }
+        piece.push(c);
+        chars += 1;
+    }
+    if !piece.is_empty() {
+        pieces.push(piece);
+    }
+    pieces
+}
+
 fn role_name(role: Role) -> &'static str {
     match role {
         Role::Helper => "helper",
         Role::Sharer => "person sharing",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::translate::MAX_TYPED_CHARS;
+    use crate::input::MAX_INPUT_LEN;
+
+    #[test]
+    fn long_text_is_sent_in_pieces_the_sharer_takes() {
+        let text = format!("{}{}", "é€𝄞x".repeat(300), "\n".repeat(400));
+        let mut core = HelperCore::default();
+        core.handle_command(Command::Input(InputEvent::Text { text: text.clone() }));
+        let mut joined = String::new();
+        while let Some(HelperAction::SendInput(event)) = core.poll_action() {
+            let framed = crate::protocol::frame_message(&event).expect("frames");
+            assert!(framed.len() - 4 <= MAX_INPUT_LEN, "{} bytes", framed.len());
+            let InputEvent::Text { text: piece } = event else {
+                panic!("not text: {event:?}");
+            };
+            assert!(piece.chars().count() <= MAX_TYPED_CHARS);
+            joined.push_str(&piece);
+        }
+        assert_eq!(joined, text);
     }
 }

@@ -1,6 +1,7 @@
 //! The headless session engine: helper and sharer roles, driven by [`Command`]s, reporting
 //! [`Event`]s. The CLI and the GUI are thin layers on top; nothing here knows about either.
 
+mod clipboard_rules;
 mod clock;
 mod connect;
 #[cfg(test)]
@@ -67,6 +68,16 @@ pub enum Command {
     RevokeControl,
     /// Helper: draw on the sharer's screen (coordinates on the shown monitor).
     Annotate(Annotation),
+    /// Helper: ask to share clipboards (the person is asked).
+    RequestClipboard,
+    /// Helper: stop sharing clipboards (or withdraw the request).
+    ReleaseClipboard,
+    /// Sharer: let copies cross both ways (answers [`Event::ClipboardRequested`]).
+    GrantClipboard,
+    /// Sharer: refuse the pending request.
+    DeclineClipboard,
+    /// Sharer: stop clipboard sharing.
+    RevokeClipboard,
 }
 
 /// What the session reports. Serialized one per line by `--json`; scripts and tests read
@@ -192,6 +203,35 @@ pub enum Event {
     },
     /// Both: the helper gave control back.
     ControlReleased,
+    /// Sharer: ask the person whether `helper_name` may share clipboards with them.
+    ClipboardRequested {
+        helper_name: String,
+    },
+    /// Both: a copy on either side now reaches the other (only changes made from now on).
+    ClipboardGranted,
+    /// Both: clipboard sharing was not allowed.
+    ClipboardDeclined {
+        reason: DeclineReason,
+        message: String,
+    },
+    /// Both: clipboard sharing stopped (`by` the sharer revoking it or the helper).
+    ClipboardStopped {
+        by: Role,
+    },
+    /// Both: the other side's copy is now on this side's clipboard (its size only; what was
+    /// copied is never reported or logged).
+    ClipboardReceived {
+        bytes: usize,
+    },
+    /// Both: this side's copy was sent to the other.
+    ClipboardSent {
+        bytes: usize,
+    },
+    /// Both: this side's copy was too large to send (`limit` bytes at most).
+    ClipboardTooLarge {
+        bytes: usize,
+        limit: usize,
+    },
     /// Sharer: the helper draws on the screen; shown in an overlay until cleared or ended.
     Annotation(Annotation),
     Ended {
@@ -432,6 +472,11 @@ mod tests {
                 reason: DeclineReason::TooSoon,
                 message: "later".into(),
             },
+            Event::ClipboardRequested {
+                helper_name: "Anna R.".into(),
+            },
+            Event::ClipboardStopped { by: Role::Sharer },
+            Event::ClipboardReceived { bytes: 12 },
             Event::Stats {
                 fps: 30.0,
                 kbit_per_s: 255.0,

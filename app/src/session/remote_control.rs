@@ -13,7 +13,7 @@ use crate::capture::SourceSpec;
 use crate::input::inject::{InjectError, InjectorThread};
 use crate::input::translate::InjectOp;
 use crate::input::{InputEvent, MAX_INPUT_LEN};
-use crate::protocol::{read_message_max, FramingError, StreamKind, STREAM_REFUSED};
+use crate::protocol::{read_message_max, ClipboardText, FramingError, StreamKind, STREAM_REFUSED};
 
 #[derive(Debug, Clone, Copy)]
 enum WaylandInput {
@@ -154,37 +154,71 @@ const QUEUED_INPUT: usize = 64;
 enum Route {
     /// The session's input stream.
     Input,
+    /// One copied text (one read at a time).
+    Clipboard,
     /// Stopped unread; the session goes on (a kind only a sharer sends, one this version
-    /// does not know, or a second input stream).
+    /// does not know, a second input stream, or a copy while another is being read).
     Refuse,
 }
 
-/// `take_input` claims the session's one input stream, saying whether it was already taken.
-fn route(kind: u8, take_input: impl FnOnce() -> bool) -> Route {
+/// `take_input` claims the session's one input stream, saying whether it was already
+/// taken; `take_clipboard` claims the one clipboard read in progress, likewise.
+fn route(
+    kind: u8,
+    take_input: impl FnOnce() -> bool,
+    take_clipboard: impl FnOnce() -> bool,
+) -> Route {
     match StreamKind::from_byte(kind) {
         Some(StreamKind::Input) if !take_input() => Route::Input,
+        Some(StreamKind::Clipboard) if !take_clipboard() => Route::Clipboard,
         _ => Route::Refuse,
     }
+}
+
+/// What the helper's streams carry to the session loop.
+pub(super) struct HelperStreams {
+    pub input: mpsc::Receiver<Result<InputEvent, InputStreamError>>,
+    /// Copies from the helper, read whole; the session's core decides whether they land.
+    pub clipboard: mpsc::Receiver<String>,
 }
 
 /// Accepts the helper's unidirectional streams on a task of its own and reads its input
 /// stream (cancel-safe for the session loop). Each stream's kind is read on its own task:
 /// one that never sends it holds up no other (QUIC's stream limit bounds how many wait).
-pub(super) fn spawn_stream_router(
-    connection: quinn::Connection,
-) -> mpsc::Receiver<Result<InputEvent, InputStreamError>> {
+pub(super) fn spawn_stream_router(connection: quinn::Connection) -> HelperStreams {
     let (tx, rx) = mpsc::channel(QUEUED_INPUT);
+    let (clipboard_tx, clipboard) = mpsc::channel(2);
     let input_taken = Arc::new(AtomicBool::new(false));
+    // At most one copy (up to the size limit) is held in memory at a time.
+    let clipboard_busy = Arc::new(AtomicBool::new(false));
     tokio::spawn(async move {
         while let Ok(mut stream) = connection.accept_uni().await {
             let tx = tx.clone();
+            let clipboard_tx = clipboard_tx.clone();
             let input_taken = Arc::clone(&input_taken);
+            let clipboard_busy = Arc::clone(&clipboard_busy);
             tokio::spawn(async move {
                 let Ok(kind) = stream.read_u8().await else {
                     return;
                 };
-                match route(kind, || input_taken.swap(true, Ordering::AcqRel)) {
+                match route(
+                    kind,
+                    || input_taken.swap(true, Ordering::AcqRel),
+                    || clipboard_busy.swap(true, Ordering::AcqRel),
+                ) {
                     Route::Input => read_input(stream, tx).await,
+                    Route::Clipboard => {
+                        match ClipboardText::read(&mut stream).await {
+                            Ok(ClipboardText(text)) => {
+                                let _ = clipboard_tx.send(text).await;
+                            }
+                            Err(e) => {
+                                debug!("a clipboard stream from the helper: {e}");
+                                let _ = stream.stop(STREAM_REFUSED.into());
+                            }
+                        }
+                        clipboard_busy.store(false, Ordering::Release);
+                    }
                     Route::Refuse => {
                         debug!("refused a stream of kind {kind:#04x} from the helper");
                         let _ = stream.stop(STREAM_REFUSED.into());
@@ -193,7 +227,25 @@ pub(super) fn spawn_stream_router(
             });
         }
     });
-    rx
+    HelperStreams {
+        input: rx,
+        clipboard,
+    }
+}
+
+/// Sends one copy to the peer on a clipboard stream of its own (video and input never
+/// wait behind it).
+pub(super) async fn send_clipboard(
+    connection: &quinn::Connection,
+    text: String,
+) -> Result<(), String> {
+    let Some(bytes) = ClipboardText(text).encode_stream() else {
+        return Err("too large".into());
+    };
+    let mut stream = connection.open_uni().await.map_err(|e| e.to_string())?;
+    stream.write_all(&bytes).await.map_err(|e| e.to_string())?;
+    stream.finish().map_err(|e| e.to_string())?;
+    Ok(())
 }
 
 /// Reads input events (the stream's kind byte already read) until the stream ends or
@@ -267,13 +319,29 @@ mod tests {
     fn streams_are_taken_by_kind_and_the_rest_refused() {
         let taken = std::cell::Cell::new(false);
         let take = || taken.replace(true);
-        assert_eq!(route(StreamKind::Input.byte(), take), Route::Input);
+        let copying = std::cell::Cell::new(false);
+        let copy = || copying.replace(true);
+        assert_eq!(route(StreamKind::Input.byte(), take, copy), Route::Input);
         // A second input stream, a frame stream (only a sharer sends those), a kind from a
         // newer version: refused, and none of them claims the input stream.
-        assert_eq!(route(StreamKind::Input.byte(), take), Route::Refuse);
+        assert_eq!(route(StreamKind::Input.byte(), take, copy), Route::Refuse);
         taken.set(false);
-        assert_eq!(route(StreamKind::VideoFrame.byte(), take), Route::Refuse);
-        assert_eq!(route(0x7f, take), Route::Refuse);
+        assert_eq!(
+            route(StreamKind::VideoFrame.byte(), take, copy),
+            Route::Refuse
+        );
+        assert_eq!(route(0x7f, take, copy), Route::Refuse);
         assert!(!taken.get());
+        assert!(!copying.get());
+        // One copy read at a time: a second while the first is read is refused.
+        assert_eq!(
+            route(StreamKind::Clipboard.byte(), take, copy),
+            Route::Clipboard
+        );
+        assert_eq!(
+            route(StreamKind::Clipboard.byte(), take, copy),
+            Route::Refuse
+        );
+        assert!(!taken.get(), "a copy never claims the input stream");
     }
 }

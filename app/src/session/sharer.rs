@@ -14,13 +14,14 @@ use super::connect::{establish, Established, Outcome};
 use super::helper::finish;
 use super::media_loop::{close_gracefully, end_session, ended_with_connection, ControlChannel};
 use super::reconnect::{PathKeeper, PathStep};
-use super::remote_control::{spawn_stream_router, DesktopInput, InputStreamError};
+use super::remote_control::{send_clipboard, spawn_stream_router, DesktopInput, InputStreamError};
 use super::sharer_core::{SharerAction, SharerCore};
 use super::signaling::{pair, Incoming, Signaling};
 use super::upgrade::{PathUpgrade, UpgradeStep};
 use super::video::{send_frame, spawn_pipeline, PipelineControl, PipelineOutput};
 use super::{emit, Command, CommandSource, Event, EventSink, SessionConfig, SessionError};
 use crate::capture::CaptureError;
+use crate::clipboard::LocalClipboard;
 use crate::input::InputEvent;
 use crate::protocol::{now_us, Control, CursorPicture, EndReason, Role, Signal};
 
@@ -153,9 +154,21 @@ pub async fn run_sharer(
     let mut frames_sent = 0u64;
     let mut desktop = DesktopInput::new(&config.video.source);
     let mut core = SharerCore::new(helper_name.clone(), desktop.controllable(), Instant::now());
+    // Opened for the session whether or not the helper asks: a request is then answered
+    // at once when this desktop has no clipboard to share.
+    let mut clipboard = match LocalClipboard::open() {
+        Ok(c) => Some(c),
+        Err(e) => {
+            debug!("{e}");
+            None
+        }
+    };
+    core.set_clipboard_available(clipboard.is_some());
     let mut upgrade = PathUpgrade::new(Role::Sharer, &config.ice, &path);
     let mut current_path = path;
-    let mut input = Some(spawn_stream_router(connection.clone()));
+    let streams = spawn_stream_router(connection.clone());
+    let mut input = Some(streams.input);
+    let mut helper_copies = streams.clipboard;
     let mut last_received = 0u64;
     let mut path_probe = tokio::time::interval(Duration::from_millis(250));
     let mut keeper = PathKeeper::new(Role::Sharer, &config, &resume, &ice, Instant::now());
@@ -166,6 +179,7 @@ pub async fn run_sharer(
             if let Some(reason) = drive(
                 &mut core,
                 &mut desktop,
+                clipboard.as_ref(),
                 &pipeline,
                 &mut control,
                 &connection,
@@ -231,6 +245,8 @@ pub async fn run_sharer(
                 },
                 // The UI gone is the person ending the session.
                 cmd = commands.recv() => core.handle_command(Instant::now(), cmd.unwrap_or(Command::End)),
+                Some(text) = helper_copies.recv() => core.handle_clipboard_from_helper(Instant::now(), text),
+                text = next_copy(&mut clipboard) => core.handle_local_clipboard(text),
                 msg = next_input(&mut input) => match msg {
                     Ok(event) => {
                         tracing::trace!(?event, "input");
@@ -356,6 +372,7 @@ fn signal_name(signal: &Signal) -> &'static str {
 async fn drive(
     core: &mut SharerCore,
     desktop: &mut DesktopInput,
+    clipboard: Option<&LocalClipboard>,
     pipeline: &PipelineControl,
     control: &mut ControlChannel,
     connection: &quinn::Connection,
@@ -387,6 +404,24 @@ async fn drive(
                 pipeline.paused.store(paused, Ordering::Relaxed);
             }
             SharerAction::SelectMonitor(id) => pipeline.request_monitor(id),
+            SharerAction::WatchClipboard(on) => {
+                if let Some(clipboard) = clipboard {
+                    clipboard.watch(on);
+                }
+            }
+            SharerAction::SetClipboard(text) => {
+                if let Some(clipboard) = clipboard {
+                    clipboard.set(text);
+                }
+            }
+            SharerAction::SendClipboard(text) => {
+                let connection = connection.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = send_clipboard(&connection, text).await {
+                        debug!("a copy was not sent: {e}");
+                    }
+                });
+            }
             SharerAction::End {
                 reason,
                 tell_helper,
@@ -413,6 +448,17 @@ async fn drive(
 async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The person's next copy while the clipboard is watched; never ready without a clipboard.
+pub(super) async fn next_copy(clipboard: &mut Option<LocalClipboard>) -> String {
+    match clipboard {
+        Some(c) => match c.changes.recv().await {
+            Some(text) => text,
+            None => std::future::pending().await,
+        },
         None => std::future::pending().await,
     }
 }

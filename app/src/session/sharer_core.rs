@@ -24,6 +24,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use super::clipboard_rules::{ClipboardRules, Outgoing};
 use super::pause::{PauseState, ResumeOutcome};
 use super::rate::RateGate;
 use super::{Command, Event};
@@ -51,6 +52,13 @@ pub enum SharerAction {
     Pause(bool),
     /// Show this monitor.
     SelectMonitor(u32),
+    /// Start (`true`) or stop watching this desktop's clipboard for copies; started, only
+    /// changes from now on are reported (to [`SharerCore::handle_local_clipboard`]).
+    WatchClipboard(bool),
+    /// Put the helper's copy on this desktop's clipboard.
+    SetClipboard(String),
+    /// Send this copy to the helper on a clipboard stream.
+    SendClipboard(String),
     /// The session ends; `tell_helper`: close it gracefully with an `End` message.
     End {
         reason: EndReason,
@@ -76,6 +84,12 @@ pub struct SharerCore {
     last_heard: Instant,
     /// Input events dropped by the gate (a hostile or confused helper).
     refused: u64,
+    /// The person's permission for clipboard sharing (asked, granted and revoked as
+    /// control is, and stopped by any pause).
+    clipboard: ControlGate,
+    clipboard_rules: ClipboardRules,
+    /// Clipboard copies from the helper dropped (not allowed, or too many).
+    refused_clipboard: u64,
     ended: bool,
     transmit: VecDeque<Control>,
     events: VecDeque<Event>,
@@ -99,11 +113,20 @@ impl SharerCore {
             released_into_prompt: Vec::new(),
             last_heard: now,
             refused: 0,
+            clipboard: ControlGate::new(false),
+            clipboard_rules: ClipboardRules::default(),
+            refused_clipboard: 0,
             ended: false,
             transmit: VecDeque::new(),
             events: VecDeque::new(),
             actions: VecDeque::new(),
         }
+    }
+
+    /// Whether this desktop's clipboard can be reached (before the session starts); without
+    /// it a request is declined without asking the person.
+    pub fn set_clipboard_available(&mut self, available: bool) {
+        self.clipboard = ControlGate::new(available);
     }
 
     pub fn poll_transmit(&mut self) -> Option<Control> {
@@ -138,6 +161,12 @@ impl SharerCore {
     #[cfg(test)]
     pub fn refused_input(&self) -> u64 {
         self.refused
+    }
+
+    /// Clipboard copies from the helper dropped so far.
+    #[cfg(test)]
+    pub fn refused_clipboard(&self) -> u64 {
+        self.refused_clipboard
     }
 
     /// The helper has been silent too long (the path is gone; QUIC would give up only after
@@ -218,6 +247,25 @@ impl SharerCore {
                 self.release_held();
                 self.end(reason, false);
             }
+            Control::RequestClipboard => match self.clipboard.on_request(now) {
+                RequestOutcome::Ask => self.events.push_back(Event::ClipboardRequested {
+                    helper_name: self.helper_name.clone(),
+                }),
+                RequestOutcome::Ignore => {}
+                RequestOutcome::Decline(reason) => self
+                    .transmit
+                    .push_back(Control::ClipboardDeclined { reason }),
+            },
+            Control::ReleaseClipboard => {
+                let was_granted = self.clipboard.state() == ControlState::Granted;
+                if self.clipboard.release() {
+                    if was_granted {
+                        self.stop_clipboard();
+                    }
+                    self.events
+                        .push_back(Event::ClipboardStopped { by: Role::Helper });
+                }
+            }
             msg @ (Control::Ping { .. }
             | Control::FrameAck { .. }
             | Control::KeyframeRequest
@@ -232,7 +280,10 @@ impl SharerCore {
             | Control::ControlDeclined { .. }
             | Control::ControlRevoked
             | Control::ResumeRefused { .. }
-            | Control::SecureDesktop { .. } => {}
+            | Control::SecureDesktop { .. }
+            | Control::ClipboardGranted
+            | Control::ClipboardDeclined { .. }
+            | Control::ClipboardRevoked => {}
         }
         None
     }
@@ -297,6 +348,33 @@ impl SharerCore {
                     self.events.push_back(Event::ControlRevoked);
                 }
             }
+            Command::GrantClipboard => {
+                if self.clipboard.grant() {
+                    self.clipboard_rules.reset();
+                    self.actions.push_back(SharerAction::WatchClipboard(true));
+                    self.transmit.push_back(Control::ClipboardGranted);
+                    self.events.push_back(Event::ClipboardGranted);
+                }
+            }
+            Command::DeclineClipboard => {
+                if self.clipboard.decline(now) {
+                    let reason = DeclineReason::Declined;
+                    self.transmit
+                        .push_back(Control::ClipboardDeclined { reason });
+                    self.events.push_back(Event::ClipboardDeclined {
+                        reason,
+                        message: clipboard_decline_message(reason).into(),
+                    });
+                }
+            }
+            Command::RevokeClipboard => {
+                if self.clipboard.revoke() {
+                    self.stop_clipboard();
+                    self.transmit.push_back(Control::ClipboardRevoked);
+                    self.events
+                        .push_back(Event::ClipboardStopped { by: Role::Sharer });
+                }
+            }
             // The helper's commands.
             Command::Allow
             | Command::Decline
@@ -304,7 +382,9 @@ impl SharerCore {
             | Command::RequestControl
             | Command::ReleaseControl
             | Command::Annotate(_)
-            | Command::Input(_) => {}
+            | Command::Input(_)
+            | Command::RequestClipboard
+            | Command::ReleaseClipboard => {}
         }
     }
 
@@ -357,6 +437,44 @@ impl SharerCore {
             Ok(()) if !ops.is_empty() => self.actions.push_back(SharerAction::Inject(ops)),
             Ok(()) => {}
             Err(skipped) => tracing::debug!("input skipped: {skipped}"),
+        }
+    }
+
+    /// A copy from the helper (read whole from its clipboard stream): it lands only while
+    /// the person allows clipboard sharing and nobody paused.
+    pub fn handle_clipboard_from_helper(&mut self, now: Instant, text: String) {
+        let allowed = !self.ended && self.clipboard.allows_input();
+        let bytes = text.len();
+        match self.clipboard_rules.incoming(now, text, allowed) {
+            Some(text) => {
+                self.actions.push_back(SharerAction::SetClipboard(text));
+                self.events.push_back(Event::ClipboardReceived { bytes });
+            }
+            None => {
+                self.refused_clipboard += 1;
+                tracing::debug!(
+                    refused = self.refused_clipboard,
+                    "clipboard copy from the helper not taken"
+                );
+            }
+        }
+    }
+
+    /// This desktop's clipboard changed (reported only while watched). A copy made while
+    /// paused is dropped, not kept for later.
+    pub fn handle_local_clipboard(&mut self, text: String) {
+        let allowed = !self.ended && self.clipboard.allows_input();
+        match self.clipboard_rules.outgoing(text, allowed) {
+            Outgoing::Send(text) => {
+                self.events
+                    .push_back(Event::ClipboardSent { bytes: text.len() });
+                self.actions.push_back(SharerAction::SendClipboard(text));
+            }
+            Outgoing::TooLarge(bytes) => self.events.push_back(Event::ClipboardTooLarge {
+                bytes,
+                limit: crate::protocol::MAX_CLIPBOARD_TEXT,
+            }),
+            Outgoing::Skip => {}
         }
     }
 
@@ -436,10 +554,16 @@ impl SharerCore {
     fn apply_pause(&mut self) {
         let paused = self.pause.is_paused();
         self.gate.set_paused(paused);
+        self.clipboard.set_paused(paused);
         if paused {
             self.release_held();
         }
         self.actions.push_back(SharerAction::Pause(paused));
+    }
+
+    fn stop_clipboard(&mut self) {
+        self.clipboard_rules.reset();
+        self.actions.push_back(SharerAction::WatchClipboard(false));
     }
 
     fn end(&mut self, reason: EndReason, tell_helper: bool) {
@@ -448,6 +572,17 @@ impl SharerCore {
             reason,
             tell_helper,
         });
+    }
+}
+
+/// What the helper is told when clipboard sharing is not allowed.
+pub fn clipboard_decline_message(reason: DeclineReason) -> &'static str {
+    match reason {
+        DeclineReason::Declined => "the sharer declined clipboard sharing",
+        DeclineReason::TooSoon => {
+            "the sharer declined a moment ago; wait a little before asking again"
+        }
+        DeclineReason::NotPossible => "the sharer's clipboard cannot be reached on their computer",
     }
 }
 

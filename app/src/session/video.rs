@@ -21,7 +21,9 @@ use crate::media::damage::DamageTracker;
 use crate::media::frame::BgraFrame;
 use crate::media::h264::{VideoDecoder, VideoEncoder};
 use crate::media::rate::{scaled_size, QualityController, QP_BEST};
-use crate::protocol::{now_us, FrameHeader, StreamKind, MAX_FRAME_LEN, STREAM_REFUSED};
+use crate::protocol::{
+    now_us, ClipboardText, FrameHeader, StreamKind, MAX_FRAME_LEN, STREAM_REFUSED,
+};
 
 pub const MAX_IN_FLIGHT: u64 = 3;
 /// After the screen stops changing, this many more frames of the still picture are encoded at
@@ -447,6 +449,8 @@ pub enum ReceiverEvent {
     Decoded(Decoded),
     /// The decoder lost sync; ask the sharer for a keyframe.
     NeedKeyframe,
+    /// A copy from the sharer, read whole (the session's core decides whether it lands).
+    Copied(String),
 }
 
 /// Frame streams read concurrently on the helper, at most.
@@ -463,18 +467,39 @@ pub fn spawn_receiver(
     // opens many streams and finishes none must not make that many buffers (QUIC's flow
     // control holds the rest back).
     let reading = Arc::new(tokio::sync::Semaphore::new(FRAMES_READ_AT_ONCE));
+    // One copy read at a time (each up to the clipboard limit).
+    let copying = Arc::new(AtomicBool::new(false));
+    let copies_tx = events_tx.clone();
 
     tokio::spawn(async move {
         while let Ok(mut stream) = conn.accept_uni().await {
             let frames_tx = frames_tx.clone();
             let reading = Arc::clone(&reading);
+            let copying = Arc::clone(&copying);
+            let copies_tx = copies_tx.clone();
             tokio::spawn(async move {
                 let Ok(_permit) = reading.acquire_owned().await else {
                     return;
                 };
-                // Only frames come from the sharer; anything else is refused unread.
+                // Frames and copies come from the sharer; anything else is refused unread.
                 match stream.read_u8().await {
                     Ok(kind) if StreamKind::from_byte(kind) == Some(StreamKind::VideoFrame) => {}
+                    Ok(kind)
+                        if StreamKind::from_byte(kind) == Some(StreamKind::Clipboard)
+                            && !copying.swap(true, Ordering::AcqRel) =>
+                    {
+                        match ClipboardText::read(&mut stream).await {
+                            Ok(ClipboardText(text)) => {
+                                let _ = copies_tx.send(ReceiverEvent::Copied(text)).await;
+                            }
+                            Err(e) => {
+                                debug!("a clipboard stream from the sharer: {e}");
+                                let _ = stream.stop(STREAM_REFUSED.into());
+                            }
+                        }
+                        copying.store(false, Ordering::Release);
+                        return;
+                    }
                     Ok(kind) => {
                         debug!("refused a stream of kind {kind:#04x} from the sharer");
                         let _ = stream.stop(STREAM_REFUSED.into());

@@ -139,6 +139,43 @@ fn clicks_land_where_the_helper_points_in_a_scaled_view_and_wheel_and_drag_work(
     assert!(helper.wait_exit(T).success());
 }
 
+/// "Type it on their computer": text for a field that refuses a paste arrives as the
+/// characters written, whatever the sharer's layout (Italian here: é and ? need Shift,
+/// capitals too), each key pressed and released, and Enter for a newline.
+#[test]
+fn text_typed_as_keys_arrives_as_written_under_the_sharers_layout() {
+    let x = Xvfb::start(&[(1024, 768)]);
+    set_layout(&x.display, "it");
+    let rec = EventRecorder::start(&x.display, 0);
+    let (_rv, mut helper, mut sharer) = viewing_session(&x.display);
+    take_control(&mut helper, &mut sharer);
+
+    let written = "Perché? Sì, così.";
+    helper.type_line(&format!("/type {written}\\n"));
+    let mut want: Vec<u32> = written.chars().map(u32::from).collect();
+    want.push(0xff0d); // Return
+    rec.wait_until(T, "the text", |_| typed(&rec).len() >= want.len());
+    assert_eq!(typed(&rec), want);
+    let events = rec.events();
+    let downs = events
+        .iter()
+        .filter(|e| matches!(e, Recorded::Key { down: true, .. }))
+        .count();
+    let ups = events
+        .iter()
+        .filter(|e| matches!(e, Recorded::Key { down: false, .. }))
+        .count();
+    assert_eq!(downs, ups, "{events:?}");
+
+    // After a revoke, text goes nowhere.
+    sharer.type_line("/revoke");
+    helper.wait_for("control_revoked", T);
+    rec.clear();
+    helper.type_line("/type too late");
+    std::thread::sleep(QUIET);
+    assert_eq!(rec.events(), vec![], "typed after the revoke");
+}
+
 #[test]
 fn typed_keys_follow_the_sharers_keyboard_layout() {
     let x = Xvfb::start(&[(1024, 768)]);

@@ -262,6 +262,7 @@ fn whole_session(compositor: bool) {
     let asked = Screen::Sharing {
         helper_name: "Anna R.".into(),
         control: SharerControl::Asked,
+        clipboard: SharerControl::None,
         paused_by: None,
         secure_desktop: false,
         reconnecting: false,

@@ -1,0 +1,165 @@
+//! Clipboard sharing end to end: a helper and a sharer, each on an X display of its own
+//! (two Xvfb servers), their clipboards set and read with `xclip` as a person's copy and
+//! paste would; copies cross only with the sharer's consent, both ways, and stop when it is
+//! withdrawn.
+
+use std::io::Write;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use tandem::session::{Event, Role};
+use tandem_tests::xvfb::Xvfb;
+use tandem_tests::{Peer, Rendezvous};
+
+const T: Duration = Duration::from_secs(20);
+/// How long "nothing arrives" is watched for (several clipboard polls).
+const QUIET: Duration = Duration::from_millis(1500);
+
+/// A copy on an X display: `xclip` owns the clipboard until someone else takes it.
+struct Copied(Child);
+
+impl Copied {
+    fn on(display: &str, text: &str) -> Self {
+        let mut child = Command::new("xclip")
+            .args(["-selection", "clipboard", "-in", "-quiet"])
+            .env("DISPLAY", display)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("xclip (apt install xclip)");
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(text.as_bytes()).expect("write to xclip");
+        drop(stdin);
+        // Copied once a paste gives it (xclip takes the clipboard a moment after it starts).
+        wait_pasted(display, text);
+        Self(child)
+    }
+}
+
+impl Drop for Copied {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// What a paste on `display` would give (`None`: an empty clipboard).
+fn pasted(display: &str) -> Option<String> {
+    let out = Command::new("xclip")
+        .args(["-selection", "clipboard", "-out"])
+        .env("DISPLAY", display)
+        .output()
+        .expect("xclip");
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Waits until a paste on `display` gives `want` (the copy is set by the session's own
+/// clipboard thread just after its event).
+fn wait_pasted(display: &str, want: &str) {
+    let deadline = std::time::Instant::now() + T;
+    loop {
+        let got = pasted(display);
+        if got.as_deref() == Some(want) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{display}: pasted {got:?}, wanted {want:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn copies_cross_both_ways_only_with_the_sharers_consent() {
+    let screen = Xvfb::start(&[(640, 480)]);
+    let desk = Xvfb::start(&[(640, 480)]);
+    let rv = Rendezvous::start(&[]);
+    let mut helper = Peer::spawn_with_env(
+        "helper",
+        &[
+            "assist",
+            "--json",
+            "--rendezvous",
+            &rv.url,
+            "--dev-identity",
+            "Anna Rossi",
+        ],
+        &[("DISPLAY", &desk.display)],
+    );
+    let code = helper.code(T);
+    let mut sharer = Peer::spawn_with_env(
+        "sharer",
+        &[
+            "share",
+            "--json",
+            "--rendezvous",
+            &rv.url,
+            "--display",
+            &screen.display,
+            &code,
+        ],
+        &[("DISPLAY", &screen.display)],
+    );
+    sharer.wait_for("consent_requested", T);
+    sharer.type_line("y");
+    helper.wait_for("frame_received", T);
+
+    // What each person had copied before: it stays where it is.
+    let _sharers_own = Copied::on(&screen.display, "the sharer's own copy");
+    let _helpers_old = Copied::on(&desk.display, "copied before anyone asked");
+
+    helper.type_line("/clipboard");
+    let asked = sharer.wait_for("clipboard_requested", T);
+    assert_eq!(asked["helper_name"], "Anna R.");
+    sharer.type_line("y");
+    sharer.wait_for("clipboard_granted", T);
+    helper.wait_for("clipboard_granted", T);
+    let crossed = sharer.count_for(QUIET, |v| v["event"] == "clipboard_received");
+    assert_eq!(crossed, 0, "a copy made before the grant crossed");
+    assert_eq!(
+        pasted(&screen.display).as_deref(),
+        Some("the sharer's own copy")
+    );
+
+    // The helper copies a command: the sharer pastes it.
+    let command = "sudo systemctl restart cups\n€ ✓";
+    let _c = Copied::on(&desk.display, command);
+    sharer.wait_event(
+        T,
+        |e| matches!(e, Event::ClipboardReceived { bytes } if *bytes == command.len()),
+    );
+    wait_pasted(&screen.display, command);
+    // ...and it is not echoed back to the helper.
+    // The sharer copies an error message: the helper pastes it.
+    let error = "cups: printer 'office' is offline";
+    let _e = Copied::on(&screen.display, error);
+    helper.wait_event(
+        T,
+        |e| matches!(e, Event::ClipboardReceived { bytes } if *bytes == error.len()),
+    );
+    wait_pasted(&desk.display, error);
+    let echoes = helper
+        .seen
+        .iter()
+        .filter(|(_, v)| v["event"] == "clipboard_received")
+        .count();
+    assert_eq!(echoes, 1, "the helper's own copy came back");
+
+    // The person stops it: both are told, and a new copy stays where it was made.
+    sharer.type_line("/clipboard off");
+    helper.wait_event(T, |e| {
+        matches!(e, Event::ClipboardStopped { by: Role::Sharer })
+    });
+    let _late = Copied::on(&desk.display, "after the revoke");
+    let crossed = sharer.count_for(QUIET, |v| v["event"] == "clipboard_received");
+    assert_eq!(crossed, 0, "a copy crossed after the revoke");
+    assert_eq!(pasted(&screen.display).as_deref(), Some(error));
+
+    helper.type_line("/end");
+    helper.wait_for("ended", T);
+    sharer.wait_for("ended", T);
+}
