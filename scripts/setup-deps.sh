@@ -27,12 +27,13 @@ build_pkgs=(pkg-config g++ nasm libxkbcommon-dev
 # their view of its screen.
 # Wine runs the Windows build in the tests (scripts/build-windows.sh installs MinGW-w64 and
 # NSIS, which make it).
-# xclip is the platform tool the clipboard tests read and set an X clipboard with.
+# xclip and wl-clipboard are the platform tools the clipboard tests copy and paste with
+# (X11, and sway through the data-control protocol).
 # gdb prints the stacks of a test binary that hangs (tests/src/watchdog.rs).
 test_pkgs=(xvfb x11-xkb-utils xcompmgr coturn nftables iproute2 procps redis-server gdb
   mutter gnome-settings-daemon-common pipewire wireplumber dbus-daemon
   xdg-desktop-portal xdg-desktop-portal-gnome python3-gi gir1.2-gtk-4.0 sway grim
-  wine wine64 xclip)
+  wine wine64 xclip wl-clipboard)
 # Node.js + npm run the OpenID provider (npm's oidc-provider) of the sign-in tests; a
 # Node.js that is already there (e.g. NodeSource's, which bundles npm) is used as it is.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then

@@ -163,3 +163,83 @@ fn copies_cross_both_ways_only_with_the_sharers_consent() {
     helper.wait_for("ended", T);
     sharer.wait_for("ended", T);
 }
+
+/// On a wlroots desktop the sharer's clipboard is reached through the data-control
+/// protocol (no X server there): sway, with `wl-copy` and `wl-paste` as the person's copy
+/// and paste.
+#[test]
+fn copies_cross_on_sway_through_the_data_control_protocol() {
+    use tandem_tests::sway::SwayDesktop;
+    use tandem_tests::wayland::WaylandDesktop;
+
+    let desktop = SwayDesktop::start(1280, 720);
+    let desk = Xvfb::start(&[(640, 480)]);
+    let rv = Rendezvous::start(&[]);
+    let mut helper = Peer::spawn_with_env(
+        "helper",
+        &[
+            "assist",
+            "--json",
+            "--rendezvous",
+            &rv.url,
+            "--dev-identity",
+            "Anna Rossi",
+        ],
+        &[("DISPLAY", &desk.display)],
+    );
+    let code = helper.code(T);
+    let mut sharer = Peer::spawn_command(
+        "sharer",
+        desktop.tandem(),
+        &["share", "--json", "--rendezvous", &rv.url, &code],
+    );
+    sharer.wait_for("consent_requested", T);
+    sharer.type_line("y");
+    helper.wait_for("frame_received", T);
+    helper.type_line("/clipboard");
+    sharer.wait_for("clipboard_requested", T);
+    sharer.type_line("y");
+    helper.wait_for("clipboard_granted", T);
+
+    // The person on sway copies a line: the helper pastes it.
+    let line = "journalctl -b -u cups";
+    let copied = desktop
+        .command(&"wl-copy")
+        .arg(line)
+        .status()
+        .expect("wl-copy (apt install wl-clipboard)");
+    assert!(copied.success());
+    helper.wait_event(
+        T,
+        |e| matches!(e, Event::ClipboardReceived { bytes } if *bytes == line.len()),
+    );
+    wait_pasted(&desk.display, line);
+
+    // The helper copies: the person on sway pastes it.
+    let reply = "lpstat -p -d";
+    let _c = Copied::on(&desk.display, reply);
+    sharer.wait_event(
+        T,
+        |e| matches!(e, Event::ClipboardReceived { bytes } if *bytes == reply.len()),
+    );
+    let deadline = std::time::Instant::now() + T;
+    loop {
+        let out = desktop
+            .command(&"wl-paste")
+            .arg("--no-newline")
+            .output()
+            .expect("wl-paste");
+        let pasted = String::from_utf8_lossy(&out.stdout).into_owned();
+        if pasted == reply {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "sway pasted {pasted:?}, wanted {reply:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    helper.type_line("/end");
+    helper.wait_for("ended", T);
+    sharer.wait_for("ended", T);
+}

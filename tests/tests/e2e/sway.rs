@@ -292,6 +292,23 @@ fn keys_follow_the_layout_of_the_sharers_own_keyboard_on_sway() {
         ["z", "odiaeresis", "Shift_L", "Z"],
         "the sharer's layout applies to the physical keys"
     );
+    // Text typed as keys: each character with the key (and Shift) of the German layout
+    // that makes it, every key let go.
+    recorder.clear();
+    helper.type_line("/type Zö?");
+    recorder.wait_until(T, "the text", |e| {
+        key_events(e).iter().filter(|(_, down)| !*down).count() >= 5
+    });
+    assert_eq!(
+        pressed_names(&recorder),
+        ["Shift_L", "Z", "odiaeresis", "Shift_L", "question"],
+    );
+    let keys = key_events(&recorder.events());
+    assert_eq!(
+        keys.iter().filter(|(_, down)| *down).count(),
+        keys.iter().filter(|(_, down)| !*down).count(),
+        "{keys:?}"
+    );
     helper.type_line("/end");
     assert!(helper.wait_exit(T).success());
     assert!(sharer.wait_exit(T).success());
