@@ -204,8 +204,13 @@ async fn helper_session(
     for text in pending_chat {
         control.send(&Control::Chat { text }).await?;
     }
-    let mut frames = spawn_receiver(connection.clone(), config.frame_sink.clone())
-        .map_err(SessionError::Video)?;
+    let clipboard_open = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut frames = spawn_receiver(
+        connection.clone(),
+        config.frame_sink.clone(),
+        std::sync::Arc::clone(&clipboard_open),
+    )
+    .map_err(SessionError::Video)?;
     let mut input = InputStream::default();
     let mut upgrade = PathUpgrade::new(Role::Helper, &config.ice, &path);
     let mut keeper = PathKeeper::new(Role::Helper, &config, &resume, &ice, Instant::now());
@@ -228,6 +233,7 @@ async fn helper_session(
                 &mut core,
                 &mut input,
                 &mut clipboard,
+                &clipboard_open,
                 &mut control,
                 &connection,
                 &events,
@@ -335,6 +341,7 @@ async fn drive(
     core: &mut HelperCore,
     input: &mut InputStream,
     clipboard: &mut Option<LocalClipboard>,
+    clipboard_open: &std::sync::atomic::AtomicBool,
     control: &mut ControlChannel,
     connection: &quinn::Connection,
     events: &EventSink,
@@ -347,6 +354,7 @@ async fn drive(
                 input.send(connection, &event).await?;
             }
             HelperAction::WatchClipboard(on) => {
+                clipboard_open.store(on, std::sync::atomic::Ordering::Release);
                 if on && clipboard.is_none() {
                     match LocalClipboard::open() {
                         Ok(c) => *clipboard = Some(c),

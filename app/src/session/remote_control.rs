@@ -162,7 +162,8 @@ enum Route {
 }
 
 /// `take_input` claims the session's one input stream, saying whether it was already
-/// taken; `take_clipboard` claims the one clipboard read in progress, likewise.
+/// taken; `take_clipboard` claims the one clipboard read in progress, likewise (also
+/// `true` while the person does not allow clipboard sharing).
 fn route(
     kind: u8,
     take_input: impl FnOnce() -> bool,
@@ -180,6 +181,10 @@ pub(super) struct HelperStreams {
     pub input: mpsc::Receiver<Result<InputEvent, InputStreamError>>,
     /// Copies from the helper, read whole; the session's core decides whether they land.
     pub clipboard: mpsc::Receiver<String>,
+    /// Whether the person allows clipboard sharing now: while not, a clipboard stream is
+    /// stopped unread (the core checks each copy anyway; this spares reading a hostile
+    /// helper's megabyte for nothing).
+    pub clipboard_open: Arc<AtomicBool>,
 }
 
 /// Accepts the helper's unidirectional streams on a task of its own and reads its input
@@ -191,12 +196,15 @@ pub(super) fn spawn_stream_router(connection: quinn::Connection) -> HelperStream
     let input_taken = Arc::new(AtomicBool::new(false));
     // At most one copy (up to the size limit) is held in memory at a time.
     let clipboard_busy = Arc::new(AtomicBool::new(false));
+    let clipboard_open = Arc::new(AtomicBool::new(false));
+    let open = Arc::clone(&clipboard_open);
     tokio::spawn(async move {
         while let Ok(mut stream) = connection.accept_uni().await {
             let tx = tx.clone();
             let clipboard_tx = clipboard_tx.clone();
             let input_taken = Arc::clone(&input_taken);
             let clipboard_busy = Arc::clone(&clipboard_busy);
+            let open = Arc::clone(&open);
             tokio::spawn(async move {
                 let Ok(kind) = stream.read_u8().await else {
                     return;
@@ -204,7 +212,7 @@ pub(super) fn spawn_stream_router(connection: quinn::Connection) -> HelperStream
                 match route(
                     kind,
                     || input_taken.swap(true, Ordering::AcqRel),
-                    || clipboard_busy.swap(true, Ordering::AcqRel),
+                    || !open.load(Ordering::Acquire) || clipboard_busy.swap(true, Ordering::AcqRel),
                 ) {
                     Route::Input => read_input(stream, tx).await,
                     Route::Clipboard => {
@@ -230,6 +238,7 @@ pub(super) fn spawn_stream_router(connection: quinn::Connection) -> HelperStream
     HelperStreams {
         input: rx,
         clipboard,
+        clipboard_open,
     }
 }
 
@@ -343,5 +352,12 @@ mod tests {
             Route::Refuse
         );
         assert!(!taken.get(), "a copy never claims the input stream");
+        // While the person does not allow clipboard sharing, a copy is refused unread (the
+        // router is told it is "taken").
+        let closed = || true;
+        assert_eq!(
+            route(StreamKind::Clipboard.byte(), take, closed),
+            Route::Refuse
+        );
     }
 }

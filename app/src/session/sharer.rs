@@ -156,19 +156,23 @@ pub async fn run_sharer(
     let mut core = SharerCore::new(helper_name.clone(), desktop.controllable(), Instant::now());
     // Opened for the session whether or not the helper asks: a request is then answered
     // at once when this desktop has no clipboard to share.
-    let mut clipboard = match LocalClipboard::open() {
+    let local_clipboard = match LocalClipboard::open() {
         Ok(c) => Some(c),
         Err(e) => {
             debug!("{e}");
             None
         }
     };
-    core.set_clipboard_available(clipboard.is_some());
+    core.set_clipboard_available(local_clipboard.is_some());
     let mut upgrade = PathUpgrade::new(Role::Sharer, &config.ice, &path);
     let mut current_path = path;
     let streams = spawn_stream_router(connection.clone());
     let mut input = Some(streams.input);
     let mut helper_copies = streams.clipboard;
+    let mut clipboard = SharedClipboard {
+        local: local_clipboard,
+        open: streams.clipboard_open,
+    };
     let mut last_received = 0u64;
     let mut path_probe = tokio::time::interval(Duration::from_millis(250));
     let mut keeper = PathKeeper::new(Role::Sharer, &config, &resume, &ice, Instant::now());
@@ -179,7 +183,7 @@ pub async fn run_sharer(
             if let Some(reason) = drive(
                 &mut core,
                 &mut desktop,
-                clipboard.as_ref(),
+                &clipboard,
                 &pipeline,
                 &mut control,
                 &connection,
@@ -246,7 +250,7 @@ pub async fn run_sharer(
                 // The UI gone is the person ending the session.
                 cmd = commands.recv() => core.handle_command(Instant::now(), cmd.unwrap_or(Command::End)),
                 Some(text) = helper_copies.recv() => core.handle_clipboard_from_helper(Instant::now(), text),
-                text = next_copy(&mut clipboard) => core.handle_local_clipboard(text),
+                text = next_copy(&mut clipboard.local) => core.handle_local_clipboard(text),
                 msg = next_input(&mut input) => match msg {
                     Ok(event) => {
                         tracing::trace!(?event, "input");
@@ -372,7 +376,7 @@ fn signal_name(signal: &Signal) -> &'static str {
 async fn drive(
     core: &mut SharerCore,
     desktop: &mut DesktopInput,
-    clipboard: Option<&LocalClipboard>,
+    clipboard: &SharedClipboard,
     pipeline: &PipelineControl,
     control: &mut ControlChannel,
     connection: &quinn::Connection,
@@ -405,13 +409,14 @@ async fn drive(
             }
             SharerAction::SelectMonitor(id) => pipeline.request_monitor(id),
             SharerAction::WatchClipboard(on) => {
-                if let Some(clipboard) = clipboard {
-                    clipboard.watch(on);
+                clipboard.open.store(on, Ordering::Release);
+                if let Some(local) = &clipboard.local {
+                    local.watch(on);
                 }
             }
             SharerAction::SetClipboard(text) => {
-                if let Some(clipboard) = clipboard {
-                    clipboard.set(text);
+                if let Some(local) = &clipboard.local {
+                    local.set(text);
                 }
             }
             SharerAction::SendClipboard(text) => {
@@ -450,6 +455,12 @@ async fn sleep_until(deadline: Option<Instant>) {
         Some(at) => tokio::time::sleep_until(at.into()).await,
         None => std::future::pending().await,
     }
+}
+
+/// This desktop's clipboard in the session, and whether the helper's copies are read at all.
+struct SharedClipboard {
+    local: Option<LocalClipboard>,
+    open: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The person's next copy while the clipboard is watched; never ready without a clipboard.

@@ -456,10 +456,12 @@ pub enum ReceiverEvent {
 /// Frame streams read concurrently on the helper, at most.
 const FRAMES_READ_AT_ONCE: usize = 8;
 
-/// Reads frame streams and decodes them in order on a dedicated thread.
+/// Reads frame streams and decodes them in order on a dedicated thread; copies from the
+/// sharer only while `clipboard_open` (else their streams are stopped unread).
 pub fn spawn_receiver(
     conn: Connection,
     sink: Option<FrameSink>,
+    clipboard_open: Arc<AtomicBool>,
 ) -> Result<mpsc::Receiver<ReceiverEvent>, String> {
     let (frames_tx, mut frames_rx) = mpsc::channel::<(FrameHeader, Vec<u8>)>(64);
     let (events_tx, events_rx) = mpsc::channel(64);
@@ -476,6 +478,7 @@ pub fn spawn_receiver(
             let frames_tx = frames_tx.clone();
             let reading = Arc::clone(&reading);
             let copying = Arc::clone(&copying);
+            let clipboard_open = Arc::clone(&clipboard_open);
             let copies_tx = copies_tx.clone();
             tokio::spawn(async move {
                 let Ok(_permit) = reading.acquire_owned().await else {
@@ -486,6 +489,7 @@ pub fn spawn_receiver(
                     Ok(kind) if StreamKind::from_byte(kind) == Some(StreamKind::VideoFrame) => {}
                     Ok(kind)
                         if StreamKind::from_byte(kind) == Some(StreamKind::Clipboard)
+                            && clipboard_open.load(Ordering::Acquire)
                             && !copying.swap(true, Ordering::AcqRel) =>
                     {
                         match ClipboardText::read(&mut stream).await {
