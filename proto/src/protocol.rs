@@ -19,7 +19,7 @@ pub enum StreamKind {
     Input = 0x01,
     /// Sharer → helper: one encoded frame, a [`FrameHeader`] then H.264.
     VideoFrame = 0x02,
-    /// Either way, while the sharer allows it: one copied text (see [`ClipboardText`]).
+    /// Either way, while the sharer allows it: one copy (see [`ClipboardContent`]).
     Clipboard = 0x03,
 }
 
@@ -316,10 +316,20 @@ pub async fn read_message_max<R: AsyncReadExt + Unpin, T: for<'de> Deserialize<'
 /// is not offered (a file transfer is the way for it).
 pub const MAX_CLIPBOARD_TEXT: usize = 1024 * 1024;
 
+/// Largest copied picture that crosses, as PNG: a screenshot of a window fits.
+pub const MAX_CLIPBOARD_IMAGE: usize = 8 * 1024 * 1024;
+
+const PNG_SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
+
 /// The body of a [`StreamKind::Clipboard`] stream after its kind byte: a format byte
-/// (`0x01`: UTF-8 text), the length (u32, big endian), the bytes; then the stream ends.
+/// (`0x01`: UTF-8 text, `0x02`: a PNG picture), the length (u32, big endian), the bytes;
+/// then the stream ends.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClipboardText(pub String);
+pub enum ClipboardContent {
+    Text(String),
+    /// A PNG file's bytes (checked as such by whoever decodes it, within its own limits).
+    Png(Vec<u8>),
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClipboardStreamError {
@@ -331,39 +341,84 @@ pub enum ClipboardStreamError {
     TooLarge(usize),
     #[error("clipboard text is not UTF-8")]
     NotText,
+    #[error("clipboard picture is not a PNG")]
+    NotPng,
 }
 
-impl ClipboardText {
-    const FORMAT_TEXT: u8 = 0x01;
+impl From<&str> for ClipboardContent {
+    fn from(text: &str) -> Self {
+        Self::Text(text.to_owned())
+    }
+}
 
-    /// The whole stream, kind byte first. `None` when the text is over the limit.
+impl ClipboardContent {
+    const FORMAT_TEXT: u8 = 0x01;
+    const FORMAT_PNG: u8 = 0x02;
+
+    /// Its size in bytes.
+    pub fn len(&self) -> usize {
+        self.bytes().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes().is_empty()
+    }
+
+    /// The most a copy of this kind may be.
+    pub fn limit(&self) -> usize {
+        match self {
+            Self::Text(_) => MAX_CLIPBOARD_TEXT,
+            Self::Png(_) => MAX_CLIPBOARD_IMAGE,
+        }
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            Self::Text(text) => text.as_bytes(),
+            Self::Png(png) => png,
+        }
+    }
+
+    /// The whole stream, kind byte first. `None` when the copy is over its limit.
     pub fn encode_stream(&self) -> Option<Vec<u8>> {
-        let text = self.0.as_bytes();
-        if text.len() > MAX_CLIPBOARD_TEXT {
+        let body = self.bytes();
+        if body.len() > self.limit() {
             return None;
         }
-        let mut out = Vec::with_capacity(6 + text.len());
+        let format = match self {
+            Self::Text(_) => Self::FORMAT_TEXT,
+            Self::Png(_) => Self::FORMAT_PNG,
+        };
+        let mut out = Vec::with_capacity(6 + body.len());
         out.push(StreamKind::Clipboard.byte());
-        out.push(Self::FORMAT_TEXT);
-        out.extend_from_slice(&(text.len() as u32).to_be_bytes());
-        out.extend_from_slice(text);
+        out.push(format);
+        out.extend_from_slice(&(body.len() as u32).to_be_bytes());
+        out.extend_from_slice(body);
         Some(out)
     }
 
     /// Reads the body (the kind byte already read); never allocates more than the limit.
     pub async fn read<R: AsyncReadExt + Unpin>(r: &mut R) -> Result<Self, ClipboardStreamError> {
         let format = r.read_u8().await?;
-        if format != Self::FORMAT_TEXT {
-            return Err(ClipboardStreamError::UnknownFormat(format));
-        }
+        let limit = match format {
+            Self::FORMAT_TEXT => MAX_CLIPBOARD_TEXT,
+            Self::FORMAT_PNG => MAX_CLIPBOARD_IMAGE,
+            other => return Err(ClipboardStreamError::UnknownFormat(other)),
+        };
         let len = r.read_u32().await? as usize;
-        if len > MAX_CLIPBOARD_TEXT {
+        if len > limit {
             return Err(ClipboardStreamError::TooLarge(len));
         }
         let mut body = vec![0u8; len];
         r.read_exact(&mut body).await?;
+        if format == Self::FORMAT_PNG {
+            if !body.starts_with(PNG_SIGNATURE) {
+                return Err(ClipboardStreamError::NotPng);
+            }
+            return Ok(Self::Png(body));
+        }
         String::from_utf8(body)
-            .map(Self)
+            .map(Self::Text)
             .map_err(|_| ClipboardStreamError::NotText)
     }
 }
@@ -430,33 +485,51 @@ mod tests {
 
     #[tokio::test]
     async fn clipboard_streams_carry_text_and_refuse_the_rest_without_allocating() {
-        let text = ClipboardText("sudo apt install tandem\n€ ✓".into());
+        let text = ClipboardContent::Text("sudo apt install tandem\n€ ✓".into());
         let stream = text.encode_stream().expect("small enough");
         assert_eq!(stream[0], StreamKind::Clipboard.byte());
-        let read = ClipboardText::read(&mut &stream[1..]).await.expect("read");
+        let read = ClipboardContent::read(&mut &stream[1..])
+            .await
+            .expect("read");
         assert_eq!(read, text);
+        let mut png = PNG_SIGNATURE.to_vec();
+        png.extend_from_slice(&[1, 2, 3]);
+        let picture = ClipboardContent::Png(png);
+        let stream = picture.encode_stream().expect("small enough");
+        let read = ClipboardContent::read(&mut &stream[1..])
+            .await
+            .expect("read");
+        assert_eq!(read, picture);
+        let mut not_png = stream.clone();
+        not_png[7] = b'J';
+        assert!(matches!(
+            ClipboardContent::read(&mut &not_png[1..]).await,
+            Err(ClipboardStreamError::NotPng)
+        ));
 
-        let big = ClipboardText("x".repeat(MAX_CLIPBOARD_TEXT + 1));
+        let big = ClipboardContent::Text("x".repeat(MAX_CLIPBOARD_TEXT + 1));
+        assert!(big.encode_stream().is_none(), "over the limit: not offered");
+        let big = ClipboardContent::Png(vec![0; MAX_CLIPBOARD_IMAGE + 1]);
         assert!(big.encode_stream().is_none(), "over the limit: not offered");
         // A length over the limit is refused before anything is allocated for it.
         let mut huge = vec![0x01];
         huge.extend_from_slice(&u32::MAX.to_be_bytes());
         assert!(matches!(
-            ClipboardText::read(&mut &huge[..]).await,
+            ClipboardContent::read(&mut &huge[..]).await,
             Err(ClipboardStreamError::TooLarge(_))
         ));
         let mut not_text = [0x01, 0, 0, 0, 2, 0xff, 0xfe];
         assert!(matches!(
-            ClipboardText::read(&mut &not_text[..]).await,
+            ClipboardContent::read(&mut &not_text[..]).await,
             Err(ClipboardStreamError::NotText)
         ));
         not_text[0] = 0x09;
         assert!(matches!(
-            ClipboardText::read(&mut &not_text[..]).await,
+            ClipboardContent::read(&mut &not_text[..]).await,
             Err(ClipboardStreamError::UnknownFormat(0x09))
         ));
         // Cut short: an error, not a hang or a partial text.
-        assert!(ClipboardText::read(&mut &stream[1..stream.len() - 1])
+        assert!(ClipboardContent::read(&mut &stream[1..stream.len() - 1])
             .await
             .is_err());
     }

@@ -13,6 +13,14 @@ use crate::input::translate::InjectOp;
 use crate::input::InputEvent;
 use crate::protocol::{Control, EndReason, Role};
 
+/// What a paste would give, for the tests' comparisons.
+fn as_text(content: crate::protocol::ClipboardContent) -> String {
+    match content {
+        crate::protocol::ClipboardContent::Text(text) => text,
+        crate::protocol::ClipboardContent::Png(png) => format!("<{} bytes of PNG>", png.len()),
+    }
+}
+
 struct Pair {
     sharer: SharerCore,
     helper: HelperCore,
@@ -82,7 +90,9 @@ impl Pair {
                     }
                     SharerAction::Pause(_) | SharerAction::SelectMonitor(_) => {}
                     SharerAction::WatchClipboard(on) => self.watching.0 = on,
-                    SharerAction::SetClipboard(text) => self.sharer_clipboard.push(text),
+                    SharerAction::SetClipboard(content) => {
+                        self.sharer_clipboard.push(as_text(content))
+                    }
                     // As a clipboard stream would carry it.
                     SharerAction::SendClipboard(text) => {
                         self.helper.handle_clipboard_from_sharer(self.now, text)
@@ -105,7 +115,9 @@ impl Pair {
                 match action {
                     HelperAction::SendInput(event) => self.sharer.handle_input(self.now, &event),
                     HelperAction::WatchClipboard(on) => self.watching.1 = on,
-                    HelperAction::SetClipboard(text) => self.helper_clipboard.push(text),
+                    HelperAction::SetClipboard(content) => {
+                        self.helper_clipboard.push(as_text(content))
+                    }
                     HelperAction::SendClipboard(text) => {
                         self.sharer.handle_clipboard_from_helper(self.now, text)
                     }

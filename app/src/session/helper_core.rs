@@ -22,7 +22,7 @@ use super::sharer_core::clipboard_decline_message;
 use super::{Command, Event};
 use crate::input::gate::ControlState;
 use crate::input::{DeclineReason, InputEvent};
-use crate::protocol::{Control, EndReason, Role};
+use crate::protocol::{ClipboardContent, Control, EndReason, Role};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HelperAction {
@@ -32,9 +32,9 @@ pub enum HelperAction {
     /// from now on are reported (to [`HelperCore::handle_local_clipboard`]).
     WatchClipboard(bool),
     /// Put the sharer's copy on this computer's clipboard.
-    SetClipboard(String),
+    SetClipboard(ClipboardContent),
     /// Send this copy to the sharer on a clipboard stream.
-    SendClipboard(String),
+    SendClipboard(ClipboardContent),
     /// The session ends; `tell_sharer`: close it gracefully with an `End` message.
     End {
         reason: EndReason,
@@ -316,30 +316,31 @@ impl HelperCore {
 
     /// A copy from the sharer: taken only while this side shares clipboards (a sharer
     /// cannot push text into a helper that never asked).
-    pub fn handle_clipboard_from_sharer(&mut self, now: Instant, text: String) {
+    pub fn handle_clipboard_from_sharer(&mut self, now: Instant, content: ClipboardContent) {
         let allowed = !self.ended && self.clipboard == ControlState::Granted;
-        let bytes = text.len();
-        if let Some(text) = self.clipboard_rules.incoming(now, text, allowed) {
-            self.actions.push_back(HelperAction::SetClipboard(text));
+        let bytes = content.len();
+        if let Some(content) = self.clipboard_rules.incoming(now, content, allowed) {
+            self.actions.push_back(HelperAction::SetClipboard(content));
             self.events.push_back(Event::ClipboardReceived { bytes });
         }
     }
 
     /// This computer's clipboard changed (reported only while watched). Nothing crosses
     /// while the sharer's pause stands, nor later for what was copied meanwhile.
-    pub fn handle_local_clipboard(&mut self, text: String) {
+    pub fn handle_local_clipboard(&mut self, content: ClipboardContent) {
         let allowed =
             !self.ended && self.clipboard == ControlState::Granted && !self.paused_by_sharer;
-        match self.clipboard_rules.outgoing(text, allowed) {
-            Outgoing::Send(text) => {
-                self.events
-                    .push_back(Event::ClipboardSent { bytes: text.len() });
-                self.actions.push_back(HelperAction::SendClipboard(text));
+        let limit = content.limit();
+        match self.clipboard_rules.outgoing(content, allowed) {
+            Outgoing::Send(content) => {
+                self.events.push_back(Event::ClipboardSent {
+                    bytes: content.len(),
+                });
+                self.actions.push_back(HelperAction::SendClipboard(content));
             }
-            Outgoing::TooLarge(bytes) => self.events.push_back(Event::ClipboardTooLarge {
-                bytes,
-                limit: crate::protocol::MAX_CLIPBOARD_TEXT,
-            }),
+            Outgoing::TooLarge(bytes) => self
+                .events
+                .push_back(Event::ClipboardTooLarge { bytes, limit }),
             Outgoing::Skip => {}
         }
     }

@@ -13,7 +13,9 @@ use crate::capture::SourceSpec;
 use crate::input::inject::{InjectError, InjectorThread};
 use crate::input::translate::InjectOp;
 use crate::input::{InputEvent, MAX_INPUT_LEN};
-use crate::protocol::{read_message_max, ClipboardText, FramingError, StreamKind, STREAM_REFUSED};
+use crate::protocol::{
+    read_message_max, ClipboardContent, FramingError, StreamKind, STREAM_REFUSED,
+};
 
 #[derive(Debug, Clone, Copy)]
 enum WaylandInput {
@@ -180,7 +182,7 @@ fn route(
 pub(super) struct HelperStreams {
     pub input: mpsc::Receiver<Result<InputEvent, InputStreamError>>,
     /// Copies from the helper, read whole; the session's core decides whether they land.
-    pub clipboard: mpsc::Receiver<String>,
+    pub clipboard: mpsc::Receiver<ClipboardContent>,
     /// Whether the person allows clipboard sharing now: while not, a clipboard stream is
     /// stopped unread (the core checks each copy anyway; this spares reading a hostile
     /// helper's megabyte for nothing).
@@ -216,9 +218,9 @@ pub(super) fn spawn_stream_router(connection: quinn::Connection) -> HelperStream
                 ) {
                     Route::Input => read_input(stream, tx).await,
                     Route::Clipboard => {
-                        match ClipboardText::read(&mut stream).await {
-                            Ok(ClipboardText(text)) => {
-                                let _ = clipboard_tx.send(text).await;
+                        match ClipboardContent::read(&mut stream).await {
+                            Ok(content) => {
+                                let _ = clipboard_tx.send(content).await;
                             }
                             Err(e) => {
                                 debug!("a clipboard stream from the helper: {e}");
@@ -246,9 +248,9 @@ pub(super) fn spawn_stream_router(connection: quinn::Connection) -> HelperStream
 /// wait behind it).
 pub(super) async fn send_clipboard(
     connection: &quinn::Connection,
-    text: String,
+    content: ClipboardContent,
 ) -> Result<(), String> {
-    let Some(bytes) = ClipboardText(text).encode_stream() else {
+    let Some(bytes) = content.encode_stream() else {
         return Err("too large".into());
     };
     let mut stream = connection.open_uni().await.map_err(|e| e.to_string())?;

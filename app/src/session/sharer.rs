@@ -23,7 +23,7 @@ use super::{emit, Command, CommandSource, Event, EventSink, SessionConfig, Sessi
 use crate::capture::CaptureError;
 use crate::clipboard::LocalClipboard;
 use crate::input::InputEvent;
-use crate::protocol::{now_us, Control, CursorPicture, EndReason, Role, Signal};
+use crate::protocol::{now_us, ClipboardContent, Control, CursorPicture, EndReason, Role, Signal};
 
 /// Runs a whole sharer session: join → pairing → consent (while the path is set up) →
 /// sharing → end. No frame is produced, let alone sent, before the person allows it.
@@ -464,7 +464,7 @@ struct SharedClipboard {
 }
 
 /// The person's next copy while the clipboard is watched; never ready without a clipboard.
-pub(super) async fn next_copy(clipboard: &mut Option<LocalClipboard>) -> String {
+pub(super) async fn next_copy(clipboard: &mut Option<LocalClipboard>) -> ClipboardContent {
     match clipboard {
         Some(c) => match c.changes.recv().await {
             Some(text) => text,

@@ -33,7 +33,7 @@ use crate::capture::{CaptureInfo, MonitorInfo};
 use crate::input::gate::{ControlGate, ControlState, RequestOutcome};
 use crate::input::translate::{InjectOp, InputTranslator};
 use crate::input::{DeclineReason, InputEvent};
-use crate::protocol::{Control, EndReason, Role};
+use crate::protocol::{ClipboardContent, Control, EndReason, Role};
 
 /// No packet from the helper for this long (it pings every 500 ms): held input is released.
 pub const SILENT_PATH: Duration = Duration::from_millis(1500);
@@ -56,9 +56,9 @@ pub enum SharerAction {
     /// changes from now on are reported (to [`SharerCore::handle_local_clipboard`]).
     WatchClipboard(bool),
     /// Put the helper's copy on this desktop's clipboard.
-    SetClipboard(String),
+    SetClipboard(ClipboardContent),
     /// Send this copy to the helper on a clipboard stream.
-    SendClipboard(String),
+    SendClipboard(ClipboardContent),
     /// The session ends; `tell_helper`: close it gracefully with an `End` message.
     End {
         reason: EndReason,
@@ -442,12 +442,12 @@ impl SharerCore {
 
     /// A copy from the helper (read whole from its clipboard stream): it lands only while
     /// the person allows clipboard sharing and nobody paused.
-    pub fn handle_clipboard_from_helper(&mut self, now: Instant, text: String) {
+    pub fn handle_clipboard_from_helper(&mut self, now: Instant, content: ClipboardContent) {
         let allowed = !self.ended && self.clipboard.allows_input();
-        let bytes = text.len();
-        match self.clipboard_rules.incoming(now, text, allowed) {
-            Some(text) => {
-                self.actions.push_back(SharerAction::SetClipboard(text));
+        let bytes = content.len();
+        match self.clipboard_rules.incoming(now, content, allowed) {
+            Some(content) => {
+                self.actions.push_back(SharerAction::SetClipboard(content));
                 self.events.push_back(Event::ClipboardReceived { bytes });
             }
             None => {
@@ -462,18 +462,19 @@ impl SharerCore {
 
     /// This desktop's clipboard changed (reported only while watched). A copy made while
     /// paused is dropped, not kept for later.
-    pub fn handle_local_clipboard(&mut self, text: String) {
+    pub fn handle_local_clipboard(&mut self, content: ClipboardContent) {
         let allowed = !self.ended && self.clipboard.allows_input();
-        match self.clipboard_rules.outgoing(text, allowed) {
-            Outgoing::Send(text) => {
-                self.events
-                    .push_back(Event::ClipboardSent { bytes: text.len() });
-                self.actions.push_back(SharerAction::SendClipboard(text));
+        let limit = content.limit();
+        match self.clipboard_rules.outgoing(content, allowed) {
+            Outgoing::Send(content) => {
+                self.events.push_back(Event::ClipboardSent {
+                    bytes: content.len(),
+                });
+                self.actions.push_back(SharerAction::SendClipboard(content));
             }
-            Outgoing::TooLarge(bytes) => self.events.push_back(Event::ClipboardTooLarge {
-                bytes,
-                limit: crate::protocol::MAX_CLIPBOARD_TEXT,
-            }),
+            Outgoing::TooLarge(bytes) => self
+                .events
+                .push_back(Event::ClipboardTooLarge { bytes, limit }),
             Outgoing::Skip => {}
         }
     }

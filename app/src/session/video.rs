@@ -22,7 +22,7 @@ use crate::media::frame::BgraFrame;
 use crate::media::h264::{VideoDecoder, VideoEncoder};
 use crate::media::rate::{scaled_size, QualityController, QP_BEST};
 use crate::protocol::{
-    now_us, ClipboardText, FrameHeader, StreamKind, MAX_FRAME_LEN, STREAM_REFUSED,
+    now_us, ClipboardContent, FrameHeader, StreamKind, MAX_FRAME_LEN, STREAM_REFUSED,
 };
 
 pub const MAX_IN_FLIGHT: u64 = 3;
@@ -450,7 +450,7 @@ pub enum ReceiverEvent {
     /// The decoder lost sync; ask the sharer for a keyframe.
     NeedKeyframe,
     /// A copy from the sharer, read whole (the session's core decides whether it lands).
-    Copied(String),
+    Copied(ClipboardContent),
 }
 
 /// Frame streams read concurrently on the helper, at most.
@@ -492,9 +492,9 @@ pub fn spawn_receiver(
                             && clipboard_open.load(Ordering::Acquire)
                             && !copying.swap(true, Ordering::AcqRel) =>
                     {
-                        match ClipboardText::read(&mut stream).await {
-                            Ok(ClipboardText(text)) => {
-                                let _ = copies_tx.send(ReceiverEvent::Copied(text)).await;
+                        match ClipboardContent::read(&mut stream).await {
+                            Ok(content) => {
+                                let _ = copies_tx.send(ReceiverEvent::Copied(content)).await;
                             }
                             Err(e) => {
                                 debug!("a clipboard stream from the sharer: {e}");
