@@ -154,7 +154,16 @@ fn text_typed_as_keys_arrives_as_written_under_the_sharers_layout() {
     helper.type_line(&format!("/type {written}\\n"));
     let mut want: Vec<u32> = written.chars().map(u32::from).collect();
     want.push(0xff0d); // Return
-    rec.wait_until(T, "the text", |_| typed(&rec).len() >= want.len());
+                       // Every key pressed and let go: the last release may come a moment after the last
+                       // press.
+    let released = |e: &[Recorded]| {
+        e.iter()
+            .filter(|e| matches!(e, Recorded::Key { down: false, .. }))
+            .count()
+    };
+    rec.wait_until(T, "the text, every key let go", |e| {
+        released(e) >= want.len()
+    });
     assert_eq!(typed(&rec), want);
     let events = rec.events();
     let downs = events
