@@ -68,6 +68,18 @@ impl LocalClipboard {
     }
 }
 
+/// The person's next copy while `clipboard` is watched; never ready without a clipboard
+/// (or once its thread is gone), so a session loop can always wait on it.
+pub async fn next_copy(clipboard: &mut Option<LocalClipboard>) -> ClipboardContent {
+    match clipboard {
+        Some(c) => match c.changes.recv().await {
+            Some(content) => content,
+            None => std::future::pending().await,
+        },
+        None => std::future::pending().await,
+    }
+}
+
 /// What is on the clipboard, as far as it can be shared: text, else a picture; its
 /// fingerprint is the text's or the picture's pixels', so an unchanged picture is not
 /// encoded again at every poll.

@@ -16,14 +16,13 @@ use super::helper_core::{HelperAction, HelperCore};
 use super::media_loop::{end_session, ended_with_connection, ControlChannel, Stats, StreamWriter};
 use super::reconnect::{PathKeeper, PathStep};
 use super::remote_control::send_clipboard;
-use super::sharer::next_copy;
 use super::signaling::pair;
 use super::upgrade::{PathUpgrade, UpgradeStep};
 use super::video::{spawn_receiver, ReceiverEvent};
 use super::{
     emit, CodeRetiredReason, Command, CommandSource, Event, EventSink, SessionConfig, SessionError,
 };
-use crate::clipboard::LocalClipboard;
+use crate::clipboard::{next_copy, LocalClipboard};
 use crate::input::InputEvent;
 use crate::protocol::{now_us, Control, EndReason, Role, Signal, StreamKind};
 

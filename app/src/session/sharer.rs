@@ -21,9 +21,9 @@ use super::upgrade::{PathUpgrade, UpgradeStep};
 use super::video::{send_frame, spawn_pipeline, PipelineControl, PipelineOutput};
 use super::{emit, Command, CommandSource, Event, EventSink, SessionConfig, SessionError};
 use crate::capture::CaptureError;
-use crate::clipboard::LocalClipboard;
+use crate::clipboard::{next_copy, LocalClipboard};
 use crate::input::InputEvent;
-use crate::protocol::{now_us, ClipboardContent, Control, CursorPicture, EndReason, Role, Signal};
+use crate::protocol::{now_us, Control, CursorPicture, EndReason, Role, Signal};
 
 /// Runs a whole sharer session: join → pairing → consent (while the path is set up) →
 /// sharing → end. No frame is produced, let alone sent, before the person allows it.
@@ -461,17 +461,6 @@ async fn sleep_until(deadline: Option<Instant>) {
 struct SharedClipboard {
     local: Option<LocalClipboard>,
     open: Arc<std::sync::atomic::AtomicBool>,
-}
-
-/// The person's next copy while the clipboard is watched; never ready without a clipboard.
-pub(super) async fn next_copy(clipboard: &mut Option<LocalClipboard>) -> ClipboardContent {
-    match clipboard {
-        Some(c) => match c.changes.recv().await {
-            Some(text) => text,
-            None => std::future::pending().await,
-        },
-        None => std::future::pending().await,
-    }
 }
 
 /// The next message from the input stream; never ready while there is none.

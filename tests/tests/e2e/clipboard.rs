@@ -105,12 +105,9 @@ fn wait_pasted(display: &str, want: &str) {
     }
 }
 
-#[test]
-fn copies_cross_both_ways_only_with_the_sharers_consent() {
-    let screen = Xvfb::start(&[(640, 480)]);
-    let desk = Xvfb::start(&[(640, 480)]);
-    let rv = Rendezvous::start(&[]);
-    let mut helper = Peer::spawn_with_env(
+/// A helper whose own desktop (and clipboard) is X display `display`.
+fn helper_on(display: &str, rv: &Rendezvous) -> Peer {
+    Peer::spawn_with_env(
         "helper",
         &[
             "assist",
@@ -120,8 +117,16 @@ fn copies_cross_both_ways_only_with_the_sharers_consent() {
             "--dev-identity",
             "Anna Rossi",
         ],
-        &[("DISPLAY", &desk.display)],
-    );
+        &[("DISPLAY", display)],
+    )
+}
+
+#[test]
+fn copies_cross_both_ways_only_with_the_sharers_consent() {
+    let screen = Xvfb::start(&[(640, 480)]);
+    let desk = Xvfb::start(&[(640, 480)]);
+    let rv = Rendezvous::start(&[]);
+    let mut helper = helper_on(&desk.display, &rv);
     let code = helper.code(T);
     let mut sharer = Peer::spawn_with_env(
         "sharer",
@@ -243,18 +248,7 @@ fn copies_cross_on_sway_through_the_data_control_protocol() {
     let desktop = SwayDesktop::start(1280, 720);
     let desk = Xvfb::start(&[(640, 480)]);
     let rv = Rendezvous::start(&[]);
-    let mut helper = Peer::spawn_with_env(
-        "helper",
-        &[
-            "assist",
-            "--json",
-            "--rendezvous",
-            &rv.url,
-            "--dev-identity",
-            "Anna Rossi",
-        ],
-        &[("DISPLAY", &desk.display)],
-    );
+    let mut helper = helper_on(&desk.display, &rv);
     let code = helper.code(T);
     let mut sharer = Peer::spawn_command(
         "sharer",

@@ -30,6 +30,24 @@ fn take_control(helper: &mut Peer, sharer: &mut Peer) {
     assert_eq!(asked["helper_name"], "Anna R.");
 }
 
+/// Key presses (`down`) or releases recorded.
+fn key_count(events: &[Recorded], down: bool) -> usize {
+    events
+        .iter()
+        .filter(|e| matches!(e, Recorded::Key { down: d, .. } if *d == down))
+        .count()
+}
+
+/// As many releases as presses: nothing left held.
+fn assert_every_key_released(rec: &EventRecorder) {
+    let events = rec.events();
+    assert_eq!(
+        key_count(&events, true),
+        key_count(&events, false),
+        "{events:?}"
+    );
+}
+
 fn button(button: u8, down: bool, x: i16, y: i16) -> Recorded {
     Recorded::Button { button, down, x, y }
 }
@@ -156,25 +174,11 @@ fn text_typed_as_keys_arrives_as_written_under_the_sharers_layout() {
     want.push(0xff0d); // Return
                        // Every key pressed and let go: the last release may come a moment after the last
                        // press.
-    let released = |e: &[Recorded]| {
-        e.iter()
-            .filter(|e| matches!(e, Recorded::Key { down: false, .. }))
-            .count()
-    };
     rec.wait_until(T, "the text, every key let go", |e| {
-        released(e) >= want.len()
+        key_count(e, false) >= want.len()
     });
     assert_eq!(typed(&rec), want);
-    let events = rec.events();
-    let downs = events
-        .iter()
-        .filter(|e| matches!(e, Recorded::Key { down: true, .. }))
-        .count();
-    let ups = events
-        .iter()
-        .filter(|e| matches!(e, Recorded::Key { down: false, .. }))
-        .count();
-    assert_eq!(downs, ups, "{events:?}");
+    assert_every_key_released(&rec);
 
     // After a revoke, text goes nowhere.
     sharer.type_line("/revoke");
@@ -208,16 +212,7 @@ fn typed_keys_follow_the_sharers_keyboard_layout() {
     // ò, ç, apostrophe, q
     assert_eq!(typed(&rec), vec![0xf2, 0xe7, 0x27, 0x71]);
     // Every key pressed was released.
-    let events = rec.events();
-    let downs = events
-        .iter()
-        .filter(|e| matches!(e, Recorded::Key { down: true, .. }))
-        .count();
-    let ups = events
-        .iter()
-        .filter(|e| matches!(e, Recorded::Key { down: false, .. }))
-        .count();
-    assert_eq!(downs, ups, "{events:?}");
+    assert_every_key_released(&rec);
 
     // Ending the session with a key held releases it.
     rec.clear();
