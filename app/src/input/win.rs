@@ -138,25 +138,15 @@ mod imp {
         if scan.extended {
             flags |= KEYEVENTF_EXTENDEDKEY;
         }
-        if !down {
-            flags |= KEYEVENTF_KEYUP;
-        }
-        INPUT {
-            r#type: INPUT_KEYBOARD,
-            Anonymous: INPUT_0 {
-                ki: KEYBDINPUT {
-                    wVk: virtual_key(scan),
-                    wScan: u16::from(scan.code),
-                    dwFlags: flags,
-                    time: 0,
-                    dwExtraInfo: 0,
-                },
-            },
-        }
+        keyboard(virtual_key(scan), u16::from(scan.code), flags, down)
     }
 
+    /// One UTF-16 unit typed through Windows' Unicode input, whatever the layout.
     fn unicode(unit: u16, down: bool) -> INPUT {
-        let mut flags: KEYBD_EVENT_FLAGS = KEYEVENTF_UNICODE;
+        keyboard(VIRTUAL_KEY(0), unit, KEYEVENTF_UNICODE, down)
+    }
+
+    fn keyboard(vk: VIRTUAL_KEY, scan: u16, mut flags: KEYBD_EVENT_FLAGS, down: bool) -> INPUT {
         if !down {
             flags |= KEYEVENTF_KEYUP;
         }
@@ -164,8 +154,8 @@ mod imp {
             r#type: INPUT_KEYBOARD,
             Anonymous: INPUT_0 {
                 ki: KEYBDINPUT {
-                    wVk: VIRTUAL_KEY(0),
-                    wScan: unit,
+                    wVk: vk,
+                    wScan: scan,
                     dwFlags: flags,
                     time: 0,
                     dwExtraInfo: 0,
