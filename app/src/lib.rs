@@ -2,6 +2,7 @@
 //! session state) and the `tandem` command line on top of it.
 
 pub use tandem_proto::annotation;
+pub use tandem_proto::file;
 pub mod capture;
 pub mod clipboard;
 pub mod gui;

@@ -20,8 +20,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use tandem::session::{
-    DecodedFrameRef, HelperIdentity, IceOptions, Role, SessionConfig, SessionHandle, SourceSpec,
-    VideoConfig,
+    DecodedFrameRef, FileSettings, HelperIdentity, IceOptions, Role, SessionConfig, SessionHandle,
+    SourceSpec, VideoConfig,
 };
 use tandem_crypto::SessionCode;
 use terminal::Terminal;
@@ -160,6 +160,15 @@ struct CommonArgs {
     /// ending the session [default: 60].
     #[arg(long, env = "TANDEM_RECONNECT_LIMIT", value_name = "SECS")]
     reconnect_limit: Option<u64>,
+    /// Where files from the other side are saved [default: Downloads/Tandem in your home].
+    #[arg(long, env = "TANDEM_RECEIVE_DIR", value_name = "DIR")]
+    receive_dir: Option<PathBuf>,
+    /// Take no file larger than this many megabytes (1 MB = 10⁶ bytes) [default: 4295].
+    #[arg(long, value_name = "MB")]
+    max_file_mb: Option<u64>,
+    /// Take at most this many files in one session [default: 100].
+    #[arg(long, value_name = "N")]
+    max_files: Option<u32>,
 }
 
 #[derive(Args, Clone, Default)]
@@ -273,8 +282,23 @@ fn session_config(common: &CommonArgs) -> anyhow::Result<SessionConfig> {
             SessionConfig::default().reconnect_limit,
             Duration::from_secs,
         ),
+        files: file_settings(common),
         ..SessionConfig::default()
     })
+}
+
+fn file_settings(common: &CommonArgs) -> FileSettings {
+    let mut files = FileSettings::default();
+    if let Some(dir) = &common.receive_dir {
+        files.receive_dir = Some(dir.clone());
+    }
+    if let Some(mb) = common.max_file_mb {
+        files.limits.max_size = mb.saturating_mul(1_000_000);
+    }
+    if let Some(n) = common.max_files {
+        files.limits.max_files = n;
+    }
+    files
 }
 
 /// Windows: coordinates in physical pixels on every monitor, whatever its scale. Without

@@ -7,8 +7,8 @@ use tandem::annotation::{Annotation, PenColour, MAX_POINTS_PER_MESSAGE};
 use tandem::input::view::ViewTransform;
 use tandem::peer_text::for_terminal;
 use tandem::session::{
-    CaptureInfo, Command, EndReason, Event, InputEvent, Modifiers, MonitorInfo, PointerButton,
-    Role, SessionError, SessionHandle,
+    CaptureInfo, Command, EndReason, Event, FileDirection, InputEvent, Modifiers, MonitorInfo,
+    PointerButton, Role, SessionError, SessionHandle,
 };
 use tokio::io::AsyncBufReadExt;
 
@@ -23,7 +23,10 @@ helper:   /control (ask for control) /release   /clipboard (ask to share clipboa
           /type TEXT (typed as keys in the sharer's layout, for fields that refuse a paste;
           \\n is Enter, \\t is Tab)
           /pen [red|yellow|blue|green] X1 Y1 X2 Y2 …   /laser X Y   /laser off   /clear
-sharer:   /revoke (take control back)   /clipboard off (stop sharing clipboards)";
+          /send PATH (offer a file; the sharer decides)   /fetch (ask the sharer for a file)
+sharer:   /revoke (take control back)   /clipboard off (stop sharing clipboards)
+          /send PATH (answer the helper's request for a file)   /accept ID   /decline ID
+both:     /cancel ID (stop a file transfer; nothing of it is kept)";
 
 /// A question the next line answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +34,10 @@ enum Question {
     Consent,
     Control,
     Clipboard,
+    /// Take the helper's file `id`?
+    File(u32),
+    /// Which file to give the helper (a path; an empty line declines)?
+    FileRequest(u32),
 }
 
 /// What the script parser needs to know about the session.
@@ -79,6 +86,26 @@ impl ScriptState {
     }
 }
 
+fn file_id(word: &str) -> Result<u32, String> {
+    word.parse()
+        .map_err(|_| format!("{word:?} is not a transfer's number"))
+}
+
+/// `1.5 MB`, `820 kB`, `12 B`.
+fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["kB", "MB", "GB", "TB"];
+    if bytes < 1000 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1000.0;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
 fn pen_colour(name: &str) -> Result<PenColour, String> {
     PenColour::ALL
         .into_iter()
@@ -117,6 +144,10 @@ pub fn parse_line(line: &str, state: &mut ScriptState) -> Result<Vec<Command>, S
         let text = text.replace("\\n", "\n").replace("\\t", "\t");
         return Ok(vec![Command::Input(InputEvent::Text { text })]);
     }
+    // The path as written, spaces and all.
+    if let Some(path) = line.strip_prefix("/send ") {
+        return Ok(vec![Command::SendFile(path.trim().into())]);
+    }
     let words: Vec<&str> = line.split_whitespace().collect();
     let args = &words[1..];
     let input = |events: Vec<InputEvent>| events.into_iter().map(Command::Input).collect();
@@ -132,6 +163,10 @@ pub fn parse_line(line: &str, state: &mut ScriptState) -> Result<Vec<Command>, S
         // The same words on both sides; each session takes the one for its role.
         ("/clipboard", []) => Command::RequestClipboard,
         ("/clipboard", ["off"]) => Command::ReleaseClipboard,
+        ("/fetch", []) => Command::RequestFile,
+        ("/accept", [id]) => Command::AcceptFile(file_id(id)?),
+        ("/decline", [id]) => Command::DeclineFile(file_id(id)?),
+        ("/cancel", [id]) => Command::CancelFile(file_id(id)?),
         ("/view", ["off"]) => {
             state.view = None;
             return Ok(vec![]);
@@ -330,6 +365,8 @@ impl Terminal {
                         Event::ConsentRequested { .. } => question = Some(Question::Consent),
                         Event::ControlRequested { .. } => question = Some(Question::Control),
                         Event::ClipboardRequested { .. } => question = Some(Question::Clipboard),
+                        Event::FileOffered { id, .. } => question = Some(Question::File(id)),
+                        Event::FileRequested { id, .. } => question = Some(Question::FileRequest(id)),
                         _ => {}
                     }
                     script.on_event(&ev);
@@ -351,6 +388,20 @@ impl Terminal {
                             } else {
                                 Command::DeclineClipboard
                             }],
+                            Some(Question::File(id)) => vec![if yes(&line) {
+                                Command::AcceptFile(id)
+                            } else {
+                                Command::DeclineFile(id)
+                            }],
+                            Some(Question::FileRequest(id)) => {
+                                let path = line.trim();
+                                let path = path.strip_prefix("/send ").unwrap_or(path).trim();
+                                vec![if path.is_empty() || path == "n" {
+                                    Command::DeclineFile(id)
+                                } else {
+                                    Command::SendFile(path.into())
+                                }]
+                            }
                             None => match parse_line(&line, &mut script) {
                                 // The sharer stops clipboard sharing with the helper's words.
                                 Ok(cmds) if self.role == Role::Sharer => cmds
@@ -379,6 +430,7 @@ impl Terminal {
                             Some(Question::Consent) => { let _ = commands.send(Command::Decline); }
                             Some(Question::Control) => { let _ = commands.send(Command::DeclineControl); }
                             Some(Question::Clipboard) => { let _ = commands.send(Command::DeclineClipboard); }
+                            Some(Question::File(id) | Question::FileRequest(id)) => { let _ = commands.send(Command::DeclineFile(id)); }
                             None => {}
                         }
                     }
@@ -525,6 +577,44 @@ impl Terminal {
             Event::ClipboardReceived { bytes } => format!("The other side's copy is on your clipboard ({bytes} bytes)."),
             Event::ClipboardSent { bytes } => format!("Your copy was sent ({bytes} bytes)."),
             Event::ClipboardTooLarge { bytes, limit } => format!("Your copy ({bytes} bytes) is larger than {limit} bytes: not sent."),
+            Event::FileOffered { id, name, size, from } => {
+                print!(
+                    "{} wants to send you the file \"{}\" ({}), #{id}. It would be saved in your Tandem downloads folder. Accept? [y/N] ",
+                    for_terminal(from),
+                    for_terminal(name),
+                    human_size(*size)
+                );
+                let _ = std::io::stdout().flush();
+                return;
+            }
+            Event::FileRequested { id, helper_name } => {
+                print!("{} asks for a file from your computer (#{id}). Type its path to send it, or press Enter to decline: ", for_terminal(helper_name));
+                let _ = std::io::stdout().flush();
+                return;
+            }
+            Event::FileOfferSent { id, name, size } => format!("Offered \"{}\" ({}) as #{id}; waiting for the sharer to accept it.", for_terminal(name), human_size(*size)),
+            Event::FileRequestSent { id } => format!("Asked the sharer for a file (#{id}); waiting for them to choose one."),
+            Event::FileStarted { id, name, size, direction } => match direction {
+                FileDirection::Sending => format!("Sending \"{}\" ({}), #{id}. /cancel {id} stops it.", for_terminal(name), human_size(*size)),
+                FileDirection::Receiving => format!("Receiving \"{}\" ({}), #{id}. /cancel {id} stops it.", for_terminal(name), human_size(*size)),
+            },
+            Event::FileProgress { id, bytes, size, bytes_per_sec, secs_left } => {
+                let percent = if *size == 0 { 100 } else { bytes.saturating_mul(100) / size };
+                let left = secs_left.map(|s| format!(", {s} s left")).unwrap_or_default();
+                format!("  #{id}: {percent}% of {} at {}/s{left}", human_size(*size), human_size(*bytes_per_sec))
+            }
+            Event::FileDone { id, name, direction: FileDirection::Receiving, path, .. } => format!(
+                "#{id} \"{}\" arrived whole and was saved as {}.",
+                for_terminal(name),
+                path.as_deref().map(for_terminal).unwrap_or_default()
+            ),
+            Event::FileDone { id, name, direction: FileDirection::Sending, .. } => format!("#{id} \"{}\" arrived whole on the other side.", for_terminal(name)),
+            Event::FileDeclined { id, name, message, .. } => {
+                let what = name.as_deref().map(|n| format!("\"{}\"", for_terminal(n))).unwrap_or_else(|| format!("#{id}"));
+                format!("File {what} not sent: {}.", for_terminal(message))
+            }
+            Event::FileCancelled { id, by } => format!("File #{id} was cancelled by the {}; nothing of it was kept.", role_name(*by)),
+            Event::FileFailed { id, message, .. } => format!("File #{id} failed: {message}; nothing of it was kept."),
             Event::Stats { fps, kbit_per_s, rtt_ms, latency_ms, encode_ms, decode_ms } => {
                 let ms = |v: &Option<f64>| v.map(|l| format!("{l:5.1} ms")).unwrap_or_else(|| "    –   ".into());
                 format!(

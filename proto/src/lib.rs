@@ -4,6 +4,7 @@
 //! accepts (and is fuzzed: see `fuzz/`).
 
 pub mod annotation;
+pub mod file;
 pub mod input;
 pub mod protocol;
 pub mod screen;

@@ -21,6 +21,8 @@ pub enum StreamKind {
     VideoFrame = 0x02,
     /// Either way, while the sharer allows it: one copy (see [`ClipboardContent`]).
     Clipboard = 0x03,
+    /// Either way, once its offer was accepted: one file (see [`crate::file`]).
+    File = 0x04,
 }
 
 impl StreamKind {
@@ -29,6 +31,7 @@ impl StreamKind {
             0x01 => Some(Self::Input),
             0x02 => Some(Self::VideoFrame),
             0x03 => Some(Self::Clipboard),
+            0x04 => Some(Self::File),
             _ => None,
         }
     }
@@ -194,6 +197,40 @@ pub enum Control {
     },
     /// Sharer → helper: the person stopped clipboard sharing.
     ClipboardRevoked,
+    /// Helper → sharer: please choose a file to send me; your offer will carry `id`.
+    RequestFile {
+        id: u32,
+    },
+    /// Either side: may I send you this file? (The sharer's only ever answers a
+    /// `RequestFile` of the same id.) Ids are the helper's: it numbers its offers and its
+    /// requests.
+    FileOffer {
+        id: u32,
+        name: String,
+        size: u64,
+    },
+    /// The receiver: send it, on a [`StreamKind::File`] stream.
+    FileAccepted {
+        id: u32,
+    },
+    /// The receiver, to an offer; the sharer, to a request.
+    FileDeclined {
+        id: u32,
+        reason: crate::file::FileRefusal,
+    },
+    /// Either side: stop this transfer; what arrived of it is deleted.
+    FileCancel {
+        id: u32,
+    },
+    /// The receiver: it arrived whole (its SHA-256 matched) and is saved.
+    FileSaved {
+        id: u32,
+    },
+    /// The receiver: it arrived but could not be kept (damaged, or not written).
+    FileFailed {
+        id: u32,
+        reason: crate::file::FileRefusal,
+    },
 }
 
 impl Control {

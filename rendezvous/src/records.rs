@@ -64,6 +64,8 @@ pub enum Feature {
     Chat,
     /// Copies crossed between the two clipboards (never what was copied).
     Clipboard,
+    /// Files crossed (never their names or contents).
+    FileTransfer,
 }
 
 impl Feature {
@@ -75,6 +77,7 @@ impl Feature {
             Feature::Pause => "pause",
             Feature::Chat => "chat",
             Feature::Clipboard => "clipboard",
+            Feature::FileTransfer => "file_transfer",
         }
     }
 }

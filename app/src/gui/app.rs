@@ -11,6 +11,8 @@ use iced::widget::{
 use iced::{keyboard, mouse, window, Alignment, Element, Length, Point, Size, Subscription, Task};
 use tokio::sync::mpsc;
 
+mod files;
+
 use super::engine::{self, EngineMsg, FrameSlot, RemoteFrame, SessionFailure, Start};
 use super::i18n::Strings;
 use super::keys;
@@ -1523,6 +1525,16 @@ impl App {
                 return self.go_home(Some(notice), None);
             }
             Event::FrameReceived { .. } | Event::FrameSent { .. } => {}
+            file @ (Event::FileOffered { .. }
+            | Event::FileRequested { .. }
+            | Event::FileOfferSent { .. }
+            | Event::FileRequestSent { .. }
+            | Event::FileStarted { .. }
+            | Event::FileProgress { .. }
+            | Event::FileDone { .. }
+            | Event::FileDeclined { .. }
+            | Event::FileCancelled { .. }
+            | Event::FileFailed { .. }) => self.file_event(file),
         }
         Task::none()
     }

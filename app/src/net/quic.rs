@@ -25,7 +25,7 @@ pub enum QuicError {
 }
 
 /// `accepts_video`: the helper receives one unidirectional stream per video frame; the
-/// sharer accepts a single one (the input stream) and the one control stream.
+/// sharer accepts a few (input, clipboard, files) and the one control stream.
 fn transport(accepts_video: bool, idle: Duration) -> Arc<TransportConfig> {
     let mut t = TransportConfig::default();
     t.keep_alive_interval(Some(Duration::from_millis(1000)));
@@ -39,7 +39,9 @@ fn transport(accepts_video: bool, idle: Duration) -> Arc<TransportConfig> {
         t.max_concurrent_uni_streams(VarInt::from_u32(256));
         t.max_concurrent_bidi_streams(VarInt::from_u32(0));
     } else {
-        t.max_concurrent_uni_streams(VarInt::from_u32(1));
+        // The input stream, a copy being read, and files (the session refuses more of
+        // each kind than it takes).
+        t.max_concurrent_uni_streams(VarInt::from_u32(8));
         t.max_concurrent_bidi_streams(VarInt::from_u32(1));
     }
     t.stream_receive_window(VarInt::from_u32(4 * 1024 * 1024));

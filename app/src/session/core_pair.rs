@@ -6,8 +6,10 @@ use std::time::{Duration, Instant};
 
 use super::helper_core::{HelperAction, HelperCore};
 use super::sharer_core::{SharerAction, SharerCore, SILENT_PATH};
-use super::{Command, Event};
+use super::transfers::{FileAction, FileLimits, IncomingFile, LocalFile, MAX_OPEN_TRANSFERS};
+use super::{Command, Event, FileDirection};
 use crate::capture::{CaptureInfo, MonitorInfo};
+use crate::file::{FileHead, FileRefusal};
 use crate::input::gate::ControlState;
 use crate::input::translate::InjectOp;
 use crate::input::InputEvent;
@@ -35,6 +37,14 @@ struct Pair {
     sharer_clipboard: Vec<String>,
     helper_clipboard: Vec<String>,
     watching: (bool, bool),
+    /// File streams each side's core took (the driver would write them to disk), and the
+    /// streams it refused.
+    sharer_took: Vec<IncomingFile>,
+    helper_took: Vec<IncomingFile>,
+    refused_streams: Vec<(Role, u32)>,
+    /// Transfers each driver was told to stop, and whether it holds the bytes.
+    stopped: Vec<(Role, u32)>,
+    held: (bool, bool),
 }
 
 impl Pair {
@@ -42,6 +52,15 @@ impl Pair {
         let now = Instant::now();
         let mut sharer = SharerCore::new("Anna R.".into(), true, now);
         sharer.set_clipboard_available(true);
+        sharer.set_file_receiving(
+            true,
+            FileLimits {
+                max_size: 1_000_000,
+                max_files: 6,
+            },
+        );
+        let mut helper = HelperCore::default();
+        helper.set_file_receiving(true, FileLimits::default());
         sharer.handle_monitors(
             vec![MonitorInfo {
                 id: 0,
@@ -60,7 +79,7 @@ impl Pair {
         );
         let mut pair = Self {
             sharer,
-            helper: HelperCore::default(),
+            helper,
             now,
             sharer_saw: Vec::new(),
             helper_saw: Vec::new(),
@@ -69,6 +88,11 @@ impl Pair {
             sharer_clipboard: Vec::new(),
             helper_clipboard: Vec::new(),
             watching: (false, false),
+            sharer_took: Vec::new(),
+            helper_took: Vec::new(),
+            refused_streams: Vec::new(),
+            stopped: Vec::new(),
+            held: (false, false),
         };
         pair.progress();
         pair
@@ -97,6 +121,17 @@ impl Pair {
                     SharerAction::SendClipboard(text) => {
                         self.helper.handle_clipboard_from_sharer(self.now, text)
                     }
+                    // As a file stream would carry it: the helper's core decides.
+                    SharerAction::File(FileAction::Send { id, size, .. }) => {
+                        match self.helper.take_file_stream(FileHead { id, size }) {
+                            Some(file) => self.helper_took.push(file),
+                            None => self.refused_streams.push((Role::Helper, id)),
+                        }
+                    }
+                    SharerAction::File(FileAction::Stop(id)) => {
+                        self.stopped.push((Role::Sharer, id))
+                    }
+                    SharerAction::File(FileAction::Hold(on)) => self.held.0 = on,
                     // As the driver's graceful close: the other side gets an `End`.
                     SharerAction::End {
                         reason,
@@ -121,6 +156,16 @@ impl Pair {
                     HelperAction::SendClipboard(text) => {
                         self.sharer.handle_clipboard_from_helper(self.now, text)
                     }
+                    HelperAction::File(FileAction::Send { id, size, .. }) => {
+                        match self.sharer.take_file_stream(FileHead { id, size }) {
+                            Some(file) => self.sharer_took.push(file),
+                            None => self.refused_streams.push((Role::Sharer, id)),
+                        }
+                    }
+                    HelperAction::File(FileAction::Stop(id)) => {
+                        self.stopped.push((Role::Helper, id))
+                    }
+                    HelperAction::File(FileAction::Hold(on)) => self.held.1 = on,
                     HelperAction::End {
                         reason,
                         tell_sharer,
@@ -189,6 +234,45 @@ impl Pair {
             _ => {}
         }
         self.progress();
+    }
+
+    /// The helper picks a file to send.
+    fn helper_sends(&mut self, name: &str, size: u64) {
+        self.helper
+            .handle_local_file(LocalFile::new(format!("/home/h/{name}").into(), size));
+        self.progress();
+    }
+
+    /// A hostile helper's stream for transfer `id`, straight to the sharer's core.
+    fn stream_to_sharer(&mut self, id: u32, size: u64) -> bool {
+        let taken = self.sharer.take_file_stream(FileHead { id, size });
+        self.progress();
+        taken.is_some()
+    }
+
+    /// Both drivers finish transfer `id` (`to`: the receiving side), as their tasks would:
+    /// the sender once everything is written, the receiver once the hash matched.
+    fn file_arrives(&mut self, id: u32, to: Role) {
+        match to {
+            Role::Sharer => {
+                self.helper.handle_file_finished(id, Ok(None));
+                self.sharer
+                    .handle_file_finished(id, Ok(Some(format!("/dl/{id}").into())));
+            }
+            Role::Helper => {
+                self.sharer.handle_file_finished(id, Ok(None));
+                self.helper
+                    .handle_file_finished(id, Ok(Some(format!("/dl/{id}").into())));
+            }
+        }
+        self.progress();
+    }
+
+    fn offers_seen(&self) -> usize {
+        self.sharer_saw
+            .iter()
+            .filter(|e| matches!(e, Event::FileOffered { .. }))
+            .count()
     }
 
     fn injected(&self) -> usize {
@@ -488,4 +572,270 @@ fn a_desktop_without_a_clipboard_says_so_without_asking_the_person() {
         Some(Event::ClipboardStopped { by: Role::Helper })
     ));
     assert_eq!(p.watching, (false, false));
+}
+
+#[test]
+fn a_file_crosses_only_after_the_person_accepts_it() {
+    let mut p = Pair::new();
+    p.helper_sends("driver.zip", 700_000);
+    assert!(matches!(
+        p.sharer_saw.last(),
+        Some(Event::FileOffered { id: 1, name, size: 700_000, from }) if name == "driver.zip" && from == "Anna R."
+    ));
+    // Not accepted yet: nothing is sent, and a stream sent anyway is refused unread.
+    assert!(p.sharer_took.is_empty() && p.refused_streams.is_empty());
+    assert!(!p.stream_to_sharer(1, 700_000));
+    // Accepted: the helper streams it and the sharer takes that one stream, once.
+    p.sharer_does(Command::AcceptFile(1));
+    assert_eq!(p.sharer_took.len(), 1);
+    assert_eq!(p.sharer_took[0].name, "driver.zip");
+    assert!(!p.stream_to_sharer(1, 700_000), "a second stream for it");
+    assert!(matches!(
+        p.helper_saw.last(),
+        Some(Event::FileStarted {
+            id: 1,
+            direction: FileDirection::Sending,
+            ..
+        })
+    ));
+    assert!(p
+        .helper
+        .features()
+        .contains(&tandem_rendezvous::records::Feature::FileTransfer));
+    p.file_arrives(1, Role::Sharer);
+    assert!(matches!(
+        p.sharer_saw.last(),
+        Some(Event::FileDone { id: 1, direction: FileDirection::Receiving, path: Some(path), .. }) if path == "/dl/1"
+    ));
+    assert!(matches!(
+        p.helper_saw.last(),
+        Some(Event::FileDone {
+            id: 1,
+            direction: FileDirection::Sending,
+            path: None,
+            ..
+        })
+    ));
+
+    // Declined: the helper is told, nothing streams.
+    p.helper_sends("second.txt", 10);
+    p.sharer_does(Command::DeclineFile(2));
+    assert!(matches!(
+        p.helper_saw.last(),
+        Some(Event::FileDeclined {
+            id: 2,
+            reason: FileRefusal::Declined,
+            ..
+        })
+    ));
+    assert_eq!(p.sharer_took.len(), 1);
+    assert!(!p.stream_to_sharer(2, 10));
+}
+
+#[test]
+fn a_pause_holds_files_and_a_cancel_from_either_side_keeps_nothing() {
+    let mut p = Pair::new();
+    p.helper_sends("a.bin", 1000);
+    p.sharer_does(Command::AcceptFile(1));
+    // The person pauses: both sides hold the bytes, and a new offer is declined unasked.
+    p.sharer_does(Command::Pause);
+    assert_eq!(p.held, (true, true));
+    p.helper_sends("during-pause.bin", 10);
+    assert_eq!(p.offers_seen(), 1);
+    assert!(matches!(
+        p.helper_saw.last(),
+        Some(Event::FileDeclined {
+            id: 2,
+            reason: FileRefusal::Paused,
+            ..
+        })
+    ));
+    p.sharer_does(Command::Resume);
+    assert_eq!(p.held, (false, false));
+    // The helper cancels mid-way: the sharer's driver stops it (and deletes what arrived).
+    p.helper_does(Command::CancelFile(1));
+    assert!(p.stopped.contains(&(Role::Helper, 1)) && p.stopped.contains(&(Role::Sharer, 1)));
+    assert!(matches!(
+        p.sharer_saw.last(),
+        Some(Event::FileCancelled {
+            id: 1,
+            by: Role::Helper
+        })
+    ));
+    // A late finish of the cancelled transfer is not reported as saved.
+    p.sharer.handle_file_finished(1, Ok(Some("/dl/1".into())));
+    p.progress();
+    assert!(!p
+        .sharer_saw
+        .iter()
+        .any(|e| matches!(e, Event::FileDone { .. })));
+
+    // The sharer cancels the next one.
+    p.helper_sends("b.bin", 1000);
+    p.sharer_does(Command::AcceptFile(3));
+    p.sharer_does(Command::CancelFile(3));
+    assert!(p.stopped.contains(&(Role::Helper, 3)));
+    assert!(matches!(
+        p.helper_saw.last(),
+        Some(Event::FileCancelled {
+            id: 3,
+            by: Role::Sharer
+        })
+    ));
+    // A damaged file: the receiver says so, the sender stops.
+    p.helper_sends("c.bin", 1000);
+    p.sharer_does(Command::AcceptFile(4));
+    p.helper.handle_file_finished(4, Ok(None));
+    p.sharer
+        .handle_file_finished(4, Err(FileRefusal::Corrupted));
+    p.progress();
+    assert!(matches!(
+        p.helper_saw.last(),
+        Some(Event::FileFailed {
+            id: 4,
+            reason: FileRefusal::Corrupted,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn a_hostile_helper_gets_nothing_written_and_cannot_nag() {
+    let mut p = Pair::new();
+    let offer = |id, name: &str, size| Control::FileOffer {
+        id,
+        name: name.into(),
+        size,
+    };
+    // Names that reach outside the folder, hide, disguise or name a device: refused
+    // without asking the person (who is told, with the name cleaned).
+    let mut id = 0;
+    for name in [
+        "../../.bashrc",
+        "/etc/cron.d/x",
+        "C:\\evil.exe",
+        ".hidden",
+        "NUL",
+        "pay\u{202E}fdp.exe",
+        "",
+    ] {
+        id += 1;
+        p.now += Duration::from_secs(1);
+        p.sharer.handle_control(p.now, offer(id, name, 10));
+        p.progress();
+        assert!(!p.stream_to_sharer(id, 10), "{name:?}");
+    }
+    assert_eq!(p.offers_seen(), 0);
+    let refusals = p
+        .sharer_saw
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                Event::FileDeclined {
+                    reason: FileRefusal::BadName,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(refusals, 7);
+    // Over the sharer's size limit.
+    p.now += Duration::from_secs(10);
+    p.sharer
+        .handle_control(p.now, offer(20, "big.iso", 1_000_001));
+    p.progress();
+    assert_eq!(p.offers_seen(), 0);
+    // A stream for an id nobody offered, an old id replayed, a wrong size: nothing taken.
+    assert!(!p.stream_to_sharer(99, 10));
+    p.sharer.handle_control(p.now, offer(21, "ok.txt", 10));
+    p.progress();
+    p.sharer.handle_control(p.now, offer(21, "again.txt", 10));
+    p.progress();
+    assert_eq!(p.offers_seen(), 1, "a replayed id is ignored");
+    p.sharer_does(Command::AcceptFile(21));
+    assert!(!p.stream_to_sharer(21, 11), "not the size offered");
+    assert!(!p.stream_to_sharer(21, 10), "failed, so gone");
+    // A flood: at most a few questions open, a token per second.
+    p.now += Duration::from_secs(10);
+    for id in 100..1100 {
+        p.sharer.handle_control(p.now, offer(id, "spam.txt", 1));
+    }
+    p.progress();
+    assert!(
+        p.offers_seen() <= 1 + MAX_OPEN_TRANSFERS,
+        "{}",
+        p.offers_seen()
+    );
+    // The session's count: six files at most are taken.
+    let mut p = Pair::new();
+    for n in 0..8u32 {
+        p.now += Duration::from_secs(5);
+        p.helper_sends(&format!("f{n}.txt"), 1);
+        p.sharer_does(Command::AcceptFile(n + 1));
+        p.file_arrives(n + 1, Role::Sharer);
+    }
+    assert_eq!(p.sharer_took.len(), 6);
+    assert!(matches!(
+        p.helper_saw.last(),
+        Some(Event::FileDeclined {
+            reason: FileRefusal::TooMany,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn the_helper_takes_only_the_files_it_asked_for() {
+    let mut p = Pair::new();
+    // A sharer that pushes a file unasked is declined; nothing is taken.
+    p.helper.handle_control(
+        p.now,
+        Control::FileOffer {
+            id: 7,
+            name: "unasked.exe".into(),
+            size: 5,
+        },
+    );
+    p.progress();
+    assert!(p.helper_took.is_empty());
+    // Asked: the person there chooses the file; it then streams without another question.
+    p.helper_does(Command::RequestFile);
+    assert!(matches!(
+        p.sharer_saw.last(),
+        Some(Event::FileRequested { id: 1, helper_name }) if helper_name == "Anna R."
+    ));
+    p.sharer.handle_local_file(LocalFile::new(
+        "/home/mario/.local/share/app/crash.log".into(),
+        42,
+    ));
+    p.progress();
+    assert_eq!(p.helper_took.len(), 1);
+    assert_eq!(p.helper_took[0].name, "crash.log");
+    p.file_arrives(1, Role::Helper);
+    assert!(matches!(
+        p.helper_saw.last(),
+        Some(Event::FileDone {
+            id: 1,
+            direction: FileDirection::Receiving,
+            ..
+        })
+    ));
+    // Declined by the person: the helper is told.
+    p.now += Duration::from_secs(5);
+    p.helper_does(Command::RequestFile);
+    p.sharer_does(Command::DeclineFile(2));
+    assert!(matches!(
+        p.helper_saw.last(),
+        Some(Event::FileDeclined {
+            id: 2,
+            reason: FileRefusal::Declined,
+            ..
+        })
+    ));
+    // A file the person chooses with nobody asking goes nowhere.
+    p.sharer
+        .handle_local_file(LocalFile::new("/etc/hostname".into(), 9));
+    p.progress();
+    assert_eq!(p.helper_took.len(), 1);
 }

@@ -12,11 +12,14 @@ use tracing::debug;
 
 use super::clock::ClockOffset;
 use super::connect::{establish, Established, Outcome};
+use super::file_transfer::{inspect, FileReport, FileTasks};
 use super::helper_core::{HelperAction, HelperCore};
 use super::media_loop::{end_session, ended_with_connection, ControlChannel, Stats, StreamWriter};
 use super::reconnect::{PathKeeper, PathStep};
 use super::remote_control::send_clipboard;
+use super::sharer::unreadable;
 use super::signaling::pair;
+use super::transfers::FileAction;
 use super::upgrade::{PathUpgrade, UpgradeStep};
 use super::video::{spawn_receiver, ReceiverEvent};
 use super::{
@@ -24,7 +27,7 @@ use super::{
 };
 use crate::clipboard::{next_copy, LocalClipboard};
 use crate::input::InputEvent;
-use crate::protocol::{now_us, Control, EndReason, Role, Signal, StreamKind};
+use crate::protocol::{now_us, Control, EndReason, Role, Signal, StreamKind, STREAM_REFUSED};
 
 /// What the helper's app tells the rendezvous at the end (see `tandem_rendezvous::records`):
 /// the reason, which features were used and the path type. Never content or names.
@@ -210,7 +213,10 @@ async fn helper_session(
         std::sync::Arc::clone(&clipboard_open),
     )
     .map_err(SessionError::Video)?;
-    let mut input = InputStream::default();
+    let mut outputs = Outputs {
+        input: InputStream::default(),
+        files: FileTasks::new(connection.clone(), config.files.receive_dir.clone()),
+    };
     let mut upgrade = PathUpgrade::new(Role::Helper, &config.ice, &path);
     let mut keeper = PathKeeper::new(Role::Helper, &config, &resume, &ice, Instant::now());
     let mut current_path = path;
@@ -218,6 +224,7 @@ async fn helper_session(
     let mut stats = Stats::default();
     let mut frames_decoded = 0u64;
     let mut core = HelperCore::default();
+    core.set_file_receiving(outputs.files.can_receive(), config.files.limits);
     // Opened when the sharer first allows clipboard sharing.
     let mut clipboard: Option<LocalClipboard> = None;
     let mut ping = tokio::time::interval(Duration::from_millis(500));
@@ -230,7 +237,7 @@ async fn helper_session(
             // What the core decided, carried out; then the next thing that happens.
             let ended = drive(
                 &mut core,
-                &mut input,
+                &mut outputs,
                 &mut clipboard,
                 &clipboard_open,
                 &mut control,
@@ -283,10 +290,30 @@ async fn helper_session(
                     }
                     Some(ReceiverEvent::NeedKeyframe) => control.send(&Control::KeyframeRequest).await?,
                     Some(ReceiverEvent::Copied(text)) => core.handle_clipboard_from_sharer(Instant::now(), text),
+                    Some(ReceiverEvent::File(head, mut stream)) => match core.take_file_stream(head) {
+                        Some(file) => outputs.files.receive(stream, file),
+                        None => {
+                            debug!("refused a file stream for {}", head.id);
+                            let _ = stream.stop(STREAM_REFUSED.into());
+                        }
+                    },
                     None => break EndReason::PeerLost,
                 },
                 // The UI gone is the person ending the session.
-                cmd = commands.recv() => core.handle_command(cmd.unwrap_or(Command::End)),
+                cmd = commands.recv() => match cmd {
+                    Some(Command::SendFile(path)) => match inspect(&path).await {
+                        Ok(file) => core.handle_local_file(file),
+                        Err(message) => emit(&events, unreadable(&path, message)),
+                    },
+                    cmd => core.handle_command(cmd.unwrap_or(Command::End)),
+                },
+                Some(report) = outputs.files.reports.recv() => match report {
+                    FileReport::Progress { id, bytes } => core.handle_file_progress(Instant::now(), id, bytes),
+                    FileReport::Finished { id, result } => {
+                        outputs.files.forget(id);
+                        core.handle_file_finished(id, result);
+                    }
+                },
                 text = next_copy(&mut clipboard) => core.handle_local_clipboard(text),
                 _ = ping.tick() => {
                     control.send(&Control::Ping { t0_us: now_us() }).await?;
@@ -338,7 +365,7 @@ async fn helper_session(
 /// session (the sharer told first when it should be).
 async fn drive(
     core: &mut HelperCore,
-    input: &mut InputStream,
+    outputs: &mut Outputs,
     clipboard: &mut Option<LocalClipboard>,
     clipboard_open: &std::sync::atomic::AtomicBool,
     control: &mut ControlChannel,
@@ -350,7 +377,7 @@ async fn drive(
         match action {
             HelperAction::SendInput(event) => {
                 tracing::trace!(?event, "input");
-                input.send(connection, &event).await?;
+                outputs.input.send(connection, &event).await?;
             }
             HelperAction::WatchClipboard(on) => {
                 clipboard_open.store(on, std::sync::atomic::Ordering::Release);
@@ -380,6 +407,11 @@ async fn drive(
                     }
                 });
             }
+            HelperAction::File(FileAction::Send { id, path, size }) => {
+                outputs.files.send(id, path, size)
+            }
+            HelperAction::File(FileAction::Stop(id)) => outputs.files.stop(id),
+            HelperAction::File(FileAction::Hold(on)) => outputs.files.hold(on),
             HelperAction::End {
                 reason,
                 tell_sharer,
@@ -413,6 +445,12 @@ pub(super) fn finish(
         },
     );
     Ok(reason)
+}
+
+/// Where the core's input and files go.
+struct Outputs {
+    input: InputStream,
+    files: FileTasks,
 }
 
 /// The helper's input stream, opened with the first event and written by its own task

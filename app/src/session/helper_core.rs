@@ -19,7 +19,9 @@ use tandem_rendezvous::records::Feature;
 use super::clipboard_rules::{ClipboardRules, Outgoing};
 use super::rate::RateGate;
 use super::sharer_core::clipboard_decline_message;
+use super::transfers::{FileAction, FileLimits, FileTransfers, IncomingFile, LocalFile, Output};
 use super::{Command, Event};
+use crate::file::{FileHead, FileRefusal};
 use crate::input::gate::ControlState;
 use crate::input::{DeclineReason, InputEvent};
 use crate::protocol::{ClipboardContent, Control, EndReason, Role};
@@ -35,6 +37,8 @@ pub enum HelperAction {
     SetClipboard(ClipboardContent),
     /// Send this copy to the sharer on a clipboard stream.
     SendClipboard(ClipboardContent),
+    /// Move a file's bytes, stop them, or hold them.
+    File(FileAction),
     /// The session ends; `tell_sharer`: close it gracefully with an `End` message.
     End {
         reason: EndReason,
@@ -52,6 +56,7 @@ pub struct HelperCore {
     chat_rate: RateGate,
     pointer_rate: RateGate,
     features: BTreeSet<Feature>,
+    files: FileTransfers,
     ended: bool,
     transmit: VecDeque<Control>,
     events: VecDeque<Event>,
@@ -69,6 +74,7 @@ impl Default for HelperCore {
             chat_rate: RateGate::chat(),
             pointer_rate: RateGate::pointer(),
             features: BTreeSet::new(),
+            files: FileTransfers::new(Role::Helper, String::new()),
             ended: false,
             transmit: VecDeque::new(),
             events: VecDeque::new(),
@@ -78,16 +84,46 @@ impl Default for HelperCore {
 }
 
 impl HelperCore {
+    /// Where files asked from the sharer may be saved, and within which limits.
+    pub fn set_file_receiving(&mut self, can_receive: bool, limits: FileLimits) {
+        self.files.set_receiving(can_receive, limits);
+    }
+
     pub fn poll_transmit(&mut self) -> Option<Control> {
+        self.pump_files();
         self.transmit.pop_front()
     }
 
     pub fn poll_event(&mut self) -> Option<Event> {
+        self.pump_files();
         self.events.pop_front()
     }
 
     pub fn poll_action(&mut self) -> Option<HelperAction> {
+        self.pump_files();
         self.actions.pop_front()
+    }
+
+    /// What the transfers decided, in the order they decided it.
+    fn pump_files(&mut self) {
+        while let Some(out) = self.files.poll() {
+            match out {
+                Output::Transmit(msg) => self.transmit.push_back(msg),
+                Output::Event(event) => {
+                    if matches!(event, Event::FileStarted { .. }) {
+                        self.features.insert(Feature::FileTransfer);
+                    }
+                    self.events.push_back(event);
+                }
+                Output::Action(action) => self.actions.push_back(HelperAction::File(action)),
+            }
+        }
+    }
+
+    /// Any pause holds the files' bytes.
+    fn update_pause(&mut self) {
+        self.files
+            .set_paused(self.paused_by_sharer || self.paused_by_me);
     }
 
     /// What the session used so far, for its report.
@@ -131,12 +167,14 @@ impl HelperCore {
             Control::Pause => {
                 self.features.insert(Feature::Pause);
                 self.paused_by_sharer = true;
+                self.update_pause();
                 self.events.push_back(Event::Paused { by: Role::Sharer });
             }
             // The sharer's resume lifts every pause, this side's too.
             Control::Resume => {
                 self.paused_by_sharer = false;
                 self.paused_by_me = false;
+                self.update_pause();
                 self.events.push_back(Event::Resumed { by: Role::Sharer });
             }
             Control::ResumeRefused { paused_by } => self.events.push_back(Event::ResumeRefused {
@@ -216,6 +254,15 @@ impl HelperCore {
                         .push_back(Event::ClipboardStopped { by: Role::Sharer });
                 }
             }
+            msg @ (Control::RequestFile { .. }
+            | Control::FileOffer { .. }
+            | Control::FileAccepted { .. }
+            | Control::FileDeclined { .. }
+            | Control::FileCancel { .. }
+            | Control::FileSaved { .. }
+            | Control::FileFailed { .. }) => {
+                self.files.handle_control(now, &msg);
+            }
             msg @ (Control::Ping { .. }
             | Control::Pong { .. }
             | Control::PathProbe { .. }
@@ -246,6 +293,7 @@ impl HelperCore {
             Command::Pause => {
                 self.features.insert(Feature::Pause);
                 self.paused_by_me = true;
+                self.update_pause();
                 self.transmit.push_back(Control::Pause);
                 self.events.push_back(Event::Paused { by: Role::Helper });
             }
@@ -255,6 +303,7 @@ impl HelperCore {
                 self.transmit.push_back(Control::Resume);
                 if !self.paused_by_sharer {
                     self.paused_by_me = false;
+                    self.update_pause();
                     self.events.push_back(Event::Resumed { by: Role::Helper });
                 }
             }
@@ -302,8 +351,14 @@ impl HelperCore {
                         .push_back(Event::ClipboardStopped { by: Role::Helper });
                 }
             }
+            Command::RequestFile => self.files.request(),
+            Command::CancelFile(id) => self.files.cancel(id),
+            // The driver reads the file and hands it to `handle_local_file`.
+            Command::SendFile(_) => {}
             // The sharer's commands.
-            Command::Allow
+            Command::AcceptFile(_)
+            | Command::DeclineFile(_)
+            | Command::Allow
             | Command::Decline
             | Command::GrantControl
             | Command::DeclineControl
@@ -342,6 +397,37 @@ impl HelperCore {
                 .events
                 .push_back(Event::ClipboardTooLarge { bytes, limit }),
             Outgoing::Skip => {}
+        }
+    }
+
+    /// A file the person chose to send (read by the driver).
+    pub fn handle_local_file(&mut self, file: LocalFile) {
+        if !self.ended {
+            self.files.send(file);
+        }
+    }
+
+    /// A file stream from the sharer: `Some` only for a file this side asked for, once.
+    pub fn take_file_stream(&mut self, head: FileHead) -> Option<IncomingFile> {
+        if self.ended {
+            return None;
+        }
+        self.files.take_stream(head)
+    }
+
+    /// `bytes` of transfer `id` moved so far (from the driver's task).
+    pub fn handle_file_progress(&mut self, now: Instant, id: u32, bytes: u64) {
+        self.files.progress(now, id, bytes);
+    }
+
+    /// Transfer `id`'s task ended.
+    pub fn handle_file_finished(
+        &mut self,
+        id: u32,
+        result: Result<Option<std::path::PathBuf>, FileRefusal>,
+    ) {
+        if !self.ended {
+            self.files.finished(id, result);
         }
     }
 

@@ -6,6 +6,7 @@ mod clock;
 mod connect;
 #[cfg(test)]
 mod core_pair;
+mod file_transfer;
 mod handle;
 mod helper;
 mod helper_core;
@@ -17,9 +18,11 @@ mod remote_control;
 mod sharer;
 mod sharer_core;
 mod signaling;
+mod transfers;
 mod upgrade;
 mod video;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,6 +32,7 @@ use tandem_rendezvous::ClientError;
 
 pub use crate::annotation::Annotation;
 pub use crate::capture::{CaptureInfo, MonitorInfo, SourceSpec};
+pub use crate::file::FileRefusal;
 pub use crate::input::{DeclineReason, InputEvent, Modifiers, PointerButton};
 pub use crate::net::ice::IceOptions;
 pub use crate::net::PathInfo;
@@ -37,6 +41,7 @@ pub use handle::SessionHandle;
 pub use helper::run_helper;
 pub use sharer::run_sharer;
 pub use tandem_rendezvous::wire::HelperIdentity;
+pub use transfers::FileLimits;
 
 /// What the user (or a script, or the GUI) asks the session to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +83,25 @@ pub enum Command {
     DeclineClipboard,
     /// Sharer: stop clipboard sharing.
     RevokeClipboard,
+    /// Helper: offer this file to the sharer (the person there decides). Sharer: give it
+    /// for the helper's oldest request ([`Event::FileRequested`]).
+    SendFile(PathBuf),
+    /// Helper: ask the sharer for a file (the person there chooses one, or declines).
+    RequestFile,
+    /// Sharer: take the helper's file `id` (answers [`Event::FileOffered`]).
+    AcceptFile(u32),
+    /// Sharer: refuse the helper's file or request `id`.
+    DeclineFile(u32),
+    /// Either: stop transfer `id`; what arrived of it is deleted.
+    CancelFile(u32),
+}
+
+/// Which way a file goes, seen from this side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileDirection {
+    Sending,
+    Receiving,
 }
 
 /// What the session reports. Serialized one per line by `--json`; scripts and tests read
@@ -232,6 +256,71 @@ pub enum Event {
         bytes: usize,
         limit: usize,
     },
+    /// Sharer: ask the person whether to take this file from `from` (the helper); it is
+    /// saved in the receive folder under `name` (or `name (1)`…, never over a file).
+    FileOffered {
+        id: u32,
+        name: String,
+        size: u64,
+        from: String,
+    },
+    /// Sharer: the helper asks for a file; the person chooses one
+    /// ([`Command::SendFile`]) or declines ([`Command::DeclineFile`]).
+    FileRequested {
+        id: u32,
+        helper_name: String,
+    },
+    /// Helper: the file is offered; the sharer's person decides.
+    FileOfferSent {
+        id: u32,
+        name: String,
+        size: u64,
+    },
+    /// Helper: the sharer was asked for a file.
+    FileRequestSent {
+        id: u32,
+    },
+    /// Both: transfer `id` was accepted and its bytes move.
+    FileStarted {
+        id: u32,
+        name: String,
+        size: u64,
+        direction: FileDirection,
+    },
+    /// Both: a few times a second while bytes move.
+    FileProgress {
+        id: u32,
+        bytes: u64,
+        size: u64,
+        bytes_per_sec: u64,
+        secs_left: Option<u64>,
+    },
+    /// Both: it arrived whole (its SHA-256 checked); `path`: where the receiver saved it.
+    FileDone {
+        id: u32,
+        name: String,
+        size: u64,
+        direction: FileDirection,
+        path: Option<String>,
+    },
+    /// Both: the offer or request was not taken (`id` 0: it never left this side).
+    FileDeclined {
+        id: u32,
+        name: Option<String>,
+        reason: FileRefusal,
+        message: String,
+    },
+    /// Both: stopped by `by`; nothing of it was kept.
+    FileCancelled {
+        id: u32,
+        by: Role,
+    },
+    /// Both: it did not arrive (damaged, unreadable, not writable); nothing of it was kept.
+    FileFailed {
+        id: u32,
+        reason: FileRefusal,
+        message: String,
+    },
     /// Sharer: the helper draws on the screen; shown in an overlay until cleared or ended.
     Annotation(Annotation),
     Ended {
@@ -342,6 +431,24 @@ pub struct SessionConfig {
     pub insecure_rendezvous: bool,
     /// How long a session whose path was lost tries to reconnect before it ends.
     pub reconnect_limit: Duration,
+    /// Where files from the other side are saved, and the limits on them.
+    pub files: FileSettings,
+}
+
+/// Files from the other side: where they go (`None`: none are taken) and how many, how big.
+#[derive(Debug, Clone)]
+pub struct FileSettings {
+    pub receive_dir: Option<PathBuf>,
+    pub limits: FileLimits,
+}
+
+impl Default for FileSettings {
+    fn default() -> Self {
+        Self {
+            receive_dir: file_transfer::default_receive_dir(),
+            limits: FileLimits::default(),
+        }
+    }
 }
 
 impl Default for SessionConfig {
@@ -356,6 +463,7 @@ impl Default for SessionConfig {
             frame_sink: None,
             insecure_rendezvous: false,
             reconnect_limit: Duration::from_secs(60),
+            files: FileSettings::default(),
         }
     }
 }

@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
 use crate::capture::SourceSpec;
+use crate::file::FileHead;
 use crate::input::inject::{InjectError, InjectorThread};
 use crate::input::translate::InjectOp;
 use crate::input::{InputEvent, MAX_INPUT_LEN};
@@ -158,6 +159,8 @@ enum Route {
     Input,
     /// One copied text (one read at a time).
     Clipboard,
+    /// A file: its head is read, and the session's core decides.
+    File,
     /// Stopped unread; the session goes on (a kind only a sharer sends, one this version
     /// does not know, a second input stream, or a copy while another is being read).
     Refuse,
@@ -174,6 +177,7 @@ fn route(
     match StreamKind::from_byte(kind) {
         Some(StreamKind::Input) if !take_input() => Route::Input,
         Some(StreamKind::Clipboard) if !take_clipboard() => Route::Clipboard,
+        Some(StreamKind::File) => Route::File,
         _ => Route::Refuse,
     }
 }
@@ -187,6 +191,8 @@ pub(super) struct HelperStreams {
     /// stopped unread (the core checks each copy anyway; this spares reading a hostile
     /// helper's megabyte for nothing).
     pub clipboard_open: Arc<AtomicBool>,
+    /// File streams, their head read; the core decides whether each is taken.
+    pub files: mpsc::Receiver<(FileHead, quinn::RecvStream)>,
 }
 
 /// Accepts the helper's unidirectional streams on a task of its own and reads its input
@@ -195,6 +201,7 @@ pub(super) struct HelperStreams {
 pub(super) fn spawn_stream_router(connection: quinn::Connection) -> HelperStreams {
     let (tx, rx) = mpsc::channel(QUEUED_INPUT);
     let (clipboard_tx, clipboard) = mpsc::channel(2);
+    let (files_tx, files) = mpsc::channel(4);
     let input_taken = Arc::new(AtomicBool::new(false));
     // At most one copy (up to the size limit) is held in memory at a time.
     let clipboard_busy = Arc::new(AtomicBool::new(false));
@@ -204,6 +211,7 @@ pub(super) fn spawn_stream_router(connection: quinn::Connection) -> HelperStream
         while let Ok(mut stream) = connection.accept_uni().await {
             let tx = tx.clone();
             let clipboard_tx = clipboard_tx.clone();
+            let files_tx = files_tx.clone();
             let input_taken = Arc::clone(&input_taken);
             let clipboard_busy = Arc::clone(&clipboard_busy);
             let open = Arc::clone(&open);
@@ -229,6 +237,12 @@ pub(super) fn spawn_stream_router(connection: quinn::Connection) -> HelperStream
                         }
                         clipboard_busy.store(false, Ordering::Release);
                     }
+                    Route::File => match FileHead::read(&mut stream).await {
+                        Ok(head) => {
+                            let _ = files_tx.send((head, stream)).await;
+                        }
+                        Err(e) => debug!("a file stream from the helper: {e}"),
+                    },
                     Route::Refuse => {
                         debug!("refused a stream of kind {kind:#04x} from the helper");
                         let _ = stream.stop(STREAM_REFUSED.into());
@@ -241,6 +255,7 @@ pub(super) fn spawn_stream_router(connection: quinn::Connection) -> HelperStream
         input: rx,
         clipboard,
         clipboard_open,
+        files,
     }
 }
 

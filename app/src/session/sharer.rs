@@ -11,19 +11,21 @@ use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
 use super::connect::{establish, Established, Outcome};
+use super::file_transfer::{inspect, FileReport, FileTasks};
 use super::helper::finish;
 use super::media_loop::{close_gracefully, end_session, ended_with_connection, ControlChannel};
 use super::reconnect::{PathKeeper, PathStep};
 use super::remote_control::{send_clipboard, spawn_stream_router, DesktopInput, InputStreamError};
 use super::sharer_core::{SharerAction, SharerCore};
 use super::signaling::{pair, Incoming, Signaling};
+use super::transfers::FileAction;
 use super::upgrade::{PathUpgrade, UpgradeStep};
 use super::video::{send_frame, spawn_pipeline, PipelineControl, PipelineOutput};
 use super::{emit, Command, CommandSource, Event, EventSink, SessionConfig, SessionError};
 use crate::capture::CaptureError;
 use crate::clipboard::{next_copy, LocalClipboard};
 use crate::input::InputEvent;
-use crate::protocol::{now_us, Control, CursorPicture, EndReason, Role, Signal};
+use crate::protocol::{now_us, Control, CursorPicture, EndReason, Role, Signal, STREAM_REFUSED};
 
 /// Runs a whole sharer session: join → pairing → consent (while the path is set up) →
 /// sharing → end. No frame is produced, let alone sent, before the person allows it.
@@ -152,7 +154,7 @@ pub async fn run_sharer(
         control.send(&Control::Chat { text }).await?;
     }
     let mut frames_sent = 0u64;
-    let mut desktop = DesktopInput::new(&config.video.source);
+    let desktop = DesktopInput::new(&config.video.source);
     let mut core = SharerCore::new(helper_name.clone(), desktop.controllable(), Instant::now());
     // Opened for the session whether or not the helper asks: a request is then answered
     // at once when this desktop has no clipboard to share.
@@ -164,14 +166,21 @@ pub async fn run_sharer(
         }
     };
     core.set_clipboard_available(local_clipboard.is_some());
+    let files = FileTasks::new(connection.clone(), config.files.receive_dir.clone());
+    core.set_file_receiving(files.can_receive(), config.files.limits);
     let mut upgrade = PathUpgrade::new(Role::Sharer, &config.ice, &path);
     let mut current_path = path;
     let streams = spawn_stream_router(connection.clone());
     let mut input = Some(streams.input);
     let mut helper_copies = streams.clipboard;
-    let mut clipboard = SharedClipboard {
-        local: local_clipboard,
-        open: streams.clipboard_open,
+    let mut helper_files = streams.files;
+    let mut desk = Desk {
+        input: desktop,
+        clipboard: SharedClipboard {
+            local: local_clipboard,
+            open: streams.clipboard_open,
+        },
+        files,
     };
     let mut last_received = 0u64;
     let mut path_probe = tokio::time::interval(Duration::from_millis(250));
@@ -182,8 +191,7 @@ pub async fn run_sharer(
             // What the core decided, carried out; then the next thing that happens.
             if let Some(reason) = drive(
                 &mut core,
-                &mut desktop,
-                &clipboard,
+                &mut desk,
                 &pipeline,
                 &mut control,
                 &connection,
@@ -248,9 +256,29 @@ pub async fn run_sharer(
                     }
                 },
                 // The UI gone is the person ending the session.
-                cmd = commands.recv() => core.handle_command(Instant::now(), cmd.unwrap_or(Command::End)),
+                cmd = commands.recv() => match cmd {
+                    Some(Command::SendFile(path)) => match inspect(&path).await {
+                        Ok(file) => core.handle_local_file(file),
+                        Err(message) => emit(&events, unreadable(&path, message)),
+                    },
+                    cmd => core.handle_command(Instant::now(), cmd.unwrap_or(Command::End)),
+                },
                 Some(text) = helper_copies.recv() => core.handle_clipboard_from_helper(Instant::now(), text),
-                text = next_copy(&mut clipboard.local) => core.handle_local_clipboard(text),
+                Some((head, mut stream)) = helper_files.recv() => match core.take_file_stream(head) {
+                    Some(file) => desk.files.receive(stream, file),
+                    None => {
+                        debug!("refused a file stream for {}", head.id);
+                        let _ = stream.stop(STREAM_REFUSED.into());
+                    }
+                },
+                Some(report) = desk.files.reports.recv() => match report {
+                    FileReport::Progress { id, bytes } => core.handle_file_progress(Instant::now(), id, bytes),
+                    FileReport::Finished { id, result } => {
+                        desk.files.forget(id);
+                        core.handle_file_finished(id, result);
+                    }
+                },
+                text = next_copy(&mut desk.clipboard.local) => core.handle_local_clipboard(text),
                 msg = next_input(&mut input) => match msg {
                     Ok(event) => {
                         tracing::trace!(?event, "input");
@@ -321,8 +349,8 @@ pub async fn run_sharer(
         Err(e) => ended_with_connection(&connection, EndReason::HelperEnded, e),
     };
     // Whatever ended the session, nothing the helper pressed stays pressed.
-    desktop.release(core.release_everything());
-    drop(desktop);
+    desk.input.release(core.release_everything());
+    drop(desk);
     pipeline.stop.store(true, Ordering::Relaxed);
     let _ = tokio::time::timeout(Duration::from_secs(1), endpoint.wait_idle()).await;
     finish(&events, ended?, frames_sent)
@@ -375,8 +403,7 @@ fn signal_name(signal: &Signal) -> &'static str {
 /// ended the session (the helper told first when it should be).
 async fn drive(
     core: &mut SharerCore,
-    desktop: &mut DesktopInput,
-    clipboard: &SharedClipboard,
+    desk: &mut Desk,
     pipeline: &PipelineControl,
     control: &mut ControlChannel,
     connection: &quinn::Connection,
@@ -386,7 +413,7 @@ async fn drive(
     while let Some(action) = core.poll_action() {
         match action {
             SharerAction::OpenInjector => {
-                let opened = desktop.open().map_err(|e| {
+                let opened = desk.input.open().map_err(|e| {
                     warn!("{e}");
                     e.to_string()
                 });
@@ -394,11 +421,11 @@ async fn drive(
             }
             SharerAction::Inject(ops) => {
                 tracing::trace!(?ops, "inject");
-                desktop.inject(ops);
+                desk.input.inject(ops);
             }
             SharerAction::Release(ops) => {
                 tracing::trace!(?ops, "release");
-                desktop.release(ops);
+                desk.input.release(ops);
             }
             // A full picture follows the last pause lifted.
             SharerAction::Pause(paused) => {
@@ -409,13 +436,13 @@ async fn drive(
             }
             SharerAction::SelectMonitor(id) => pipeline.request_monitor(id),
             SharerAction::WatchClipboard(on) => {
-                clipboard.open.store(on, Ordering::Release);
-                if let Some(local) = &clipboard.local {
+                desk.clipboard.open.store(on, Ordering::Release);
+                if let Some(local) = &desk.clipboard.local {
                     local.watch(on);
                 }
             }
             SharerAction::SetClipboard(text) => {
-                if let Some(local) = &clipboard.local {
+                if let Some(local) = &desk.clipboard.local {
                     local.set(text);
                 }
             }
@@ -427,6 +454,11 @@ async fn drive(
                     }
                 });
             }
+            SharerAction::File(FileAction::Send { id, path, size }) => {
+                desk.files.send(id, path, size)
+            }
+            SharerAction::File(FileAction::Stop(id)) => desk.files.stop(id),
+            SharerAction::File(FileAction::Hold(on)) => desk.files.hold(on),
             SharerAction::End {
                 reason,
                 tell_helper,
@@ -455,6 +487,23 @@ async fn sleep_until(deadline: Option<Instant>) {
         Some(at) => tokio::time::sleep_until(at.into()).await,
         None => std::future::pending().await,
     }
+}
+
+/// A file the person chose that cannot be offered (gone, a folder, unreadable).
+pub(super) fn unreadable(path: &std::path::Path, message: String) -> Event {
+    Event::FileDeclined {
+        id: 0,
+        name: path.file_name().map(|n| n.to_string_lossy().into_owned()),
+        reason: crate::file::FileRefusal::Failed,
+        message,
+    }
+}
+
+/// What the core's actions reach on this computer: input, the clipboard, files.
+struct Desk {
+    input: DesktopInput,
+    clipboard: SharedClipboard,
+    files: FileTasks,
 }
 
 /// This desktop's clipboard in the session, and whether the helper's copies are read at all.

@@ -27,9 +27,11 @@ use std::time::{Duration, Instant};
 use super::clipboard_rules::{ClipboardRules, Outgoing};
 use super::pause::{PauseState, ResumeOutcome};
 use super::rate::RateGate;
+use super::transfers::{FileAction, FileLimits, FileTransfers, IncomingFile, LocalFile, Output};
 use super::{Command, Event};
 use crate::annotation::{Annotation, MAX_POINTS_PER_MESSAGE};
 use crate::capture::{CaptureInfo, MonitorInfo};
+use crate::file::{FileHead, FileRefusal};
 use crate::input::gate::{ControlGate, ControlState, RequestOutcome};
 use crate::input::translate::{InjectOp, InputTranslator};
 use crate::input::{DeclineReason, InputEvent};
@@ -59,6 +61,8 @@ pub enum SharerAction {
     SetClipboard(ClipboardContent),
     /// Send this copy to the helper on a clipboard stream.
     SendClipboard(ClipboardContent),
+    /// Move a file's bytes, stop them, or hold them.
+    File(FileAction),
     /// The session ends; `tell_helper`: close it gracefully with an `End` message.
     End {
         reason: EndReason,
@@ -90,6 +94,7 @@ pub struct SharerCore {
     clipboard_rules: ClipboardRules,
     /// Clipboard copies from the helper dropped (not allowed, or too many).
     refused_clipboard: u64,
+    files: FileTransfers,
     ended: bool,
     transmit: VecDeque<Control>,
     events: VecDeque<Event>,
@@ -99,6 +104,7 @@ pub struct SharerCore {
 impl SharerCore {
     /// `controllable`: whether this desktop can take input at all.
     pub fn new(helper_name: String, controllable: bool, now: Instant) -> Self {
+        let files = FileTransfers::new(Role::Sharer, helper_name.clone());
         Self {
             helper_name,
             gate: ControlGate::new(controllable),
@@ -116,6 +122,7 @@ impl SharerCore {
             clipboard: ControlGate::new(false),
             clipboard_rules: ClipboardRules::default(),
             refused_clipboard: 0,
+            files,
             ended: false,
             transmit: VecDeque::new(),
             events: VecDeque::new(),
@@ -129,16 +136,36 @@ impl SharerCore {
         self.clipboard = ControlGate::new(available);
     }
 
+    /// Where received files may be saved (none: offers are declined as unavailable), and
+    /// this app's limits on them.
+    pub fn set_file_receiving(&mut self, can_receive: bool, limits: FileLimits) {
+        self.files.set_receiving(can_receive, limits);
+    }
+
     pub fn poll_transmit(&mut self) -> Option<Control> {
+        self.pump_files();
         self.transmit.pop_front()
     }
 
     pub fn poll_event(&mut self) -> Option<Event> {
+        self.pump_files();
         self.events.pop_front()
     }
 
     pub fn poll_action(&mut self) -> Option<SharerAction> {
+        self.pump_files();
         self.actions.pop_front()
+    }
+
+    /// What the transfers decided, in the order they decided it.
+    fn pump_files(&mut self) {
+        while let Some(out) = self.files.poll() {
+            match out {
+                Output::Transmit(msg) => self.transmit.push_back(msg),
+                Output::Event(event) => self.events.push_back(event),
+                Output::Action(action) => self.actions.push_back(SharerAction::File(action)),
+            }
+        }
     }
 
     /// When [`Self::handle_timeout`] is next due: only while the helper holds something.
@@ -266,6 +293,15 @@ impl SharerCore {
                         .push_back(Event::ClipboardStopped { by: Role::Helper });
                 }
             }
+            msg @ (Control::RequestFile { .. }
+            | Control::FileOffer { .. }
+            | Control::FileAccepted { .. }
+            | Control::FileDeclined { .. }
+            | Control::FileCancel { .. }
+            | Control::FileSaved { .. }
+            | Control::FileFailed { .. }) => {
+                self.files.handle_control(now, &msg);
+            }
             msg @ (Control::Ping { .. }
             | Control::FrameAck { .. }
             | Control::KeyframeRequest
@@ -375,9 +411,15 @@ impl SharerCore {
                         .push_back(Event::ClipboardStopped { by: Role::Sharer });
                 }
             }
+            Command::AcceptFile(id) => self.files.accept(id),
+            Command::DeclineFile(id) => self.files.decline(id),
+            Command::CancelFile(id) => self.files.cancel(id),
+            // The driver reads the file and hands it to `handle_local_file`.
+            Command::SendFile(_) => {}
             // The helper's commands.
             Command::Allow
             | Command::Decline
+            | Command::RequestFile
             | Command::RequestKeyframe
             | Command::RequestControl
             | Command::ReleaseControl
@@ -479,6 +521,38 @@ impl SharerCore {
         }
     }
 
+    /// The file the person chose for the helper's oldest request (read by the driver).
+    pub fn handle_local_file(&mut self, file: LocalFile) {
+        if !self.ended {
+            self.files.send(file);
+        }
+    }
+
+    /// A file stream from the helper: `Some` only for a file the person accepted, once;
+    /// anything else is stopped unread and nothing is written.
+    pub fn take_file_stream(&mut self, head: FileHead) -> Option<IncomingFile> {
+        if self.ended {
+            return None;
+        }
+        self.files.take_stream(head)
+    }
+
+    /// `bytes` of transfer `id` moved so far (from the driver's task).
+    pub fn handle_file_progress(&mut self, now: Instant, id: u32, bytes: u64) {
+        self.files.progress(now, id, bytes);
+    }
+
+    /// Transfer `id`'s task ended (see [`FileTransfers::finished`]).
+    pub fn handle_file_finished(
+        &mut self,
+        id: u32,
+        result: Result<Option<std::path::PathBuf>, FileRefusal>,
+    ) {
+        if !self.ended {
+            self.files.finished(id, result);
+        }
+    }
+
     /// The input stream ended (the helper closed it, or the connection is going).
     pub fn handle_input_ended(&mut self) {
         self.release_held();
@@ -556,6 +630,7 @@ impl SharerCore {
         let paused = self.pause.is_paused();
         self.gate.set_paused(paused);
         self.clipboard.set_paused(paused);
+        self.files.set_paused(paused);
         if paused {
             self.release_held();
         }

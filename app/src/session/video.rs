@@ -451,13 +451,16 @@ pub enum ReceiverEvent {
     NeedKeyframe,
     /// A copy from the sharer, read whole (the session's core decides whether it lands).
     Copied(ClipboardContent),
+    /// A file stream from the sharer, its head read (the core decides whether it is taken).
+    File(crate::file::FileHead, quinn::RecvStream),
 }
 
 /// Frame streams read concurrently on the helper, at most.
 const FRAMES_READ_AT_ONCE: usize = 8;
 
 /// Reads frame streams and decodes them in order on a dedicated thread; copies from the
-/// sharer only while `clipboard_open` (else their streams are stopped unread).
+/// sharer only while `clipboard_open` (else their streams are stopped unread); file streams'
+/// heads, for the session to decide.
 pub fn spawn_receiver(
     conn: Connection,
     sink: Option<FrameSink>,
@@ -502,6 +505,15 @@ pub fn spawn_receiver(
                             }
                         }
                         copying.store(false, Ordering::Release);
+                        return;
+                    }
+                    Ok(kind) if StreamKind::from_byte(kind) == Some(StreamKind::File) => {
+                        match crate::file::FileHead::read(&mut stream).await {
+                            Ok(head) => {
+                                let _ = copies_tx.send(ReceiverEvent::File(head, stream)).await;
+                            }
+                            Err(e) => debug!("a file stream from the sharer: {e}"),
+                        }
                         return;
                     }
                     Ok(kind) => {

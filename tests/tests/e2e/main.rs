@@ -5,6 +5,7 @@
 mod clipboard;
 mod config;
 mod control;
+mod files;
 mod gui;
 mod network;
 mod privacy;

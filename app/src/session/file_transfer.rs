@@ -1,0 +1,494 @@
+//! Moving files' bytes for the session drivers: a task per transfer that streams a local
+//! file, or writes one that arrives into the receive folder, checking its SHA-256. What may
+//! move is decided by the cores (`transfers.rs`); this only carries it out.
+//!
+//! A file arriving is written to a hidden part file in the receive folder and becomes
+//! visible under its name only once whole and checked; on a cancel, a failure, a damaged
+//! file or the session ending, the part file is deleted. Nothing is ever written over an
+//! existing file: `report.pdf` arrives as `report (1).pdf` when there is one.
+
+use std::collections::HashMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::{mpsc, oneshot, watch};
+use tracing::debug;
+
+use super::transfers::{IncomingFile, LocalFile};
+use crate::file::{FileHead, FileRefusal, FILE_DIGEST_LEN};
+
+/// The error code a file stream is reset or stopped with when a person cancels it.
+pub const FILE_CANCELLED: u32 = 0x11;
+
+/// Bytes read or written at a time.
+const CHUNK: usize = 256 * 1024;
+
+/// How often a task reports its progress, at most.
+const REPORT_EVERY: Duration = Duration::from_millis(50);
+
+/// Below video frames and input: a file never makes them wait.
+const FILE_PRIORITY: i32 = -10;
+
+/// Where files from the other side are saved unless the person says otherwise: a folder
+/// of its own in Downloads, which the person knows how to find.
+pub fn default_receive_dir() -> Option<PathBuf> {
+    let home = std::env::var_os(if cfg!(windows) { "USERPROFILE" } else { "HOME" })?;
+    let downloads = std::env::var_os("XDG_DOWNLOAD_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(&home).join("Downloads"));
+    Some(downloads.join("Tandem"))
+}
+
+/// What a task tells the session loop.
+#[derive(Debug)]
+pub(super) enum FileReport {
+    Progress {
+        id: u32,
+        bytes: u64,
+    },
+    /// A receiver's with where the file was saved; a sender's with `None` once everything
+    /// was written; or why it failed. A transfer the peer cancelled reports nothing: its
+    /// `FileCancel` says so.
+    Finished {
+        id: u32,
+        result: Result<Option<PathBuf>, FileRefusal>,
+    },
+}
+
+/// The running transfers of one session. Dropped, every one of them stops and its part
+/// file is deleted.
+pub(super) struct FileTasks {
+    connection: quinn::Connection,
+    receive_dir: Option<PathBuf>,
+    cancels: HashMap<u32, oneshot::Sender<()>>,
+    hold: watch::Sender<bool>,
+    reports_tx: mpsc::Sender<FileReport>,
+    pub reports: mpsc::Receiver<FileReport>,
+}
+
+impl FileTasks {
+    pub fn new(connection: quinn::Connection, receive_dir: Option<PathBuf>) -> Self {
+        let (reports_tx, reports) = mpsc::channel(64);
+        Self {
+            connection,
+            receive_dir,
+            cancels: HashMap::new(),
+            hold: watch::Sender::new(false),
+            reports_tx,
+            reports,
+        }
+    }
+
+    /// Whether files can be received at all.
+    pub fn can_receive(&self) -> bool {
+        self.receive_dir.is_some()
+    }
+
+    /// Streams `path` as transfer `id`.
+    pub fn send(&mut self, id: u32, path: PathBuf, size: u64) {
+        let (cancel_tx, cancel) = oneshot::channel();
+        self.cancels.insert(id, cancel_tx);
+        let connection = self.connection.clone();
+        let hold = self.hold.subscribe();
+        let reports = self.reports_tx.clone();
+        tokio::spawn(async move {
+            if let Some(result) =
+                send_file(connection, id, &path, size, hold, cancel, &reports).await
+            {
+                let _ = reports.send(FileReport::Finished { id, result }).await;
+            }
+        });
+    }
+
+    /// Writes the stream of an accepted file into the receive folder.
+    pub fn receive(&mut self, stream: quinn::RecvStream, file: IncomingFile) {
+        let (cancel_tx, cancel) = oneshot::channel();
+        self.cancels.insert(file.id, cancel_tx);
+        let hold = self.hold.subscribe();
+        let reports = self.reports_tx.clone();
+        let dir = self.receive_dir.clone();
+        tokio::spawn(async move {
+            let id = file.id;
+            let result = match dir {
+                Some(dir) => receive_file(stream, &file, &dir, hold, cancel, &reports).await,
+                None => Some(Err(FileRefusal::Unavailable)),
+            };
+            if let Some(result) = result {
+                let _ = reports.send(FileReport::Finished { id, result }).await;
+            }
+        });
+    }
+
+    /// Stops transfer `id` (its stream is reset, what arrived of it deleted).
+    pub fn stop(&mut self, id: u32) {
+        if let Some(cancel) = self.cancels.remove(&id) {
+            let _ = cancel.send(());
+        }
+    }
+
+    /// The task of `id` ended.
+    pub fn forget(&mut self, id: u32) {
+        self.cancels.remove(&id);
+    }
+
+    /// Holds every transfer's bytes (`true`) or lets them go again.
+    pub fn hold(&self, on: bool) {
+        self.hold.send_replace(on);
+    }
+}
+
+/// Resolves once `hold` is off (or its sender is gone).
+async fn unless_held(hold: &mut watch::Receiver<bool>) {
+    let _ = hold.wait_for(|held| !held).await;
+}
+
+/// Throttles progress reports to [`REPORT_EVERY`].
+struct Reporter<'a> {
+    id: u32,
+    reports: &'a mpsc::Sender<FileReport>,
+    last: Option<Instant>,
+}
+
+impl Reporter<'_> {
+    fn report(&mut self, bytes: u64, last_one: bool) {
+        let now = Instant::now();
+        if last_one
+            || self
+                .last
+                .is_none_or(|at| now.duration_since(at) >= REPORT_EVERY)
+        {
+            self.last = Some(now);
+            // Progress is cumulative: one dropped when the loop is behind is no loss.
+            let _ = self
+                .reports
+                .try_send(FileReport::Progress { id: self.id, bytes });
+        }
+    }
+}
+
+enum Stop {
+    Cancelled,
+    PeerCancelled,
+    Failed(FileRefusal),
+}
+
+async fn send_file(
+    connection: quinn::Connection,
+    id: u32,
+    path: &Path,
+    size: u64,
+    mut hold: watch::Receiver<bool>,
+    cancel: oneshot::Receiver<()>,
+    reports: &mpsc::Sender<FileReport>,
+) -> Option<Result<Option<PathBuf>, FileRefusal>> {
+    let mut file = match tokio::fs::File::open(path).await {
+        Ok(f) => f,
+        Err(e) => {
+            debug!("file {id}: {e}");
+            return Some(Err(FileRefusal::Failed));
+        }
+    };
+    let mut stream = match connection.open_uni().await {
+        Ok(s) => s,
+        Err(e) => {
+            debug!("file {id}: {e}");
+            return Some(Err(FileRefusal::Failed));
+        }
+    };
+    let _ = stream.set_priority(FILE_PRIORITY);
+    let mut reporter = Reporter {
+        id,
+        reports,
+        last: None,
+    };
+    let copy = async {
+        let mut hasher = Sha256::new();
+        stream
+            .write_all(&FileHead { id, size }.encode())
+            .await
+            .map_err(write_stop)?;
+        let mut buf = vec![0u8; CHUNK];
+        let mut sent = 0u64;
+        while sent < size {
+            unless_held(&mut hold).await;
+            let want = (size - sent).min(CHUNK as u64) as usize;
+            let n = file
+                .read(&mut buf[..want])
+                .await
+                .map_err(|_| Stop::Failed(FileRefusal::Failed))?;
+            if n == 0 {
+                debug!("file {id} is shorter than offered");
+                return Err(Stop::Failed(FileRefusal::Failed));
+            }
+            hasher.update(&buf[..n]);
+            stream.write_all(&buf[..n]).await.map_err(write_stop)?;
+            sent += n as u64;
+            reporter.report(sent, sent == size);
+        }
+        stream
+            .write_all(&hasher.finalize())
+            .await
+            .map_err(write_stop)?;
+        stream
+            .finish()
+            .map_err(|_| Stop::Failed(FileRefusal::Failed))?;
+        Ok(())
+    };
+    let outcome = tokio::select! {
+        outcome = copy => outcome,
+        _ = cancel => Err(Stop::Cancelled),
+    };
+    match outcome {
+        Ok(()) => Some(Ok(None)),
+        Err(Stop::Cancelled) => {
+            let _ = stream.reset(FILE_CANCELLED.into());
+            None
+        }
+        Err(Stop::PeerCancelled) => None,
+        Err(Stop::Failed(reason)) => {
+            let _ = stream.reset(FILE_CANCELLED.into());
+            Some(Err(reason))
+        }
+    }
+}
+
+fn write_stop(e: quinn::WriteError) -> Stop {
+    match e {
+        quinn::WriteError::Stopped(code) if code.into_inner() == u64::from(FILE_CANCELLED) => {
+            Stop::PeerCancelled
+        }
+        other => {
+            debug!("file stream: {other}");
+            Stop::Failed(FileRefusal::Failed)
+        }
+    }
+}
+
+fn read_stop(e: quinn::ReadError) -> Stop {
+    match e {
+        quinn::ReadError::Reset(code) if code.into_inner() == u64::from(FILE_CANCELLED) => {
+            Stop::PeerCancelled
+        }
+        other => {
+            debug!("file stream: {other}");
+            Stop::Failed(FileRefusal::Failed)
+        }
+    }
+}
+
+async fn receive_file(
+    mut stream: quinn::RecvStream,
+    file: &IncomingFile,
+    dir: &Path,
+    mut hold: watch::Receiver<bool>,
+    cancel: oneshot::Receiver<()>,
+    reports: &mpsc::Sender<FileReport>,
+) -> Option<Result<Option<PathBuf>, FileRefusal>> {
+    let mut part = match PartFile::create(dir, file.id).await {
+        Ok(part) => part,
+        Err(e) => {
+            debug!("receive folder {}: {e}", dir.display());
+            let _ = stream.stop(FILE_CANCELLED.into());
+            return Some(Err(FileRefusal::Unavailable));
+        }
+    };
+    let mut reporter = Reporter {
+        id: file.id,
+        reports,
+        last: None,
+    };
+    let size = file.size;
+    let copy = async {
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; CHUNK];
+        let mut got = 0u64;
+        while got < size {
+            unless_held(&mut hold).await;
+            let want = (size - got).min(CHUNK as u64) as usize;
+            let n = match stream.read(&mut buf[..want]).await.map_err(read_stop)? {
+                Some(n) => n,
+                None => {
+                    debug!("file {} ended early", file.id);
+                    return Err(Stop::Failed(FileRefusal::Failed));
+                }
+            };
+            hasher.update(&buf[..n]);
+            part.file
+                .write_all(&buf[..n])
+                .await
+                .map_err(|_| Stop::Failed(FileRefusal::Failed))?;
+            got += n as u64;
+            reporter.report(got, got == size);
+        }
+        let mut digest = [0u8; FILE_DIGEST_LEN];
+        stream
+            .read_exact(&mut digest)
+            .await
+            .map_err(|_| Stop::Failed(FileRefusal::Failed))?;
+        // Nothing may follow the digest.
+        match stream.read(&mut buf[..1]).await.map_err(read_stop)? {
+            None => {}
+            Some(_) => return Err(Stop::Failed(FileRefusal::Failed)),
+        }
+        if hasher.finalize().as_slice() != digest {
+            return Err(Stop::Failed(FileRefusal::Corrupted));
+        }
+        part.file
+            .sync_all()
+            .await
+            .map_err(|_| Stop::Failed(FileRefusal::Failed))?;
+        Ok(())
+    };
+    let outcome = tokio::select! {
+        outcome = copy => outcome,
+        _ = cancel => Err(Stop::Cancelled),
+    };
+    match outcome {
+        Ok(()) => Some(part.keep_as(&file.name).map(Some).map_err(|e| {
+            debug!("saving {}: {e}", file.name);
+            FileRefusal::Failed
+        })),
+        Err(stop) => {
+            let _ = stream.stop(FILE_CANCELLED.into());
+            // `part` is dropped here: deleted.
+            match stop {
+                Stop::Failed(reason) => Some(Err(reason)),
+                Stop::Cancelled | Stop::PeerCancelled => None,
+            }
+        }
+    }
+}
+
+/// A file being received: hidden in the receive folder, deleted unless kept.
+pub(super) struct PartFile {
+    path: PathBuf,
+    file: tokio::fs::File,
+    kept: bool,
+}
+
+impl PartFile {
+    async fn create(dir: &Path, id: u32) -> io::Result<Self> {
+        tokio::fs::create_dir_all(dir).await?;
+        let mut n = 0u32;
+        loop {
+            let path = dir.join(format!(".tandem-{}-{id}-{n}.part", std::process::id()));
+            match tokio::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+                .await
+            {
+                Ok(file) => {
+                    return Ok(Self {
+                        path,
+                        file,
+                        kept: false,
+                    })
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && n < 100 => n += 1,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Gives the part file its name, or the first free `name (n)`; never over a file.
+    fn keep_as(mut self, name: &str) -> io::Result<PathBuf> {
+        let dir = self
+            .path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        for n in 0..10_000u32 {
+            let target = dir.join(numbered(name, n));
+            // The name is claimed first, so that a file appearing meanwhile is not replaced:
+            // the rename then only replaces this empty placeholder.
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&target)
+            {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+            if let Err(e) = std::fs::rename(&self.path, &target) {
+                let _ = std::fs::remove_file(&target);
+                return Err(e);
+            }
+            self.kept = true;
+            return Ok(target);
+        }
+        Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            "too many files of that name",
+        ))
+    }
+}
+
+impl Drop for PartFile {
+    fn drop(&mut self) {
+        if !self.kept {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// `name`, or with ` (n)` before its extension: `report (1).pdf`, `logs (2).tar.gz`.
+fn numbered(name: &str, n: u32) -> String {
+    if n == 0 {
+        return name.to_string();
+    }
+    match name.find('.') {
+        Some(dot) if dot > 0 => format!("{} ({n}){}", &name[..dot], &name[dot..]),
+        _ => format!("{name} ({n})"),
+    }
+}
+
+/// A local file the person chose, as it will be offered.
+pub(super) async fn inspect(path: &Path) -> Result<LocalFile, String> {
+    let meta = tokio::fs::metadata(path)
+        .await
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    if !meta.is_file() {
+        return Err(format!("{} is not a file", path.display()));
+    }
+    Ok(LocalFile::new(path.to_path_buf(), meta.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copies_are_numbered_before_the_extension() {
+        assert_eq!(numbered("report.pdf", 0), "report.pdf");
+        assert_eq!(numbered("report.pdf", 1), "report (1).pdf");
+        assert_eq!(numbered("logs.tar.gz", 2), "logs (2).tar.gz");
+        assert_eq!(numbered("README", 3), "README (3)");
+    }
+
+    #[tokio::test]
+    async fn a_part_file_is_deleted_unless_kept_and_never_replaces_a_file() {
+        let dir = std::env::temp_dir().join(format!("tandem-part-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        // Dropped: gone, and nothing else left behind.
+        let mut part = PartFile::create(&dir, 1).await.expect("create");
+        part.file.write_all(b"half").await.expect("write");
+        drop(part);
+        assert_eq!(std::fs::read_dir(&dir).expect("dir").count(), 0);
+        // Kept twice under one name: the first file stays as it was.
+        for content in [&b"first"[..], b"second"] {
+            let mut part = PartFile::create(&dir, 2).await.expect("create");
+            part.file.write_all(content).await.expect("write");
+            part.file.flush().await.expect("flush");
+            part.keep_as("a.txt").expect("keep");
+        }
+        assert_eq!(std::fs::read(dir.join("a.txt")).expect("a"), b"first");
+        assert_eq!(std::fs::read(dir.join("a (1).txt")).expect("a1"), b"second");
+        assert_eq!(std::fs::read_dir(&dir).expect("dir").count(), 2);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
