@@ -13,3 +13,4 @@ pub mod peer_text;
 pub mod protocol;
 pub mod session;
 pub mod sign_in;
+pub mod units;

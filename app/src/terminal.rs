@@ -10,6 +10,7 @@ use tandem::session::{
     CaptureInfo, Command, EndReason, Event, FileDirection, InputEvent, Modifiers, MonitorInfo,
     PointerButton, Role, SessionError, SessionHandle,
 };
+use tandem::units::human_size;
 use tokio::io::AsyncBufReadExt;
 
 const HELP: &str = "\
@@ -89,21 +90,6 @@ impl ScriptState {
 fn file_id(word: &str) -> Result<u32, String> {
     word.parse()
         .map_err(|_| format!("{word:?} is not a transfer's number"))
-}
-
-/// `1.5 MB`, `820 kB`, `12 B`.
-fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["kB", "MB", "GB", "TB"];
-    if bytes < 1000 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64 / 1000.0;
-    let mut unit = 0;
-    while value >= 1000.0 && unit < UNITS.len() - 1 {
-        value /= 1000.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
 }
 
 fn pen_colour(name: &str) -> Result<PenColour, String> {
@@ -599,7 +585,7 @@ impl Terminal {
                 FileDirection::Receiving => format!("Receiving \"{}\" ({}), #{id}. /cancel {id} stops it.", for_terminal(name), human_size(*size)),
             },
             Event::FileProgress { id, bytes, size, bytes_per_sec, secs_left } => {
-                let percent = if *size == 0 { 100 } else { bytes.saturating_mul(100) / size };
+                let percent = bytes.saturating_mul(100).checked_div(*size).unwrap_or(100);
                 let left = secs_left.map(|s| format!(", {s} s left")).unwrap_or_default();
                 format!("  #{id}: {percent}% of {} at {}/s{left}", human_size(*size), human_size(*bytes_per_sec))
             }

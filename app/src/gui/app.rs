@@ -125,6 +125,17 @@ pub enum Message {
     OverlayNativeId(u64),
     /// The sharer's bar's native window id (to keep it above the overlay).
     BarNativeId(u64),
+    /// Files: the helper's toolbar, the sharer's questions, both sides' transfers.
+    ChooseFileToSend,
+    /// The file chooser's answer (`Ok(None)`: closed without a choice).
+    FileChosen(Result<Option<std::path::PathBuf>, String>),
+    FileDropped(std::path::PathBuf),
+    AskForFile,
+    AcceptFile(u32),
+    DeclineFile(u32),
+    CancelFile(u32),
+    DismissFile(u32),
+    OpenReceiveFolder,
 }
 
 /// What the helper's mouse does over the picture.
@@ -290,6 +301,8 @@ pub struct App {
     x11: Option<super::overlay_x11::X11Overlay>,
     /// The sharer's bar, natively (see [`Message::BarNativeId`]).
     bar_native: Option<u64>,
+    /// Files offered, asked for, moving or just finished, oldest first.
+    pub files: Vec<files::FileRow>,
     now: Instant,
 }
 
@@ -326,6 +339,7 @@ impl App {
             #[cfg(target_os = "linux")]
             x11: None,
             bar_native: None,
+            files: Vec::new(),
             now: Instant::now(),
         }
     }
@@ -364,6 +378,12 @@ impl App {
     /// Which session the engine messages must carry to be heeded.
     pub fn epoch(&self) -> u64 {
         self.epoch
+    }
+
+    /// Tests: where the window's commands go, without a session behind it.
+    #[cfg(test)]
+    pub fn send_commands_to(&mut self, commands: mpsc::UnboundedSender<Command>) {
+        self.commands = Some(commands);
     }
 
     /// Keeps the latest [`CHAT_LINES`] lines: a session's chat is short, a flood is cut.
@@ -533,6 +553,8 @@ impl App {
         self.commands = None;
         self.role = None;
         self.epoch += 1;
+        // A new session starts with no transfers listed (the files saved stay saved).
+        self.files.clear();
         let sharer_bar = matches!(self.screen, Screen::Sharing { .. });
         let overlay = std::mem::take(&mut self.overlay).window;
         self.screen = Screen::Home {
@@ -584,6 +606,15 @@ impl App {
                 self.bar_native = Some(native);
                 Task::none()
             }
+            file @ (Message::ChooseFileToSend
+            | Message::FileChosen(_)
+            | Message::FileDropped(_)
+            | Message::AskForFile
+            | Message::AcceptFile(_)
+            | Message::DeclineFile(_)
+            | Message::CancelFile(_)
+            | Message::DismissFile(_)
+            | Message::OpenReceiveFolder) => self.file_message(file),
             Message::OverlayNativeId(native) => {
                 self.overlay.native = Some(native);
                 self.overlay_prepared();
@@ -879,7 +910,11 @@ impl App {
                 let mut tasks = Vec::new();
                 if let (Screen::Sharing { .. }, Some(id)) = (&self.screen, self.window) {
                     // The bar grows to hold the chat, and shrinks back.
-                    let height = if self.chat_open { 460.0 } else { BAR_HEIGHT };
+                    let height = if self.chat_open {
+                        460.0
+                    } else {
+                        self.bar_height()
+                    };
                     tasks.push(window::resize(id, Size::new(BAR_WIDTH, height)));
                 }
                 if self.chat_open {
@@ -1112,6 +1147,15 @@ impl App {
                     ..
                 },
             ) => Message::DeclineClipboard,
+            // A file's question: Escape is a "no".
+            (keyboard::Key::Named(Named::Escape), Screen::Sharing { .. })
+                if self.asking().or(self.choosing()).is_some() =>
+            {
+                match self.asking().or(self.choosing()) {
+                    Some(row) => Message::DeclineFile(row.id),
+                    None => return Task::none(),
+                }
+            }
             (keyboard::Key::Character(c), screen) if modifiers.alt() => {
                 let t = &self.t;
                 let initial = |key: &str| {
@@ -1534,7 +1578,7 @@ impl App {
             | Event::FileDone { .. }
             | Event::FileDeclined { .. }
             | Event::FileCancelled { .. }
-            | Event::FileFailed { .. }) => self.file_event(file),
+            | Event::FileFailed { .. }) => return self.file_event(file),
         }
         Task::none()
     }
@@ -1653,7 +1697,7 @@ impl App {
             return Task::none();
         };
         Task::batch([
-            window::resize(id, Size::new(BAR_WIDTH, BAR_HEIGHT)),
+            window::resize(id, Size::new(BAR_WIDTH, self.bar_height())),
             // Set after opening: the creation-time level is lost on X11.
             window::set_level(id, window::Level::AlwaysOnTop),
             window::raw_id::<Message>(id).map(Message::BarNativeId),
@@ -1677,6 +1721,15 @@ impl App {
         }
         // Keys no widget took: the sharer's keyboard while in control, shortcuts otherwise.
         subscriptions.push(keyboard::listen().map(Message::Keyboard));
+        // Files dropped on the window.
+        if matches!(self.screen, Screen::Viewer(_) | Screen::Sharing { .. }) {
+            subscriptions.push(iced::event::listen_with(|event, _, _| match event {
+                iced::Event::Window(window::Event::FileDropped(path)) => {
+                    Some(Message::FileDropped(path))
+                }
+                _ => None,
+            }));
+        }
         Subscription::batch(subscriptions)
     }
 
@@ -2107,6 +2160,10 @@ impl App {
             button(text(fit_label)).on_press(Message::ToggleFit),
             control_button,
             clipboard_button,
+            button(text(t.get("viewer-send-file")))
+                .on_press_maybe(self.files_allowed().then_some(Message::ChooseFileToSend)),
+            button(text(t.get("viewer-ask-file")))
+                .on_press_maybe(self.files_allowed().then_some(Message::AskForFile)),
             tool_button(Tool::Pen, "viewer-pen"),
             pick_list(colours, colour, Message::SelectColour).width(100),
             tool_button(Tool::Laser, "viewer-laser"),
@@ -2128,6 +2185,9 @@ impl App {
         let mut body = column![toolbar];
         if let Some(notice) = &v.notice {
             body = body.push(container(text(notice)).padding([2, 8]));
+        }
+        if !self.files.is_empty() {
+            body = body.push(self.file_rows(4));
         }
         let screen: Element<'a, Message> = if let Some((frame, _)) = &v.shown {
             self.remote_screen(v, frame)
@@ -2305,6 +2365,14 @@ impl App {
                 .padding(10),
             );
         }
+        if control != SharerControl::Asked && clipboard != SharerControl::Asked {
+            if let Some(row) = self.asking() {
+                return centered(self.file_offer_dialog(helper_name, row));
+            }
+            if let Some(row) = self.choosing() {
+                return centered(self.file_request_dialog(helper_name, row));
+            }
+        }
         if control == SharerControl::Asked {
             return centered(
                 column![
@@ -2368,7 +2436,11 @@ impl App {
             lines = lines
                 .push(text(t.with("sharing-clipboard-shared", &[("name", helper_name)])).size(14));
         }
-        container(lines.push(buttons)).padding(12).into()
+        lines = lines.push(buttons);
+        if !self.files.is_empty() && !self.chat_open {
+            lines = lines.push(self.file_rows(files::BAR_ROWS));
+        }
+        container(lines).padding(12).into()
     }
 
     fn chat_panel(&self) -> Element<'_, Message> {

@@ -1271,3 +1271,199 @@ async fn the_clipboard_is_asked_for_allowed_and_stopped_from_the_bar() {
     );
     helper.assert_shows("Marco B. declined clipboard sharing.");
 }
+
+#[tokio::test]
+async fn files_are_offered_accepted_shown_moving_and_cancelled_on_both_sides() {
+    use crate::session::{Command, FileDirection, Role};
+    let (tx, mut sent) = mpsc::unbounded_channel();
+    let mut w = sharing_window("en");
+    w.app.send_commands_to(tx);
+    engine_event(
+        &mut w,
+        Event::FileOffered {
+            id: 1,
+            name: "Relazione finale.pdf".into(),
+            size: 2_400_000,
+            from: "Anna R.".into(),
+        },
+    );
+    w.assert_shows("Anna R. wants to send you a file");
+    w.assert_shows(
+        "“Relazione finale.pdf” (2.4 MB). It will be saved in the Tandem folder in your \
+         Downloads, never over another file. Open it only if you expected it.",
+    );
+    w.save_png("sharer-file-offer");
+    w.click("Accept");
+    assert_eq!(sent.try_recv().ok(), Some(Command::AcceptFile(1)));
+    engine_event(
+        &mut w,
+        Event::FileStarted {
+            id: 1,
+            name: "Relazione finale.pdf".into(),
+            size: 2_400_000,
+            direction: FileDirection::Receiving,
+        },
+    );
+    engine_event(
+        &mut w,
+        Event::FileProgress {
+            id: 1,
+            bytes: 1_000_000,
+            size: 2_400_000,
+            bytes_per_sec: 4_000_000,
+            secs_left: Some(1),
+        },
+    );
+    w.assert_shows("Relazione finale.pdf (2.4 MB)");
+    w.assert_shows("Receiving · 41% · 4.0 MB/s · 1 s left");
+    w.save_png("sharer-file-progress");
+    w.click("Cancel");
+    assert_eq!(sent.try_recv().ok(), Some(Command::CancelFile(1)));
+    // (This window has no session, so no name for the helper.)
+    engine_event(
+        &mut w,
+        Event::FileCancelled {
+            id: 1,
+            by: Role::Helper,
+        },
+    );
+    w.assert_shows("Cancelled by The other person: nothing of it was kept");
+    w.click("OK");
+    assert!(!w.shows("Relazione finale.pdf"));
+    // The helper asks for a file: the person chooses one, or says no (Escape too).
+    engine_event(
+        &mut w,
+        Event::FileRequested {
+            id: 2,
+            helper_name: "Anna R.".into(),
+        },
+    );
+    w.assert_shows("Anna R. asks for a file from your computer");
+    w.assert_shows("Choose file…");
+    w.save_png("sharer-file-request");
+    w.dispatch(key_press(
+        iced::keyboard::Key::Named(iced::keyboard::key::Named::Escape),
+        iced::keyboard::Modifiers::empty(),
+    ));
+    assert_eq!(sent.try_recv().ok(), Some(Command::DeclineFile(2)));
+    // A file dropped on the bar answers a request, and nothing else.
+    w.dispatch(Message::FileDropped("/home/mario/notes.txt".into()));
+    assert!(
+        sent.try_recv().is_err(),
+        "a drop with no request sent a file"
+    );
+
+    let mut it = sharing_window("it");
+    engine_event(
+        &mut it,
+        Event::FileOffered {
+            id: 1,
+            name: "driver.zip".into(),
+            size: 31_000_000,
+            from: "Anna R.".into(),
+        },
+    );
+    it.assert_shows("Anna R. vuole inviarti un file");
+    it.assert_shows("Accetta");
+    it.save_png("sharer-file-offer-it");
+
+    // The helper: a file dropped on the picture is offered; its row waits, moves, ends.
+    let (tx, mut sent) = mpsc::unbounded_channel();
+    let mut helper = Window::new("ws://127.0.0.1:9", Some("Anna Rossi"), "en");
+    helper.app.screen = Screen::Viewer(Box::default());
+    helper.app.send_commands_to(tx);
+    engine_event(
+        &mut helper,
+        Event::Paired {
+            peer_name: Some("Marco B.".into()),
+        },
+    );
+    helper.dispatch(Message::FileDropped("/tmp/fix.sh".into()));
+    assert!(
+        sent.try_recv().is_err(),
+        "offered before the screen was shown"
+    );
+    engine_event(&mut helper, Event::ConsentGiven);
+    helper.dispatch(Message::FileDropped("/tmp/fix.sh".into()));
+    assert_eq!(
+        sent.try_recv().ok(),
+        Some(Command::SendFile("/tmp/fix.sh".into()))
+    );
+    engine_event(
+        &mut helper,
+        Event::FileOfferSent {
+            id: 1,
+            name: "fix.sh".into(),
+            size: 1_200,
+        },
+    );
+    helper.assert_shows("Waiting for Marco B. to accept it");
+    engine_event(
+        &mut helper,
+        Event::FileStarted {
+            id: 1,
+            name: "fix.sh".into(),
+            size: 1_200,
+            direction: FileDirection::Sending,
+        },
+    );
+    helper.click("Ask for a file");
+    assert_eq!(sent.try_recv().ok(), Some(Command::RequestFile));
+    engine_event(&mut helper, Event::FileRequestSent { id: 2 });
+    helper.assert_shows("Waiting for Marco B. to choose a file");
+    engine_event(
+        &mut helper,
+        Event::FileProgress {
+            id: 1,
+            bytes: 600,
+            size: 1_200,
+            bytes_per_sec: 1_500,
+            secs_left: None,
+        },
+    );
+    helper.assert_shows("Sending · 50% · 1.5 kB/s · estimating the time left");
+    helper.save_png("viewer-file-progress");
+    engine_event(
+        &mut helper,
+        Event::FileDone {
+            id: 1,
+            name: "fix.sh".into(),
+            size: 1_200,
+            direction: FileDirection::Sending,
+            path: None,
+        },
+    );
+    helper.assert_shows("Delivered whole");
+    engine_event(
+        &mut helper,
+        Event::FileStarted {
+            id: 2,
+            name: "Xorg.0.log".into(),
+            size: 40_000,
+            direction: FileDirection::Receiving,
+        },
+    );
+    engine_event(
+        &mut helper,
+        Event::FileDone {
+            id: 2,
+            name: "Xorg.0.log".into(),
+            size: 40_000,
+            direction: FileDirection::Receiving,
+            path: Some("/home/anna/Downloads/Tandem/Xorg.0.log".into()),
+        },
+    );
+    helper.assert_shows("Saved as /home/anna/Downloads/Tandem/Xorg.0.log");
+    helper.assert_shows("Open folder");
+    helper.save_png("viewer-files-done");
+    engine_event(
+        &mut helper,
+        Event::FileDeclined {
+            id: 3,
+            name: Some("big.iso".into()),
+            reason: crate::file::FileRefusal::TooLarge,
+            message: String::new(),
+        },
+    );
+    helper.assert_shows("Not sent: it is larger than the other computer accepts");
+}
