@@ -199,3 +199,5 @@ file-refusal-unavailable = Not sent: the other computer has nowhere to save it
 file-refusal-corrupted = Not kept: it arrived damaged
 file-refusal-failed = Not sent: it could not be read or saved
 file-refusal-not-asked = Not sent: nobody asked for a file
+file-refusal-too-soon = Not sent: declined a moment ago; wait a little before asking again
+file-offer-program = This is a program: open it only if you asked { $name } for it.

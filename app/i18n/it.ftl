@@ -199,3 +199,5 @@ file-refusal-unavailable = Non inviato: l'altro computer non ha dove salvarlo
 file-refusal-corrupted = Non tenuto: è arrivato danneggiato
 file-refusal-failed = Non inviato: non è stato possibile leggerlo o salvarlo
 file-refusal-not-asked = Non inviato: nessuno ha chiesto un file
+file-refusal-too-soon = Non inviato: rifiutato poco fa; aspetta un momento prima di chiedere di nuovo
+file-offer-program = Questo è un programma: aprilo solo se l'hai chiesto tu a { $name }.

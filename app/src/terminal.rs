@@ -564,8 +564,13 @@ impl Terminal {
             Event::ClipboardSent { bytes } => format!("Your copy was sent ({bytes} bytes)."),
             Event::ClipboardTooLarge { bytes, limit } => format!("Your copy ({bytes} bytes) is larger than {limit} bytes: not sent."),
             Event::FileOffered { id, name, size, from } => {
+                let program = if tandem::file::runs_as_program(name) {
+                    " This is a program: open it only if you asked for it."
+                } else {
+                    ""
+                };
                 print!(
-                    "{} wants to send you the file \"{}\" ({}), #{id}. It would be saved in your Tandem downloads folder. Accept? [y/N] ",
+                    "{} wants to send you the file \"{}\" ({}), #{id}. It would be saved in your Tandem downloads folder.{program} Accept? [y/N] ",
                     for_terminal(from),
                     for_terminal(name),
                     human_size(*size)

@@ -11,8 +11,9 @@ use tokio::io::AsyncReadExt;
 
 use crate::protocol::StreamKind;
 
-/// Longest name a file may have, in UTF-8 bytes (most file systems' limit).
-pub const MAX_FILE_NAME: usize = 255;
+/// Longest name a file may have, in UTF-8 bytes: under most file systems' 255, leaving
+/// room for the ` (n)` a copy is numbered with.
+pub const MAX_FILE_NAME: usize = 240;
 
 /// The bytes after the kind byte: id and size.
 pub const FILE_HEAD_LEN: usize = 4 + 8;
@@ -40,6 +41,10 @@ pub enum BadFileName {
     /// A character Windows does not allow in names (`<>:"|?*`), or a trailing dot or space.
     #[error("the name has characters Windows does not allow")]
     NotPortable,
+    /// Spaces other than one ASCII space at a time: padding pushes a second extension out
+    /// of sight (`invoice.pdf          .exe`).
+    #[error("the name has runs of spaces or unusual spaces")]
+    Padded,
     /// `CON`, `NUL`, `COM1`… (with any extension): devices on Windows, not files.
     #[error("the name is reserved on Windows")]
     Reserved,
@@ -52,17 +57,27 @@ fn invisible(c: char) -> bool {
             '\u{00AD}' // soft hyphen
             | '\u{061C}' // Arabic letter mark
             | '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' // Hangul fillers
+            | '\u{034F}' // combining grapheme joiner
             | '\u{180E}'
             | '\u{200B}'..='\u{200F}' // zero widths, LRM, RLM
+            | '\u{2028}' | '\u{2029}' // line and paragraph separators
             | '\u{202A}'..='\u{202E}' // embeddings and overrides
             | '\u{2060}'..='\u{206F}' // word joiner, isolates, deprecated formats
+            | '\u{FE00}'..='\u{FE0F}' // variation selectors
             | '\u{FEFF}'
             | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{1D173}'..='\u{1D17A}' // musical formatting
+            | '\u{E0100}'..='\u{E01EF}' // variation selectors supplement
             | '\u{E0000}'..='\u{E007F}' // tags
         )
 }
 
 const NOT_ON_WINDOWS: &[char] = &['<', '>', ':', '"', '|', '?', '*'];
+
+/// Spaces that are not the ASCII space (no-break, ideographic, the typographic widths).
+fn odd_space(c: char) -> bool {
+    c != ' ' && c.is_whitespace()
+}
 
 fn reserved_on_windows(name: &str) -> bool {
     // The device name is what comes before the first dot, trailing spaces ignored.
@@ -105,6 +120,9 @@ pub fn check_file_name(name: &str) -> Result<(), BadFileName> {
     if name.contains(NOT_ON_WINDOWS) || name.ends_with(['.', ' ']) || name.starts_with(' ') {
         return Err(BadFileName::NotPortable);
     }
+    if name.chars().any(odd_space) || name.contains("  ") {
+        return Err(BadFileName::Padded);
+    }
     if reserved_on_windows(name) {
         return Err(BadFileName::Reserved);
     }
@@ -119,8 +137,15 @@ pub fn clean_file_name(name: &str) -> String {
     let mut clean: String = last
         .chars()
         .filter(|&c| !invisible(c))
-        .map(|c| if NOT_ON_WINDOWS.contains(&c) { '_' } else { c })
+        .map(|c| match c {
+            c if NOT_ON_WINDOWS.contains(&c) => '_',
+            c if odd_space(c) => ' ',
+            c => c,
+        })
         .collect();
+    while clean.contains("  ") {
+        clean = clean.replace("  ", " ");
+    }
     clean = clean
         .trim_start_matches(['.', ' '])
         .trim_end_matches(['.', ' '])
@@ -147,6 +172,18 @@ pub fn clean_file_name(name: &str) -> String {
     clean
 }
 
+/// Whether opening a file of this name runs it as a program (or a script, an installer, a
+/// shortcut): the person is warned before accepting one.
+pub fn runs_as_program(name: &str) -> bool {
+    const PROGRAMS: &[&str] = &[
+        "exe", "msi", "msix", "appx", "bat", "cmd", "com", "scr", "pif", "cpl", "ps1", "psm1",
+        "vbs", "vbe", "js", "jse", "wsf", "wsh", "hta", "lnk", "url", "reg", "jar", "sh", "run",
+        "bin", "appimage", "deb", "rpm", "py", "pl", "app", "pkg", "dmg", "command", "iso", "img",
+    ];
+    name.rsplit_once('.')
+        .is_some_and(|(_, ext)| PROGRAMS.iter().any(|p| p.eq_ignore_ascii_case(ext)))
+}
+
 /// Why a file did not cross, as the peers tell each other.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -171,6 +208,8 @@ pub enum FileRefusal {
     Failed,
     /// The other side did not ask for it.
     NotAsked,
+    /// The person declined a moment ago: asking again at once is not asked.
+    TooSoon,
 }
 
 impl FileRefusal {
@@ -186,6 +225,9 @@ impl FileRefusal {
             Self::Corrupted => "it arrived damaged",
             Self::Failed => "it could not be read or saved",
             Self::NotAsked => "the other side did not ask for a file",
+            Self::TooSoon => {
+                "the other person declined a moment ago; wait a little before asking again"
+            }
         }
     }
 }
@@ -262,12 +304,21 @@ mod tests {
             ("line\nbreak", BadFileName::Invisible),
             ("nul\0byte", BadFileName::Invisible),
             ("zero\u{200B}width", BadFileName::Invisible),
+            ("line\u{2028}separator", BadFileName::Invisible),
+            ("select\u{FE0F}or", BadFileName::Invisible),
+            ("invoice.pdf          .exe", BadFileName::Padded),
+            ("no\u{00A0}break", BadFileName::Padded),
+            ("ideographic\u{3000}space", BadFileName::Padded),
         ] {
             assert_eq!(check_file_name(bad), Err(why), "{bad:?}");
             let clean = clean_file_name(bad);
             assert_eq!(check_file_name(&clean), Ok(()), "{bad:?} → {clean:?}");
         }
-        assert_eq!(check_file_name(&"x".repeat(256)), Err(BadFileName::TooLong));
+        assert_eq!(check_file_name(&"x".repeat(241)), Err(BadFileName::TooLong));
+        assert_eq!(
+            clean_file_name("invoice.pdf          .exe"),
+            "invoice.pdf .exe"
+        );
         assert_eq!(clean_file_name("../../.bashrc"), "bashrc");
         assert_eq!(clean_file_name("/home/anna/Scaricati/log.txt"), "log.txt");
         assert_eq!(clean_file_name("C:\\Users\\anna\\log.txt"), "log.txt");
@@ -287,9 +338,10 @@ mod tests {
     /// Whatever a sender's file is called, what it offers is a name the receiver takes.
     #[test]
     fn every_cleaned_name_is_accepted() {
-        let alphabet: Vec<char> = "aZ9 ._-/\\:*?\"<>|\0\n\u{202E}\u{200B}éň日\u{E0041}CONULPT1"
-            .chars()
-            .collect();
+        let alphabet: Vec<char> =
+            "aZ9 ._-/\\:*?\"<>|\0\n\u{202E}\u{200B}\u{A0}\u{3000}éň日\u{E0041}CONULPT1"
+                .chars()
+                .collect();
         let mut state = 0x2545_f491_4f6c_dd1du64;
         for _ in 0..20_000 {
             let len = (state % 12) as usize;
@@ -306,6 +358,16 @@ mod tests {
             state ^= state << 17;
             let clean = clean_file_name(&name);
             assert_eq!(check_file_name(&clean), Ok(()), "{name:?} → {clean:?}");
+        }
+    }
+
+    #[test]
+    fn programs_are_told_apart_from_documents() {
+        for program in ["setup.exe", "fix.SH", "Invoice.pdf.exe", "run.ps1", "x.lnk"] {
+            assert!(runs_as_program(program), "{program}");
+        }
+        for document in ["report.pdf", "photo.jpg", "exe", "notes.txt", "archive.zip"] {
+            assert!(!runs_as_program(document), "{document}");
         }
     }
 

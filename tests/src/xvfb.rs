@@ -200,3 +200,51 @@ pub fn known_pixel(x: u32, y: u32, width: u32, height: u32) -> (u8, u8, u8) {
         ((x * 255 / width) as u8, (y * 255 / height) as u8, 128)
     }
 }
+
+/// Something always moving on a screen (a band of changed pixels going down it, 30 times a
+/// second), so frames keep coming; stopped when dropped.
+pub struct Motion {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Motion {
+    pub fn on(display: &str) -> Self {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let painter = Painter::open(display, 0);
+        let flag = std::sync::Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            let mut shifted = known_picture(painter.width, painter.height);
+            let mut step = 0u32;
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                // A band that moves down the screen, 30 times a second.
+                let band = (step * 16) % painter.height;
+                let rows = band..(band + 48).min(painter.height);
+                let row = painter.width as usize * 4;
+                for y in rows.clone() {
+                    let line = &mut shifted[y as usize * row..(y as usize + 1) * row];
+                    for px in line.chunks_exact_mut(4) {
+                        px[0] = px[0].wrapping_add(97);
+                        px[1] = px[1].wrapping_add(41);
+                    }
+                }
+                painter.show_rows(&shifted, rows);
+                step += 1;
+                std::thread::sleep(Duration::from_millis(33));
+            }
+        });
+        Self {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Motion {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

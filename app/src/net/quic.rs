@@ -39,9 +39,10 @@ fn transport(accepts_video: bool, idle: Duration) -> Arc<TransportConfig> {
         t.max_concurrent_uni_streams(VarInt::from_u32(256));
         t.max_concurrent_bidi_streams(VarInt::from_u32(0));
     } else {
-        // The input stream, a copy being read, and files (the session refuses more of
-        // each kind than it takes).
-        t.max_concurrent_uni_streams(VarInt::from_u32(8));
+        // The input stream, a copy being read, and the files that may be open at once
+        // (the session refuses more of each kind than it takes), with room to spare so a
+        // stream never waits for credit behind them.
+        t.max_concurrent_uni_streams(VarInt::from_u32(16));
         t.max_concurrent_bidi_streams(VarInt::from_u32(1));
     }
     t.stream_receive_window(VarInt::from_u32(4 * 1024 * 1024));

@@ -45,6 +45,8 @@ struct Pair {
     /// Transfers each driver was told to stop, and whether it holds the bytes.
     stopped: Vec<(Role, u32)>,
     held: (bool, bool),
+    /// Files saved just as their transfer was cancelled, deleted by the driver.
+    discarded: Vec<std::path::PathBuf>,
 }
 
 impl Pair {
@@ -93,6 +95,7 @@ impl Pair {
             refused_streams: Vec::new(),
             stopped: Vec::new(),
             held: (false, false),
+            discarded: Vec::new(),
         };
         pair.progress();
         pair
@@ -132,6 +135,7 @@ impl Pair {
                         self.stopped.push((Role::Sharer, id))
                     }
                     SharerAction::File(FileAction::Hold(on)) => self.held.0 = on,
+                    SharerAction::File(FileAction::Discard(path)) => self.discarded.push(path),
                     // As the driver's graceful close: the other side gets an `End`.
                     SharerAction::End {
                         reason,
@@ -166,6 +170,7 @@ impl Pair {
                         self.stopped.push((Role::Helper, id))
                     }
                     HelperAction::File(FileAction::Hold(on)) => self.held.1 = on,
+                    HelperAction::File(FileAction::Discard(path)) => self.discarded.push(path),
                     HelperAction::End {
                         reason,
                         tell_sharer,
@@ -838,4 +843,77 @@ fn the_helper_takes_only_the_files_it_asked_for() {
         .handle_local_file(LocalFile::new("/etc/hostname".into(), 9));
     p.progress();
     assert_eq!(p.helper_took.len(), 1);
+}
+
+#[test]
+fn a_no_is_not_worn_down_and_the_helper_cannot_answer_for_the_person() {
+    let mut p = Pair::new();
+    p.helper_does(Command::RequestControl);
+    p.sharer_does(Command::GrantControl);
+    p.type_key("ShiftLeft", true);
+    assert_eq!(p.injected(), 1);
+    // While the person is asked about a file, the helper's input goes nowhere (it could
+    // click Accept itself), and what it held is let go.
+    p.helper_sends("setup.exe", 100);
+    assert_eq!(p.offers_seen(), 1);
+    p.type_key("Enter", true);
+    assert_eq!(p.injected(), 1);
+    assert_eq!(p.released(), 1);
+    p.sharer_does(Command::DeclineFile(1));
+    // Asking again at once is declined without asking; after a while the person is asked.
+    p.now += Duration::from_secs(2);
+    p.helper_sends("setup.exe", 100);
+    assert_eq!(p.offers_seen(), 1);
+    assert!(matches!(
+        p.helper_saw.last(),
+        Some(Event::FileDeclined {
+            reason: FileRefusal::TooSoon,
+            ..
+        })
+    ));
+    p.now += super::transfers::DECLINE_QUIET;
+    p.helper_sends("setup.exe", 100);
+    assert_eq!(p.offers_seen(), 2);
+    // Answered: input lands again.
+    p.sharer_does(Command::AcceptFile(3));
+    p.type_key("KeyA", true);
+    assert_eq!(p.injected(), 2);
+}
+
+#[test]
+fn the_receivers_word_may_come_before_the_senders_task_ends_and_a_reset_is_a_cancel() {
+    let mut p = Pair::new();
+    p.helper_sends("a.bin", 10);
+    p.sharer_does(Command::AcceptFile(1));
+    // The sharer saved it before the helper's task said it wrote the last byte.
+    p.sharer.handle_file_finished(1, Ok(Some("/dl/1".into())));
+    p.progress();
+    assert!(!p
+        .helper_saw
+        .iter()
+        .any(|e| matches!(e, Event::FileDone { .. })));
+    p.helper.handle_file_finished(1, Ok(None));
+    p.progress();
+    assert!(matches!(
+        p.helper_saw.last(),
+        Some(Event::FileDone {
+            id: 1,
+            direction: FileDirection::Sending,
+            ..
+        })
+    ));
+    // A peer that only resets its stream (no `FileCancel`) does not hold a transfer open.
+    p.now += Duration::from_secs(5);
+    p.helper_sends("b.bin", 10);
+    p.sharer_does(Command::AcceptFile(2));
+    p.sharer.handle_file_peer_stopped(2);
+    p.progress();
+    assert!(matches!(
+        p.sharer_saw.last(),
+        Some(Event::FileCancelled {
+            id: 2,
+            by: Role::Helper
+        })
+    ));
+    assert!(p.stopped.contains(&(Role::Sharer, 2)));
 }

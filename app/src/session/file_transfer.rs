@@ -7,9 +7,10 @@
 //! file or the session ending, the part file is deleted. Nothing is ever written over an
 //! existing file: `report.pdf` arrives as `report (1).pdf` when there is one.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
@@ -33,13 +34,53 @@ const REPORT_EVERY: Duration = Duration::from_millis(50);
 const FILE_PRIORITY: i32 = -10;
 
 /// Where files from the other side are saved unless the person says otherwise: a folder
-/// of its own in Downloads, which the person knows how to find.
+/// of its own in the person's Downloads (wherever the desktop keeps it: `~/Scaricati` on
+/// an Italian desktop, a relocated Windows Downloads), which they know how to find.
 pub fn default_receive_dir() -> Option<PathBuf> {
-    let home = std::env::var_os(if cfg!(windows) { "USERPROFILE" } else { "HOME" })?;
-    let downloads = std::env::var_os("XDG_DOWNLOAD_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(&home).join("Downloads"));
-    Some(downloads.join("Tandem"))
+    dirs::download_dir()
+        .or_else(|| dirs::home_dir().map(|home| home.join("Downloads")))
+        .map(|downloads| downloads.join("Tandem"))
+}
+
+/// Part files of this process not yet kept: deleted when the session's transfers are
+/// dropped, even when no task runs again (the process exiting right after the session).
+type LiveParts = Arc<Mutex<HashSet<PathBuf>>>;
+
+/// The prefix of every part file: `.tandem-<pid>-<id>-<n>.part`.
+const PART_PREFIX: &str = ".tandem-";
+
+/// Deletes part files left in `dir` by a process that is gone (killed mid-transfer).
+fn sweep_stale_parts(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(PART_PREFIX))
+            .filter(|n| n.ends_with(".part"))
+        else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid != std::process::id() && !process_alive(pid) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn process_alive(pid: u32) -> bool {
+    Path::new("/proc").join(pid.to_string()).exists()
+}
+
+/// Elsewhere no process is known to be gone: nothing is swept.
+#[cfg(not(target_os = "linux"))]
+fn process_alive(_pid: u32) -> bool {
+    true
 }
 
 /// What a task tells the session loop.
@@ -50,11 +91,14 @@ pub(super) enum FileReport {
         bytes: u64,
     },
     /// A receiver's with where the file was saved; a sender's with `None` once everything
-    /// was written; or why it failed. A transfer the peer cancelled reports nothing: its
-    /// `FileCancel` says so.
+    /// was written; or why it failed.
     Finished {
         id: u32,
         result: Result<Option<PathBuf>, FileRefusal>,
+    },
+    /// The peer reset or stopped the stream as a cancel.
+    PeerStopped {
+        id: u32,
     },
 }
 
@@ -64,6 +108,7 @@ pub(super) struct FileTasks {
     connection: quinn::Connection,
     receive_dir: Option<PathBuf>,
     cancels: HashMap<u32, oneshot::Sender<()>>,
+    parts: LiveParts,
     hold: watch::Sender<bool>,
     reports_tx: mpsc::Sender<FileReport>,
     pub reports: mpsc::Receiver<FileReport>,
@@ -72,10 +117,14 @@ pub(super) struct FileTasks {
 impl FileTasks {
     pub fn new(connection: quinn::Connection, receive_dir: Option<PathBuf>) -> Self {
         let (reports_tx, reports) = mpsc::channel(64);
+        if let Some(dir) = &receive_dir {
+            sweep_stale_parts(dir);
+        }
         Self {
             connection,
             receive_dir,
             cancels: HashMap::new(),
+            parts: LiveParts::default(),
             hold: watch::Sender::new(false),
             reports_tx,
             reports,
@@ -95,10 +144,9 @@ impl FileTasks {
         let hold = self.hold.subscribe();
         let reports = self.reports_tx.clone();
         tokio::spawn(async move {
-            if let Some(result) =
-                send_file(connection, id, &path, size, hold, cancel, &reports).await
-            {
-                let _ = reports.send(FileReport::Finished { id, result }).await;
+            let report = send_file(connection, id, &path, size, hold, cancel, &reports).await;
+            if let Some(report) = report {
+                let _ = reports.send(report).await;
             }
         });
     }
@@ -110,14 +158,18 @@ impl FileTasks {
         let hold = self.hold.subscribe();
         let reports = self.reports_tx.clone();
         let dir = self.receive_dir.clone();
+        let parts = Arc::clone(&self.parts);
         tokio::spawn(async move {
             let id = file.id;
-            let result = match dir {
-                Some(dir) => receive_file(stream, &file, &dir, hold, cancel, &reports).await,
-                None => Some(Err(FileRefusal::Unavailable)),
+            let report = match dir {
+                Some(dir) => receive_file(stream, &file, &dir, parts, hold, cancel, &reports).await,
+                None => Some(FileReport::Finished {
+                    id,
+                    result: Err(FileRefusal::Unavailable),
+                }),
             };
-            if let Some(result) = result {
-                let _ = reports.send(FileReport::Finished { id, result }).await;
+            if let Some(report) = report {
+                let _ = reports.send(report).await;
             }
         });
     }
@@ -137,6 +189,28 @@ impl FileTasks {
     /// Holds every transfer's bytes (`true`) or lets them go again.
     pub fn hold(&self, on: bool) {
         self.hold.send_replace(on);
+    }
+
+    /// Deletes a file saved just as its transfer was cancelled.
+    pub fn discard(&self, path: &Path) {
+        if let Err(e) = std::fs::remove_file(path) {
+            debug!("discarding {}: {e}", path.display());
+        }
+    }
+}
+
+impl Drop for FileTasks {
+    /// The session is over: every transfer stops, and what arrived of any is deleted now,
+    /// whether or not its task runs again.
+    fn drop(&mut self) {
+        for (_, cancel) in self.cancels.drain() {
+            let _ = cancel.send(());
+        }
+        if let Ok(mut parts) = self.parts.lock() {
+            for part in parts.drain() {
+                let _ = std::fs::remove_file(part);
+            }
+        }
     }
 }
 
@@ -181,21 +255,27 @@ async fn send_file(
     path: &Path,
     size: u64,
     mut hold: watch::Receiver<bool>,
-    cancel: oneshot::Receiver<()>,
+    mut cancel: oneshot::Receiver<()>,
     reports: &mpsc::Sender<FileReport>,
-) -> Option<Result<Option<PathBuf>, FileRefusal>> {
+) -> Option<FileReport> {
+    let finished = |result| Some(FileReport::Finished { id, result });
     let mut file = match tokio::fs::File::open(path).await {
         Ok(f) => f,
         Err(e) => {
             debug!("file {id}: {e}");
-            return Some(Err(FileRefusal::Failed));
+            return finished(Err(FileRefusal::Failed));
         }
     };
-    let mut stream = match connection.open_uni().await {
+    // Opening may wait for the peer's stream credit: a cancel meanwhile is heard.
+    let opened = tokio::select! {
+        opened = connection.open_uni() => opened,
+        _ = &mut cancel => return None,
+    };
+    let mut stream = match opened {
         Ok(s) => s,
         Err(e) => {
             debug!("file {id}: {e}");
-            return Some(Err(FileRefusal::Failed));
+            return finished(Err(FileRefusal::Failed));
         }
     };
     let _ = stream.set_priority(FILE_PRIORITY);
@@ -239,18 +319,18 @@ async fn send_file(
     };
     let outcome = tokio::select! {
         outcome = copy => outcome,
-        _ = cancel => Err(Stop::Cancelled),
+        _ = &mut cancel => Err(Stop::Cancelled),
     };
     match outcome {
-        Ok(()) => Some(Ok(None)),
+        Ok(()) => finished(Ok(None)),
         Err(Stop::Cancelled) => {
             let _ = stream.reset(FILE_CANCELLED.into());
             None
         }
-        Err(Stop::PeerCancelled) => None,
+        Err(Stop::PeerCancelled) => Some(FileReport::PeerStopped { id }),
         Err(Stop::Failed(reason)) => {
             let _ = stream.reset(FILE_CANCELLED.into());
-            Some(Err(reason))
+            finished(Err(reason))
         }
     }
 }
@@ -283,24 +363,28 @@ async fn receive_file(
     mut stream: quinn::RecvStream,
     file: &IncomingFile,
     dir: &Path,
+    parts: LiveParts,
     mut hold: watch::Receiver<bool>,
-    cancel: oneshot::Receiver<()>,
+    mut cancel: oneshot::Receiver<()>,
     reports: &mpsc::Sender<FileReport>,
-) -> Option<Result<Option<PathBuf>, FileRefusal>> {
-    let mut part = match PartFile::create(dir, file.id).await {
+) -> Option<FileReport> {
+    let id = file.id;
+    let finished = |result| Some(FileReport::Finished { id, result });
+    let mut part = match PartFile::create(dir, id, parts).await {
         Ok(part) => part,
         Err(e) => {
             debug!("receive folder {}: {e}", dir.display());
             let _ = stream.stop(FILE_CANCELLED.into());
-            return Some(Err(FileRefusal::Unavailable));
+            return finished(Err(FileRefusal::Unavailable));
         }
     };
     let mut reporter = Reporter {
-        id: file.id,
+        id,
         reports,
         last: None,
     };
     let size = file.size;
+    let failed = |_| Stop::Failed(FileRefusal::Failed);
     let copy = async {
         let mut hasher = Sha256::new();
         let mut buf = vec![0u8; CHUNK];
@@ -311,70 +395,112 @@ async fn receive_file(
             let n = match stream.read(&mut buf[..want]).await.map_err(read_stop)? {
                 Some(n) => n,
                 None => {
-                    debug!("file {} ended early", file.id);
+                    debug!("file {id} ended early");
                     return Err(Stop::Failed(FileRefusal::Failed));
                 }
             };
             hasher.update(&buf[..n]);
-            part.file
-                .write_all(&buf[..n])
-                .await
-                .map_err(|_| Stop::Failed(FileRefusal::Failed))?;
+            part.file.write_all(&buf[..n]).await.map_err(failed)?;
             got += n as u64;
             reporter.report(got, got == size);
         }
         let mut digest = [0u8; FILE_DIGEST_LEN];
-        stream
-            .read_exact(&mut digest)
-            .await
-            .map_err(|_| Stop::Failed(FileRefusal::Failed))?;
+        match stream.read_exact(&mut digest).await {
+            Ok(()) => {}
+            Err(quinn::ReadExactError::ReadError(e)) => return Err(read_stop(e)),
+            Err(quinn::ReadExactError::FinishedEarly(_)) => {
+                return Err(Stop::Failed(FileRefusal::Failed))
+            }
+        }
         // Nothing may follow the digest.
-        match stream.read(&mut buf[..1]).await.map_err(read_stop)? {
-            None => {}
-            Some(_) => return Err(Stop::Failed(FileRefusal::Failed)),
+        if stream
+            .read(&mut buf[..1])
+            .await
+            .map_err(read_stop)?
+            .is_some()
+        {
+            return Err(Stop::Failed(FileRefusal::Failed));
         }
         if hasher.finalize().as_slice() != digest {
             return Err(Stop::Failed(FileRefusal::Corrupted));
         }
-        part.file
-            .sync_all()
-            .await
-            .map_err(|_| Stop::Failed(FileRefusal::Failed))?;
+        // Every byte on disk, or an error: a write that failed late (a full disk) must not
+        // leave a short file under the real name.
+        part.file.flush().await.map_err(failed)?;
+        part.file.sync_all().await.map_err(failed)?;
+        let written = part.file.metadata().await.map_err(failed)?.len();
+        if written != size {
+            debug!("file {id}: {written} of {size} bytes on disk");
+            return Err(Stop::Failed(FileRefusal::Failed));
+        }
         Ok(())
     };
     let outcome = tokio::select! {
         outcome = copy => outcome,
-        _ = cancel => Err(Stop::Cancelled),
+        _ = &mut cancel => Err(Stop::Cancelled),
+    };
+    // A cancel that came as the last bytes did still wins: nothing is kept.
+    let outcome = match (outcome, cancel.try_recv()) {
+        (Ok(()), Ok(())) => Err(Stop::Cancelled),
+        (outcome, _) => outcome,
     };
     match outcome {
-        Ok(()) => Some(part.keep_as(&file.name).map(Some).map_err(|e| {
-            debug!("saving {}: {e}", file.name);
-            FileRefusal::Failed
-        })),
+        Ok(()) => {
+            let name = file.name.clone();
+            let kept = tokio::task::spawn_blocking(move || part.keep_as(&name)).await;
+            finished(match kept {
+                Ok(Ok(path)) => {
+                    mark_downloaded(&path);
+                    Ok(Some(path))
+                }
+                Ok(Err(e)) => {
+                    debug!("saving {}: {e}", file.name);
+                    Err(FileRefusal::Failed)
+                }
+                Err(_) => Err(FileRefusal::Failed),
+            })
+        }
         Err(stop) => {
             let _ = stream.stop(FILE_CANCELLED.into());
             // `part` is dropped here: deleted.
             match stop {
-                Stop::Failed(reason) => Some(Err(reason)),
-                Stop::Cancelled | Stop::PeerCancelled => None,
+                Stop::Failed(reason) => finished(Err(reason)),
+                Stop::PeerCancelled => Some(FileReport::PeerStopped { id }),
+                Stop::Cancelled => None,
             }
         }
     }
 }
+
+/// Windows: the file came from elsewhere (the "Mark of the Web", zone 3: the Internet), so
+/// SmartScreen and Office warn before it is run or opened with macros, as for a download.
+#[cfg(windows)]
+fn mark_downloaded(path: &Path) {
+    let mut stream = path.as_os_str().to_owned();
+    stream.push(":Zone.Identifier");
+    if let Err(e) = std::fs::write(&stream, "[ZoneTransfer]\r\nZoneId=3\r\n") {
+        debug!("marking {}: {e}", path.display());
+    }
+}
+
+/// Linux has no such mark that desktops heed.
+#[cfg(not(windows))]
+fn mark_downloaded(_path: &Path) {}
 
 /// A file being received: hidden in the receive folder, deleted unless kept.
 pub(super) struct PartFile {
     path: PathBuf,
     file: tokio::fs::File,
     kept: bool,
+    live: LiveParts,
 }
 
 impl PartFile {
-    async fn create(dir: &Path, id: u32) -> io::Result<Self> {
+    async fn create(dir: &Path, id: u32, live: LiveParts) -> io::Result<Self> {
         tokio::fs::create_dir_all(dir).await?;
         let mut n = 0u32;
         loop {
-            let path = dir.join(format!(".tandem-{}-{id}-{n}.part", std::process::id()));
+            let path = dir.join(format!("{PART_PREFIX}{}-{id}-{n}.part", std::process::id()));
             match tokio::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
@@ -382,11 +508,15 @@ impl PartFile {
                 .await
             {
                 Ok(file) => {
+                    if let Ok(mut parts) = live.lock() {
+                        parts.insert(path.clone());
+                    }
                     return Ok(Self {
                         path,
                         file,
                         kept: false,
-                    })
+                        live,
+                    });
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists && n < 100 => n += 1,
                 Err(e) => return Err(e),
@@ -433,6 +563,9 @@ impl Drop for PartFile {
         if !self.kept {
             let _ = std::fs::remove_file(&self.path);
         }
+        if let Ok(mut parts) = self.live.lock() {
+            parts.remove(&self.path);
+        }
     }
 }
 
@@ -475,13 +608,17 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("tandem-part-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         // Dropped: gone, and nothing else left behind.
-        let mut part = PartFile::create(&dir, 1).await.expect("create");
+        let mut part = PartFile::create(&dir, 1, LiveParts::default())
+            .await
+            .expect("create");
         part.file.write_all(b"half").await.expect("write");
         drop(part);
         assert_eq!(std::fs::read_dir(&dir).expect("dir").count(), 0);
         // Kept twice under one name: the first file stays as it was.
         for content in [&b"first"[..], b"second"] {
-            let mut part = PartFile::create(&dir, 2).await.expect("create");
+            let mut part = PartFile::create(&dir, 2, LiveParts::default())
+                .await
+                .expect("create");
             part.file.write_all(content).await.expect("write");
             part.file.flush().await.expect("flush");
             part.keep_as("a.txt").expect("keep");

@@ -313,6 +313,10 @@ async fn helper_session(
                         outputs.files.forget(id);
                         core.handle_file_finished(id, result);
                     }
+                    FileReport::PeerStopped { id } => {
+                        outputs.files.forget(id);
+                        core.handle_file_peer_stopped(id);
+                    }
                 },
                 text = next_copy(&mut clipboard) => core.handle_local_clipboard(text),
                 _ = ping.tick() => {
@@ -412,6 +416,7 @@ async fn drive(
             }
             HelperAction::File(FileAction::Stop(id)) => outputs.files.stop(id),
             HelperAction::File(FileAction::Hold(on)) => outputs.files.hold(on),
+            HelperAction::File(FileAction::Discard(path)) => outputs.files.discard(&path),
             HelperAction::End {
                 reason,
                 tell_sharer,

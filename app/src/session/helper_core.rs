@@ -420,6 +420,13 @@ impl HelperCore {
         self.files.progress(now, id, bytes);
     }
 
+    /// The sharer reset or stopped transfer `id`'s stream.
+    pub fn handle_file_peer_stopped(&mut self, id: u32) {
+        if !self.ended {
+            self.files.peer_stopped(id);
+        }
+    }
+
     /// Transfer `id`'s task ended.
     pub fn handle_file_finished(
         &mut self,

@@ -277,6 +277,10 @@ pub async fn run_sharer(
                         desk.files.forget(id);
                         core.handle_file_finished(id, result);
                     }
+                    FileReport::PeerStopped { id } => {
+                        desk.files.forget(id);
+                        core.handle_file_peer_stopped(id);
+                    }
                 },
                 text = next_copy(&mut desk.clipboard.local) => core.handle_local_clipboard(text),
                 msg = next_input(&mut input) => match msg {
@@ -459,6 +463,7 @@ async fn drive(
             }
             SharerAction::File(FileAction::Stop(id)) => desk.files.stop(id),
             SharerAction::File(FileAction::Hold(on)) => desk.files.hold(on),
+            SharerAction::File(FileAction::Discard(path)) => desk.files.discard(&path),
             SharerAction::End {
                 reason,
                 tell_helper,

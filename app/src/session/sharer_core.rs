@@ -412,7 +412,7 @@ impl SharerCore {
                 }
             }
             Command::AcceptFile(id) => self.files.accept(id),
-            Command::DeclineFile(id) => self.files.decline(id),
+            Command::DeclineFile(id) => self.files.decline(now, id),
             Command::CancelFile(id) => self.files.cancel(id),
             // The driver reads the file and hands it to `handle_local_file`.
             Command::SendFile(_) => {}
@@ -462,6 +462,15 @@ impl SharerCore {
     /// the helper heard from.
     pub fn handle_input(&mut self, now: Instant, event: &InputEvent) {
         self.last_heard = now;
+        // While the person is asked something the helper asked for (a file, the
+        // clipboard), the helper's input waits: it must not answer for them.
+        if self.files.has_question() || self.clipboard.state() == ControlState::Requested {
+            if self.translator.holds_anything() {
+                self.release_held();
+            }
+            self.refused += 1;
+            return;
+        }
         let (Some(shown), true, false, false) = (
             &self.shown,
             self.gate.allows_input() && self.injector_open,
@@ -540,6 +549,13 @@ impl SharerCore {
     /// `bytes` of transfer `id` moved so far (from the driver's task).
     pub fn handle_file_progress(&mut self, now: Instant, id: u32, bytes: u64) {
         self.files.progress(now, id, bytes);
+    }
+
+    /// The helper reset or stopped transfer `id`'s stream.
+    pub fn handle_file_peer_stopped(&mut self, id: u32) {
+        if !self.ended {
+            self.files.peer_stopped(id);
+        }
     }
 
     /// Transfer `id`'s task ended (see [`FileTransfers::finished`]).

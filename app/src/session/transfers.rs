@@ -24,6 +24,10 @@ const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 /// Over how long the speed is averaged.
 const SPEED_WINDOW: Duration = Duration::from_secs(2);
 
+/// After the person declines, the helper's offers and requests are declined unasked for
+/// this long: a "no" is not worn down by asking again and again.
+pub const DECLINE_QUIET: Duration = Duration::from_secs(10);
+
 /// What the receiving app accepts (the sharer's app sets them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FileLimits {
@@ -68,6 +72,9 @@ pub enum FileAction {
     Send { id: u32, path: PathBuf, size: u64 },
     /// Stop transfer `id`'s stream; what arrived of it is deleted.
     Stop(u32),
+    /// Delete this file: it was saved just as its transfer was cancelled (both people were
+    /// told nothing of it was kept).
+    Discard(PathBuf),
     /// Hold every transfer's bytes (`true`: the session is paused) or let them go again.
     Hold(bool),
 }
@@ -89,8 +96,9 @@ enum Stage {
     Requested,
     /// Offered to the peer; waiting for its answer.
     Offered,
-    /// Bytes are moving; `streaming`: the receiver took its stream.
-    Running { streaming: bool },
+    /// Bytes are moving; `streaming`: the receiver took its stream; `saved`: the receiver
+    /// already said it arrived whole (its word may come before the sender's task ends).
+    Running { streaming: bool, saved: bool },
     /// The sender wrote everything; the receiver's verdict is awaited.
     Delivered,
 }
@@ -152,6 +160,10 @@ pub struct FileTransfers {
     /// Helper: the next id it gives. Sharer: the helper's last id seen.
     last_id: u32,
     counted: u32,
+    /// Sharer: questions put to the person this session (offers and requests), and when
+    /// the person last said no.
+    questions: u32,
+    declined_at: Option<Instant>,
     peer_rate: RateGate,
     paused: bool,
     out: VecDeque<Output>,
@@ -175,6 +187,8 @@ impl FileTransfers {
             transfers: BTreeMap::new(),
             last_id: 0,
             counted: 0,
+            questions: 0,
+            declined_at: None,
             // People offer a few files a minute; a burst covers dropping several at once.
             peer_rate: RateGate::new(1, MAX_OPEN_TRANSFERS as u32),
             paused: false,
@@ -243,16 +257,19 @@ impl FileTransfers {
                 }
             }
             Control::FileSaved { id } => {
-                if self.sending(*id) {
-                    if let Some(t) = self.transfers.remove(id) {
-                        self.event(Event::FileDone {
-                            id: *id,
-                            name: t.name,
-                            size: t.size,
-                            direction: FileDirection::Sending,
-                            path: None,
-                        });
+                let stage = self.transfers.get(id).map(|t| (t.direction, t.stage));
+                match stage {
+                    Some((FileDirection::Sending, Stage::Delivered)) => self.delivered(*id),
+                    // The receiver's word came before this side's task ended: done then.
+                    Some((FileDirection::Sending, Stage::Running { streaming, .. })) => {
+                        if let Some(t) = self.transfers.get_mut(id) {
+                            t.stage = Stage::Running {
+                                streaming,
+                                saved: true,
+                            };
+                        }
                     }
+                    _ => {}
                 }
             }
             Control::FileFailed { id, reason } => {
@@ -269,6 +286,18 @@ impl FileTransfers {
             _ => return false,
         }
         true
+    }
+
+    fn delivered(&mut self, id: u32) {
+        if let Some(t) = self.transfers.remove(&id) {
+            self.event(Event::FileDone {
+                id,
+                name: t.name,
+                size: t.size,
+                direction: FileDirection::Sending,
+                path: None,
+            });
+        }
     }
 
     fn sending(&self, id: u32) -> bool {
@@ -292,10 +321,28 @@ impl FileTransfers {
         if self.transfers.len() >= MAX_OPEN_TRANSFERS || !self.peer_rate.admit(now) {
             return Err(Some(FileRefusal::Busy));
         }
-        if self.counted >= self.limits.max_files {
+        // Each file allowed may have been asked about a few times; beyond that, the helper
+        // is only nagging.
+        if self.counted >= self.limits.max_files
+            || self.questions >= self.limits.max_files.saturating_mul(3)
+        {
             return Err(Some(FileRefusal::TooMany));
         }
+        if self
+            .declined_at
+            .is_some_and(|at| now.saturating_duration_since(at) < DECLINE_QUIET)
+        {
+            return Err(Some(FileRefusal::TooSoon));
+        }
         Ok(())
+    }
+
+    /// Sharer: whether a question (an offer or a request) waits for the person.
+    pub fn has_question(&self) -> bool {
+        self.transfers.values().any(|t| {
+            matches!(t.stage, Stage::Asked)
+                || (self.role == Role::Sharer && t.stage == Stage::Requested)
+        })
     }
 
     fn on_offer(&mut self, now: Instant, id: u32, name: &str, size: u64) {
@@ -323,6 +370,7 @@ impl FileTransfers {
                     self.declined(id, Some(clean_file_name(name)), reason);
                     return;
                 }
+                self.questions += 1;
                 self.transfers.insert(
                     id,
                     Transfer::new(name.into(), size, FileDirection::Receiving, Stage::Asked),
@@ -365,7 +413,10 @@ impl FileTransfers {
                 if let Some(t) = self.transfers.get_mut(&id) {
                     t.name = name.into();
                     t.size = size;
-                    t.stage = Stage::Running { streaming: false };
+                    t.stage = Stage::Running {
+                        streaming: false,
+                        saved: false,
+                    };
                 }
                 self.transmit(Control::FileAccepted { id });
                 self.started(id);
@@ -383,6 +434,7 @@ impl FileTransfers {
             }
             return;
         }
+        self.questions += 1;
         self.transfers.insert(
             id,
             Transfer::new(String::new(), 0, FileDirection::Sending, Stage::Requested),
@@ -400,7 +452,10 @@ impl FileTransfers {
         if t.direction != FileDirection::Sending || t.stage != Stage::Offered {
             return;
         }
-        t.stage = Stage::Running { streaming: false };
+        t.stage = Stage::Running {
+            streaming: false,
+            saved: false,
+        };
         if let Some(path) = t.path.clone() {
             let size = t.size;
             self.out
@@ -503,24 +558,32 @@ impl FileTransfers {
             self.declined(id, None, FileRefusal::TooMany);
             return;
         }
-        t.stage = Stage::Running { streaming: false };
+        t.stage = Stage::Running {
+            streaming: false,
+            saved: false,
+        };
         self.counted += 1;
         self.transmit(Control::FileAccepted { id });
         self.started(id);
     }
 
     /// Sharer's person: refuse the helper's offer or request `id`.
-    pub fn decline(&mut self, id: u32) {
+    pub fn decline(&mut self, now: Instant, id: u32) {
         let waiting = self
             .transfers
             .get(&id)
             .is_some_and(|t| matches!(t.stage, Stage::Asked | Stage::Requested));
         if waiting {
-            let name = self.transfers.remove(&id).map(|t| t.name);
-            let reason = FileRefusal::Declined;
-            self.transmit(Control::FileDeclined { id, reason });
-            self.declined(id, name.filter(|n| !n.is_empty()), reason);
+            self.declined_at = Some(now);
+            self.refuse(id);
         }
+    }
+
+    fn refuse(&mut self, id: u32) {
+        let name = self.transfers.remove(&id).map(|t| t.name);
+        let reason = FileRefusal::Declined;
+        self.transmit(Control::FileDeclined { id, reason });
+        self.declined(id, name.filter(|n| !n.is_empty()), reason);
     }
 
     /// Either person: stop transfer `id`, whatever its stage (an unanswered question is
@@ -530,7 +593,7 @@ impl FileTransfers {
             return;
         };
         match t.stage {
-            Stage::Asked | Stage::Requested if self.role == Role::Sharer => self.decline(id),
+            Stage::Asked | Stage::Requested if self.role == Role::Sharer => self.refuse(id),
             _ => {
                 let stage = t.stage;
                 self.transfers.remove(&id);
@@ -548,7 +611,11 @@ impl FileTransfers {
     pub fn take_stream(&mut self, head: FileHead) -> Option<IncomingFile> {
         let t = self.transfers.get_mut(&head.id)?;
         if t.direction != FileDirection::Receiving
-            || t.stage != (Stage::Running { streaming: false })
+            || t.stage
+                != (Stage::Running {
+                    streaming: false,
+                    saved: false,
+                })
         {
             return None;
         }
@@ -556,7 +623,10 @@ impl FileTransfers {
             self.finished(head.id, Err(FileRefusal::Failed));
             return None;
         }
-        t.stage = Stage::Running { streaming: true };
+        t.stage = Stage::Running {
+            streaming: true,
+            saved: false,
+        };
         Some(IncomingFile {
             id: head.id,
             name: t.name.clone(),
@@ -591,11 +661,21 @@ impl FileTransfers {
     /// sender's with `None` once everything was written; or why it failed.
     pub fn finished(&mut self, id: u32, result: Result<Option<PathBuf>, FileRefusal>) {
         let Some(t) = self.transfers.get_mut(&id) else {
-            // Cancelled meanwhile.
+            // Cancelled meanwhile: a file saved all the same is not kept.
+            if let Ok(Some(path)) = result {
+                self.out
+                    .push_back(Output::Action(FileAction::Discard(path)));
+            }
             return;
         };
         match (t.direction, result) {
-            (FileDirection::Sending, Ok(_)) => t.stage = Stage::Delivered,
+            (FileDirection::Sending, Ok(_)) => {
+                if matches!(t.stage, Stage::Running { saved: true, .. }) {
+                    self.delivered(id);
+                } else {
+                    t.stage = Stage::Delivered;
+                }
+            }
             (FileDirection::Receiving, Ok(path)) => {
                 if let Some(t) = self.transfers.remove(&id) {
                     self.transmit(Control::FileSaved { id });
@@ -622,6 +702,16 @@ impl FileTransfers {
                     message: reason.describe().into(),
                 });
             }
+        }
+    }
+
+    /// The peer reset or stopped transfer `id`'s stream as a cancel, whether or not its
+    /// `FileCancel` arrives (a peer that only resets must not hold a transfer open).
+    pub fn peer_stopped(&mut self, id: u32) {
+        if self.transfers.remove(&id).is_some() {
+            self.out.push_back(Output::Action(FileAction::Stop(id)));
+            let by = peer(self.role);
+            self.event(Event::FileCancelled { id, by });
         }
     }
 }

@@ -144,6 +144,10 @@ fn copies_cross_both_ways_only_with_the_sharers_consent() {
     sharer.wait_for("consent_requested", T);
     sharer.type_line("y");
     helper.wait_for("frame_received", T);
+    // The helper controls the screen, so its input stream is open: copies must still get
+    // streams of their own beside it.
+    helper.take_control(&mut sharer, T);
+    helper.type_line("/move 5 5");
 
     // What each person had copied before: it stays where it is.
     let _sharers_own = Copied::on(&screen.display, "the sharer's own copy");

@@ -6,14 +6,12 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use tandem::session::{Event, FileDirection, FileRefusal, Role};
 use tandem_tests::xrecord::{EventRecorder, Recorded};
-use tandem_tests::xvfb::{known_picture, Painter, Xvfb};
+use tandem_tests::xvfb::{Motion, Xvfb};
 use tandem_tests::{Peer, Rendezvous};
 
 const T: Duration = Duration::from_secs(30);
@@ -86,53 +84,6 @@ fn wait_names(dir: &Path, want: &[&str]) {
         }
         assert!(Instant::now() < deadline, "{}: {names:?}", dir.display());
         std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Something always moving on the sharer's screen, so frames keep coming.
-struct Motion {
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Motion {
-    fn on(display: &str) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let painter = Painter::open(display, 0);
-        let flag = Arc::clone(&stop);
-        let thread = std::thread::spawn(move || {
-            let mut shifted = known_picture(painter.width, painter.height);
-            let mut step = 0u32;
-            while !flag.load(Ordering::Relaxed) {
-                // A band that moves down the screen, 30 times a second.
-                let band = (step * 16) % painter.height;
-                let rows = band..(band + 48).min(painter.height);
-                let row = painter.width as usize * 4;
-                for y in rows.clone() {
-                    let line = &mut shifted[y as usize * row..(y as usize + 1) * row];
-                    for px in line.chunks_exact_mut(4) {
-                        px[0] = px[0].wrapping_add(97);
-                        px[1] = px[1].wrapping_add(41);
-                    }
-                }
-                painter.show_rows(&shifted, rows);
-                step += 1;
-                std::thread::sleep(Duration::from_millis(33));
-            }
-        });
-        Self {
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Motion {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 
@@ -360,24 +311,6 @@ fn a_cancelled_file_leaves_nothing_unsafe_names_arrive_cleaned_and_the_helper_ca
             local.as_bytes()
         );
     }
-    // Declined: the helper is told, nothing is written.
-    let path = source.join("declined.txt");
-    std::fs::write(&path, b"no").expect("write");
-    helper.type_line(&format!("/send {}", path.display()));
-    helper.wait_event(T, |e| matches!(e, Event::FileOfferSent { id: 5, .. }));
-    sharer.wait_event(T, |e| matches!(e, Event::FileOffered { .. }));
-    sharer.type_line("n");
-    helper.wait_event(T, |e| {
-        matches!(
-            e,
-            Event::FileDeclined {
-                reason: FileRefusal::Declined,
-                ..
-            }
-        )
-    });
-    assert!(!sharer_dir.join("declined.txt").exists());
-
     // The helper asks for a log file; the person gives it.
     let log = source.join("Xorg.0.log");
     std::fs::write(&log, b"(EE) no screens found\n").expect("write");
@@ -402,8 +335,76 @@ fn a_cancelled_file_leaves_nothing_unsafe_names_arrive_cleaned_and_the_helper_ca
         b"(EE) no screens found\n"
     );
 
+    // Declined: the helper is told, nothing is written.
+    let path = source.join("declined.txt");
+    std::fs::write(&path, b"no").expect("write");
+    helper.type_line(&format!("/send {}", path.display()));
+    helper.wait_event(T, |e| matches!(e, Event::FileOfferSent { id: 6, .. }));
+    sharer.wait_event(T, |e| matches!(e, Event::FileOffered { .. }));
+    sharer.type_line("n");
+    helper.wait_event(T, |e| {
+        matches!(
+            e,
+            Event::FileDeclined {
+                reason: FileRefusal::Declined,
+                ..
+            }
+        )
+    });
+    assert!(!sharer_dir.join("declined.txt").exists());
+    // Offered again at once: declined without asking the person again.
+    helper.type_line(&format!("/send {}", path.display()));
+    helper.wait_event(T, |e| {
+        matches!(
+            e,
+            Event::FileDeclined {
+                reason: FileRefusal::TooSoon,
+                ..
+            }
+        )
+    });
+    assert_eq!(
+        sharer
+            .seen
+            .iter()
+            .filter(|(_, v)| v["event"] == "file_offered" && v["name"] == "declined.txt")
+            .count(),
+        1
+    );
+
     helper.type_line("/end");
     sharer.wait_for("ended", T);
+    for dir in [source, helper_dir, sharer_dir] {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+#[test]
+fn a_session_ending_mid_transfer_leaves_no_part_file() {
+    let screen = Xvfb::start(&[(320, 240)]);
+    let rv = Rendezvous::start(&[]);
+    let (source, helper_dir, sharer_dir) = (fresh_dir("src3"), fresh_dir("h3"), fresh_dir("s3"));
+    let (mut helper, mut sharer) = start_session(&screen.display, &rv, &helper_dir, &sharer_dir);
+    let big = source.join("big.img");
+    std::fs::File::create(&big)
+        .and_then(|f| f.set_len(1 << 30))
+        .expect("sparse file");
+    helper.type_line(&format!("/send {}", big.display()));
+    sharer.wait_event(T, |e| matches!(e, Event::FileOffered { .. }));
+    sharer.type_line("y");
+    sharer.type_line("/pause");
+    // Some of it arrived (a part file exists), then the person ends the session.
+    helper.wait_event(T, |e| matches!(e, Event::Paused { by: Role::Sharer }));
+    let deadline = Instant::now() + T;
+    while names_in(&sharer_dir).is_empty() {
+        assert!(Instant::now() < deadline, "no part file was ever written");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    sharer.type_line("/end");
+    assert!(sharer.wait_exit(T).success());
+    // Gone by the time the process is.
+    assert_eq!(names_in(&sharer_dir), Vec::<String>::new());
+    helper.wait_for("ended", T);
     for dir in [source, helper_dir, sharer_dir] {
         let _ = std::fs::remove_dir_all(dir);
     }

@@ -8,7 +8,7 @@ use iced::widget::{button, column, container, progress_bar, row, text, Column};
 use iced::{Alignment, Element, Length, Task};
 
 use super::{App, Message, Screen};
-use crate::file::FileRefusal;
+use crate::file::{runs_as_program, FileRefusal};
 use crate::session::{Command, Event, FileDirection};
 use crate::units::human_size;
 
@@ -72,6 +72,7 @@ fn refusal_key(reason: FileRefusal) -> &'static str {
         FileRefusal::Corrupted => "file-refusal-corrupted",
         FileRefusal::Failed => "file-refusal-failed",
         FileRefusal::NotAsked => "file-refusal-not-asked",
+        FileRefusal::TooSoon => "file-refusal-too-soon",
     }
 }
 
@@ -285,13 +286,15 @@ impl App {
             Message::AskForFile => self.send(Command::RequestFile),
             // The question closes at once; the session's events tell the rest.
             Message::AcceptFile(id) => {
-                if let Some(row) = self.row_mut(id) {
-                    row.stage = FileStage::Moving {
-                        bytes: 0,
-                        bytes_per_sec: 0,
-                        secs_left: None,
-                    };
-                }
+                // Only the offer still asked about (it may have been withdrawn meanwhile).
+                let Some(row) = self.row_mut(id).filter(|r| r.stage == FileStage::Asking) else {
+                    return Task::none();
+                };
+                row.stage = FileStage::Moving {
+                    bytes: 0,
+                    bytes_per_sec: 0,
+                    secs_left: None,
+                };
                 self.send(Command::AcceptFile(id));
             }
             Message::DeclineFile(id) => {
@@ -360,6 +363,13 @@ impl App {
                 &[("file", &row.name), ("size", &human_size(row.size))],
             ))
             .size(14),
+            text(if runs_as_program(&row.name) {
+                t.with("file-offer-program", &[("name", helper_name)])
+            } else {
+                String::new()
+            })
+            .size(14)
+            .style(text::danger),
             row![
                 button(text(t.get("file-accept"))).on_press(Message::AcceptFile(row.id)),
                 button(text(t.get("file-decline")))

@@ -43,13 +43,13 @@ fn arrival(rec: &EventRecorder, from: usize, want: Recorded) -> anyhow::Result<(
     }
 }
 
-struct Samples {
-    moves: Vec<f64>,
-    keys: Vec<f64>,
+pub(super) struct Samples {
+    pub moves: Vec<f64>,
+    pub keys: Vec<f64>,
 }
 
 /// Runs `samples` moves and key presses through `send`, timing each to its arrival.
-fn measure(
+pub(super) fn measure(
     rec: &EventRecorder,
     samples: usize,
     keycode: u8,
@@ -104,7 +104,7 @@ fn measure(
 }
 
 #[derive(Clone, Copy)]
-enum SampleKind {
+pub(super) enum SampleKind {
     Move(u32, u32),
     Key(bool),
 }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 
 mod codec;
+mod files;
 mod gui;
 mod input;
 mod latency;
@@ -87,6 +88,19 @@ enum What {
         turn_ca: Option<std::path::PathBuf>,
         #[arg(long, default_value_t = 64)]
         megabytes: usize,
+        /// Only through the TURN relay (as `tandem --relay-only`).
+        #[arg(long)]
+        relay_only: bool,
+    },
+    /// A file sent through a session, direct and through a TURN/TLS relay: its throughput
+    /// against a bare QUIC bulk transfer on the same path, and the input latency and frame
+    /// rate during it against without (Xvfb, coturn on loopback).
+    Files {
+        #[arg(long, default_value_t = 300)]
+        megabytes: usize,
+        /// Input samples before the transfer (the reference).
+        #[arg(long, default_value_t = 100)]
+        samples: usize,
     },
     /// What one full-screen capture costs the Windows build under Wine (GDI) beside the
     /// Linux build on the same Xvfb.
@@ -229,7 +243,9 @@ async fn main() -> anyhow::Result<()> {
             nameplate,
             turn_ca,
             megabytes,
-        } => throughput::run(rendezvous, nameplate, turn_ca, megabytes).await,
+            relay_only,
+        } => throughput::run(rendezvous, nameplate, turn_ca, megabytes, relay_only).await,
+        What::Files { megabytes, samples } => files::run(megabytes, samples).await,
         What::Network { runs, seconds } => {
             tokio::task::spawn_blocking(move || network::run(runs, seconds)).await?
         }

@@ -31,6 +31,7 @@ pub async fn run(
     nameplate: Option<String>,
     turn_ca: Option<std::path::PathBuf>,
     megabytes: usize,
+    relay_only: bool,
 ) -> anyhow::Result<()> {
     let mut mailbox = MailboxClient::connect(&rendezvous, None).await?;
     let sender = nameplate.is_some();
@@ -68,6 +69,7 @@ pub async fn run(
     let options = IceOptions {
         servers,
         turn_ca,
+        relay_only,
         ..IceOptions::default()
     };
     let cert = SessionCertificate::generate()?;
