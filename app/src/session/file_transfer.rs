@@ -480,6 +480,21 @@ fn mark_downloaded(path: &Path) {
     stream.push(":Zone.Identifier");
     if let Err(e) = std::fs::write(&stream, "[ZoneTransfer]\r\nZoneId=3\r\n") {
         debug!("marking {}: {e}", path.display());
+        return;
+    }
+    // A file system without streams (Wine on a Linux folder) makes it a file of that name
+    // beside the one received: not a mark, only clutter.
+    let stray = Path::new(&stream);
+    let listed = stray
+        .parent()
+        .and_then(|dir| std::fs::read_dir(dir).ok())
+        .is_some_and(|entries| {
+            entries
+                .flatten()
+                .any(|e| Some(e.file_name().as_os_str()) == stray.file_name())
+        });
+    if listed {
+        let _ = std::fs::remove_file(stray);
     }
 }
 

@@ -337,12 +337,10 @@ impl FileTransfers {
         Ok(())
     }
 
-    /// Sharer: whether a question (an offer or a request) waits for the person.
+    /// Sharer: whether the person is asked to take a file. (Not while they choose a file the
+    /// helper asked for: the helper may have to guide them to it.)
     pub fn has_question(&self) -> bool {
-        self.transfers.values().any(|t| {
-            matches!(t.stage, Stage::Asked)
-                || (self.role == Role::Sharer && t.stage == Stage::Requested)
-        })
+        self.transfers.values().any(|t| t.stage == Stage::Asked)
     }
 
     fn on_offer(&mut self, now: Instant, id: u32, name: &str, size: u64) {

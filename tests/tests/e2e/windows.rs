@@ -26,6 +26,11 @@ const T: Duration = Duration::from_secs(90);
 /// Time for input sent before a grant to arrive (where it must be dropped).
 const SETTLE: Duration = Duration::from_millis(1500);
 
+/// A Linux path as the Windows program sees it: Wine's Z: is the Linux root.
+fn windows_path(path: &Path) -> String {
+    format!("Z:{}", path.to_string_lossy().replace('/', "\\"))
+}
+
 fn temp_png(tag: &str) -> std::path::PathBuf {
     std::env::temp_dir().join(format!("tandem-wine-{tag}-{}.png", std::process::id()))
 }
@@ -205,8 +210,12 @@ fn a_helper_under_wine_sees_and_drives_a_linux_sharer() {
 
     let rv = Rendezvous::start(&[]);
     let out = temp_png("helper");
+    let files = std::env::temp_dir().join(format!("tandem-wine-files-{}", std::process::id()));
+    let (helper_files, sharer_files) = (files.join("helper"), files.join("sharer"));
+    let _ = std::fs::remove_dir_all(&files);
+    std::fs::create_dir_all(&files).expect("dir");
     // A Windows path for the Windows program: Wine's Z: is the Linux root.
-    let out_arg = format!("Z:{}", out.to_string_lossy().replace('/', "\\"));
+    let out_arg = windows_path(&out);
     let mut helper = Peer::spawn_command(
         "helper (Windows, Wine)",
         wine.command(&exe),
@@ -219,10 +228,18 @@ fn a_helper_under_wine_sees_and_drives_a_linux_sharer() {
             "Anna Rossi",
             "--save-frame",
             &out_arg,
+            "--receive-dir",
+            &windows_path(&helper_files),
         ],
     );
     let code = helper.code(T);
-    let mut sharer = Peer::share_display(&rv.url, &code, &x.display, &[]);
+    let sharer_files_arg = sharer_files.to_string_lossy().into_owned();
+    let mut sharer = Peer::share_display(
+        &rv.url,
+        &code,
+        &x.display,
+        &["--receive-dir", &sharer_files_arg],
+    );
     sharer.wait_for("consent_requested", T);
     sharer.type_line("y");
     let monitors = helper.wait_for("monitors", T);
@@ -255,9 +272,44 @@ fn a_helper_under_wine_sees_and_drives_a_linux_sharer() {
         })
     });
 
+    // Files both ways with Windows paths: the Windows helper sends one, and asks for one.
+    let script = files.join("fix it.cmd");
+    std::fs::write(&script, b"echo fixed\r\n").expect("write");
+    helper.type_line(&format!("/send {}", windows_path(&script)));
+    let offered = sharer.wait_for("file_offered", T);
+    assert_eq!(offered["name"], "fix it.cmd", "{offered}");
+    sharer.type_line("y");
+    sharer.wait_for("file_done", T);
+    assert_eq!(
+        std::fs::read(sharer_files.join("fix it.cmd")).expect("on the sharer"),
+        b"echo fixed\r\n"
+    );
+    let log = files.join("Xorg.0.log");
+    std::fs::write(&log, b"(EE) no screens\n").expect("write");
+    helper.type_line("/fetch");
+    sharer.wait_for("file_requested", T);
+    sharer.type_line(&log.to_string_lossy());
+    let done = helper
+        .wait_until(T, |v| {
+            v["event"] == "file_done" && v["direction"] == "receiving"
+        })
+        .unwrap_or_else(|| panic!("no file arrived: {}", helper.history()));
+    assert_eq!(done["name"], "Xorg.0.log", "{done}");
+    assert_eq!(
+        std::fs::read(helper_files.join("Xorg.0.log")).expect("on the helper"),
+        b"(EE) no screens\n"
+    );
+    // Nothing else was left in the Windows helper's folder (no part file, no stray mark).
+    let names: Vec<String> = std::fs::read_dir(&helper_files)
+        .expect("dir")
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect();
+    assert_eq!(names, ["Xorg.0.log"], "{names:?}");
+
     helper.type_line("/end");
     assert!(helper.wait_exit(T).success());
     assert!(sharer.wait_exit(T).success());
+    let _ = std::fs::remove_dir_all(&files);
     let got = Screenshot::load_png(&out);
     artifact(&out, "wine-helper-frame.png");
     let _ = std::fs::remove_file(&out);
