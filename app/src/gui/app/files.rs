@@ -95,8 +95,18 @@ async fn pick_file(title: String) -> Result<Option<PathBuf>, String> {
     }
 }
 
+/// Windows: the system's Open dialog.
+#[cfg(windows)]
+async fn pick_file(title: String) -> Result<Option<PathBuf>, String> {
+    Ok(rfd::AsyncFileDialog::new()
+        .set_title(title)
+        .pick_file()
+        .await
+        .map(|file| file.path().to_path_buf()))
+}
+
 /// No chooser is wired on this platform yet: files are dropped on the window instead.
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(any(target_os = "linux", windows)))]
 async fn pick_file(_title: String) -> Result<Option<PathBuf>, String> {
     Err("no file chooser".into())
 }
