@@ -17,10 +17,10 @@ const T: Duration = Duration::from_secs(20);
 const QUIET: Duration = Duration::from_millis(1500);
 
 /// A copy on an X display: `xclip` owns the clipboard until someone else takes it.
-struct Copied(Child);
+pub(crate) struct Copied(Child);
 
 impl Copied {
-    fn on(display: &str, text: &str) -> Self {
+    pub(crate) fn on(display: &str, text: &str) -> Self {
         let mut child = Command::new("xclip")
             .args(["-selection", "clipboard", "-in", "-quiet"])
             .env("DISPLAY", display)
@@ -90,7 +90,7 @@ fn pasted(display: &str) -> Option<String> {
 
 /// Waits until a paste on `display` gives `want` (the copy is set by the session's own
 /// clipboard thread just after its event).
-fn wait_pasted(display: &str, want: &str) {
+pub(crate) fn wait_pasted(display: &str, want: &str) {
     let deadline = std::time::Instant::now() + T;
     loop {
         let got = pasted(display);

@@ -17,6 +17,8 @@ use tandem_tests::gui::{
     locate, locate_id, wait_for_screen, window_origin, Hands, Screenshot, WINDOW,
 };
 use tandem_tests::wine::{windows_tandem_or_skip, Recorder, Wine};
+
+use super::clipboard::{wait_pasted, Copied};
 use tandem_tests::xrecord::{EventRecorder, Recorded};
 use tandem_tests::xvfb::{known_picture, Painter, Xvfb};
 use tandem_tests::{Peer, Rendezvous};
@@ -234,11 +236,21 @@ fn a_helper_under_wine_sees_and_drives_a_linux_sharer() {
     );
     let code = helper.code(T);
     let sharer_files_arg = sharer_files.to_string_lossy().into_owned();
-    let mut sharer = Peer::share_display(
-        &rv.url,
-        &code,
-        &x.display,
-        &["--receive-dir", &sharer_files_arg],
+    // Its clipboard is that display's too.
+    let mut sharer = Peer::spawn_with_env(
+        "sharer",
+        &[
+            "share",
+            "--json",
+            "--rendezvous",
+            &rv.url,
+            "--display",
+            &x.display,
+            "--receive-dir",
+            &sharer_files_arg,
+            &code,
+        ],
+        &[("DISPLAY", &x.display)],
     );
     sharer.wait_for("consent_requested", T);
     sharer.type_line("y");
@@ -271,6 +283,19 @@ fn a_helper_under_wine_sees_and_drives_a_linux_sharer() {
             )
         })
     });
+
+    // Clipboards, Windows ↔ Linux: Wine hands its clipboard to the X display it runs on,
+    // so `xclip` there reads and makes the Windows side's copies.
+    helper.type_line("/clipboard");
+    sharer.wait_for("clipboard_requested", T);
+    sharer.type_line("y");
+    helper.wait_for("clipboard_granted", T);
+    let _linux_copy = Copied::on(&x.display, "copied on Linux");
+    helper.wait_for("clipboard_received", T);
+    wait_pasted(&helper_x.display, "copied on Linux");
+    let _windows_copy = Copied::on(&helper_x.display, "copied on Windows");
+    sharer.wait_for("clipboard_received", T);
+    wait_pasted(&x.display, "copied on Windows");
 
     // Files both ways with Windows paths: the Windows helper sends one, and asks for one.
     let script = files.join("fix it.cmd");
