@@ -201,3 +201,4 @@ file-refusal-failed = Not sent: it could not be read or saved
 file-refusal-not-asked = Not sent: nobody asked for a file
 file-refusal-too-soon = Not sent: declined a moment ago; wait a little before asking again
 file-offer-program = This is a program: open it only if you asked { $name } for it.
+file-refusal-stalled = Stopped: nothing of it arrived for a minute; nothing of it was kept

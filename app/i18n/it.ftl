@@ -201,3 +201,4 @@ file-refusal-failed = Non inviato: non è stato possibile leggerlo o salvarlo
 file-refusal-not-asked = Non inviato: nessuno ha chiesto un file
 file-refusal-too-soon = Non inviato: rifiutato poco fa; aspetta un momento prima di chiedere di nuovo
 file-offer-program = Questo è un programma: aprilo solo se l'hai chiesto tu a { $name }.
+file-refusal-stalled = Interrotto: non ne è arrivato nulla per un minuto; non ne è rimasto nulla

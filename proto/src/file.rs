@@ -210,6 +210,8 @@ pub enum FileRefusal {
     NotAsked,
     /// The person declined a moment ago: asking again at once is not asked.
     TooSoon,
+    /// Nothing of it moved for a long while (not paused): given up.
+    Stalled,
 }
 
 impl FileRefusal {
@@ -228,6 +230,7 @@ impl FileRefusal {
             Self::TooSoon => {
                 "the other person declined a moment ago; wait a little before asking again"
             }
+            Self::Stalled => "nothing of it arrived for a minute",
         }
     }
 }

@@ -301,7 +301,10 @@ fn play(
         // Each operation keeps the epoch it was sent in: a flush while the backlog plays
         // skips the rest of it.
         let mut batch: Vec<(u64, InjectOp)> = Vec::new();
-        for (at, more) in std::iter::once(first).chain(std::iter::from_fn(|| ops.try_recv().ok())) {
+        // At most a queue's worth at once: a sender that keeps pace with the draining would
+        // otherwise grow the batch without bound while the desktop stalls.
+        let queued = std::iter::from_fn(|| ops.try_recv().ok()).take(QUEUED_BATCHES - 1);
+        for (at, more) in std::iter::once(first).chain(queued) {
             batch.extend(more.into_iter().map(|op| (at, op)));
         }
         for (i, (at, op)) in batch.iter().enumerate() {
@@ -426,15 +429,18 @@ mod flush_tests {
         let accepted = (0..1000u16)
             .filter(|i| thread.send(vec![key(38 + i % 20, true)]).is_ok())
             .count();
+        // Revoke: the releases play, the backlog does not.
+        let flushed = thread.flush_then(vec![key(50, false)]);
+        // The desktop wakes before anything is asserted: a failed assertion must not leave
+        // the injector thread waiting (its join would hang the test).
+        *open.0.lock().expect("lock") = true;
+        open.1.notify_all();
+        drop(thread);
+        assert!(flushed.is_ok());
         assert!(
             accepted <= 2 * QUEUED_BATCHES,
             "{accepted} batches queued: a flood is bounded"
         );
-        // Revoke: the releases play, the backlog does not.
-        thread.flush_then(vec![key(50, false)]).expect("flush");
-        *open.0.lock().expect("lock") = true;
-        open.1.notify_all();
-        drop(thread);
         let played = played.lock().expect("lock").clone();
         assert_eq!(played.last(), Some(&key(50, false)));
         assert!(

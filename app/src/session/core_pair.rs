@@ -219,7 +219,7 @@ impl Pair {
     }
 
     fn helper_does(&mut self, command: Command) {
-        self.helper.handle_command(command);
+        self.helper.handle_command(self.now, command);
         self.progress();
     }
 
@@ -916,4 +916,43 @@ fn the_receivers_word_may_come_before_the_senders_task_ends_and_a_reset_is_a_can
         })
     ));
     assert!(p.stopped.contains(&(Role::Sharer, 2)));
+}
+
+#[test]
+fn a_transfer_that_stalls_is_given_up_but_a_paused_one_is_not() {
+    use super::transfers::STALLED;
+    let mut p = Pair::new();
+    p.helper_sends("a.bin", 1000);
+    p.sharer_does(Command::AcceptFile(1));
+    assert_eq!(p.sharer.poll_timeout(), Some(p.now + STALLED));
+    // Bytes move: the deadline moves with them.
+    p.now += Duration::from_secs(50);
+    p.sharer.handle_file_progress(p.now, 1, 500);
+    p.helper.handle_file_progress(p.now, 1, 500);
+    p.progress();
+    assert_eq!(p.sharer.poll_timeout(), Some(p.now + STALLED));
+    // Paused for ten minutes: held, not stalled; after the resume the clock starts again.
+    p.sharer_does(Command::Pause);
+    assert_eq!(p.sharer.poll_timeout(), None);
+    assert_eq!(p.helper.poll_timeout(), None);
+    p.now += Duration::from_secs(600);
+    p.sharer.handle_timeout(p.now);
+    p.progress();
+    assert!(p.stopped.is_empty());
+    p.sharer_does(Command::Resume);
+    assert_eq!(p.sharer.poll_timeout(), Some(p.now + STALLED));
+    // Then nothing for a minute: given up on both sides, what arrived deleted.
+    p.now += STALLED;
+    p.sharer.handle_timeout(p.now);
+    p.progress();
+    assert!(p.stopped.contains(&(Role::Sharer, 1)) && p.stopped.contains(&(Role::Helper, 1)));
+    assert!(matches!(
+        p.helper_saw.last(),
+        Some(Event::FileFailed {
+            id: 1,
+            reason: FileRefusal::Stalled,
+            ..
+        })
+    ));
+    assert_eq!(p.sharer.poll_timeout(), None);
 }

@@ -17,7 +17,7 @@ use super::helper_core::{HelperAction, HelperCore};
 use super::media_loop::{end_session, ended_with_connection, ControlChannel, Stats, StreamWriter};
 use super::reconnect::{PathKeeper, PathStep};
 use super::remote_control::send_clipboard;
-use super::sharer::unreadable;
+use super::sharer::{sleep_until, unreadable};
 use super::signaling::pair;
 use super::transfers::FileAction;
 use super::upgrade::{PathUpgrade, UpgradeStep};
@@ -305,7 +305,7 @@ async fn helper_session(
                         Ok(file) => core.handle_local_file(file),
                         Err(message) => emit(&events, unreadable(&path, message)),
                     },
-                    cmd => core.handle_command(cmd.unwrap_or(Command::End)),
+                    cmd => core.handle_command(Instant::now(), cmd.unwrap_or(Command::End)),
                 },
                 Some(report) = outputs.files.reports.recv() => match report {
                     FileReport::Progress { id, bytes } => core.handle_file_progress(Instant::now(), id, bytes),
@@ -328,6 +328,7 @@ async fn helper_session(
                     }
                 }
                 _ = report.tick() => emit(&events, stats.take(connection.rtt())),
+                () = sleep_until(core.poll_timeout()) => core.handle_timeout(Instant::now()),
                 step = upgrade.next(&ice) => match step {
                     UpgradeStep::Send(msg) => control.send(&msg).await?,
                     UpgradeStep::Switched(path) => {

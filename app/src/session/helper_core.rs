@@ -121,9 +121,24 @@ impl HelperCore {
     }
 
     /// Any pause holds the files' bytes.
-    fn update_pause(&mut self) {
+    fn update_pause(&mut self, now: Instant) {
         self.files
-            .set_paused(self.paused_by_sharer || self.paused_by_me);
+            .set_paused(now, self.paused_by_sharer || self.paused_by_me);
+    }
+
+    /// When [`Self::handle_timeout`] is next due: while a file's bytes move.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.ended {
+            return None;
+        }
+        self.files.poll_timeout()
+    }
+
+    /// Gives up transfers that stalled.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if !self.ended {
+            self.files.handle_timeout(now);
+        }
     }
 
     /// What the session used so far, for its report.
@@ -167,14 +182,14 @@ impl HelperCore {
             Control::Pause => {
                 self.features.insert(Feature::Pause);
                 self.paused_by_sharer = true;
-                self.update_pause();
+                self.update_pause(now);
                 self.events.push_back(Event::Paused { by: Role::Sharer });
             }
             // The sharer's resume lifts every pause, this side's too.
             Control::Resume => {
                 self.paused_by_sharer = false;
                 self.paused_by_me = false;
-                self.update_pause();
+                self.update_pause(now);
                 self.events.push_back(Event::Resumed { by: Role::Sharer });
             }
             Control::ResumeRefused { paused_by } => self.events.push_back(Event::ResumeRefused {
@@ -281,7 +296,7 @@ impl HelperCore {
     }
 
     /// What the person helping did.
-    pub fn handle_command(&mut self, command: Command) {
+    pub fn handle_command(&mut self, now: Instant, command: Command) {
         if self.ended {
             return;
         }
@@ -293,7 +308,7 @@ impl HelperCore {
             Command::Pause => {
                 self.features.insert(Feature::Pause);
                 self.paused_by_me = true;
-                self.update_pause();
+                self.update_pause(now);
                 self.transmit.push_back(Control::Pause);
                 self.events.push_back(Event::Paused { by: Role::Helper });
             }
@@ -303,7 +318,7 @@ impl HelperCore {
                 self.transmit.push_back(Control::Resume);
                 if !self.paused_by_sharer {
                     self.paused_by_me = false;
-                    self.update_pause();
+                    self.update_pause(now);
                     self.events.push_back(Event::Resumed { by: Role::Helper });
                 }
             }
@@ -509,7 +524,10 @@ mod tests {
     fn long_text_is_sent_in_pieces_the_sharer_takes() {
         let text = format!("{}{}", "é€𝄞x".repeat(300), "\n".repeat(400));
         let mut core = HelperCore::default();
-        core.handle_command(Command::Input(InputEvent::Text { text: text.clone() }));
+        core.handle_command(
+            Instant::now(),
+            Command::Input(InputEvent::Text { text: text.clone() }),
+        );
         let mut joined = String::new();
         while let Some(HelperAction::SendInput(event)) = core.poll_action() {
             let framed = crate::protocol::frame_message(&event).expect("frames");

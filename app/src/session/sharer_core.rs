@@ -168,9 +168,17 @@ impl SharerCore {
         }
     }
 
-    /// When [`Self::handle_timeout`] is next due: only while the helper holds something.
+    /// When [`Self::handle_timeout`] is next due: while the helper holds something, or a
+    /// file's bytes move.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        (!self.ended && self.translator.holds_anything()).then(|| self.last_heard + SILENT_PATH)
+        if self.ended {
+            return None;
+        }
+        let silence = self
+            .translator
+            .holds_anything()
+            .then(|| self.last_heard + SILENT_PATH);
+        silence.into_iter().chain(self.files.poll_timeout()).min()
     }
 
     /// Who paused, if the session is paused.
@@ -199,9 +207,13 @@ impl SharerCore {
     /// The helper has been silent too long (the path is gone; QUIC would give up only after
     /// its idle timeout): a key held meanwhile would repeat on the screen. Let go now.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if self.ended {
+            return;
+        }
         if now.saturating_duration_since(self.last_heard) >= SILENT_PATH {
             self.release_held();
         }
+        self.files.handle_timeout(now);
     }
 
     pub fn handle_packets(&mut self, now: Instant) {
@@ -253,7 +265,7 @@ impl SharerCore {
             }
             Control::Pause => {
                 if self.pause.pause(Role::Helper) {
-                    self.apply_pause();
+                    self.apply_pause(now);
                     self.events.push_back(Event::Paused { by: Role::Helper });
                 }
             }
@@ -261,7 +273,7 @@ impl SharerCore {
             // told why.
             Control::Resume => match self.pause.resume(Role::Helper) {
                 ResumeOutcome::Resumed => {
-                    self.apply_pause();
+                    self.apply_pause(now);
                     self.events.push_back(Event::Resumed { by: Role::Helper });
                 }
                 ResumeOutcome::StillPaused { by } => {
@@ -333,7 +345,7 @@ impl SharerCore {
             Command::Chat(text) => self.transmit.push_back(Control::Chat { text }),
             Command::Pause => {
                 if self.pause.pause(Role::Sharer) {
-                    self.apply_pause();
+                    self.apply_pause(now);
                     self.transmit.push_back(Control::Pause);
                     self.events.push_back(Event::Paused { by: Role::Sharer });
                 }
@@ -341,7 +353,7 @@ impl SharerCore {
             // The person lifts every pause, the helper's too.
             Command::Resume => {
                 if self.pause.resume(Role::Sharer) == ResumeOutcome::Resumed {
-                    self.apply_pause();
+                    self.apply_pause(now);
                     self.transmit.push_back(Control::Resume);
                     self.events.push_back(Event::Resumed { by: Role::Sharer });
                 }
@@ -411,7 +423,7 @@ impl SharerCore {
                         .push_back(Event::ClipboardStopped { by: Role::Sharer });
                 }
             }
-            Command::AcceptFile(id) => self.files.accept(id),
+            Command::AcceptFile(id) => self.files.accept(now, id),
             Command::DeclineFile(id) => self.files.decline(now, id),
             Command::CancelFile(id) => self.files.cancel(id),
             // The driver reads the file and hands it to `handle_local_file`.
@@ -642,11 +654,11 @@ impl SharerCore {
 
     /// Frames, input and drawing stop while anyone's pause stands; a full picture follows
     /// the last pause lifted.
-    fn apply_pause(&mut self) {
+    fn apply_pause(&mut self, now: Instant) {
         let paused = self.pause.is_paused();
         self.gate.set_paused(paused);
         self.clipboard.set_paused(paused);
-        self.files.set_paused(paused);
+        self.files.set_paused(now, paused);
         if paused {
             self.release_held();
         }

@@ -24,6 +24,10 @@ const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 /// Over how long the speed is averaged.
 const SPEED_WINDOW: Duration = Duration::from_secs(2);
 
+/// A transfer whose bytes have not moved for this long (and not because of a pause) is
+/// given up: a peer that stalls must not hold a slot and a part file for the whole session.
+pub const STALLED: Duration = Duration::from_secs(60);
+
 /// After the person declines, the helper's offers and requests are declined unasked for
 /// this long: a "no" is not worn down by asking again and again.
 pub const DECLINE_QUIET: Duration = Duration::from_secs(10);
@@ -111,6 +115,8 @@ struct Transfer {
     stage: Stage,
     path: Option<PathBuf>,
     meter: Meter,
+    /// When its bytes last moved (or it started, or a pause was lifted).
+    moved_at: Option<Instant>,
 }
 
 /// Progress and speed of one transfer.
@@ -225,9 +231,17 @@ impl FileTransfers {
 
     /// The session paused or resumed (any pause holds the bytes; offers from the peer
     /// are declined meanwhile).
-    pub fn set_paused(&mut self, paused: bool) {
+    pub fn set_paused(&mut self, now: Instant, paused: bool) {
         if self.paused != paused {
             self.paused = paused;
+            if !paused {
+                // Held bytes were not stalled: the clock starts again.
+                for t in self.transfers.values_mut() {
+                    if t.moved_at.is_some() {
+                        t.moved_at = Some(now);
+                    }
+                }
+            }
             self.out.push_back(Output::Action(FileAction::Hold(paused)));
         }
     }
@@ -237,7 +251,7 @@ impl FileTransfers {
         match msg {
             Control::FileOffer { id, name, size } => self.on_offer(now, *id, name, *size),
             Control::RequestFile { id } => self.on_request(now, *id),
-            Control::FileAccepted { id } => self.on_accepted(*id),
+            Control::FileAccepted { id } => self.on_accepted(now, *id),
             Control::FileDeclined { id, reason } => {
                 if let Some(t) = self.transfers.get(id) {
                     if matches!(t.stage, Stage::Offered | Stage::Requested) {
@@ -417,7 +431,7 @@ impl FileTransfers {
                     };
                 }
                 self.transmit(Control::FileAccepted { id });
-                self.started(id);
+                self.started(now, id);
             }
         }
     }
@@ -443,7 +457,7 @@ impl FileTransfers {
         });
     }
 
-    fn on_accepted(&mut self, id: u32) {
+    fn on_accepted(&mut self, now: Instant, id: u32) {
         let Some(t) = self.transfers.get_mut(&id) else {
             return;
         };
@@ -459,11 +473,12 @@ impl FileTransfers {
             self.out
                 .push_back(Output::Action(FileAction::Send { id, path, size }));
         }
-        self.started(id);
+        self.started(now, id);
     }
 
-    fn started(&mut self, id: u32) {
-        if let Some(t) = self.transfers.get(&id) {
+    fn started(&mut self, now: Instant, id: u32) {
+        if let Some(t) = self.transfers.get_mut(&id) {
+            t.moved_at = Some(now);
             let event = Event::FileStarted {
                 id,
                 name: t.name.clone(),
@@ -540,7 +555,7 @@ impl FileTransfers {
     }
 
     /// Sharer's person: take the helper's offer `id`.
-    pub fn accept(&mut self, id: u32) {
+    pub fn accept(&mut self, now: Instant, id: u32) {
         let Some(t) = self.transfers.get_mut(&id) else {
             return;
         };
@@ -562,7 +577,7 @@ impl FileTransfers {
         };
         self.counted += 1;
         self.transmit(Control::FileAccepted { id });
-        self.started(id);
+        self.started(now, id);
     }
 
     /// Sharer's person: refuse the helper's offer or request `id`.
@@ -637,6 +652,7 @@ impl FileTransfers {
         let Some(t) = self.transfers.get_mut(&id) else {
             return;
         };
+        t.moved_at = Some(now);
         t.meter.update(now, bytes);
         if !t.meter.due(now) && bytes < t.size {
             return;
@@ -703,6 +719,40 @@ impl FileTransfers {
         }
     }
 
+    /// When [`Self::handle_timeout`] is next due: a moving transfer's stall deadline (none
+    /// while paused: held bytes are not stalled).
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.paused {
+            return None;
+        }
+        self.transfers
+            .values()
+            .filter(|t| t.awaits_bytes())
+            .filter_map(|t| t.moved_at)
+            .min()
+            .map(|at| at + STALLED)
+    }
+
+    /// Gives up every transfer whose bytes have not moved for [`STALLED`].
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.paused {
+            return;
+        }
+        let stalled: Vec<u32> = self
+            .transfers
+            .iter()
+            .filter(|(_, t)| {
+                t.awaits_bytes()
+                    && t.moved_at
+                        .is_some_and(|at| now.saturating_duration_since(at) >= STALLED)
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in stalled {
+            self.finished(id, Err(FileRefusal::Stalled));
+        }
+    }
+
     /// The peer reset or stopped transfer `id`'s stream as a cancel, whether or not its
     /// `FileCancel` arrives (a peer that only resets must not hold a transfer open).
     pub fn peer_stopped(&mut self, id: u32) {
@@ -715,6 +765,12 @@ impl FileTransfers {
 }
 
 impl Transfer {
+    /// Bytes are still to move. (Once all have, the receiver checks and writes them to disk,
+    /// which for a large file on a slow disk may take long: not a stall.)
+    fn awaits_bytes(&self) -> bool {
+        matches!(self.stage, Stage::Running { .. }) && self.meter.bytes < self.size
+    }
+
     fn new(name: String, size: u64, direction: FileDirection, stage: Stage) -> Self {
         Self {
             name,
@@ -723,6 +779,7 @@ impl Transfer {
             stage,
             path: None,
             meter: Meter::default(),
+            moved_at: None,
         }
     }
 }

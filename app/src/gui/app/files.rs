@@ -73,6 +73,7 @@ fn refusal_key(reason: FileRefusal) -> &'static str {
         FileRefusal::Failed => "file-refusal-failed",
         FileRefusal::NotAsked => "file-refusal-not-asked",
         FileRefusal::TooSoon => "file-refusal-too-soon",
+        FileRefusal::Stalled => "file-refusal-stalled",
     }
 }
 
