@@ -558,3 +558,30 @@ pub fn wrong_secret(code: &str) -> String {
     wrong[0] = if wrong[0] == 'Z' { 'Y' } else { 'Z' };
     format!("{nameplate}-{}", wrong.into_iter().collect::<String>())
 }
+
+/// Writes `size` bytes that do not compress (xorshift: deterministic, no dependency) to
+/// `path`, handing each chunk to `seen` as it goes (to hash it, say).
+pub fn write_incompressible(
+    path: &std::path::Path,
+    size: usize,
+    mut seen: impl FnMut(&[u8]),
+) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut left = size;
+    while left > 0 {
+        for chunk in buf.chunks_exact_mut(8) {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            chunk.copy_from_slice(&state.to_le_bytes());
+        }
+        let n = left.min(buf.len());
+        out.write_all(&buf[..n])?;
+        seen(&buf[..n]);
+        left -= n;
+    }
+    out.flush()
+}

@@ -357,6 +357,19 @@ impl FileTransfers {
         self.transfers.values().any(|t| t.stage == Stage::Asked)
     }
 
+    /// Why a file offered to this side cannot be taken at all, if it cannot.
+    fn unreceivable(&self, name: &str, size: u64) -> Option<FileRefusal> {
+        if check_file_name(name).is_err() {
+            Some(FileRefusal::BadName)
+        } else if !self.can_receive {
+            Some(FileRefusal::Unavailable)
+        } else if size > self.limits.max_size {
+            Some(FileRefusal::TooLarge)
+        } else {
+            None
+        }
+    }
+
     fn on_offer(&mut self, now: Instant, id: u32, name: &str, size: u64) {
         match self.role {
             Role::Sharer => {
@@ -366,15 +379,7 @@ impl FileTransfers {
                     }
                     return;
                 }
-                let reason = if check_file_name(name).is_err() {
-                    Some(FileRefusal::BadName)
-                } else if !self.can_receive {
-                    Some(FileRefusal::Unavailable)
-                } else if size > self.limits.max_size {
-                    Some(FileRefusal::TooLarge)
-                } else {
-                    None
-                };
+                let reason = self.unreceivable(name, size);
                 if let Some(reason) = reason {
                     self.transmit(Control::FileDeclined { id, reason });
                     // The person hears of it: a name that tries to reach outside the folder
@@ -407,15 +412,7 @@ impl FileTransfers {
                     });
                     return;
                 }
-                let reason = if check_file_name(name).is_err() {
-                    Some(FileRefusal::BadName)
-                } else if !self.can_receive {
-                    Some(FileRefusal::Unavailable)
-                } else if size > self.limits.max_size {
-                    Some(FileRefusal::TooLarge)
-                } else {
-                    None
-                };
+                let reason = self.unreceivable(name, size);
                 if let Some(reason) = reason {
                     self.transfers.remove(&id);
                     self.transmit(Control::FileDeclined { id, reason });

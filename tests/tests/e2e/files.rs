@@ -4,7 +4,6 @@
 //! cancelled one leaves nothing behind; unsafe names arrive cleaned; the helper can ask for
 //! a file. Meanwhile the picture and the helper's input keep going.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -26,26 +25,11 @@ fn fresh_dir(what: &str) -> PathBuf {
     dir
 }
 
-/// Writes `size` bytes that do not compress (xorshift), returning their SHA-256.
+/// Writes `size` bytes that do not compress, returning their SHA-256.
 fn random_file(path: &Path, size: usize) -> String {
-    let mut out = std::io::BufWriter::new(std::fs::File::create(path).expect("create"));
     let mut hasher = Sha256::new();
-    let mut state = 0x9E37_79B9_7F4A_7C15u64;
-    let mut buf = vec![0u8; 1 << 20];
-    let mut left = size;
-    while left > 0 {
-        for chunk in buf.chunks_exact_mut(8) {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            chunk.copy_from_slice(&state.to_le_bytes());
-        }
-        let n = left.min(buf.len());
-        out.write_all(&buf[..n]).expect("write");
-        hasher.update(&buf[..n]);
-        left -= n;
-    }
-    out.flush().expect("flush");
+    tandem_tests::write_incompressible(path, size, |chunk| hasher.update(chunk))
+        .expect("write the file");
     hex(&hasher.finalize())
 }
 
@@ -85,6 +69,20 @@ fn wait_names(dir: &Path, want: &[&str]) {
         assert!(Instant::now() < deadline, "{}: {names:?}", dir.display());
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// The helper offers a 1 GiB (sparse) file; the person accepts it and pauses at once, so
+/// it is held part-way. Returns the file's path.
+fn send_and_hold_a_big_file(source: &Path, helper: &mut Peer, sharer: &mut Peer) -> PathBuf {
+    let big = source.join("big.img");
+    std::fs::File::create(&big)
+        .and_then(|f| f.set_len(1 << 30))
+        .expect("sparse file");
+    helper.type_line(&format!("/send {}", big.display()));
+    sharer.wait_event(T, |e| matches!(e, Event::FileOffered { .. }));
+    sharer.type_line("y");
+    sharer.type_line("/pause");
+    big
 }
 
 fn start_session(
@@ -148,6 +146,7 @@ fn a_100_mb_file_crosses_whole_with_consent_while_picture_and_input_go_on() {
         )
     });
     let started = Instant::now();
+    let hang_guard = started + TRANSFER;
 
     // While it crosses: the helper moves the sharer's pointer; each move must land.
     let mut sent_moves = Vec::new();
@@ -161,7 +160,7 @@ fn a_100_mb_file_crosses_whole_with_consent_while_picture_and_input_go_on() {
         {
             break v.clone();
         }
-        assert!(started.elapsed() < TRANSFER, "no end: {}", helper.history());
+        assert!(Instant::now() < hang_guard, "no end: {}", helper.history());
         let (x, y) = (20 + (n % 600), 20 + (n / 600) % 440);
         helper.type_line(&format!("/move {x} {y}"));
         sent_moves.push((x as i16, y as i16));
@@ -264,14 +263,7 @@ fn a_cancelled_file_leaves_nothing_unsafe_names_arrive_cleaned_and_the_helper_ca
 
     // A large file, accepted and at once held by the person's pause, then cancelled by
     // them: nothing of it stays.
-    let big = source.join("big.img");
-    std::fs::File::create(&big)
-        .and_then(|f| f.set_len(1 << 30))
-        .expect("sparse file");
-    helper.type_line(&format!("/send {}", big.display()));
-    sharer.wait_event(T, |e| matches!(e, Event::FileOffered { .. }));
-    sharer.type_line("y");
-    sharer.type_line("/pause");
+    let big = send_and_hold_a_big_file(&source, &mut helper, &mut sharer);
     sharer.wait_event(T, |e| matches!(e, Event::FileStarted { .. }));
     helper.wait_event(T, |e| matches!(e, Event::Paused { by: Role::Sharer }));
     sharer.type_line("/cancel 1");
@@ -385,14 +377,7 @@ fn a_session_ending_mid_transfer_leaves_no_part_file() {
     let rv = Rendezvous::start(&[]);
     let (source, helper_dir, sharer_dir) = (fresh_dir("src3"), fresh_dir("h3"), fresh_dir("s3"));
     let (mut helper, mut sharer) = start_session(&screen.display, &rv, &helper_dir, &sharer_dir);
-    let big = source.join("big.img");
-    std::fs::File::create(&big)
-        .and_then(|f| f.set_len(1 << 30))
-        .expect("sparse file");
-    helper.type_line(&format!("/send {}", big.display()));
-    sharer.wait_event(T, |e| matches!(e, Event::FileOffered { .. }));
-    sharer.type_line("y");
-    sharer.type_line("/pause");
+    send_and_hold_a_big_file(&source, &mut helper, &mut sharer);
     // Some of it arrived (a part file exists), then the person ends the session.
     helper.wait_event(T, |e| matches!(e, Event::Paused { by: Role::Sharer }));
     let deadline = Instant::now() + T;

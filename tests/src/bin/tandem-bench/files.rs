@@ -73,7 +73,7 @@ pub async fn run(megabytes: usize, samples: usize) -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("in"))?;
     let file = dir.join("payload.bin");
-    write_payload(&file, megabytes << 20)?;
+    tandem_tests::write_incompressible(&file, megabytes << 20, |_| {})?;
 
     let mut results = Vec::new();
     for (label, relay_only) in [
@@ -138,28 +138,6 @@ pub async fn run(megabytes: usize, samples: usize) -> anyhow::Result<()> {
             r.fps_during,
         );
     }
-    Ok(())
-}
-
-/// Bytes that do not compress (xorshift).
-fn write_payload(path: &std::path::Path, size: usize) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
-    let mut state = 0x9E37_79B9_7F4A_7C15u64;
-    let mut buf = vec![0u8; 1 << 20];
-    let mut left = size;
-    while left > 0 {
-        for chunk in buf.chunks_exact_mut(8) {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            chunk.copy_from_slice(&state.to_le_bytes());
-        }
-        let n = left.min(buf.len());
-        out.write_all(&buf[..n])?;
-        left -= n;
-    }
-    out.flush()?;
     Ok(())
 }
 
