@@ -18,7 +18,7 @@ build_pkgs=(pkg-config g++ nasm libxkbcommon-dev
 # xcompmgr is the compositor under which the annotation overlay is transparent.
 # redis-server is the shared store of the scale-out tests.
 # coturn is the TURN relay; nftables, iproute2 (ip, ss) and procps (sysctl) build the
-# NAT / firewall namespaces.
+# NAT / firewall namespaces; ethtool turns off the offloads on the emulated links (tests/src/wan).
 # The Wayland sharer's tests run GNOME's compositor headless (mutter) with PipeWire,
 # WirePlumber and the real portals (xdg-desktop-portal + its GNOME backend) on a private
 # D-Bus bus (dbus-daemon); they run as an unprivileged user (below) when the suite is root.
@@ -30,7 +30,7 @@ build_pkgs=(pkg-config g++ nasm libxkbcommon-dev
 # xclip and wl-clipboard are the platform tools the clipboard tests copy and paste with
 # (X11, and sway through the data-control protocol).
 # gdb prints the stacks of a test binary that hangs (tests/src/watchdog.rs).
-test_pkgs=(xvfb x11-xkb-utils xcompmgr coturn nftables iproute2 procps redis-server gdb
+test_pkgs=(xvfb x11-xkb-utils xcompmgr coturn nftables iproute2 procps ethtool redis-server gdb
   mutter gnome-settings-daemon-common pipewire wireplumber dbus-daemon
   xdg-desktop-portal xdg-desktop-portal-gnome python3-gi gir1.2-gtk-4.0 sway grim
   wine wine64 xclip wl-clipboard)

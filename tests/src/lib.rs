@@ -11,6 +11,7 @@ pub mod scenes;
 pub mod sway;
 pub mod tempdir;
 pub mod turn;
+pub mod wan;
 pub mod watchdog;
 pub mod wayland;
 pub mod wine;

@@ -65,6 +65,10 @@ static COUNTER: AtomicU32 = AtomicU32::new(0);
 pub struct Topology {
     prefix: String,
     namespaces: Vec<String>,
+    /// What shapes the sharer's access link, if anything.
+    sharer_link: Option<crate::wan::Profile>,
+    /// Link emulators: stopped before the namespaces go.
+    links: Vec<crate::wan::Forwarder>,
     /// Where the public services run.
     pub public: String,
     pub helper: String,
@@ -73,6 +77,16 @@ pub struct Topology {
 
 impl Topology {
     pub fn new(helper: Attachment, sharer: Attachment) -> Self {
+        Self::build(helper, sharer, None)
+    }
+
+    /// Like [`Topology::new`], with the sharer's access link (between the sharer and its
+    /// router, or the public segment) shaped as `profile` by a link emulator.
+    pub fn shaped(helper: Attachment, sharer: Attachment, profile: crate::wan::Profile) -> Self {
+        Self::build(helper, sharer, Some(profile))
+    }
+
+    fn build(helper: Attachment, sharer: Attachment, link: Option<crate::wan::Profile>) -> Self {
         assert!(
             unsafe_is_root(),
             "network namespace tests need root (CI runs them as root)"
@@ -85,6 +99,8 @@ impl Topology {
             sharer: format!("{prefix}-sharer"),
             prefix,
             namespaces: Vec::new(),
+            sharer_link: link,
+            links: Vec::new(),
         };
         t.add_ns(&t.public.clone());
         let public = t.public.clone();
@@ -162,24 +178,74 @@ impl Topology {
         self.namespaces.push(ns.to_string());
     }
 
-    /// A veth from `ns` (named `inner`) into the public bridge.
-    fn to_bridge(&self, ns: &str, inner: &str, public_ip: &str) {
-        let outer = format!("v{}", rand_suffix());
+    /// A veth from `peer_if` in `peer_ns` to `far_if` in `far_ns`; when `shape` is given,
+    /// through a link emulator in a namespace of its own between them.
+    fn veth(
+        &mut self,
+        (peer_ns, peer_if): (&str, &str),
+        (far_ns, far_if): (&str, &str),
+        shape: Option<crate::wan::Profile>,
+    ) {
+        let Some(profile) = shape else {
+            run(&[
+                "ip", "link", "add", peer_if, "netns", peer_ns, "type", "veth", "peer", "name",
+                far_if, "netns", far_ns,
+            ]);
+            return;
+        };
+        let link = format!("{}-link{}", self.prefix, self.links.len());
+        self.add_ns(&link);
+        // The link only carries frames: no addresses, no IPv6 chatter of its own.
+        for key in ["all", "default"] {
+            let _ = Command::new("ip")
+                .args(["netns", "exec", &link, "sysctl", "-q", "-w"])
+                .arg(format!("net.ipv6.conf.{key}.disable_ipv6=1"))
+                .output();
+        }
         run(&[
-            "ip",
-            "link",
-            "add",
-            inner,
-            "netns",
-            ns,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            &outer,
-            "netns",
-            &self.public,
+            "ip", "link", "add", peer_if, "netns", peer_ns, "type", "veth", "peer", "name",
+            "peer0", "netns", &link,
         ]);
+        run(&[
+            "ip", "link", "add", far_if, "netns", far_ns, "type", "veth", "peer", "name", "net0",
+            "netns", &link,
+        ]);
+        // Frames must cross one at a time and complete: no segmentation or checksum left to
+        // a later hop (a raw socket would see a 64 KB super-frame, or a packet without its
+        // checksum, and re-send it as it is).
+        for (ns, dev) in [
+            (peer_ns, peer_if),
+            (far_ns, far_if),
+            (link.as_str(), "peer0"),
+            (link.as_str(), "net0"),
+        ] {
+            in_ns(
+                ns,
+                &[
+                    "ethtool", "-K", dev, "tx", "off", "rx", "off", "tso", "off", "gso", "off",
+                    "gro", "off",
+                ],
+            );
+        }
+        for dev in ["peer0", "net0"] {
+            in_ns(&link, &["ip", "link", "set", dev, "promisc", "on", "up"]);
+        }
+        self.links.push(crate::wan::Forwarder::start(
+            &link, "peer0", "net0", &profile,
+        ));
+    }
+
+    /// A veth from `ns` (named `inner`) into the public bridge.
+    fn to_bridge(
+        &mut self,
+        ns: &str,
+        inner: &str,
+        public_ip: &str,
+        shape: Option<crate::wan::Profile>,
+    ) {
+        let outer = format!("v{}", rand_suffix());
+        let public = self.public.clone();
+        self.veth((ns, inner), (&public, &outer), shape);
         in_ns(
             &self.public,
             &["ip", "link", "set", &outer, "master", "br0"],
@@ -203,26 +269,35 @@ impl Topology {
     fn attach(&mut self, ns: &str, how: Attachment, index: u8) {
         self.add_ns(ns);
         let public_ip = format!("203.0.113.{index}");
+        let shape = if ns == self.sharer {
+            self.sharer_link.clone()
+        } else {
+            None
+        };
         if how == Attachment::Public {
-            self.to_bridge(ns, "eth0", &public_ip);
+            self.to_bridge(ns, "eth0", &public_ip, shape);
             return;
         }
-        self.nat_router(ns, how, index, "eth0");
+        self.nat_router(ns, how, index, "eth0", shape);
     }
 
     /// Peer `ns` behind a new NAT router numbered `index` (public address 203.0.113.INDEX,
     /// LAN 10.INDEX.0.0/24), through its interface `peer_if`, with its default route there.
-    fn nat_router(&mut self, ns: &str, how: Attachment, index: u8, peer_if: &str) {
+    fn nat_router(
+        &mut self,
+        ns: &str,
+        how: Attachment,
+        index: u8,
+        peer_if: &str,
+        shape: Option<crate::wan::Profile>,
+    ) {
         let public_ip = format!("203.0.113.{index}");
         // peer ── lan ── router ── wan ── public bridge
         let router = format!("{}-r{index}", self.prefix);
         self.add_ns(&router);
-        self.to_bridge(&router, "wan", &public_ip);
+        self.to_bridge(&router, "wan", &public_ip, None);
         let lan_net = format!("10.{index}.0");
-        run(&[
-            "ip", "link", "add", "lan", "netns", &router, "type", "veth", "peer", "name", peer_if,
-            "netns", ns,
-        ]);
+        self.veth((ns, peer_if), (&router, "lan"), shape);
         in_ns(
             &router,
             &[
@@ -297,7 +372,7 @@ impl Topology {
         };
         in_ns(&ns, &["ip", "addr", "flush", "dev", "eth0"]);
         in_ns(&ns, &["ip", "link", "set", "eth0", "down"]);
-        self.nat_router(&ns, how, index + 1, "eth1");
+        self.nat_router(&ns, how, index + 1, "eth1", None);
     }
 
     /// Replaces nftables table `table` in the router of peer `index` with one chain of
@@ -349,6 +424,29 @@ impl Topology {
     }
 }
 
+/// Moves the calling thread into network namespace `ns` (sockets it opens from then on
+/// live there; threads it starts inherit it).
+pub fn enter(ns: &str) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let file = std::fs::File::open(format!("/run/netns/{ns}"))?;
+    // SAFETY: setns on a descriptor we own; it changes only this thread's namespace.
+    if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Runs `f` on a thread of its own in namespace `ns` and returns its result.
+pub fn in_namespace<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let ns = ns.to_string();
+    std::thread::spawn(move || {
+        enter(&ns).unwrap_or_else(|e| panic!("cannot enter {ns}: {e}"));
+        f()
+    })
+    .join()
+    .unwrap_or_else(|e| std::panic::resume_unwind(e))
+}
+
 fn rand_suffix() -> String {
     format!("{:08x}", rand::random::<u32>())
 }
@@ -360,6 +458,7 @@ fn unsafe_is_root() -> bool {
 
 impl Drop for Topology {
     fn drop(&mut self) {
+        self.links.clear();
         for ns in self.namespaces.iter().rev() {
             let _ = Command::new("ip").args(["netns", "del", ns]).output();
         }
@@ -378,8 +477,17 @@ pub struct World {
 }
 
 pub fn world(helper: Attachment, sharer: Attachment) -> World {
+    world_on(Topology::new(helper, sharer))
+}
+
+/// Like [`world`], with the sharer's access link shaped as `profile` (see
+/// [`Topology::shaped`]).
+pub fn world_shaped(helper: Attachment, sharer: Attachment, profile: crate::wan::Profile) -> World {
+    world_on(Topology::shaped(helper, sharer, profile))
+}
+
+fn world_on(topo: Topology) -> World {
     use crate::turn::{Coturn, TestCa, TURN_SECRET};
-    let topo = Topology::new(helper, sharer);
     let ca = TestCa::new(&[TURN_IP]);
     let turn = Coturn::start_with(
         TURN_IP,

@@ -19,5 +19,6 @@ mod shutdown;
 mod sign_in;
 mod sway;
 mod tls_reload;
+mod wan;
 mod wayland;
 mod windows;
