@@ -23,6 +23,8 @@ pub struct Forwarder {
     stop: Arc<AtomicBool>,
     stats: Arc<Mutex<(LinkStats, LinkStats)>>,
     thread: Option<JoinHandle<()>>,
+    /// Time zero of the profile's rate schedule.
+    started: Instant,
 }
 
 impl Forwarder {
@@ -32,6 +34,7 @@ impl Forwarder {
         let stop = Arc::new(AtomicBool::new(false));
         let stats = Arc::new(Mutex::new(Default::default()));
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let started = Instant::now();
         let thread = {
             let (ns, peer_side, net_side) =
                 (ns.to_string(), peer_side.to_string(), net_side.to_string());
@@ -52,10 +55,9 @@ impl Forwarder {
                             return;
                         }
                     };
-                    let start = Instant::now();
                     let seed = rand::random();
-                    let mut up = LinkModel::new(profile.up, start, seed);
-                    let mut down = LinkModel::new(profile.down, start, seed ^ 0x5eed);
+                    let mut up = LinkModel::new(profile.up, started, seed);
+                    let mut down = LinkModel::new(profile.down, started, seed ^ 0x5eed);
                     run(&peer, &net, &mut up, &mut down, &stop, &stats);
                 })
                 .expect("spawn the link emulator")
@@ -69,7 +71,13 @@ impl Forwarder {
             stop,
             stats,
             thread: Some(thread),
+            started,
         }
+    }
+
+    /// Time zero of the profile's rate schedule.
+    pub fn started(&self) -> Instant {
+        self.started
     }
 
     /// What each direction did so far: (up, down).

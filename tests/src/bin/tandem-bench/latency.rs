@@ -19,20 +19,77 @@ use tandem::capture::x11::X11Capture;
 use tandem::capture::ScreenSource;
 use tandem::media::frame::BgraFrame;
 use tandem::session::{
-    Command, DecodedFrameRef, Event, HelperIdentity, SessionConfig, SessionHandle, SourceSpec,
-    VideoConfig,
+    Command, DecodedFrameRef, Event, FrameSink, HelperIdentity, SessionConfig, SessionHandle,
+    SourceSpec, VideoConfig,
 };
 use tandem_tests::scenes::{read_stamp, stamp, Scene, SceneKind, STAMP_CELL};
 use tandem_tests::xvfb::{Painter, Xvfb};
 
 #[derive(Default)]
-struct Observed {
-    drawn: HashMap<u32, Instant>,
-    seen: HashMap<u32, Instant>,
-    bytes: usize,
-    frames: usize,
+pub(super) struct Observed {
+    /// When the X server had each stamped counter, and when the helper first decoded it.
+    pub drawn: HashMap<u32, Instant>,
+    pub seen: HashMap<u32, Instant>,
+    pub bytes: usize,
+    pub frames: usize,
     /// Decoded pictures by coded size (smaller than the screen while motion is scaled down).
-    coded: HashMap<(u32, u32), usize>,
+    pub coded: HashMap<(u32, u32), usize>,
+}
+
+/// The X client that animates `kind` at 30 Hz on `display` and stamps a counter on it
+/// whenever it draws (every frame when `stamp_every_frame`), until `stop`.
+pub(super) fn spawn_painter(
+    kind: SceneKind,
+    stamp_every_frame: bool,
+    display: &str,
+    (width, height): (u32, u32),
+    observed: Arc<Mutex<Observed>>,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    let display = display.to_string();
+    std::thread::spawn(move || {
+        let painter = Painter::open(&display, 0);
+        let mut scene = Scene::new(kind, width, height);
+        let mut buf = vec![0u8; (width * height * 4) as usize];
+        let mut counter = 1u32;
+        let mut next = Instant::now();
+        while !stop.load(Ordering::Relaxed) {
+            let dirty = scene.next(&mut buf);
+            // The counter changes with the content, or every frame when asked to.
+            if kind != SceneKind::Idle && (stamp_every_frame || !dirty.is_empty()) {
+                stamp(&mut buf, width, counter);
+                painter.show_rows(&buf, 0..STAMP_CELL);
+                if !dirty.is_empty() {
+                    painter.show_rows(&buf, dirty);
+                }
+                if let Ok(mut o) = observed.lock() {
+                    o.drawn.insert(counter, Instant::now());
+                }
+                counter += 1;
+            } else if !dirty.is_empty() {
+                painter.show_rows(&buf, dirty);
+            }
+            next += Duration::from_millis(33);
+            std::thread::sleep(next.saturating_duration_since(Instant::now()));
+        }
+    })
+}
+
+/// The helper's frame sink: reads the counter back from each decoded picture.
+pub(super) fn stamp_sink(observed: Arc<Mutex<Observed>>, measuring: Arc<AtomicBool>) -> FrameSink {
+    Arc::new(move |f: &DecodedFrameRef<'_>| {
+        let now = Instant::now();
+        let value = read_stamp(f.rgba, f.width, f.screen_width);
+        if let Ok(mut o) = observed.lock() {
+            if measuring.load(Ordering::Relaxed) {
+                o.frames += 1;
+                *o.coded.entry((f.width, f.height)).or_insert(0) += 1;
+            }
+            if let Some(value) = value {
+                o.seen.entry(value).or_insert(now);
+            }
+        }
+    })
 }
 
 fn clock_ticks() -> f64 {
@@ -231,54 +288,15 @@ async fn scene_run(
     let stop = Arc::new(AtomicBool::new(false));
     let measuring = Arc::new(AtomicBool::new(false));
 
-    // The animating X client.
-    let painter = {
-        let observed = observed.clone();
-        let stop = stop.clone();
-        let display = target.display.clone();
-        std::thread::spawn(move || {
-            let painter = Painter::open(&display, 0);
-            let mut scene = Scene::new(kind, width, height);
-            let mut buf = vec![0u8; (width * height * 4) as usize];
-            let mut counter = 1u32;
-            let mut next = Instant::now();
-            while !stop.load(Ordering::Relaxed) {
-                let dirty = scene.next(&mut buf);
-                // The counter changes with the content, or every frame when asked to.
-                if kind != SceneKind::Idle && (stamp_every_frame || !dirty.is_empty()) {
-                    stamp(&mut buf, width, counter);
-                    painter.show_rows(&buf, 0..STAMP_CELL);
-                    if !dirty.is_empty() {
-                        painter.show_rows(&buf, dirty);
-                    }
-                    if let Ok(mut o) = observed.lock() {
-                        o.drawn.insert(counter, Instant::now());
-                    }
-                    counter += 1;
-                } else if !dirty.is_empty() {
-                    painter.show_rows(&buf, dirty);
-                }
-                next += Duration::from_millis(33);
-                std::thread::sleep(next.saturating_duration_since(Instant::now()));
-            }
-        })
-    };
-
-    let sink_observed = observed.clone();
-    let sink_measuring = measuring.clone();
-    let sink = Arc::new(move |f: &DecodedFrameRef<'_>| {
-        let now = Instant::now();
-        let value = read_stamp(f.rgba, f.width, f.screen_width);
-        if let Ok(mut o) = sink_observed.lock() {
-            if sink_measuring.load(Ordering::Relaxed) {
-                o.frames += 1;
-                *o.coded.entry((f.width, f.height)).or_insert(0) += 1;
-            }
-            if let Some(value) = value {
-                o.seen.entry(value).or_insert(now);
-            }
-        }
-    });
+    let painter = spawn_painter(
+        kind,
+        stamp_every_frame,
+        &target.display,
+        (width, height),
+        observed.clone(),
+        stop.clone(),
+    );
+    let sink = stamp_sink(observed.clone(), measuring.clone());
     let base = SessionConfig {
         rendezvous: url.to_string(),
         video: VideoConfig {

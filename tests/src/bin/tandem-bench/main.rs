@@ -18,6 +18,7 @@ mod network;
 mod reconnect;
 mod throughput;
 mod turn_guard;
+mod wan;
 mod wine_capture;
 use clap::{Parser, Subcommand};
 use tandem::session::{
@@ -75,6 +76,24 @@ enum What {
     Reconnect {
         #[arg(long, default_value_t = 10)]
         runs: usize,
+    },
+    /// The latency scenes through emulated internet paths (dsl, lte, wifi-bad, step, far),
+    /// direct and relayed over TLS 443 (namespaces + coturn; needs root).
+    Wan {
+        /// Profiles to run (all when none is given).
+        #[arg(long = "profile")]
+        profiles: Vec<String>,
+        /// `direct` and/or `relayed` (both when none is given).
+        #[arg(long = "path")]
+        paths: Vec<String>,
+        #[arg(long, default_value_t = 12)]
+        seconds: u64,
+        /// The scrolling scene runs this long (latency growth shows over a minute).
+        #[arg(long, default_value_t = 60)]
+        scroll_seconds: u64,
+        /// Pointer moves and key presses timed on the idle desktop.
+        #[arg(long, default_value_t = 30)]
+        input_samples: usize,
     },
     /// One end of `network`'s bulk transfer (run by it inside a namespace).
     #[command(hide = true)]
@@ -181,6 +200,11 @@ enum What {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // The sessions run in this process: their logs (RUST_LOG) go to stderr.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     match cli.what {
         What::Session {
             runs,
@@ -252,6 +276,13 @@ async fn main() -> anyhow::Result<()> {
         What::Reconnect { runs } => {
             tokio::task::spawn_blocking(move || reconnect::run(runs)).await?
         }
+        What::Wan {
+            profiles,
+            paths,
+            seconds,
+            scroll_seconds,
+            input_samples,
+        } => wan::run(profiles, paths, seconds, scroll_seconds, input_samples).await,
     }
 }
 
