@@ -236,7 +236,7 @@ impl Topology {
     }
 
     /// A veth from `ns` (named `inner`) into the public bridge.
-    fn to_bridge(
+    fn join_bridge(
         &mut self,
         ns: &str,
         inner: &str,
@@ -275,7 +275,7 @@ impl Topology {
             None
         };
         if how == Attachment::Public {
-            self.to_bridge(ns, "eth0", &public_ip, shape);
+            self.join_bridge(ns, "eth0", &public_ip, shape);
             return;
         }
         self.nat_router(ns, how, index, "eth0", shape);
@@ -295,7 +295,7 @@ impl Topology {
         // peer ── lan ── router ── wan ── public bridge
         let router = format!("{}-r{index}", self.prefix);
         self.add_ns(&router);
-        self.to_bridge(&router, "wan", &public_ip, None);
+        self.join_bridge(&router, "wan", &public_ip, None);
         let lan_net = format!("10.{index}.0");
         self.veth((ns, peer_if), (&router, "lan"), shape);
         in_ns(
