@@ -21,6 +21,7 @@ mod signaling;
 mod transfers;
 mod upgrade;
 mod video;
+mod video_rate;
 
 use std::path::PathBuf;
 use std::sync::Arc;

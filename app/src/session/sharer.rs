@@ -8,7 +8,7 @@ use tandem_crypto::{PairingRole, SessionCode};
 use tandem_rendezvous::client::Joined;
 use tandem_rendezvous::introduction::Introduction;
 use tokio::sync::mpsc;
-use tracing::{debug, warn};
+use tracing::{debug, trace, warn};
 
 use super::connect::{establish, Established, Outcome};
 use super::file_transfer::{inspect, FileReport, FileTasks};
@@ -154,6 +154,7 @@ pub async fn run_sharer(
         control.send(&Control::Chat { text }).await?;
     }
     let mut frames_sent = 0u64;
+    let mut video_rate = super::video_rate::VideoRate::new(config.video.bitrate_bps);
     let desktop = DesktopInput::new(&config.video.source);
     let mut core = SharerCore::new(helper_name.clone(), desktop.controllable(), Instant::now());
     // Opened for the session whether or not the helper asks: a request is then answered
@@ -183,7 +184,8 @@ pub async fn run_sharer(
         files,
     };
     let mut last_received = 0u64;
-    let mut path_probe = tokio::time::interval(Duration::from_millis(250));
+    // Often enough for the video's rate to follow a queue within a few round trips.
+    let mut path_probe = tokio::time::interval(Duration::from_millis(100));
     let mut keeper = PathKeeper::new(Role::Sharer, &config, &resume, &ice, Instant::now());
 
     let sharing = async {
@@ -206,7 +208,10 @@ pub async fn run_sharer(
                 msg = control.recv() => match msg {
                     // Transport messages come back from the core; the rules are its.
                     Ok(msg) => match core.handle_control(Instant::now(), msg) {
-                        Some(Control::FrameAck { seq }) => pipeline.ack(seq),
+                        Some(Control::FrameAck { seq }) => {
+                            pipeline.ack(seq);
+                            video_rate.on_acked(Instant::now(), seq);
+                        }
                         Some(Control::KeyframeRequest) => pipeline.force_keyframe.store(true, Ordering::Relaxed),
                         Some(Control::Ping { t0_us }) => control.send(&Control::Pong { t0_us, t1_us: now_us() }).await?,
                         Some(msg @ (Control::PathProbe { .. } | Control::PathProbeCandidate { .. })) => {
@@ -237,6 +242,7 @@ pub async fn run_sharer(
                     Some(PipelineOutput::Frame(frame)) => {
                         // Frames go out concurrently; ordering is restored by sequence number.
                         frames_sent += 1;
+                        video_rate.on_sent(Instant::now(), frame.header.seq, frame.data.len());
                         emit(&events, Event::FrameSent {
                             seq: frame.header.seq,
                             bytes: frame.data.len(),
@@ -314,10 +320,14 @@ pub async fn run_sharer(
                         Some(PathStep::Restored(_)) => emit(&events, Event::PathChanged { path: current_path.clone() }),
                         Some(PathStep::GaveUp) | None => {}
                     }
-                    // What the congestion controller lets through now: one window per round trip.
-                    let rtt = connection.rtt().as_secs_f64().max(0.001);
+                    // What the video may use: under what the path delivers once frames
+                    // queue, at most a share of what the congestion window lets through.
+                    let rtt = connection.rtt();
                     let cwnd_bits = connection.stats().path.cwnd as f64 * 8.0;
-                    pipeline.set_path_estimate((cwnd_bits / rtt) as u64);
+                    let target = video_rate
+                        .on_path(Instant::now(), cwnd_bits / rtt.as_secs_f64().max(0.001));
+                    trace!(target_kbps = target / 1e3, rtt_ms = rtt.as_secs_f64() * 1e3, "video rate");
+                    pipeline.set_path_estimate(target as u64);
                 }
                 () = sleep_until(timeout) => core.handle_timeout(Instant::now()),
                 step = upgrade.next(&ice) => match step {

@@ -38,6 +38,14 @@ const NO_MONITOR_REQUEST: i64 = -1;
 /// few hundred kilobits) only when the path can pay for it within a second or so; on a
 /// thinner path it is refined at the size it has, and grows back as frames get cheap.
 const FULL_SIZE_REFINEMENT_MIN_BPS: f64 = 1_500_000.0;
+/// A frame bigger than this much of a second of the video's budget is never sent as it is
+/// when a smaller or coarser coding is still possible.
+const MAX_FRAME_SECONDS: f64 = 0.5;
+/// At most this many codings of one frame.
+const MAX_REDOS: u32 = 3;
+/// What a keyframe is weighed as, in P-frames, when it tells the quality controller about
+/// the content.
+const KEYFRAME_WEIGHT: usize = 8;
 
 /// Shared between the sharer's session task and its pipeline thread.
 pub struct PipelineControl {
@@ -184,7 +192,7 @@ fn run_pipeline(
     let mut out_of_reach = false;
     // The pointer is followed at up to 60 Hz, whatever the video does.
     let cursor_interval = Duration::from_millis(16);
-    while !control.stop.load(Ordering::Relaxed) && !tx.is_closed() {
+    'frames: while !control.stop.load(Ordering::Relaxed) && !tx.is_closed() {
         let now = Instant::now();
         if now < next_allowed {
             std::thread::sleep((next_allowed - now).min(cursor_interval));
@@ -310,50 +318,68 @@ fn run_pipeline(
             }
         }
         // Motion that quality alone cannot pay for is coded smaller (the helper stretches
-        // it back); a still picture is worth its full size again.
-        let divisor = if refining && target >= FULL_SIZE_REFINEMENT_MIN_BPS {
-            1
-        } else {
-            quality.divisor()
-        };
-        let coded = scaled_size(frame.width, frame.height, divisor);
-        let qp = if refining { QP_BEST } else { quality.qp() };
-        let size_changed = encoder.as_ref().is_none_or(|e| e.size() != coded);
-        if size_changed {
-            debug!(
-                "coding {}×{} of {}×{}",
-                coded.0, coded.1, frame.width, frame.height
-            );
-            encoder = Some(
-                VideoEncoder::new(coded.0, coded.1, config.fps as f32, qp)
-                    .map_err(|e| e.to_string())?,
-            );
-        }
-        let Some(enc) = encoder.as_mut() else {
-            continue;
-        };
-        let keyframe = size_changed || control.force_keyframe.swap(false, Ordering::Relaxed);
-        if let Err(e) = enc.set_qp(qp) {
-            warn!("{e}");
-        }
-        let encoded = match enc.encode(&frame, keyframe) {
-            Ok(e) => e,
-            Err(e) => {
-                warn!("encode failed: {e}");
-                control.force_keyframe.store(true, Ordering::Relaxed);
+        // it back); a still picture is worth its full size again. A frame that came out
+        // hopelessly large for the path is coded again at once, as the controller now says,
+        // instead of being sent: it would hold every later frame back for seconds.
+        let mut redone = 0;
+        let encoded = loop {
+            let divisor = if refining && target >= FULL_SIZE_REFINEMENT_MIN_BPS {
+                1
+            } else {
+                quality.divisor()
+            };
+            let coded = scaled_size(frame.width, frame.height, divisor);
+            let qp = if refining { QP_BEST } else { quality.qp() };
+            let size_changed = encoder.as_ref().is_none_or(|e| e.size() != coded);
+            if size_changed {
+                debug!(
+                    "coding {}×{} of {}×{}",
+                    coded.0, coded.1, frame.width, frame.height
+                );
+                encoder = Some(
+                    VideoEncoder::new(coded.0, coded.1, config.fps as f32, qp)
+                        .map_err(|e| e.to_string())?,
+                );
+            }
+            let Some(enc) = encoder.as_mut() else {
+                continue 'frames;
+            };
+            let keyframe =
+                size_changed || redone > 0 || control.force_keyframe.swap(false, Ordering::Relaxed);
+            if let Err(e) = enc.set_qp(qp) {
+                warn!("{e}");
+            }
+            let encoded = match enc.encode(&frame, keyframe) {
+                Ok(e) => e,
+                Err(e) => {
+                    warn!("encode failed: {e}");
+                    control.force_keyframe.store(true, Ordering::Relaxed);
+                    continue 'frames;
+                }
+            };
+            if encoded.data.is_empty() {
+                continue 'frames;
+            }
+            let bits = encoded.data.len() * 8;
+            let frame_budget = target / f64::from(config.fps.max(1));
+            let hopeless = bits as f64 > target * MAX_FRAME_SECONDS;
+            let before = (quality.divisor(), quality.qp());
+            if changed && !encoded.keyframe {
+                quality.observe(bits, frame_budget);
+            } else if changed && hopeless {
+                // An ordinary keyframe costs several P-frames and says little about motion;
+                // one that eats half a second of the path does (noise, a video).
+                quality.observe(bits / KEYFRAME_WEIGHT, frame_budget);
+            }
+            let recoded = (quality.divisor(), quality.qp()) != before;
+            if hopeless && recoded && !refining && redone < MAX_REDOS {
+                debug!(bits, "a frame too large for the path: coded again");
+                redone += 1;
                 continue;
             }
+            break encoded;
         };
-        if encoded.data.is_empty() {
-            continue;
-        }
         budget.spend(encoded.data.len());
-        if changed && !encoded.keyframe {
-            quality.observe(
-                encoded.data.len() * 8,
-                target / f64::from(config.fps.max(1)),
-            );
-        }
         // The frame-rate cap counts real changes; a refinement never delays the next one.
         if changed || key_requested {
             next_allowed = started + interval;
@@ -377,20 +403,23 @@ fn run_pipeline(
     Ok(())
 }
 
-/// What the video may use: the configured rate, lowered to 70 % of what the path carries,
-/// never below a floor where a screen is still readable.
+/// What the video may use: the session's target from the path (`video_rate`), never above
+/// the configured rate nor below a floor where a screen is still readable.
 fn target_bps(configured: u32, path_bps: u64) -> f64 {
-    const FLOOR_BPS: f64 = 250_000.0;
     let configured = f64::from(configured);
     if path_bps == 0 {
         return configured;
     }
-    (path_bps as f64 * 0.7).clamp(FLOOR_BPS.min(configured), configured)
+    (path_bps as f64).clamp(super::video_rate::FLOOR_BPS.min(configured), configured)
 }
 
-/// A token bucket in bits: one second of burst (a keyframe passes at once), and sustained
-/// overshoot (openh264's rate control overshoots badly on busy content) turns into skipped
-/// frames instead of a growing queue.
+/// A token bucket in bits: a quarter of a second of burst, and sustained overshoot turns
+/// into skipped frames instead of a growing queue. Any frame may start while the bucket is
+/// not empty (a keyframe overdraws it, and the frames after it wait until it is repaid);
+/// the burst bounds the queue a still screen's saved-up budget can build at the bottleneck
+/// when motion starts (a whole second of it stood in a DSL modem's buffer).
+const BURST: f64 = 0.25;
+
 struct BitBudget {
     tokens: f64,
     last: Instant,
@@ -399,7 +428,7 @@ struct BitBudget {
 impl BitBudget {
     fn new(rate: f64) -> Self {
         Self {
-            tokens: rate,
+            tokens: rate * BURST,
             last: Instant::now(),
         }
     }
@@ -408,7 +437,7 @@ impl BitBudget {
         let now = Instant::now();
         let elapsed = now.duration_since(self.last).as_secs_f64();
         self.last = now;
-        self.tokens = (self.tokens + rate * elapsed).min(rate);
+        self.tokens = (self.tokens + rate * elapsed).min(rate * BURST);
     }
 
     fn exhausted(&self) -> bool {
@@ -420,9 +449,14 @@ impl BitBudget {
     }
 }
 
+/// Below the control stream (chat, cursor, answers to input), above files: on a thin
+/// uplink a keyframe in the send buffer must not hold back a control message.
+const VIDEO_PRIORITY: i32 = -1;
+
 /// Sends one frame on its own unidirectional stream.
 pub async fn send_frame(conn: &Connection, frame: &OutgoingFrame) -> Result<(), String> {
     let mut stream = conn.open_uni().await.map_err(|e| e.to_string())?;
+    let _ = stream.set_priority(VIDEO_PRIORITY);
     let mut head = [0u8; 1 + FrameHeader::LEN];
     head[0] = StreamKind::VideoFrame.byte();
     head[1..].copy_from_slice(&frame.header.encode());
@@ -662,6 +696,80 @@ mod tests {
         }
     }
 
+    /// Full-screen noise (the worst case: a video), each capture taking `slow` more (a
+    /// machine having a slow day).
+    struct Noise {
+        pattern: PatternSource,
+        state: u64,
+        slow: Duration,
+    }
+
+    impl ScreenSource for Noise {
+        fn monitors(&self) -> &[MonitorInfo] {
+            self.pattern.monitors()
+        }
+        fn current(&self) -> &MonitorInfo {
+            self.pattern.current()
+        }
+        fn select(&mut self, id: u32) -> Result<(), capture::CaptureError> {
+            self.pattern.select(id)
+        }
+        fn method(&self) -> CaptureInfo {
+            self.pattern.method()
+        }
+        fn capture(&mut self, out: &mut BgraFrame) -> Result<(), capture::CaptureError> {
+            std::thread::sleep(self.slow);
+            for px in out.data.chunks_exact_mut(8) {
+                self.state ^= self.state << 13;
+                self.state ^= self.state >> 7;
+                self.state ^= self.state << 17;
+                px.copy_from_slice(&self.state.to_le_bytes());
+            }
+            Ok(())
+        }
+    }
+
+    /// On a thin path, noise is coded smaller from the very first frame sent (an oversized
+    /// keyframe is coded again, never sent): the decision depends on what frames cost, not
+    /// on how fast the machine makes them, so a slow machine decides the same.
+    #[test]
+    fn noise_on_a_thin_path_is_coded_smaller_from_the_first_frame_however_slow_the_machine() {
+        for slow in [Duration::ZERO, Duration::from_millis(80)] {
+            let mut source = Noise {
+                pattern: PatternSource::new(1280, 720),
+                state: 0x9e37_79b9_7f4a_7c15,
+                slow,
+            };
+            let control = Arc::new(PipelineControl::default());
+            control.set_path_estimate(500_000);
+            let (tx, mut rx) = mpsc::channel(2);
+            let config = VideoConfig::default();
+            let pipeline = {
+                let control = Arc::clone(&control);
+                std::thread::spawn(move || run_pipeline(&config, &mut source, &control, &tx))
+            };
+            let mut decoder = VideoDecoder::new().expect("decoder");
+            let mut coded = Vec::new();
+            while coded.len() < 3 {
+                if let PipelineOutput::Frame(f) = next(&mut rx, &control) {
+                    let bits = f.data.len() * 8;
+                    match decoder.decode(&f.data) {
+                        Ok(Some(picture)) => coded.push((picture.width, bits)),
+                        other => panic!("frame {} not decoded: {:?}", f.header.seq, other.err()),
+                    }
+                }
+            }
+            control.stop.store(true, Ordering::Relaxed);
+            drop(rx);
+            let _ = pipeline.join();
+            eprintln!("slowed by {slow:?}: (coded width, bits) {coded:?}");
+            assert!(
+                coded.iter().all(|(w, _)| *w < 1280),
+                "slowed by {slow:?}: a frame went out at full size: {coded:?}"
+            );
+        }
+    }
+
     /// The next output, acknowledging frames as a helper would (hang guard only).
     fn next(rx: &mut mpsc::Receiver<PipelineOutput>, control: &PipelineControl) -> PipelineOutput {
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -774,16 +882,16 @@ mod tests {
     fn target_follows_the_path_within_bounds() {
         assert_eq!(target_bps(2_500_000, 0), 2_500_000.0);
         assert_eq!(target_bps(2_500_000, 100_000_000), 2_500_000.0);
-        assert_eq!(target_bps(2_500_000, 1_000_000), 700_000.0);
+        assert_eq!(target_bps(2_500_000, 1_000_000), 1_000_000.0);
         assert_eq!(target_bps(2_500_000, 10_000), 250_000.0);
     }
 
     #[test]
     fn budget_allows_a_burst_then_paces() {
         let mut b = BitBudget::new(1_000_000.0);
-        b.spend(100_000); // an 800 kbit keyframe fits in the burst
+        b.spend(25_000); // a 200 kbit frame fits in the burst
         assert!(!b.exhausted());
-        b.spend(100_000); // the next one overdraws
+        b.spend(25_000); // the next one overdraws
         assert!(b.exhausted());
         b.tokens = -1.0;
         b.last = Instant::now() - Duration::from_millis(10);
@@ -791,6 +899,9 @@ mod tests {
         assert!(!b.exhausted(), "10 ms at 1 Mbit/s repays 1 bit");
         b.last = Instant::now() - Duration::from_secs(5);
         b.refill(1_000_000.0);
-        assert_eq!(b.tokens, 1_000_000.0, "the burst is capped at one second");
+        assert_eq!(
+            b.tokens, 250_000.0,
+            "the burst is capped at a quarter second"
+        );
     }
 }

@@ -94,6 +94,9 @@ enum What {
         /// Pointer moves and key presses timed on the idle desktop.
         #[arg(long, default_value_t = 30)]
         input_samples: usize,
+        /// Only the scenes whose label contains one of these (e.g. `scrolling`).
+        #[arg(long = "scene")]
+        scenes: Vec<String>,
     },
     /// One end of `network`'s bulk transfer (run by it inside a namespace).
     #[command(hide = true)]
@@ -282,7 +285,18 @@ async fn main() -> anyhow::Result<()> {
             seconds,
             scroll_seconds,
             input_samples,
-        } => wan::run(profiles, paths, seconds, scroll_seconds, input_samples).await,
+            scenes,
+        } => {
+            wan::run(
+                profiles,
+                paths,
+                seconds,
+                scroll_seconds,
+                input_samples,
+                scenes,
+            )
+            .await
+        }
     }
 }
 

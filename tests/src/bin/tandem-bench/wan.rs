@@ -408,6 +408,7 @@ pub async fn run(
     seconds: u64,
     scroll_seconds: u64,
     input_samples: usize,
+    only_scenes: Vec<String>,
 ) -> anyhow::Result<()> {
     let profiles: Vec<Profile> = if profiles.is_empty() {
         Profile::all()
@@ -480,7 +481,9 @@ pub async fn run(
                 sharer: runtime_in(&w.topo.sharer)?,
             };
             let step = matches!(profile.up.rate, tandem_tests::wan::Rate::Steps { .. });
-            for spec in scenes(step) {
+            for spec in scenes(step).into_iter().filter(|s| {
+                only_scenes.is_empty() || only_scenes.iter().any(|o| s.label.contains(o.as_str()))
+            }) {
                 let result = scene_run(&spec, &w, &rt, &xvfb, profile, input_samples).await;
                 let (row, used, input) = match result {
                     Ok(r) => r,
