@@ -42,7 +42,8 @@ fi
 # ffmpeg (libx264, x11grab) is the reference in tandem-bench; not needed by the tests.
 # Xwayland draws the latency scenes on sway (`tandem-bench latency --wayland`), and xhost
 # lets the benchmark (root) draw there.
-bench_pkgs=(ffmpeg xwayland x11-xserver-utils)
+# x11vnc is the VNC peer `tandem-bench wan` compares with.
+bench_pkgs=(ffmpeg xwayland x11-xserver-utils x11vnc)
 # The Windows build (scripts/build-windows.sh): MinGW-w64 in its posix flavour, NSIS for
 # the installer, zip.
 windows_pkgs=(g++-mingw-w64-x86-64-posix gcc-mingw-w64-x86-64-posix nsis zip)

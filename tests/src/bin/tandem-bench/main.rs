@@ -18,6 +18,7 @@ mod network;
 mod reconnect;
 mod throughput;
 mod turn_guard;
+mod vnc_peer;
 mod wan;
 mod wine_capture;
 use clap::{Parser, Subcommand};
@@ -83,7 +84,7 @@ enum What {
         /// Profiles to run (all when none is given).
         #[arg(long = "profile")]
         profiles: Vec<String>,
-        /// `direct` and/or `relayed` (both when none is given).
+        /// `direct`, `relayed` and/or `vnc` (all when none is given).
         #[arg(long = "path")]
         paths: Vec<String>,
         #[arg(long, default_value_t = 12)]

@@ -16,7 +16,7 @@ use tandem::session::{
     Command, Event, HelperIdentity, InputEvent, SessionConfig, SessionHandle, SourceSpec,
     VideoConfig,
 };
-use tandem_tests::netns::{world_shaped, Attachment, World};
+use tandem_tests::netns::{world_shaped, Attachment, Topology, World};
 use tandem_tests::scenes::SceneKind;
 use tandem_tests::wan::Profile;
 use tandem_tests::xrecord::EventRecorder;
@@ -24,11 +24,14 @@ use tandem_tests::xvfb::Xvfb;
 
 use super::input::{measure, SampleKind};
 use super::latency::{percentile, spawn_painter, stamp_sink, Observed};
+use super::vnc_peer;
 use super::wait_for;
 
 const WIDTH: u32 = 1920;
 const HEIGHT: u32 = 1080;
 const WARM_UP: Duration = Duration::from_secs(2);
+/// The sharer's address when it is on the public segment (the VNC server must be reachable).
+const SHARER_PUBLIC_IP: &str = "203.0.113.20";
 
 /// The two runtimes of a session: each one's threads in its peer's namespace.
 struct Runtimes {
@@ -61,6 +64,8 @@ fn runtime_in(ns: &str) -> anyhow::Result<tokio::runtime::Runtime> {
 enum PathChoice {
     Direct,
     Relayed,
+    /// x11vnc and a VNC viewer over TCP, the sharer on the public segment.
+    Vnc,
 }
 
 impl PathChoice {
@@ -68,6 +73,7 @@ impl PathChoice {
         match self {
             PathChoice::Direct => (Attachment::ConeNat, Attachment::ConeNat),
             PathChoice::Relayed => (Attachment::ConeNat, Attachment::Tcp443Firewall),
+            PathChoice::Vnc => (Attachment::ConeNat, Attachment::Public),
         }
     }
 }
@@ -338,18 +344,34 @@ async fn scene_run(
     drain.abort();
 
     let o = observed.lock().map_err(|_| anyhow::anyhow!("lock"))?;
-    let v: Vec<(Instant, f64)> = latencies(&o)
-        .into_iter()
-        .filter(|(t, _)| *t >= t0)
-        .collect();
+    let row = row_of(&o, profile, &w.topo, (t0, window), elapsed);
+    let input = input.map(|(mut moves, mut keys)| {
+        let down = profile.down.delay.as_secs_f64() * 1e3;
+        for x in moves.iter_mut().chain(keys.iter_mut()) {
+            *x -= down;
+        }
+        (moves, keys)
+    });
+    Ok((row, s.path, input))
+}
+
+/// What one run of a scene shows, from the stamps drawn and seen.
+fn row_of(
+    o: &Observed,
+    profile: &Profile,
+    topo: &Topology,
+    (t0, window): (Instant, Duration),
+    elapsed: f64,
+) -> Row {
+    let v: Vec<(Instant, f64)> = latencies(o).into_iter().filter(|(t, _)| *t >= t0).collect();
     let one_way = profile.up.delay.as_secs_f64() * 1e3;
     let mut lat: Vec<f64> = v.iter().map(|x| x.1 - one_way).collect();
-    let step_downs = step_downs(profile, w, t0, t0 + window);
+    let step_downs = step_downs(profile, topo, t0, t0 + window);
     let hold = match &profile.up.rate {
         tandem_tests::wan::Rate::Steps { every, .. } => *every,
         _ => Duration::ZERO,
     };
-    let row = Row {
+    Row {
         p50: percentile(&mut lat, 0.5),
         p95: percentile(&mut lat, 0.95),
         fps: o.frames as f64 / elapsed,
@@ -361,20 +383,68 @@ async fn scene_run(
             .max_by_key(|(_, n)| **n)
             .map_or("–".to_string(), |((w, h), _)| format!("{w}×{h}")),
         recovery: recoveries(&v, &step_downs, hold),
-    };
-    let input = input.map(|(mut moves, mut keys)| {
-        let down = profile.down.delay.as_secs_f64() * 1e3;
-        for x in moves.iter_mut().chain(keys.iter_mut()) {
-            *x -= down;
-        }
-        (moves, keys)
+    }
+}
+
+/// The same scene read through x11vnc by a VNC viewer in the helper's namespace.
+async fn vnc_scene_run(
+    spec: &SceneSpec,
+    topo: &Topology,
+    helper_rt: &tokio::runtime::Runtime,
+    xvfb: &Xvfb,
+    profile: &Profile,
+) -> anyhow::Result<Row> {
+    let observed = Arc::new(Mutex::new(Observed::default()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let measuring = Arc::new(AtomicBool::new(false));
+    let painter = (spec.kind != SceneKind::Idle).then(|| {
+        spawn_painter(
+            spec.kind,
+            spec.stamp_every_frame,
+            &xvfb.display,
+            (WIDTH, HEIGHT),
+            observed.clone(),
+            stop.clone(),
+        )
     });
-    Ok((row, s.path, input))
+    let server = vnc_peer::X11Vnc::start(&topo.sharer, &xvfb.display)?;
+    let counted = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let window = Duration::from_secs(spec.seconds);
+    let until = Instant::now() + WARM_UP + window;
+    let viewer = helper_rt.spawn(vnc_peer::view(
+        format!("{SHARER_PUBLIC_IP}:{}", vnc_peer::PORT),
+        (WIDTH, HEIGHT),
+        observed.clone(),
+        measuring.clone(),
+        until,
+        counted.clone(),
+    ));
+    tokio::time::sleep(WARM_UP).await;
+    if let Ok(mut o) = observed.lock() {
+        o.seen.clear();
+        o.frames = 0;
+    }
+    let bytes0 = counted.load(Ordering::Relaxed);
+    measuring.store(true, Ordering::Relaxed);
+    let t0 = Instant::now();
+    let result = viewer.await;
+    let elapsed = t0.elapsed().as_secs_f64();
+    measuring.store(false, Ordering::Relaxed);
+    stop.store(true, Ordering::Relaxed);
+    if let Some(painter) = painter {
+        let _ = painter.join();
+    }
+    drop(server);
+    result??;
+    let mut o = observed.lock().map_err(|_| anyhow::anyhow!("lock"))?;
+    o.bytes = (counted.load(Ordering::Relaxed) - bytes0) as usize;
+    o.coded.insert((WIDTH, HEIGHT), 1);
+    Ok(row_of(&o, profile, topo, (t0, window), elapsed))
 }
 
 /// The moments within [from, to) at which the profile's uplink rate steps down.
-fn step_downs(profile: &Profile, w: &World, from: Instant, to: Instant) -> Vec<Instant> {
-    let Some(start) = w.topo.link_started() else {
+fn step_downs(profile: &Profile, topo: &Topology, from: Instant, to: Instant) -> Vec<Instant> {
+    let Some(start) = topo.link_started() else {
         return Vec::new();
     };
     let tandem_tests::wan::Rate::Steps { bps, every } = &profile.up.rate else {
@@ -419,14 +489,15 @@ pub async fn run(
             .collect::<anyhow::Result<_>>()?
     };
     let paths: Vec<PathChoice> = if paths.is_empty() {
-        vec![PathChoice::Direct, PathChoice::Relayed]
+        vec![PathChoice::Direct, PathChoice::Relayed, PathChoice::Vnc]
     } else {
         paths
             .iter()
             .map(|p| match p.as_str() {
                 "direct" => Ok(PathChoice::Direct),
                 "relayed" => Ok(PathChoice::Relayed),
-                other => bail!("no path {other} (direct, relayed)"),
+                "vnc" => Ok(PathChoice::Vnc),
+                other => bail!("no path {other} (direct, relayed, vnc)"),
             })
             .collect::<anyhow::Result<_>>()?
     };
@@ -484,8 +555,32 @@ pub async fn run(
             for spec in scenes(step).into_iter().filter(|s| {
                 only_scenes.is_empty() || only_scenes.iter().any(|o| s.label.contains(o.as_str()))
             }) {
-                let result = scene_run(&spec, &w, &rt, &xvfb, profile, input_samples).await;
-                let (row, used, input) = match result {
+                let result = if path == PathChoice::Vnc {
+                    vnc_scene_run(&spec, &w.topo, &rt.helper, &xvfb, profile)
+                        .await
+                        .map(|row| {
+                            (
+                                row,
+                                format!("{} VNC (x11vnc, ZRLE) over tcp", profile.name),
+                                None,
+                            )
+                        })
+                } else {
+                    scene_run(&spec, &w, &rt, &xvfb, profile, input_samples)
+                        .await
+                        .map(|(row, used, input)| {
+                            let label = format!(
+                                "{} {} {}↔{} over {}",
+                                profile.name,
+                                used.kind,
+                                used.local_type,
+                                used.remote_type,
+                                used.transport
+                            );
+                            (row, label, input)
+                        })
+                };
+                let (row, label, input) = match result {
                     Ok(r) => r,
                     Err(e) => {
                         rt.shut_down();
@@ -502,11 +597,7 @@ pub async fn run(
                         .join(", ")
                 };
                 println!(
-                    "| {} {} {}↔{} | {} | {} | {} | {} | {:.1} | {:.0} | {} | {recovery} |",
-                    profile.name,
-                    used.kind,
-                    used.local_type,
-                    used.remote_type,
+                    "| {label} | {} | {} | {} | {} | {:.1} | {:.0} | {} | {recovery} |",
                     spec.label,
                     ms(row.p50),
                     ms(row.p95),
@@ -521,7 +612,7 @@ pub async fn run(
                 );
                 if let Some((mut moves, mut keys)) = input {
                     inputs.push((
-                        format!("{} {} over {}", profile.name, used.kind, used.transport),
+                        label,
                         percentile(&mut moves, 0.5),
                         percentile(&mut moves, 0.95),
                         percentile(&mut keys, 0.5),
