@@ -5,10 +5,10 @@
 //! buffer until it overflows, and every frame then waits behind it: the video must back off
 //! before that, to just under what is delivered, and climb back while frames cross freely.
 //!
-//! The signal is each frame's own time from sent to acknowledged, less the time its size
-//! takes at the target rate: unsmoothed (QUIC's smoothed round trip lags a queue by many
-//! round trips, and read after a keyframe it cut the rate to the floor), and it is the
-//! delay the person watching sees.
+//! The signal is each frame's own time from sent to acknowledged, the least of the last
+//! quarter second against the least of the last ten: unsmoothed (QUIC's smoothed round trip
+//! lags a queue by many round trips, and read after a keyframe it cut the rate to the
+//! floor), and it is the delay the person watching sees.
 //!
 //! Sans-IO: the sharer's loop reports frames sent and acknowledged and samples the path;
 //! the target is what the pipeline's bit budget refills at.
@@ -21,9 +21,7 @@ pub const FLOOR_BPS: f64 = 250_000.0;
 /// A frame this much slower than the best means a queue is building.
 const QUEUE_HIGH: Duration = Duration::from_millis(60);
 /// Below this the path has room: the target climbs. Above a frame interval (33 ms at
-/// 30 fps): a frame's own time at the bottleneck is counted at the target rate, and while
-/// the target is under the path's rate that overstates it, so that the best delay is low
-/// and a frame at full use of the path reads up to an interval slower with no queue.
+/// 30 fps): at full use of the path a frame takes up to an interval to cross with no queue.
 const QUEUE_LOW: Duration = Duration::from_millis(35);
 /// The best frame delay is looked for over this long (a path change moves it).
 const BASE_WINDOW: Duration = Duration::from_secs(10);
@@ -52,6 +50,8 @@ const MAX_DELAYS: usize = 1024;
 /// Share of the congestion controller's rate (window / round trip) the video may take: the
 /// rest is for control, input echoes, clipboard and files.
 const CWND_SHARE: f64 = 0.7;
+/// How far above what was delivered the target may reach past the window's share.
+const PROBE_ABOVE_DELIVERED: f64 = 1.5;
 
 #[derive(Debug)]
 struct Unacked {
@@ -108,9 +108,10 @@ impl VideoRate {
             }
             if front.seq == seq {
                 self.delivered.push_back((now, front.bytes));
-                let delay = now
-                    .saturating_duration_since(front.sent)
-                    .saturating_sub(front.on_wire);
+                // As it was: subtracting the frame's time at the target rate made the best
+                // delay near zero whenever the target sat far under the path (a keyframe
+                // at a low target), and the path's own round trip then read as a queue.
+                let delay = now.saturating_duration_since(front.sent);
                 if self.delays.len() >= MAX_DELAYS {
                     self.delays.pop_front();
                 }
@@ -149,8 +150,9 @@ impl VideoRate {
         self.target.unwrap_or(self.configured)
     }
 
-    /// How much longer than the best the latest frame took, if it is recent; and the best.
-    fn queuing(&self, now: Instant) -> (Option<Duration>, Duration) {
+    /// How much longer than the best the recent frames took (if any were acknowledged
+    /// recently), whether the oldest unacknowledged one is overdue, and the best.
+    fn queuing(&self, now: Instant) -> (Option<Duration>, bool, Duration) {
         let base = self
             .delays
             .iter()
@@ -173,31 +175,35 @@ impl VideoRate {
                     .map(|(_, d)| *d)
             })
             .map(|d| d.saturating_sub(base));
-        // A frame still unacknowledged long past the base is queuing too (the latest
-        // acknowledgement may be old because everything behind it is stuck).
-        let waiting = self
-            .unacked
-            .front()
-            .map(|f| {
-                now.saturating_duration_since(f.sent)
-                    .saturating_sub(f.on_wire)
-                    .saturating_sub(base)
-            })
-            .filter(|w| *w > QUEUE_HIGH);
-        (latest.max(waiting), base)
+        // A frame still unacknowledged long past the base: a lost packet waiting for its
+        // retransmission, or a path that stalled. Not a reason to cut (one loss is not a
+        // queue), but no time to climb either.
+        let stuck = self.unacked.front().is_some_and(|f| {
+            now.saturating_duration_since(f.sent)
+                .saturating_sub(f.on_wire)
+                .saturating_sub(base)
+                > QUEUE_HIGH
+        });
+        (latest, stuck, base)
     }
 
     /// A sample of the path: the congestion controller's rate (window / round trip), every
     /// ~100 ms. Returns the new target.
     pub fn on_path(&mut self, now: Instant, cwnd_bps: f64) -> f64 {
         self.expire(now);
-        let cap = (cwnd_bps * CWND_SHARE).clamp(FLOOR_BPS, self.configured);
+        let delivered = self.delivered_bps();
+        // QUIC's window grows only while the sender fills it, and a video that keeps under
+        // a share of it never does: above what it allows, the video may still go half again
+        // over what was delivered, so that the window can open.
+        let cap = (cwnd_bps * CWND_SHARE)
+            .max(delivered * PROBE_ABOVE_DELIVERED)
+            .clamp(FLOOR_BPS, self.configured);
         let Some(target) = self.target else {
             self.target = Some(cap);
             return cap;
         };
-        let (queuing, base) = self.queuing(now);
-        let delivered = self.delivered_bps();
+        let (queuing, stuck, base) = self.queuing(now);
+        let climb = target + (target * CLIMB).max(CLIMB_MIN_BPS);
         let next = match queuing {
             Some(q) if q > QUEUE_HIGH => {
                 let spaced = self.last_cut.is_none_or(|at| {
@@ -212,9 +218,10 @@ impl VideoRate {
                     target
                 }
             }
+            _ if stuck => target,
             // Frames cross freely, or none are being sent (a still screen): room to climb.
-            Some(q) if q < QUEUE_LOW => target + (target * CLIMB).max(CLIMB_MIN_BPS),
-            None => target + (target * CLIMB).max(CLIMB_MIN_BPS),
+            Some(q) if q < QUEUE_LOW => climb,
+            None => climb,
             Some(_) => target,
         };
         let next = next.clamp(FLOOR_BPS, cap);
@@ -343,6 +350,46 @@ mod tests {
             targets.iter().all(|t| *t == 2_500_000.0),
             "cut on a late frame: {targets:?}"
         );
+    }
+
+    #[test]
+    fn a_frame_waiting_for_a_retransmission_holds_the_rate_and_cuts_nothing() {
+        let t0 = Instant::now();
+        let mut rate = VideoRate::new(2_500_000);
+        rate.on_path(t0, 1e6);
+        // One frame never acknowledged for 150 ms (its lost packet resent), the next ones
+        // prompt: the target stays where it was.
+        rate.on_sent(t0, 0, 1_250);
+        let held = rate.on_path(t0 + ms(150), 1e6);
+        assert_eq!(
+            held, 700_000.0,
+            "neither cut nor climbed while a frame is overdue"
+        );
+        for i in 1..20u64 {
+            let sent = t0 + ms(150 + 33 * i);
+            rate.on_sent(sent, i, 1_250);
+            rate.on_acked(sent + ms(40), i);
+        }
+        let after = rate.on_path(t0 + ms(150 + 33 * 20), 1e6);
+        assert!(after >= held, "{after}");
+    }
+
+    #[test]
+    fn a_video_under_the_windows_share_may_probe_above_it() {
+        let t0 = Instant::now();
+        let mut rate = VideoRate::new(2_500_000);
+        // A small window (1 Mbit/s: 700 kbit/s for the video) but 1 Mbit/s delivered.
+        rate.on_path(t0, 1e6);
+        for i in 0..15u64 {
+            rate.on_sent(t0 + ms(33 * i), i, 4_166);
+            rate.on_acked(t0 + ms(33 * i + 40), i);
+        }
+        let mut target = 0.0;
+        for i in 0..30u64 {
+            target = rate.on_path(t0 + ms(540 + i), 1e6);
+        }
+        assert!(target > 700_000.0, "{target}");
+        assert!(target <= 1_500_000.0 * 1.01, "{target}");
     }
 
     #[test]

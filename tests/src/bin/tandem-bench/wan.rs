@@ -210,11 +210,13 @@ fn trend(v: &[(Instant, f64)]) -> f64 {
     num / den * 10.0
 }
 
-/// After each rate step-down in the window: how long until latency settled back (every
-/// frame drawn after that point, until the next step, within twice the settled median or
-/// 30 ms above it), the settled median being that of the step's last 3 s.
+/// After each rate step-down in the window: how long until latency settled back, that is
+/// until the first moment from which a whole second of frames has its 90th percentile
+/// within twice the settled median (or 30 ms above it), the settled median being that of
+/// the step's last 3 s. A later isolated spike (a keyframe) does not count against it.
 fn recoveries(v: &[(Instant, f64)], step_downs: &[Instant], hold: Duration) -> Vec<f64> {
     let mut out = Vec::new();
+    let second = Duration::from_secs(1);
     for &down in step_downs {
         let end = down + hold;
         let after: Vec<&(Instant, f64)> =
@@ -229,11 +231,19 @@ fn recoveries(v: &[(Instant, f64)], step_downs: &[Instant], hold: Duration) -> V
         }
         let base = percentile(&mut settled, 0.5);
         let limit = (base * 2.0).max(base + 30.0);
-        // The last frame over the limit; recovered when the frame after it was drawn.
-        let recovered = match after.iter().rposition(|(_, l)| *l > limit) {
-            None => down,
-            Some(i) => after.get(i + 1).map_or(end, |x| x.0),
-        };
+        let recovered = after
+            .iter()
+            .map(|(t, _)| *t)
+            .filter(|t| *t + second <= end)
+            .find(|t| {
+                let mut next: Vec<f64> = after
+                    .iter()
+                    .filter(|(u, _)| *u >= *t && *u < *t + second)
+                    .map(|x| x.1)
+                    .collect();
+                percentile(&mut next, 0.9) <= limit
+            })
+            .unwrap_or(end);
         out.push(recovered.duration_since(down).as_secs_f64() * 1e3);
     }
     out
