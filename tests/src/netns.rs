@@ -399,11 +399,6 @@ impl Topology {
         self.links.first().map(crate::wan::Forwarder::started)
     }
 
-    /// The sharer's link emulator, if its link is shaped.
-    pub fn link(&self) -> Option<&crate::wan::Forwarder> {
-        self.links.first()
-    }
-
     /// Blocks (or unblocks) UDP between peer `index`'s network and `ip`, at its router.
     pub fn block_udp_with(&self, index: u8, ip: &str, blocked: bool) {
         let rules =

@@ -150,6 +150,27 @@ impl EventRecorder {
         self.events.lock().map(|v| v.clone()).unwrap_or_default()
     }
 
+    /// Waits for `count` key presses (panics with what came after `timeout`), lets a
+    /// possible extra one arrive, and returns the keysyms of every press, in order.
+    pub fn pressed_keysyms(&self, count: usize, timeout: Duration) -> Vec<u32> {
+        self.wait_until(timeout, "every key", |e| {
+            e.iter()
+                .filter(|e| matches!(e, Recorded::Key { down: true, .. }))
+                .count()
+                >= count
+        });
+        std::thread::sleep(Duration::from_millis(500));
+        self.events()
+            .into_iter()
+            .filter_map(|e| match e {
+                Recorded::Key {
+                    keysym, down: true, ..
+                } => Some(keysym),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Everything but pointer motion.
     pub fn presses(&self) -> Vec<Recorded> {
         self.events()

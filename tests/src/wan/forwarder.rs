@@ -6,11 +6,11 @@
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::link::{LinkModel, LinkStats};
+use super::link::LinkModel;
 use super::profile::Profile;
 
 /// Larger than any frame on a 1500-byte MTU; a bigger one (an offload left on) is dropped.
@@ -21,7 +21,6 @@ const STOP_POLL: Duration = Duration::from_millis(20);
 /// A running emulator; stops (and joins its thread) when dropped.
 pub struct Forwarder {
     stop: Arc<AtomicBool>,
-    stats: Arc<Mutex<(LinkStats, LinkStats)>>,
     thread: Option<JoinHandle<()>>,
     /// Time zero of the profile's rate schedule.
     started: Instant,
@@ -32,14 +31,13 @@ impl Forwarder {
     /// `net_side`, two interfaces of namespace `ns`, shaped as `profile`.
     pub fn start(ns: &str, peer_side: &str, net_side: &str, profile: &Profile) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
-        let stats = Arc::new(Mutex::new(Default::default()));
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let started = Instant::now();
         let thread = {
             let (ns, peer_side, net_side) =
                 (ns.to_string(), peer_side.to_string(), net_side.to_string());
             let profile = profile.clone();
-            let (stop, stats) = (stop.clone(), stats.clone());
+            let stop = stop.clone();
             std::thread::Builder::new()
                 .name("link-emulator".into())
                 .spawn(move || {
@@ -58,7 +56,7 @@ impl Forwarder {
                     let seed = rand::random();
                     let mut up = LinkModel::new(profile.up, started, seed);
                     let mut down = LinkModel::new(profile.down, started, seed ^ 0x5eed);
-                    run(&peer, &net, &mut up, &mut down, &stop, &stats);
+                    run(&peer, &net, &mut up, &mut down, &stop);
                 })
                 .expect("spawn the link emulator")
         };
@@ -69,7 +67,6 @@ impl Forwarder {
         }
         Self {
             stop,
-            stats,
             thread: Some(thread),
             started,
         }
@@ -78,11 +75,6 @@ impl Forwarder {
     /// Time zero of the profile's rate schedule.
     pub fn started(&self) -> Instant {
         self.started
-    }
-
-    /// What each direction did so far: (up, down).
-    pub fn stats(&self) -> (LinkStats, LinkStats) {
-        self.stats.lock().map(|s| *s).unwrap_or_default()
     }
 }
 
@@ -95,14 +87,7 @@ impl Drop for Forwarder {
     }
 }
 
-fn run(
-    peer: &OwnedFd,
-    net: &OwnedFd,
-    up: &mut LinkModel,
-    down: &mut LinkModel,
-    stop: &AtomicBool,
-    stats: &Mutex<(LinkStats, LinkStats)>,
-) {
+fn run(peer: &OwnedFd, net: &OwnedFd, up: &mut LinkModel, down: &mut LinkModel, stop: &AtomicBool) {
     let mut buf = vec![0u8; FRAME_MAX];
     while !stop.load(Ordering::Relaxed) {
         let now = Instant::now();
@@ -142,9 +127,6 @@ fn run(
         }
         while let Some(frame) = down.deliver(now) {
             transmit(peer, &frame);
-        }
-        if let Ok(mut s) = stats.lock() {
-            *s = (up.stats(), down.stats());
         }
     }
 }

@@ -85,7 +85,7 @@ fn a_sharer_behind_a_tcp_443_only_firewall_is_relayed_over_tls() {
 /// stops the video is fresh again within a second.
 #[test]
 fn under_5_percent_loss_input_arrives_once_in_order_and_video_recovers() {
-    use tandem_tests::xrecord::{EventRecorder, Recorded};
+    use tandem_tests::xrecord::EventRecorder;
     use tandem_tests::xvfb::Xvfb;
 
     let w = world(Attachment::ConeNat, Attachment::ConeNat);
@@ -143,23 +143,7 @@ fn under_5_percent_loss_input_arrives_once_in_order_and_video_recovers() {
         loss_off.elapsed()
     );
 
-    rec.wait_until(T, "every key", |e| {
-        e.iter()
-            .filter(|e| matches!(e, Recorded::Key { down: true, .. }))
-            .count()
-            >= expected.len()
-    });
-    std::thread::sleep(Duration::from_millis(500));
-    let typed: Vec<u32> = rec
-        .events()
-        .into_iter()
-        .filter_map(|e| match e {
-            Recorded::Key {
-                keysym, down: true, ..
-            } => Some(keysym),
-            _ => None,
-        })
-        .collect();
+    let typed = rec.pressed_keysyms(expected.len(), T);
     assert_eq!(typed, expected, "keys lost, repeated or reordered");
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = animation.join();

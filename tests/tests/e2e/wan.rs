@@ -144,7 +144,7 @@ fn the_link_emulator_delays_and_limits_as_its_profile_says() {
 /// helper types lands once and in order, and frames keep coming, recent, the whole time.
 #[test]
 fn through_lte_every_key_lands_once_in_order_and_frames_stay_fresh() {
-    use tandem_tests::xrecord::{EventRecorder, Recorded};
+    use tandem_tests::xrecord::EventRecorder;
     use tandem_tests::xvfb::Xvfb;
 
     let w = world_shaped(Attachment::ConeNat, Attachment::ConeNat, Profile::lte());
@@ -183,23 +183,7 @@ fn through_lte_every_key_lands_once_in_order_and_frames_stay_fresh() {
         .collect();
     drop(motion);
 
-    rec.wait_until(T, "every key", |e| {
-        e.iter()
-            .filter(|e| matches!(e, Recorded::Key { down: true, .. }))
-            .count()
-            >= expected.len()
-    });
-    std::thread::sleep(Duration::from_millis(500));
-    let typed: Vec<u32> = rec
-        .events()
-        .into_iter()
-        .filter_map(|e| match e {
-            Recorded::Key {
-                keysym, down: true, ..
-            } => Some(keysym),
-            _ => None,
-        })
-        .collect();
+    let typed = rec.pressed_keysyms(expected.len(), T);
     assert_eq!(typed, expected, "keys lost, repeated or reordered");
 
     // Frames the whole time: none of the 15 one-second windows went without one, and what
