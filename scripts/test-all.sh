@@ -5,6 +5,11 @@ cd "$(dirname "$0")/.."
 scripts/setup-deps.sh test
 
 export CARGO_TERM_COLOR=never
+# A clean CI build is never rebuilt: incremental caches would only fill its disk.
+[ "${CI:-}" = true ] && export CARGO_INCREMENTAL=0
+# Disk is what a CI run has run out of before (the installer's write failed): say up front
+# how much there is, so a failure that follows can be read.
+df -h . >&2
 # GUI tests render in software: the same pixels on every machine, no GPU needed.
 export ICED_TEST_BACKEND=tiny-skia ICED_BACKEND=tiny-skia
 cargo fmt --all -- --check
