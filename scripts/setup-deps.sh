@@ -74,10 +74,11 @@ if { [ "$want" = test ] || [ "$want" = bench ]; } && [ "$(id -u)" -eq 0 ] && ! i
   useradd --system --no-create-home --shell /usr/sbin/nologin tandem-test
 fi
 
-# The reference of `tandem-bench mailbox`: magic-wormhole's mailbox server, from PyPI.
-if [ "$want" = bench ] && ! command -v twist >/dev/null 2>&1; then
-  echo "Installing magic-wormhole-mailbox-server (pip)" >&2
-  python3 -m pip install --quiet magic-wormhole-mailbox-server==0.5.1 >&2
+# The reference of `tandem-bench mailbox`: magic-wormhole's mailbox server, from PyPI, with
+# Twisted's TLS (pyOpenSSL) so that it is measured over wss:// as well.
+if [ "$want" = bench ] && ! python3 -c "import wormhole_mailbox_server, OpenSSL" 2>/dev/null; then
+  echo "Installing magic-wormhole-mailbox-server and twisted[tls] (pip)" >&2
+  python3 -m pip install --quiet magic-wormhole-mailbox-server==0.5.1 'twisted[tls]' >&2
 fi
 
 # The sign-in tests' OpenID provider, at the version package-lock.json pins.

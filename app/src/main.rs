@@ -188,8 +188,14 @@ struct VideoArgs {
     /// `portal` or `wlr` (Wayland), or `auto` (what suits this desktop).
     #[arg(long, value_enum, default_value_t = CaptureBackend::Auto)]
     capture: CaptureBackend,
+    /// The most frames per second for changes that are costly to send; small ones (a
+    /// caret, a counter) may go at up to 60.
     #[arg(long, default_value_t = 30)]
     fps: u32,
+    /// Read, hash and convert the whole screen for every frame, at the --fps cap: slower;
+    /// for a display server that misreports what it drew (a picture that stops updating).
+    #[arg(long)]
+    whole_frames: bool,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -257,6 +263,7 @@ impl VideoArgs {
         VideoConfig {
             source,
             fps: self.fps.clamp(1, 120),
+            whole_frames: self.whole_frames,
             ..VideoConfig::default()
         }
     }

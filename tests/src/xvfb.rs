@@ -5,7 +5,8 @@ use std::time::{Duration, Instant};
 
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{
-    ConnectionExt as _, CreateGCAux, CreateWindowAux, ImageFormat, WindowClass,
+    ChangeGCAux, ConnectionExt as _, CreateGCAux, CreateWindowAux, ImageFormat, Rectangle,
+    WindowClass,
 };
 use x11rb::rust_connection::RustConnection;
 use x11rb::wrapper::ConnectionExt as _;
@@ -129,6 +130,26 @@ impl Painter {
         self.conn
             .warp_pointer(x11rb::NONE, self.root, 0, 0, 0, 0, x, y)
             .expect("warp");
+        self.conn.sync().expect("sync");
+    }
+
+    /// Fills a rectangle with one colour (0xRRGGBB), as a small widget's redraw would.
+    pub fn fill_rect(&self, x: i16, y: i16, width: u16, height: u16, rgb: u32) {
+        self.conn
+            .change_gc(self.gc, &ChangeGCAux::new().foreground(rgb))
+            .expect("gc colour");
+        self.conn
+            .poly_fill_rectangle(
+                self.window,
+                self.gc,
+                &[Rectangle {
+                    x,
+                    y,
+                    width,
+                    height,
+                }],
+            )
+            .expect("fill");
         self.conn.sync().expect("sync");
     }
 

@@ -66,7 +66,20 @@ pub trait ScreenSource {
     /// How this source captures (and, for a fallback, why the faster way is not used).
     fn method(&self) -> CaptureInfo;
     /// Captures the current monitor into `out`, resizing it when the monitor's size changed.
+    /// A source that knows what was drawn may write only those parts: `out` then keeps the
+    /// rest from the previous capture (see [`Self::captured_area`]).
     fn capture(&mut self, out: &mut BgraFrame) -> Result<(), CaptureError>;
+
+    /// The parts of the frame the last [`Self::capture`] wrote, when it wrote only parts;
+    /// `None` when it wrote all of it. Outside them the frame is what it was before, so
+    /// the damage hash and the conversion need not look there.
+    fn captured_area(&self) -> Option<&[crate::media::damage::Rect]> {
+        None
+    }
+
+    /// From now on, read the whole monitor at every capture (see
+    /// [`crate::session::VideoConfig::whole_frames`]).
+    fn read_whole_frames(&mut self) {}
     /// True once after monitors were plugged in, removed or changed; [`Self::monitors`] and
     /// [`Self::current`] then tell the new set (the shown one gone: the first one left).
     fn monitors_changed(&mut self) -> bool {

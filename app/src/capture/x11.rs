@@ -4,12 +4,19 @@
 //! remote and cannot share memory.
 //!
 //! Every X screen is a monitor source, and RandR monitors split a screen further.
+//!
+//! With XDamage, only what was drawn is read: the damaged rectangles of the shown monitor
+//! are fetched from the server and copied into the frame kept from the last capture, so a
+//! blinking caret costs a few KB, not the whole 8 MB screen (and the pipeline hashes and
+//! converts only those parts: [`ScreenSource::captured_area`]). The whole monitor is read
+//! again after a monitor switch or a size change, when most of it was drawn, and every few
+//! seconds of activity as a safety net.
 
 use x11rb::connection::Connection;
 use x11rb::protocol::damage::{self, ConnectionExt as _};
 use x11rb::protocol::randr::ConnectionExt as _;
 use x11rb::protocol::shm::{self, ConnectionExt as _};
-use x11rb::protocol::xfixes::ConnectionExt as _;
+use x11rb::protocol::xfixes::{self, ConnectionExt as _};
 use x11rb::protocol::xproto::{AtomEnum, ConnectionExt as _, ImageFormat, MapState, Window};
 use x11rb::protocol::Event;
 use x11rb::rust_connection::RustConnection;
@@ -18,7 +25,64 @@ use super::{
     CaptureError, CaptureInfo, CursorPosition, CursorShape, MonitorInfo, ScreenSource, WindowInfo,
     MAX_CURSOR_SIDE,
 };
+use crate::media::damage::Rect;
 use crate::media::frame::BgraFrame;
+
+/// Past this many damaged rectangles, or this share of the monitor, the whole monitor is
+/// read in one request (one round trip each costs more than the pixels they save).
+const MAX_PARTS: usize = 32;
+const MAX_PARTIAL_SHARE: f64 = 0.5;
+/// The whole monitor is read at least this often while things change, whatever XDamage
+/// says (a driver or server that misreports damage would otherwise freeze a region).
+const FULL_REFRESH: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// What a capture must read of a monitor, from the damage reported in root coordinates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DamagedParts {
+    Nothing,
+    /// These rectangles, in the monitor's coordinates, clipped to it.
+    Rects(Vec<Rect>),
+    Whole,
+}
+
+/// Clips the server's damage rectangles (root coordinates) to the monitor at
+/// (`mx`, `my`) of `mw`×`mh`, and decides whether reading them one by one pays.
+pub fn damaged_parts(
+    damage: &[(i32, i32, u32, u32)],
+    mx: i32,
+    my: i32,
+    mw: u32,
+    mh: u32,
+) -> DamagedParts {
+    let mut rects = Vec::new();
+    let mut area = 0u64;
+    let (right, bottom) = (i64::from(mx) + i64::from(mw), i64::from(my) + i64::from(mh));
+    for &(x, y, w, h) in damage {
+        let x0 = i64::from(x).max(i64::from(mx));
+        let y0 = i64::from(y).max(i64::from(my));
+        let x1 = (i64::from(x) + i64::from(w)).min(right);
+        let y1 = (i64::from(y) + i64::from(h)).min(bottom);
+        if x1 <= x0 || y1 <= y0 {
+            continue;
+        }
+        let rect = Rect {
+            x: (x0 - i64::from(mx)) as u32,
+            y: (y0 - i64::from(my)) as u32,
+            width: (x1 - x0) as u32,
+            height: (y1 - y0) as u32,
+        };
+        area += u64::from(rect.width) * u64::from(rect.height);
+        rects.push(rect);
+    }
+    if rects.is_empty() {
+        return DamagedParts::Nothing;
+    }
+    let whole = u64::from(mw) * u64::from(mh);
+    if rects.len() > MAX_PARTS || area as f64 > MAX_PARTIAL_SHARE * whole as f64 {
+        return DamagedParts::Whole;
+    }
+    DamagedParts::Rects(rects)
+}
 
 /// A System V shared memory segment attached to this process and to the X server.
 struct SharedSegment {
@@ -101,7 +165,14 @@ pub struct X11Capture {
     shm_available: bool,
     /// XDamage on every root: the server says when anything was drawn, so an idle screen
     /// costs no capture at all. `None` when the extension is missing.
-    damage: Option<Vec<damage::Damage>>,
+    damage: Option<DamageWatch>,
+    /// The next capture reads the whole monitor (first one, another monitor, a new size).
+    whole_next: bool,
+    /// Every capture reads the whole monitor.
+    whole_always: bool,
+    last_whole: std::time::Instant,
+    /// What the last capture wrote into the frame; `None`: all of it.
+    captured: Option<Vec<Rect>>,
     /// Drawing reported since the last capture.
     dirty: bool,
     /// XFixes reported a new cursor picture (or none was sent yet).
@@ -143,6 +214,10 @@ impl X11Capture {
             shm: None,
             shm_available,
             damage,
+            whole_next: true,
+            whole_always: false,
+            last_whole: std::time::Instant::now(),
+            captured: None,
             dirty: true,
             cursor_dirty: true,
         })
@@ -158,7 +233,20 @@ impl X11Capture {
 
     fn capture_shm(&mut self, out: &mut BgraFrame) -> Result<(), CaptureError> {
         let m = &self.monitors[self.current];
+        let whole = Rect {
+            x: 0,
+            y: 0,
+            width: m.width,
+            height: m.height,
+        };
+        self.capture_shm_rect(out, whole)
+    }
+
+    /// Reads `rect` of the current monitor (its coordinates) into the same place of `out`.
+    fn capture_shm_rect(&mut self, out: &mut BgraFrame, rect: Rect) -> Result<(), CaptureError> {
+        let m = &self.monitors[self.current];
         let p = &self.placements[self.current];
+        // The segment is sized for the whole monitor, so it never shrinks between parts.
         let size = (m.width * m.height * 4) as usize;
         if self.shm.as_ref().is_none_or(|s| s.size < size) {
             if let Some(old) = self.shm.take() {
@@ -173,10 +261,10 @@ impl X11Capture {
             .conn
             .shm_get_image(
                 p.root,
-                m.x as i16,
-                m.y as i16,
-                m.width as u16,
-                m.height as u16,
+                (m.x + rect.x as i32) as i16,
+                (m.y + rect.y as i32) as i16,
+                rect.width as u16,
+                rect.height as u16,
                 !0,
                 ImageFormat::Z_PIXMAP.into(),
                 seg.seg,
@@ -186,8 +274,59 @@ impl X11Capture {
             .reply()
             .map_err(failed)?;
         check_format(reply.depth, &self.conn)?;
-        out.data.copy_from_slice(seg.bytes(size));
+        // 32 bits per pixel: the part's rows are packed at its own width.
+        let row = rect.width as usize * 4;
+        let part = seg.bytes(row * rect.height as usize);
+        let stride = out.stride as usize;
+        for (i, src) in part.chunks_exact(row).enumerate() {
+            let start = (rect.y as usize + i) * stride + rect.x as usize * 4;
+            if let Some(dst) = out.data.get_mut(start..start + row) {
+                dst.copy_from_slice(src);
+            }
+        }
         Ok(())
+    }
+
+    /// Subtracts the damage of every root (so drawing during the read is reported again)
+    /// and returns what was drawn on the current monitor's root, in root coordinates
+    /// (`None`: not known, read everything).
+    fn take_damage(&mut self, want_parts: bool) -> Option<Vec<(i32, i32, u32, u32)>> {
+        let watch = self.damage.as_ref()?;
+        let root = self.placements[self.current].root;
+        let mut fetch = false;
+        for (screen, d) in self.conn.setup().roots.iter().zip(&watch.objects) {
+            let parts = if want_parts && screen.root == root {
+                fetch = true;
+                watch.region
+            } else {
+                x11rb::NONE
+            };
+            let _ = self.conn.damage_subtract(*d, x11rb::NONE, parts);
+        }
+        if !fetch {
+            let _ = self.conn.flush();
+            return None;
+        }
+        let reply = self
+            .conn
+            .xfixes_fetch_region(watch.region)
+            .ok()?
+            .reply()
+            .ok()?;
+        Some(
+            reply
+                .rectangles
+                .iter()
+                .map(|r| {
+                    (
+                        i32::from(r.x),
+                        i32::from(r.y),
+                        u32::from(r.width),
+                        u32::from(r.height),
+                    )
+                })
+                .collect(),
+        )
     }
 
     fn capture_get_image(&mut self, out: &mut BgraFrame) -> Result<(), CaptureError> {
@@ -237,7 +376,14 @@ fn check_format(depth: u8, conn: &RustConnection) -> Result<(), CaptureError> {
     }
 }
 
-fn watch_damage(conn: &RustConnection) -> Option<Vec<damage::Damage>> {
+/// XDamage on every root (in the order of the setup's roots) and a region to fetch damage
+/// into.
+struct DamageWatch {
+    objects: Vec<damage::Damage>,
+    region: xfixes::Region,
+}
+
+fn watch_damage(conn: &RustConnection) -> Option<DamageWatch> {
     // XDamage needs XFixes negotiated first.
     conn.xfixes_query_version(5, 0).ok()?.reply().ok()?;
     for screen in &conn.setup().roots {
@@ -257,7 +403,9 @@ fn watch_damage(conn: &RustConnection) -> Option<Vec<damage::Damage>> {
             .ok()?;
         objects.push(id);
     }
-    Some(objects)
+    let region = conn.generate_id().ok()?;
+    conn.xfixes_create_region(region, &[]).ok()?.check().ok()?;
+    Some(DamageWatch { objects, region })
 }
 
 /// `Xft.dpi` from the screen's resource database (what desktops set for scaling).
@@ -469,6 +617,7 @@ impl ScreenSource for X11Capture {
         let index = super::monitor_index(&self.monitors, id)?;
         self.current = index;
         self.dirty = true;
+        self.whole_next = true;
         Ok(())
     }
 
@@ -556,21 +705,53 @@ impl ScreenSource for X11Capture {
     }
 
     fn capture(&mut self, out: &mut BgraFrame) -> Result<(), CaptureError> {
-        // Reset the damage before reading, so drawing during the capture is reported again.
-        if let Some(objects) = &self.damage {
-            for d in objects {
-                let _ = self.conn.damage_subtract(*d, 0u32, 0u32);
-            }
-            let _ = self.conn.flush();
-        }
         self.dirty = false;
-        let (w, h) = (
-            self.monitors[self.current].width,
-            self.monitors[self.current].height,
-        );
-        if out.width != w || out.height != h {
+        let m = &self.monitors[self.current];
+        let (mx, my, w, h) = (m.x, m.y, m.width, m.height);
+        let resized = out.width != w || out.height != h;
+        if resized {
             *out = BgraFrame::new(w, h);
         }
+        // Parts only into a frame that holds this monitor's last picture, through shared
+        // memory (a GetImage per part costs a round trip and a copy of its own).
+        let parts_possible = !resized
+            && !self.whole_next
+            && !self.whole_always
+            && self.shm_available
+            && self.last_whole.elapsed() < FULL_REFRESH;
+        // The damage is reset before reading, so drawing during the read is reported again.
+        let parts = match self.take_damage(parts_possible) {
+            Some(damage) if parts_possible => damaged_parts(&damage, mx, my, w, h),
+            _ => DamagedParts::Whole,
+        };
+        match parts {
+            DamagedParts::Nothing => {
+                self.captured = Some(Vec::new());
+                return Ok(());
+            }
+            DamagedParts::Rects(rects) => {
+                let mut read = Ok(());
+                for &rect in &rects {
+                    read = self.capture_shm_rect(out, rect);
+                    if read.is_err() {
+                        break;
+                    }
+                }
+                match read {
+                    Ok(()) => {
+                        self.captured = Some(rects);
+                        return Ok(());
+                    }
+                    // Read the whole monitor below (and so fall back to GetImage if
+                    // shared memory itself is what failed).
+                    Err(e) => tracing::debug!("reading damaged parts failed: {e}"),
+                }
+            }
+            DamagedParts::Whole => {}
+        }
+        self.captured = None;
+        self.whole_next = false;
+        self.last_whole = std::time::Instant::now();
         if self.shm_available {
             match self.capture_shm(out) {
                 Ok(()) => return Ok(()),
@@ -583,6 +764,14 @@ impl ScreenSource for X11Capture {
             }
         }
         self.capture_get_image(out)
+    }
+
+    fn captured_area(&self) -> Option<&[Rect]> {
+        self.captured.as_deref()
+    }
+
+    fn read_whole_frames(&mut self) {
+        self.whole_always = true;
     }
 }
 
@@ -605,5 +794,54 @@ mod scale_tests {
         assert_eq!(scale_percent(None, 1920, 477), 100);
         assert_eq!(scale_percent(None, 1920, 0), 100, "unknown");
         assert_eq!(scale_percent(Some(20.0), 1920, 0), 100, "never below 100 %");
+    }
+}
+
+#[cfg(test)]
+mod damage_tests {
+    use super::{damaged_parts, DamagedParts, Rect, MAX_PARTS};
+
+    #[test]
+    fn damage_is_clipped_to_the_monitor_and_read_whole_when_parts_do_not_pay() {
+        // A monitor at (1920, 0), 1280×1024, on a root spanning two monitors.
+        let parts = |d: &[(i32, i32, u32, u32)]| damaged_parts(d, 1920, 0, 1280, 1024);
+        assert_eq!(parts(&[]), DamagedParts::Nothing);
+        assert_eq!(
+            parts(&[(0, 0, 100, 100)]),
+            DamagedParts::Nothing,
+            "on the other monitor"
+        );
+        assert_eq!(
+            parts(&[(1900, 10, 40, 20), (3190, 1020, 100, 100)]),
+            DamagedParts::Rects(vec![
+                Rect {
+                    x: 0,
+                    y: 10,
+                    width: 20,
+                    height: 20
+                },
+                Rect {
+                    x: 1270,
+                    y: 1020,
+                    width: 10,
+                    height: 4
+                },
+            ]),
+            "straddling edges: clipped"
+        );
+        assert_eq!(
+            parts(&[(1920, 0, 1280, 600)]),
+            DamagedParts::Whole,
+            "most of it"
+        );
+        let many: Vec<_> = (0..=MAX_PARTS as i32)
+            .map(|i| (1920 + i * 10, 0, 5, 5))
+            .collect();
+        assert_eq!(parts(&many), DamagedParts::Whole, "too many round trips");
+        // Hostile sizes from a confused server do not overflow.
+        assert_eq!(
+            parts(&[(i32::MAX, i32::MAX, u32::MAX, u32::MAX)]),
+            DamagedParts::Nothing
+        );
     }
 }

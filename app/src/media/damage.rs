@@ -1,5 +1,6 @@
 //! Which parts of the screen changed since the last frame, by hashing 64×64 tiles (xxh3).
-//! An unchanged screen costs one pass of hashing and nothing is encoded or sent.
+//! An unchanged screen costs one pass of hashing and nothing is encoded or sent; when the
+//! capture says which parts it wrote, only the tiles under them are hashed.
 
 use xxhash_rust::xxh3::Xxh3;
 
@@ -47,6 +48,14 @@ impl DamageTracker {
     }
 
     pub fn update(&mut self, frame: &BgraFrame) -> Damage {
+        self.update_in(frame, None)
+    }
+
+    /// Like [`Self::update`] when only `written` parts of `frame` can differ from the last
+    /// frame (the rest was left as it was): only the tiles under them are hashed. `None`:
+    /// the whole frame may have changed. A new size, or the first frame after
+    /// [`Self::reset`], is hashed whole whatever `written` says.
+    pub fn update_in(&mut self, frame: &BgraFrame, written: Option<&[Rect]>) -> Damage {
         let cols = frame.width.div_ceil(TILE);
         let rows = frame.height.div_ceil(TILE);
         let total = (cols * rows) as usize;
@@ -57,6 +66,20 @@ impl DamageTracker {
             self.height = frame.height;
             self.hashes = vec![0; total];
         }
+        // The tiles to look at: every one, or those under a written part.
+        let mut look = vec![written.is_none() || fresh; total];
+        if let (Some(parts), false) = (written, fresh) {
+            for r in parts {
+                let (c0, r0) = (r.x / TILE, r.y / TILE);
+                let c1 = (r.x.saturating_add(r.width)).div_ceil(TILE).min(cols);
+                let r1 = (r.y.saturating_add(r.height)).div_ceil(TILE).min(rows);
+                for row in r0..r1 {
+                    for col in c0..c1 {
+                        look[(row * cols + col) as usize] = true;
+                    }
+                }
+            }
+        }
         let stride = frame.stride as usize;
         let mut changed = 0usize;
         let (mut x0, mut y0, mut x1, mut y1) = (u32::MAX, u32::MAX, 0u32, 0u32);
@@ -64,6 +87,9 @@ impl DamageTracker {
             let top = row * TILE;
             let bottom = (top + TILE).min(frame.height);
             for col in 0..cols {
+                if !look[(row * cols + col) as usize] {
+                    continue;
+                }
                 let left = col * TILE;
                 let right = (left + TILE).min(frame.width);
                 let mut hasher = Xxh3::new();
@@ -134,5 +160,38 @@ mod tests {
 
         tracker.reset();
         assert_eq!(tracker.update(&frame).changed_tiles, 12);
+    }
+
+    #[test]
+    fn with_written_parts_only_the_tiles_under_them_are_looked_at() {
+        let mut frame = BgraFrame::new(256, 128);
+        let mut tracker = DamageTracker::new();
+        let part = |x, y, width, height| Rect {
+            x,
+            y,
+            width,
+            height,
+        };
+        // A first frame is hashed whole, whatever the capture says it wrote.
+        assert_eq!(tracker.update_in(&frame, Some(&[])).changed_tiles, 8);
+        let poke = |frame: &mut BgraFrame, x: usize, y: usize| {
+            frame.data[y * frame.stride as usize + x * 4] ^= 0xff;
+        };
+        // Written: a part straddling the tiles at columns 0-1 of row 0. A change there is
+        // found; one elsewhere is, by the contract, not written and so not looked for.
+        poke(&mut frame, 70, 10);
+        poke(&mut frame, 200, 100);
+        let d = tracker.update_in(&frame, Some(&[part(60, 5, 10, 10)]));
+        assert_eq!(d.changed_tiles, 1);
+        assert_eq!(d.bounds, Some(part(64, 0, 64, 64)));
+        // Nothing written: nothing changed.
+        assert!(tracker.update_in(&frame, Some(&[])).is_empty());
+        // The whole frame: the other change is found now.
+        let d = tracker.update_in(&frame, None);
+        assert_eq!(d.bounds, Some(part(192, 64, 64, 64)));
+        // A part reaching past the frame's edge is clipped, not a panic.
+        poke(&mut frame, 255, 127);
+        let d = tracker.update_in(&frame, Some(&[part(250, 120, 1000, 1000)]));
+        assert_eq!(d.changed_tiles, 1);
     }
 }

@@ -74,6 +74,18 @@ impl Downscaler {
     }
 }
 
+/// Rows `from..to` of a plane `width` bytes wide.
+fn plane_rows(
+    plane: &mut [u8],
+    width: usize,
+    from: usize,
+    to: usize,
+) -> Result<&mut [u8], ConvertError> {
+    plane
+        .get_mut(from * width..to * width)
+        .ok_or_else(|| ConvertError("plane smaller than its size".into()))
+}
+
 /// Planar 4:2:0, the encoder's input.
 pub struct I420Frame {
     pub width: u32,
@@ -103,20 +115,51 @@ impl I420Frame {
     /// Converts a BGRA frame of the same size into this buffer (BT.601, limited range, as
     /// H.264 decoders assume by default).
     pub fn fill_from_bgra(&mut self, bgra: &BgraFrame) -> Result<(), ConvertError> {
-        let cw = self.chroma_width();
+        self.fill_rows_from_bgra(bgra, 0, self.height)
+    }
+
+    /// [`Self::fill_from_bgra`] for rows `top..bottom` only (widened to even rows: a chroma
+    /// sample covers two); the other rows keep what they held.
+    pub fn fill_rows_from_bgra(
+        &mut self,
+        bgra: &BgraFrame,
+        top: u32,
+        bottom: u32,
+    ) -> Result<(), ConvertError> {
+        if bgra.width != self.width || bgra.height != self.height {
+            return Err(ConvertError(format!(
+                "a {}×{} picture into a {}×{} buffer",
+                bgra.width, bgra.height, self.width, self.height
+            )));
+        }
+        let top = (top & !1).min(self.height);
+        let bottom = bottom.saturating_add(1).min(self.height) & !1;
+        if bottom <= top {
+            return Ok(());
+        }
+        let (w, cw) = (self.width as usize, self.chroma_width() as usize);
+        let (t, b) = (top as usize, bottom as usize);
+        let stride = bgra.stride as usize;
+        let y = plane_rows(&mut self.y, w, t, b)?;
+        let u = plane_rows(&mut self.u, cw, t / 2, b / 2)?;
+        let v = plane_rows(&mut self.v, cw, t / 2, b / 2)?;
+        let src = bgra
+            .data
+            .get(t * stride..b * stride)
+            .ok_or_else(|| ConvertError("picture smaller than its size".into()))?;
         let mut planar = YuvPlanarImageMut {
-            y_plane: BufferStoreMut::Borrowed(&mut self.y),
+            y_plane: BufferStoreMut::Borrowed(y),
             y_stride: self.width,
-            u_plane: BufferStoreMut::Borrowed(&mut self.u),
-            u_stride: cw,
-            v_plane: BufferStoreMut::Borrowed(&mut self.v),
-            v_stride: cw,
+            u_plane: BufferStoreMut::Borrowed(u),
+            u_stride: cw as u32,
+            v_plane: BufferStoreMut::Borrowed(v),
+            v_stride: cw as u32,
             width: self.width,
-            height: self.height,
+            height: bottom - top,
         };
         yuv::bgra_to_yuv420(
             &mut planar,
-            &bgra.data,
+            src,
             bgra.stride,
             YuvRange::Limited,
             YuvStandardMatrix::Bt601,
@@ -179,4 +222,48 @@ pub fn i420_to_rgba(
         YuvStandardMatrix::Bt601,
     )
     .map_err(|e| ConvertError(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn picture(width: u32, height: u32, seed: u32) -> BgraFrame {
+        let mut frame = BgraFrame::new(width, height);
+        for (i, px) in frame.data.chunks_exact_mut(4).enumerate() {
+            let v = (i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed);
+            px.copy_from_slice(&v.to_le_bytes());
+        }
+        frame
+    }
+
+    /// Converting only the rows that changed gives exactly what converting it all gives,
+    /// whatever the rows' parity (a chroma row covers two picture rows).
+    #[test]
+    fn converting_the_changed_rows_equals_converting_the_whole_picture() {
+        let (w, h) = (64, 48);
+        let before = picture(w, h, 1);
+        for (top, bottom) in [(10, 20), (11, 20), (11, 21), (0, 1), (47, 48), (30, 30)] {
+            let mut after = before.clone();
+            let stride = after.stride as usize;
+            let rows = top as usize * stride..bottom as usize * stride;
+            for b in &mut after.data[rows] {
+                *b = b.wrapping_add(77);
+            }
+            let mut partial = I420Frame::new(w, h);
+            partial.fill_from_bgra(&before).expect("whole");
+            partial
+                .fill_rows_from_bgra(&after, top, bottom)
+                .expect("rows");
+            let mut whole = I420Frame::new(w, h);
+            whole.fill_from_bgra(&after).expect("whole");
+            assert!(
+                partial.y == whole.y && partial.u == whole.u && partial.v == whole.v,
+                "rows {top}..{bottom}"
+            );
+        }
+        // A picture of another size is refused, not converted into the wrong rows.
+        let mut yuv = I420Frame::new(w, h);
+        assert!(yuv.fill_rows_from_bgra(&picture(32, 48, 0), 0, 2).is_err());
+    }
 }

@@ -38,6 +38,9 @@ pub struct EncodedFrame {
 pub struct VideoEncoder {
     encoder: Encoder,
     yuv: I420Frame,
+    /// `yuv` holds the last full-size frame given, converted whole (so changed rows are
+    /// enough to bring it up to date).
+    holds_frame: bool,
     /// Frames larger than the coded size are shrunk first.
     downscaler: Option<Downscaler>,
     /// The encoder's parameters as it holds them (read back once it has started), to change
@@ -140,6 +143,7 @@ impl VideoEncoder {
             encoder,
             yuv,
             downscaler: None,
+            holds_frame: false,
             qp: u8::try_from(params.sSpatialLayers[0].iDLayerQp).unwrap_or(QP_START),
             params,
             intra_pending: true,
@@ -153,9 +157,28 @@ impl VideoEncoder {
         frame: &BgraFrame,
         keyframe: bool,
     ) -> Result<EncodedFrame, CodecError> {
+        self.encode_changed(frame, keyframe, None)
+    }
+
+    /// [`Self::encode`] when only rows `changed` (top, bottom) of `frame` differ from the
+    /// frame this encoder was last given (`None`: any may): only those rows are converted,
+    /// when the encoder still holds that frame at full size. An empty range: the same frame
+    /// again (a refinement, a requested keyframe).
+    pub fn encode_changed(
+        &mut self,
+        frame: &BgraFrame,
+        keyframe: bool,
+        changed: Option<(u32, u32)>,
+    ) -> Result<EncodedFrame, CodecError> {
         let started = std::time::Instant::now();
+        // Until the conversion below succeeds, what the buffer holds is not known.
+        let held = std::mem::take(&mut self.holds_frame);
         if (frame.width, frame.height) == self.size() {
-            self.yuv.fill_from_bgra(frame)?;
+            match changed {
+                Some((top, bottom)) if held => self.yuv.fill_rows_from_bgra(frame, top, bottom)?,
+                _ => self.yuv.fill_from_bgra(frame)?,
+            }
+            self.holds_frame = true;
         } else {
             let (w, h) = self.size();
             let downscaler = self.downscaler.get_or_insert_with(|| Downscaler::new(w, h));

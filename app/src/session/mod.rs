@@ -381,6 +381,10 @@ pub struct VideoConfig {
     pub source: SourceSpec,
     pub fps: u32,
     pub bitrate_bps: u32,
+    /// Read, hash and convert the whole screen for every frame, at the `fps` cap for every
+    /// frame: what the pipeline did before it touched only what changed. Slower; for a
+    /// display server that misreports what it drew, and the benchmarks' reference.
+    pub whole_frames: bool,
 }
 
 impl Default for VideoConfig {
@@ -392,6 +396,7 @@ impl Default for VideoConfig {
             },
             fps: 30,
             bitrate_bps: 2_500_000,
+            whole_frames: false,
         }
     }
 }

@@ -46,6 +46,44 @@ const MAX_REDOS: u32 = 3;
 /// What a keyframe is weighed as, in P-frames, when it tells the quality controller about
 /// the content.
 const KEYFRAME_WEIGHT: usize = 8;
+/// A frame that took at most this long from capture to coded, and used at most half its
+/// share of the budget (a caret, a small region), may be followed by the next one after
+/// [`FAST_INTERVAL`] instead of the configured interval: a change drawn 30 times a second
+/// is then captured as soon as it is drawn, instead of waiting for a cap that drifts in and
+/// out of phase with it (up to a whole interval). At most a quarter of a core at 60 frames/s.
+const CHEAP_WORK: Duration = Duration::from_micros(4_000);
+const FAST_INTERVAL: Duration = Duration::from_micros(16_667);
+
+/// Which rows of the frame changed since the encoder last converted it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unconverted {
+    Rows(u32, u32),
+    Nothing,
+    /// Unknown (a reset, a new size, a failed coding): convert it all.
+    All,
+}
+
+impl Unconverted {
+    fn add(self, bounds: Option<crate::media::damage::Rect>) -> Self {
+        let Some(b) = bounds else {
+            return self;
+        };
+        let (top, bottom) = (b.y, b.y.saturating_add(b.height));
+        match self {
+            Self::Nothing => Self::Rows(top, bottom),
+            Self::Rows(t, bt) => Self::Rows(t.min(top), bt.max(bottom)),
+            Self::All => Self::All,
+        }
+    }
+
+    fn rows(self) -> Option<(u32, u32)> {
+        match self {
+            Self::Rows(t, b) => Some((t, b)),
+            Self::Nothing => Some((0, 0)),
+            Self::All => None,
+        }
+    }
+}
 
 /// Shared between the sharer's session task and its pipeline thread.
 pub struct PipelineControl {
@@ -176,9 +214,13 @@ fn run_pipeline(
     if !announce(source, tx) {
         return Ok(());
     }
+    if config.whole_frames {
+        source.read_whole_frames();
+    }
     let mut frame = BgraFrame::new(source.current().width, source.current().height);
     let mut encoder: Option<VideoEncoder> = None;
     let mut damage = DamageTracker::new();
+    let mut unconverted = Unconverted::All;
     let mut refinements_left = 0u32;
     let mut budget = BitBudget::new(f64::from(config.bitrate_bps));
     let mut quality = QualityController::default();
@@ -207,6 +249,7 @@ fn run_pipeline(
             }
             if !reach {
                 damage.reset();
+                unconverted = Unconverted::All;
                 control.force_keyframe.store(true, Ordering::Relaxed);
             }
         }
@@ -238,6 +281,7 @@ fn run_pipeline(
         }
         if source.monitors_changed() {
             damage.reset();
+            unconverted = Unconverted::All;
             control.force_keyframe.store(true, Ordering::Relaxed);
             if !announce(source, tx) {
                 break;
@@ -250,6 +294,7 @@ fn run_pipeline(
             match source.select(id) {
                 Ok(()) => {
                     damage.reset();
+                    unconverted = Unconverted::All;
                     control.force_keyframe.store(true, Ordering::Relaxed);
                     if !announce(source, tx) {
                         break;
@@ -293,8 +338,22 @@ fn run_pipeline(
                 return Err(e.to_string());
             }
         }
-        // An unchanged screen costs a hash: once refined, nothing is encoded or sent.
-        let changed = !known_still && !damage.update(&frame).is_empty();
+        // An unchanged screen costs a hash: once refined, nothing is encoded or sent. Only
+        // what the capture wrote is hashed, and only the rows that changed are converted.
+        let changed = !known_still && {
+            let written = if config.whole_frames {
+                None
+            } else {
+                source.captured_area()
+            };
+            let found = damage.update_in(&frame, written);
+            unconverted = if config.whole_frames {
+                Unconverted::All
+            } else {
+                unconverted.add(found.bounds)
+            };
+            !found.is_empty()
+        };
         let mut refining = false;
         if changed {
             refinements_left = if QualityController::worth_refining(quality.qp()) {
@@ -349,10 +408,13 @@ fn run_pipeline(
             if let Err(e) = enc.set_qp(qp) {
                 warn!("{e}");
             }
-            let encoded = match enc.encode(&frame, keyframe) {
+            let rows = unconverted.rows();
+            unconverted = Unconverted::Nothing;
+            let encoded = match enc.encode_changed(&frame, keyframe, rows) {
                 Ok(e) => e,
                 Err(e) => {
                     warn!("encode failed: {e}");
+                    unconverted = Unconverted::All;
                     control.force_keyframe.store(true, Ordering::Relaxed);
                     continue 'frames;
                 }
@@ -382,7 +444,18 @@ fn run_pipeline(
         budget.spend(encoded.data.len());
         // The frame-rate cap counts real changes; a refinement never delays the next one.
         if changed || key_requested {
-            next_allowed = started + interval;
+            let frame_budget = target / f64::from(config.fps.max(1));
+            let cheap = !config.whole_frames
+                && started.elapsed() <= CHEAP_WORK
+                && (encoded.data.len() * 8) as f64 <= frame_budget / 2.0
+                && quality.divisor() == 1
+                && !refining;
+            next_allowed = started
+                + if cheap {
+                    interval.min(FAST_INTERVAL)
+                } else {
+                    interval
+                };
         }
         let seq = control.next_seq.fetch_add(1, Ordering::Relaxed);
         let out = OutgoingFrame {

@@ -76,13 +76,30 @@ impl Drop for CopiedPicture {
     }
 }
 
-/// What a paste on `display` would give (`None`: an empty clipboard).
+/// What a paste on `display` would give (`None`: an empty clipboard, or an owner that did
+/// not answer within a few seconds: `xclip` itself waits for ever, and Wine's clipboard was
+/// once seen never to answer one request, holding the whole run until its hang guard).
 fn pasted(display: &str) -> Option<String> {
-    let out = Command::new("xclip")
+    let mut child = Command::new("xclip")
         .args(["-selection", "clipboard", "-out"])
         .env("DISPLAY", display)
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
         .expect("xclip");
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    loop {
+        match child.try_wait().expect("xclip") {
+            Some(_) => break,
+            None if std::time::Instant::now() > deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+            None => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+    let out = child.wait_with_output().expect("xclip");
     out.status
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())

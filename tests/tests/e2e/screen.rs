@@ -75,6 +75,94 @@ fn two_x_screens_are_two_monitors_and_capture_shows_what_is_drawn() {
     assert_eq!(&frame.data[mid..mid + 3], &[10, 200, 10]);
 }
 
+/// Waits until the capture hears of drawing (hang guard only), then captures.
+fn capture_after_drawing(capture: &mut X11Capture, frame: &mut BgraFrame) {
+    let deadline = std::time::Instant::now() + T;
+    while capture.changed() != Some(true) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "drawing was not reported"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    capture.capture(frame).expect("capture");
+}
+
+/// What a capture opened now reads of monitor `id`: the whole screen, the reference.
+fn whole_read(display: &str, id: u32) -> BgraFrame {
+    let mut capture = X11Capture::open(Some(display)).expect("open display");
+    capture.select(id).expect("monitor");
+    let mut frame = BgraFrame::new(1, 1);
+    capture.capture(&mut frame).expect("capture");
+    assert!(
+        capture.captured_area().is_none(),
+        "a first capture is whole"
+    );
+    frame
+}
+
+/// With XDamage, a capture reads only what was drawn on the shown monitor into the frame
+/// it keeps, and that frame is then exactly what reading the whole screen gives: for small
+/// drawings far apart, for drawing on another screen (nothing to read), and for a drawing
+/// over most of the screen (read whole).
+#[test]
+fn a_capture_reads_only_what_was_drawn_and_its_frame_matches_a_whole_read() {
+    let (w, h) = (640u32, 480u32);
+    let x = Xvfb::start(&[(w, h), (320, 240)]);
+    let p0 = Painter::open(&x.display, 0);
+    let p1 = Painter::open(&x.display, 1);
+    p0.show(&known_picture(w, h));
+    let mut capture = X11Capture::open(Some(&x.display)).expect("open display");
+    let mut frame = BgraFrame::new(1, 1);
+    capture.capture(&mut frame).expect("capture");
+    assert!(
+        capture.captured_area().is_none(),
+        "a first capture is whole"
+    );
+    // Let drawing that was under way settle into one more capture.
+    std::thread::sleep(Duration::from_millis(200));
+    if capture.changed() == Some(true) {
+        capture.capture(&mut frame).expect("capture");
+    }
+
+    p0.fill_rect(100, 50, 20, 10, 0x00ff00);
+    p0.fill_rect(500, 400, 8, 8, 0xff0000);
+    capture_after_drawing(&mut capture, &mut frame);
+    let parts = capture.captured_area().expect("read in parts").to_vec();
+    let area: u32 = parts.iter().map(|r| r.width * r.height).sum();
+    let covers = |x: u32, y: u32| {
+        parts
+            .iter()
+            .any(|r| x >= r.x && y >= r.y && x < r.x + r.width && y < r.y + r.height)
+    };
+    assert!(
+        covers(100, 50) && covers(119, 59) && covers(500, 400) && covers(507, 407),
+        "the drawings are read: {parts:?}"
+    );
+    assert!(area < w * h / 20, "little else is read: {parts:?}");
+    let at = |f: &BgraFrame, x: u32, y: u32| {
+        let i = ((y * f.width + x) * 4) as usize;
+        [f.data[i], f.data[i + 1], f.data[i + 2]]
+    };
+    assert_eq!(at(&frame, 110, 55), [0, 255, 0]);
+    assert_eq!(at(&frame, 503, 403), [0, 0, 255]);
+    assert!(
+        frame.data == whole_read(&x.display, 0).data,
+        "the kept frame is the screen"
+    );
+
+    // Drawing on the other screen: nothing of this one is read.
+    p1.fill_rect(0, 0, 50, 50, 0x0000ff);
+    capture_after_drawing(&mut capture, &mut frame);
+    assert_eq!(capture.captured_area(), Some(&[][..]));
+
+    // Most of the screen drawn: it is read whole.
+    p0.show(&solid(w, h, [30, 60, 90]));
+    capture_after_drawing(&mut capture, &mut frame);
+    assert!(capture.captured_area().is_none());
+    assert!(frame.data == whole_read(&x.display, 0).data);
+}
+
 fn load_png(path: &std::path::Path) -> (u32, u32, Vec<u8>) {
     let decoder = png::Decoder::new(std::io::BufReader::new(
         std::fs::File::open(path).expect("saved frame"),

@@ -10,6 +10,13 @@
 //! process here: 10 000 pairings in flight are 20 000 client sockets). `redis2` is two
 //! instances sharing one Redis, the helper on one and the sharer on the other, as behind a
 //! load balancer: each instance then holds one socket per pairing.
+//!
+//! Every server is measured at the same concurrencies in one invocation, over plain `ws://`
+//! and over `wss://` (TLS, as deployed; both servers with the same test certificate), with
+//! the same accept backlog (4096: the rendezvous's own, and Twisted's `backlog=` for the
+//! reference, whose default of 50 reset connections under load and measured the backlog,
+//! not the server). Server CPU is the server processes' own CPU time, so the ratios are CPU
+//! time against CPU time.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -20,8 +27,10 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
+use tandem_rendezvous::client::tls_config;
 use tandem_rendezvous::wire::HelperIdentity;
 use tandem_rendezvous::{MailboxClient, PeerEvent};
+use tandem_tests::turn::TestCa;
 use tokio_tungstenite::tungstenite::Message;
 
 /// The server under test.
@@ -34,12 +43,25 @@ pub enum Server {
     Wormhole,
 }
 
+/// How clients reach the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Transport {
+    Ws,
+    /// TLS, with a test CA the load trusts.
+    Wss,
+}
+
+/// Both servers listen with this accept backlog.
+const BACKLOG: u32 = 4096;
+
 /// The server under test: its processes (one, or two instances) and where helpers and
 /// sharers connect.
 struct Running {
     children: Vec<Child>,
     helper_url: String,
     sharer_url: String,
+    /// The trust the load needs for `wss://`.
+    tls: Option<Arc<rustls::ClientConfig>>,
     _redis: Option<tandem_tests::redis::RedisServer>,
     _dir: Option<tandem_tests::tempdir::Dir>,
 }
@@ -62,6 +84,7 @@ impl Drop for Running {
 fn start_rendezvous(
     rendezvous_bin: &std::path::Path,
     redis: Option<&tandem_tests::redis::RedisServer>,
+    ca: Option<&TestCa>,
 ) -> anyhow::Result<(Child, String)> {
     let mut cmd = Command::new(rendezvous_bin);
     cmd.args(["--listen", "127.0.0.1:0", "--allow-dev-identity"])
@@ -82,6 +105,12 @@ fn start_rendezvous(
     if let Some(redis) = redis {
         cmd.args(["--redis", &redis.url()]);
     }
+    if let Some(ca) = ca {
+        cmd.arg("--tls-cert")
+            .arg(&ca.cert_pem)
+            .arg("--tls-key")
+            .arg(&ca.key_pem);
+    }
     let mut child = cmd.spawn().context("tandem-rendezvous")?;
     let mut line = String::new();
     BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
@@ -93,15 +122,24 @@ fn start_rendezvous(
     Ok((child, url))
 }
 
-fn start(server: Server, rendezvous_bin: &std::path::Path) -> anyhow::Result<Running> {
+fn start(
+    server: Server,
+    transport: Transport,
+    rendezvous_bin: &std::path::Path,
+    ca: &TestCa,
+) -> anyhow::Result<Running> {
+    let (ca, tls) = match transport {
+        Transport::Ws => (None, None),
+        Transport::Wss => (Some(ca), Some(tls_config(Some(&ca.ca_pem))?)),
+    };
     match server {
         Server::Memory | Server::Redis | Server::Redis2 => {
             let redis = (server != Server::Memory).then(tandem_tests::redis::RedisServer::start);
-            let (first, helper_url) = start_rendezvous(rendezvous_bin, redis.as_ref())?;
+            let (first, helper_url) = start_rendezvous(rendezvous_bin, redis.as_ref(), ca)?;
             let mut children = vec![first];
             let mut sharer_url = helper_url.clone();
             if server == Server::Redis2 {
-                let (second, url) = start_rendezvous(rendezvous_bin, redis.as_ref())?;
+                let (second, url) = start_rendezvous(rendezvous_bin, redis.as_ref(), ca)?;
                 children.push(second);
                 sharer_url = url;
             }
@@ -109,6 +147,7 @@ fn start(server: Server, rendezvous_bin: &std::path::Path) -> anyhow::Result<Run
                 children,
                 helper_url,
                 sharer_url,
+                tls,
                 _redis: redis,
                 _dir: None,
             })
@@ -119,17 +158,27 @@ fn start(server: Server, rendezvous_bin: &std::path::Path) -> anyhow::Result<Run
                 .port();
             // Its state database in a fresh directory, as it runs in production (SQLite).
             let dir = tandem_tests::tempdir::Dir::new("wormhole-mailbox");
+            // Twisted's endpoint strings: its listen backlog set to ours; TLS needs
+            // pyOpenSSL (`twisted[tls]`).
+            let endpoint = match ca {
+                None => format!("tcp:port={port}:interface=127.0.0.1:backlog={BACKLOG}"),
+                Some(ca) => format!(
+                    "ssl:port={port}:interface=127.0.0.1:backlog={BACKLOG}:privateKey={}:certKey={}",
+                    ca.key_pem.display(),
+                    ca.cert_pem.display()
+                ),
+            };
+            let scheme = if ca.is_some() { "wss" } else { "ws" };
             let child = Command::new("twist")
                 .current_dir(dir.path())
-                .args([
-                    "wormhole-mailbox",
-                    &format!("--port=tcp:{port}:interface=127.0.0.1"),
-                    "--channel-db=relay.sqlite",
-                ])
+                // Its per-connection log lines cost CPU; ours logs errors only.
+                .args(["--log-level=error", "wormhole-mailbox"])
+                .arg(format!("--port={endpoint}"))
+                .arg("--channel-db=relay.sqlite")
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
-                .context("twist (pip install magic-wormhole-mailbox-server)")?;
+                .context("twist (scripts/setup-deps.sh bench)")?;
             let deadline = Instant::now() + Duration::from_secs(20);
             while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
                 if Instant::now() > deadline {
@@ -137,11 +186,12 @@ fn start(server: Server, rendezvous_bin: &std::path::Path) -> anyhow::Result<Run
                 }
                 std::thread::sleep(Duration::from_millis(100));
             }
-            let url = format!("ws://127.0.0.1:{port}/v1");
+            let url = format!("{scheme}://127.0.0.1:{port}/v1");
             Ok(Running {
                 children: vec![child],
                 helper_url: url.clone(),
                 sharer_url: url,
+                tls,
                 _redis: None,
                 _dir: Some(dir),
             })
@@ -179,14 +229,18 @@ fn cpu_secs(pid: u32) -> f64 {
 
 // ---- one pairing, per protocol ----------------------------------------------------------
 
-async fn tandem_pairing(helper_url: &str, sharer_url: &str) -> anyhow::Result<()> {
-    let mut helper = MailboxClient::connect(helper_url, None).await?;
+async fn tandem_pairing(
+    helper_url: &str,
+    sharer_url: &str,
+    tls: Option<&Arc<rustls::ClientConfig>>,
+) -> anyhow::Result<()> {
+    let mut helper = MailboxClient::connect(helper_url, tls.cloned()).await?;
     let allocation = helper
         .allocate(HelperIdentity::Dev {
             name: "Anna Rossi".into(),
         })
         .await?;
-    let mut sharer = MailboxClient::connect(sharer_url, None).await?;
+    let mut sharer = MailboxClient::connect(sharer_url, tls.cloned()).await?;
     sharer.join(&allocation.nameplate).await?;
     match helper.recv().await? {
         PeerEvent::PeerJoined => {}
@@ -208,6 +262,13 @@ async fn tandem_pairing(helper_url: &str, sharer_url: &str) -> anyhow::Result<()
 
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn ws_connect(url: &str, tls: Option<&Arc<rustls::ClientConfig>>) -> anyhow::Result<Ws> {
+    let connector = tls.map(|c| tokio_tungstenite::Connector::Rustls(Arc::clone(c)));
+    let (ws, _) =
+        tokio_tungstenite::connect_async_tls_with_config(url, None, false, connector).await?;
+    Ok(ws)
+}
 
 async fn ws_send(ws: &mut Ws, v: Value) -> anyhow::Result<()> {
     ws.send(Message::Text(v.to_string().into())).await?;
@@ -232,9 +293,13 @@ async fn ws_expect(ws: &mut Ws, kind: &str) -> anyhow::Result<Value> {
 
 /// The same pairing in magic-wormhole's mailbox protocol: bind, allocate, claim, open, add;
 /// each side waits for the other side's message.
-async fn wormhole_pairing(url: &str, n: u64) -> anyhow::Result<()> {
-    let (mut helper, _) = tokio_tungstenite::connect_async(url).await?;
-    let (mut sharer, _) = tokio_tungstenite::connect_async(url).await?;
+async fn wormhole_pairing(
+    url: &str,
+    n: u64,
+    tls: Option<&Arc<rustls::ClientConfig>>,
+) -> anyhow::Result<()> {
+    let mut helper = ws_connect(url, tls).await?;
+    let mut sharer = ws_connect(url, tls).await?;
     let appid = "tandem.bench";
     let (hs, ss) = (format!("h{n:x}"), format!("s{n:x}"));
     ws_send(
@@ -305,6 +370,8 @@ struct Outcome {
     p50_ms: f64,
     p99_ms: f64,
     server_cpu: f64,
+    /// The server processes' largest resident memory together, sampled during the load.
+    peak_rss_kib: u64,
 }
 
 /// What one load process measured: pairing latencies (ms) and failures.
@@ -319,6 +386,7 @@ pub async fn pairings(
     server: Server,
     helper_url: &str,
     sharer_url: &str,
+    tls: Option<Arc<rustls::ClientConfig>>,
     concurrency: usize,
     seconds: u64,
 ) -> anyhow::Result<WorkerResult> {
@@ -328,6 +396,7 @@ pub async fn pairings(
     let mut workers = Vec::new();
     for _ in 0..concurrency {
         let (helper_url, sharer_url) = (helper_url.to_string(), sharer_url.to_string());
+        let tls = tls.clone();
         let counter = Arc::clone(&counter);
         let failed = Arc::clone(&failed);
         workers.push(tokio::spawn(async move {
@@ -336,8 +405,8 @@ pub async fn pairings(
                 let n = counter.fetch_add(1, Ordering::Relaxed);
                 let t = Instant::now();
                 let result = match server {
-                    Server::Wormhole => wormhole_pairing(&helper_url, n).await,
-                    _ => tandem_pairing(&helper_url, &sharer_url).await,
+                    Server::Wormhole => wormhole_pairing(&helper_url, n, tls.as_ref()).await,
+                    _ => tandem_pairing(&helper_url, &sharer_url, tls.as_ref()).await,
                 };
                 match result {
                     Ok(()) => latencies.push(t.elapsed().as_secs_f64() * 1000.0),
@@ -366,10 +435,12 @@ pub async fn worker(
     server: Server,
     helper_url: String,
     sharer_url: String,
+    ca: Option<std::path::PathBuf>,
     concurrency: usize,
     seconds: u64,
 ) -> anyhow::Result<()> {
-    let result = pairings(server, &helper_url, &sharer_url, concurrency, seconds).await?;
+    let tls = ca.map(|ca| tls_config(Some(&ca))).transpose()?;
+    let result = pairings(server, &helper_url, &sharer_url, tls, concurrency, seconds).await?;
     println!("{}", serde_json::to_string(&result)?);
     Ok(())
 }
@@ -377,6 +448,7 @@ pub async fn worker(
 async fn load(
     server: Server,
     running: &Running,
+    ca: &TestCa,
     concurrency: usize,
     processes: usize,
     seconds: u64,
@@ -384,6 +456,18 @@ async fn load(
     let pids = running.pids();
     let cpu = || pids.iter().map(|&p| cpu_secs(p)).sum::<f64>();
     let cpu_before = cpu();
+    let sampler = {
+        let pids = pids.clone();
+        tokio::spawn(async move {
+            let mut peak = 0;
+            let mut tick = tokio::time::interval(Duration::from_millis(100));
+            for _ in 0..seconds * 10 {
+                tick.tick().await;
+                peak = peak.max(pids.iter().map(|&p| rss_kib(p)).sum::<u64>());
+            }
+            peak
+        })
+    };
     let started = Instant::now();
     let mut results = Vec::new();
     if processes <= 1 {
@@ -392,6 +476,7 @@ async fn load(
                 server,
                 &running.helper_url,
                 &running.sharer_url,
+                running.tls.clone(),
                 concurrency,
                 seconds,
             )
@@ -402,8 +487,12 @@ async fn load(
         let mut children = Vec::new();
         for i in 0..processes {
             let share = concurrency / processes + usize::from(i < concurrency % processes);
-            let child = tokio::process::Command::new(&exe)
-                .arg("mailbox-worker")
+            let mut command = tokio::process::Command::new(&exe);
+            command.arg("mailbox-worker");
+            if running.tls.is_some() {
+                command.arg("--ca").arg(&ca.ca_pem);
+            }
+            let child = command
                 .args(["--server", &format!("{server:?}").to_lowercase()])
                 .args(["--helper-url", &running.helper_url])
                 .args(["--sharer-url", &running.sharer_url])
@@ -425,6 +514,7 @@ async fn load(
     }
     let seconds = started.elapsed().as_secs_f64();
     let server_cpu = cpu() - cpu_before;
+    let peak_rss_kib = sampler.await?;
     let failed = results.iter().map(|r| r.failed).sum();
     let mut all: Vec<f64> = results.into_iter().flat_map(|r| r.latencies_ms).collect();
     all.sort_by(f64::total_cmp);
@@ -440,17 +530,19 @@ async fn load(
         p50_ms: pct(0.50),
         p99_ms: pct(0.99),
         server_cpu,
+        peak_rss_kib,
     })
 }
 
 /// Server memory per waiting helper: `count` helpers allocate and keep their connection.
-async fn memory_per_pending(server: Server, url: &str, pid: u32, count: usize) -> f64 {
+async fn memory_per_pending(server: Server, running: &Running, count: usize) -> f64 {
+    let (url, pid, tls) = (&running.helper_url, running.pids()[0], running.tls.as_ref());
     let before = rss_kib(pid);
     let mut held = Vec::new();
     for n in 0..count {
         match server {
             Server::Wormhole => {
-                if let Ok((mut ws, _)) = tokio_tungstenite::connect_async(url).await {
+                if let Ok(mut ws) = ws_connect(url, tls).await {
                     let bound = ws_send(
                         &mut ws,
                         json!({"type": "bind", "appid": "tandem.bench", "side": format!("p{n}")}),
@@ -469,7 +561,7 @@ async fn memory_per_pending(server: Server, url: &str, pid: u32, count: usize) -
                 }
             }
             _ => {
-                if let Ok(mut client) = MailboxClient::connect(url, None).await {
+                if let Ok(mut client) = MailboxClient::connect(url, tls.cloned()).await {
                     let identity = HelperIdentity::Dev {
                         name: "Anna Rossi".into(),
                     };
@@ -493,8 +585,14 @@ enum Held {
     Wormhole(Box<Ws>),
 }
 
+/// Server CPU per pairing, µs: what a pairing costs the service, whatever the load's pace.
+fn cpu_us_per_pairing(o: &Outcome) -> f64 {
+    o.server_cpu * 1e6 / o.pairings.max(1) as f64
+}
+
 pub async fn run(
     servers: Vec<Server>,
+    transports: Vec<Transport>,
     concurrency: Vec<usize>,
     seconds: u64,
     pending: usize,
@@ -502,26 +600,57 @@ pub async fn run(
     rendezvous_bin: Option<std::path::PathBuf>,
 ) -> anyhow::Result<()> {
     let rendezvous_bin = rendezvous_bin.unwrap_or_else(|| tandem_tests::bin("tandem-rendezvous"));
+    let ca = TestCa::new(&["127.0.0.1"]);
     println!(
-        "| server | concurrent pairings | pairings/s | p50 ms | p99 ms | failed | server CPU (cores) | memory per pending nameplate |"
+        "| server | transport | concurrent pairings | pairings/s | p50 ms | p99 ms | failed | server CPU (cores) | server CPU µs per pairing | server RSS peak MiB | memory per pending nameplate |"
     );
-    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
-    for server in servers {
-        let running = start(server, &rendezvous_bin)?;
-        let pid = running.pids()[0];
-        let per_pending =
-            memory_per_pending(server, &running.helper_url, pid, pending).await / 1024.0;
-        for &c in &concurrency {
-            let o = load(server, &running, c, load_processes, seconds).await?;
-            println!(
-                "| {server:?} | {c} | {:.0} | {:.1} | {:.1} | {} | {:.2} | {per_pending:.1} KiB |",
-                o.pairings as f64 / o.seconds,
-                o.p50_ms,
-                o.p99_ms,
-                o.failed,
-                o.server_cpu / o.seconds,
-            );
+    println!("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    let mut rows = Vec::new();
+    for &transport in &transports {
+        for &server in &servers {
+            let running = start(server, transport, &rendezvous_bin, &ca)?;
+            let per_pending = memory_per_pending(server, &running, pending).await / 1024.0;
+            for &c in &concurrency {
+                let o = load(server, &running, &ca, c, load_processes, seconds).await?;
+                println!(
+                    "| {server:?} | {transport:?} | {c} | {:.0} | {:.1} | {:.1} | {} | {:.2} | {:.0} | {:.1} | {per_pending:.1} KiB |",
+                    o.pairings as f64 / o.seconds,
+                    o.p50_ms,
+                    o.p99_ms,
+                    o.failed,
+                    o.server_cpu / o.seconds,
+                    cpu_us_per_pairing(&o),
+                    o.peak_rss_kib as f64 / 1024.0,
+                );
+                rows.push((server, transport, c, o));
+            }
         }
+    }
+    // Each Tandem store against the reference at the same transport and concurrency.
+    let reference = |t: Transport, c: usize| {
+        rows.iter()
+            .find(|(s, rt, rc, _)| *s == Server::Wormhole && *rt == t && *rc == c)
+            .map(|(.., o)| o)
+    };
+    let mut header = false;
+    for (server, transport, c, o) in rows.iter().filter(|r| r.0 != Server::Wormhole) {
+        let Some(w) = reference(*transport, *c) else {
+            continue;
+        };
+        if !header {
+            println!();
+            println!("| Tandem store | transport | concurrent pairings | pairings/s ÷ reference's | reference's CPU per pairing ÷ ours | failed (ours / reference) |");
+            println!("| --- | --- | ---: | ---: | ---: | ---: |");
+            header = true;
+        }
+        let rate = |o: &Outcome| o.pairings as f64 / o.seconds;
+        println!(
+            "| {server:?} | {transport:?} | {c} | {:.1}× | {:.1}× | {} / {} |",
+            rate(o) / rate(w).max(1e-9),
+            cpu_us_per_pairing(w) / cpu_us_per_pairing(o).max(1e-9),
+            o.failed,
+            w.failed,
+        );
     }
     Ok(())
 }

@@ -153,8 +153,12 @@ enum What {
             default_value = "memory,redis,wormhole"
         )]
         servers: Vec<mailbox::Server>,
-        /// Concurrent pairings in flight (each holds two connections).
-        #[arg(long, value_delimiter = ',', default_value = "1000,10000")]
+        /// Plain WebSocket, TLS, or both (every server over each).
+        #[arg(long, value_enum, value_delimiter = ',', default_value = "ws,wss")]
+        transports: Vec<mailbox::Transport>,
+        /// Concurrent pairings in flight (each holds two connections); every server runs
+        /// at each.
+        #[arg(long, value_delimiter = ',', default_value = "100,1000")]
         concurrency: Vec<usize>,
         #[arg(long, default_value_t = 10)]
         seconds: u64,
@@ -177,6 +181,9 @@ enum What {
         helper_url: String,
         #[arg(long)]
         sharer_url: String,
+        /// The CA to trust for `wss://`.
+        #[arg(long)]
+        ca: Option<std::path::PathBuf>,
         #[arg(long)]
         concurrency: usize,
         #[arg(long)]
@@ -243,6 +250,7 @@ async fn main() -> anyhow::Result<()> {
         What::TurnGuard { packets } => turn_guard::run(packets),
         What::Mailbox {
             servers,
+            transports,
             concurrency,
             seconds,
             pending,
@@ -251,6 +259,7 @@ async fn main() -> anyhow::Result<()> {
         } => {
             mailbox::run(
                 servers,
+                transports,
                 concurrency,
                 seconds,
                 pending,
@@ -263,9 +272,10 @@ async fn main() -> anyhow::Result<()> {
             server,
             helper_url,
             sharer_url,
+            ca,
             concurrency,
             seconds,
-        } => mailbox::worker(server, helper_url, sharer_url, concurrency, seconds).await,
+        } => mailbox::worker(server, helper_url, sharer_url, ca, concurrency, seconds).await,
         What::QuicPeer {
             rendezvous,
             nameplate,
