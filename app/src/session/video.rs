@@ -41,6 +41,11 @@ const FULL_SIZE_REFINEMENT_MIN_BPS: f64 = 1_500_000.0;
 /// A frame bigger than this much of a second of the video's budget is never sent as it is
 /// when a smaller or coarser coding is still possible.
 const MAX_FRAME_SECONDS: f64 = 0.5;
+/// The same for a keyframe, which is needed whatever the motion (a new picture, a new
+/// size): a page of text at 1080p is ~2 Mbit, most of a second at 2.5 Mbit/s, and paid
+/// once. Past this it is the content that the path cannot carry at this size (noise, a
+/// video), and coding it smaller is the only way to show anything soon.
+const MAX_KEYFRAME_SECONDS: f64 = 2.0;
 /// At most this many codings of one frame.
 const MAX_REDOS: u32 = 3;
 /// What a keyframe is weighed as, in P-frames, when it tells the quality controller about
@@ -50,9 +55,35 @@ const KEYFRAME_WEIGHT: usize = 8;
 /// share of the budget (a caret, a small region), may be followed by the next one after
 /// [`FAST_INTERVAL`] instead of the configured interval: a change drawn 30 times a second
 /// is then captured as soon as it is drawn, instead of waiting for a cap that drifts in and
-/// out of phase with it (up to a whole interval). At most a quarter of a core at 60 frames/s.
-const CHEAP_WORK: Duration = Duration::from_micros(4_000);
+/// out of phase with it (up to a whole interval). A small change at 1080p costs 5-7 ms here,
+/// most of it the encoder's pass over the picture: at most half a core at 60 frames/s.
+const CHEAP_WORK: Duration = Duration::from_micros(8_000);
 const FAST_INTERVAL: Duration = Duration::from_micros(16_667);
+
+/// What a coded change cost, for the frame-rate cap.
+struct CodedFrame {
+    /// Capture to coded.
+    work: Duration,
+    bits: usize,
+    /// Its share of the budget at the configured frame rate.
+    budget_bits: f64,
+    /// Coded smaller than the screen (motion beyond the budget).
+    scaled: bool,
+}
+
+/// How long after a change was captured the next one may be: the configured interval, or
+/// [`FAST_INTERVAL`] after a change that was cheap in time and in bits.
+fn frame_gap(config: &VideoConfig, interval: Duration, frame: &CodedFrame) -> Duration {
+    let cheap = !config.whole_frames
+        && !frame.scaled
+        && frame.work <= CHEAP_WORK
+        && frame.bits as f64 <= frame.budget_bits / 2.0;
+    if cheap {
+        interval.min(FAST_INTERVAL)
+    } else {
+        interval
+    }
+}
 
 /// Which rows of the frame changed since the encoder last converted it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -424,13 +455,19 @@ fn run_pipeline(
             }
             let bits = encoded.data.len() * 8;
             let frame_budget = target / f64::from(config.fps.max(1));
-            let hopeless = bits as f64 > target * MAX_FRAME_SECONDS;
+            let hopeless = bits as f64
+                > target
+                    * if encoded.keyframe {
+                        MAX_KEYFRAME_SECONDS
+                    } else {
+                        MAX_FRAME_SECONDS
+                    };
             let before = (quality.divisor(), quality.qp());
             if changed && !encoded.keyframe {
                 quality.observe(bits, frame_budget);
             } else if changed && hopeless {
                 // An ordinary keyframe costs several P-frames and says little about motion;
-                // one that eats half a second of the path does (noise, a video).
+                // one that eats seconds of the path does (noise, a video).
                 quality.observe(bits / KEYFRAME_WEIGHT, frame_budget);
             }
             let recoded = (quality.divisor(), quality.qp()) != before;
@@ -444,18 +481,13 @@ fn run_pipeline(
         budget.spend(encoded.data.len());
         // The frame-rate cap counts real changes; a refinement never delays the next one.
         if changed || key_requested {
-            let frame_budget = target / f64::from(config.fps.max(1));
-            let cheap = !config.whole_frames
-                && started.elapsed() <= CHEAP_WORK
-                && (encoded.data.len() * 8) as f64 <= frame_budget / 2.0
-                && quality.divisor() == 1
-                && !refining;
-            next_allowed = started
-                + if cheap {
-                    interval.min(FAST_INTERVAL)
-                } else {
-                    interval
-                };
+            let cost = CodedFrame {
+                work: started.elapsed(),
+                bits: encoded.data.len() * 8,
+                budget_bits: target / f64::from(config.fps.max(1)),
+                scaled: quality.divisor() > 1,
+            };
+            next_allowed = started + frame_gap(config, interval, &cost);
         }
         let seq = control.next_seq.fetch_add(1, Ordering::Relaxed);
         let out = OutgoingFrame {
@@ -843,6 +875,168 @@ mod tests {
         }
     }
 
+    #[test]
+    fn only_changes_cheap_in_time_and_bits_may_follow_each_other_faster_than_the_cap() {
+        let config = VideoConfig::default();
+        let interval = Duration::from_secs_f64(1.0 / 30.0);
+        let caret = CodedFrame {
+            work: Duration::from_millis(2),
+            bits: 8_000,
+            budget_bits: 2_500_000.0 / 30.0,
+            scaled: false,
+        };
+        assert_eq!(frame_gap(&config, interval, &caret), FAST_INTERVAL);
+        let slow = CodedFrame {
+            work: Duration::from_millis(9),
+            ..caret
+        };
+        assert_eq!(
+            frame_gap(&config, interval, &slow),
+            interval,
+            "costly in time"
+        );
+        let big = CodedFrame {
+            bits: 60_000,
+            ..caret
+        };
+        assert_eq!(
+            frame_gap(&config, interval, &big),
+            interval,
+            "costly in bits"
+        );
+        let scaled = CodedFrame {
+            scaled: true,
+            ..caret
+        };
+        assert_eq!(frame_gap(&config, interval, &scaled), interval, "motion");
+        let whole = VideoConfig {
+            whole_frames: true,
+            ..VideoConfig::default()
+        };
+        assert_eq!(
+            frame_gap(&whole, interval, &caret),
+            interval,
+            "the reference"
+        );
+        // A cap already above 60 frames/s is never lowered.
+        let fast = Duration::from_millis(8);
+        assert_eq!(frame_gap(&config, fast, &caret), fast);
+    }
+
+    /// A page of text scrolling up by two rows per capture: its first keyframe at 720p
+    /// costs most of a second of a 2.5 Mbit/s budget, its P-frames less than their share.
+    struct ScrollingText {
+        pattern: PatternSource,
+        page: Vec<u8>,
+        offset: usize,
+    }
+
+    impl ScrollingText {
+        const LINE: usize = 16;
+
+        fn new(width: u32, height: u32) -> Self {
+            // Twice the screen's height of "glyphs": 8×16 cells of dark strokes on white.
+            let (w, h) = (width as usize, 2 * height as usize);
+            let mut page = vec![255u8; w * h * 4];
+            let mut state = 0x2545_f491_4f6c_dd1du64;
+            for cell_y in (0..h).step_by(Self::LINE) {
+                for cell_x in (0..w).step_by(8) {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    // One cell in three is a space, one line in three is blank.
+                    if state % 3 == 0 || (cell_y / Self::LINE) % 3 == 2 {
+                        continue;
+                    }
+                    for y in 3..13 {
+                        for x in 1..7 {
+                            if (state >> ((y * 6 + x) % 61)) & 1 == 1 {
+                                let at = ((cell_y + y) * w + cell_x + x) * 4;
+                                page[at..at + 3].copy_from_slice(&[20, 20, 20]);
+                            }
+                        }
+                    }
+                }
+            }
+            Self {
+                pattern: PatternSource::new(width, height),
+                page,
+                offset: 0,
+            }
+        }
+    }
+
+    impl ScreenSource for ScrollingText {
+        fn monitors(&self) -> &[MonitorInfo] {
+            self.pattern.monitors()
+        }
+        fn current(&self) -> &MonitorInfo {
+            self.pattern.current()
+        }
+        fn select(&mut self, id: u32) -> Result<(), capture::CaptureError> {
+            self.pattern.select(id)
+        }
+        fn method(&self) -> CaptureInfo {
+            self.pattern.method()
+        }
+        fn capture(&mut self, out: &mut BgraFrame) -> Result<(), capture::CaptureError> {
+            let row = out.width as usize * 4;
+            let start = self.offset * row;
+            out.data
+                .copy_from_slice(&self.page[start..start + out.height as usize * row]);
+            self.offset = (self.offset + 2) % (out.height as usize);
+            Ok(())
+        }
+    }
+
+    /// Where the path carries the configured rate, scrolling text stays at full size and
+    /// sharp: its first keyframe is large (a whole page of text) but a keyframe is needed
+    /// whatever the motion, and the P-frames after it fit. (A keyframe weighed against half
+    /// a second of budget, as a P-frame is, was coded again coarser, and at 1080p shrank the
+    /// scroll to 640×360 for good: every step back up was another keyframe.)
+    #[test]
+    fn scrolling_text_on_a_path_that_carries_the_rate_stays_at_full_size() {
+        let (w, h) = (1280, 720);
+        let mut source = ScrollingText::new(w, h);
+        let control = Arc::new(PipelineControl::default());
+        let (tx, mut rx) = mpsc::channel(2);
+        let config = VideoConfig::default();
+        let budget = f64::from(config.bitrate_bps);
+        let pipeline = {
+            let control = Arc::clone(&control);
+            std::thread::spawn(move || run_pipeline(&config, &mut source, &control, &tx))
+        };
+        let mut decoder = VideoDecoder::new().expect("decoder");
+        let mut coded = Vec::new();
+        while coded.len() < 20 {
+            if let PipelineOutput::Frame(f) = next(&mut rx, &control) {
+                let bits = f.data.len() * 8;
+                match decoder.decode(&f.data) {
+                    Ok(Some(picture)) => coded.push((picture.width, bits, f.header.keyframe)),
+                    other => panic!("frame {} not decoded: {:?}", f.header.seq, other.err()),
+                }
+            }
+        }
+        control.stop.store(true, Ordering::Relaxed);
+        drop(rx);
+        let _ = pipeline.join();
+        eprintln!("(coded width, bits, keyframe) {coded:?}");
+        assert!(
+            coded.iter().all(|(width, ..)| *width == w),
+            "scrolling text was shrunk: {coded:?}"
+        );
+        // And the first keyframe, worth more than half a second of budget (a P-frame that
+        // large would be coded again) but less than two, went out as first coded: not
+        // coarser either.
+        let (_, first_bits, first_key) = coded[0];
+        assert!(first_key, "{coded:?}");
+        assert!(
+            first_bits as f64 > 0.5 * budget,
+            "the first keyframe was coded again coarser (or the page is too plain to test \
+             this): {first_bits} bits"
+        );
+    }
+
     /// The next output, acknowledging frames as a helper would (hang guard only).
     fn next(rx: &mut mpsc::Receiver<PipelineOutput>, control: &PipelineControl) -> PipelineOutput {
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -850,7 +1044,7 @@ mod tests {
             match rx.try_recv() {
                 Ok(out) => {
                     if let PipelineOutput::Frame(f) = &out {
-                        control.ack(f.header.seq + 1);
+                        control.ack(f.header.seq);
                     }
                     return out;
                 }
