@@ -252,6 +252,9 @@ fn run_pipeline(
     let mut encoder: Option<VideoEncoder> = None;
     let mut damage = DamageTracker::new();
     let mut unconverted = Unconverted::All;
+    // The last frame sent was a keyframe, and the budget then made the pipeline wait.
+    let mut last_sent_keyframe = false;
+    let mut catching_up = false;
     let mut refinements_left = 0u32;
     let mut budget = BitBudget::new(f64::from(config.bitrate_bps));
     let mut quality = QualityController::default();
@@ -340,6 +343,9 @@ fn run_pipeline(
             || control.in_flight() >= MAX_IN_FLIGHT
             || budget.exhausted()
         {
+            // Waiting for a keyframe to be paid for: the next frame will carry all the
+            // motion of the wait.
+            catching_up |= budget.exhausted() && last_sent_keyframe;
             next_allowed = Instant::now() + interval.min(Duration::from_millis(5));
             continue;
         }
@@ -455,15 +461,19 @@ fn run_pipeline(
             }
             let bits = encoded.data.len() * 8;
             let frame_budget = target / f64::from(config.fps.max(1));
+            // A keyframe, and the frame that catches up with the motion of the wait a
+            // keyframe caused, are paid once: they are weighed as such, not as the motion of
+            // one frame interval.
+            let paid_once = encoded.keyframe || (catching_up && changed);
             let hopeless = bits as f64
                 > target
-                    * if encoded.keyframe {
+                    * if paid_once {
                         MAX_KEYFRAME_SECONDS
                     } else {
                         MAX_FRAME_SECONDS
                     };
             let before = (quality.divisor(), quality.qp());
-            if changed && !encoded.keyframe {
+            if changed && !paid_once {
                 quality.observe(bits, frame_budget);
             } else if changed && hopeless {
                 // An ordinary keyframe costs several P-frames and says little about motion;
@@ -479,6 +489,8 @@ fn run_pipeline(
             break encoded;
         };
         budget.spend(encoded.data.len());
+        last_sent_keyframe = encoded.keyframe;
+        catching_up = false;
         // The frame-rate cap counts real changes; a refinement never delays the next one.
         if changed || key_requested {
             let cost = CodedFrame {
@@ -923,12 +935,14 @@ mod tests {
         assert_eq!(frame_gap(&config, fast, &caret), fast);
     }
 
-    /// A page of text scrolling up by two rows per capture: its first keyframe at 720p
+    /// A page of text scrolling up by two rows every 1/30 s: its first keyframe at 720p
     /// costs most of a second of a 2.5 Mbit/s budget, its P-frames less than their share.
     struct ScrollingText {
         pattern: PatternSource,
         page: Vec<u8>,
-        offset: usize,
+        /// The page moves with time, as a real scroll does: a capture after a pause shows
+        /// all the motion of the pause at once.
+        started: Instant,
     }
 
     impl ScrollingText {
@@ -961,7 +975,7 @@ mod tests {
             Self {
                 pattern: PatternSource::new(width, height),
                 page,
-                offset: 0,
+                started: Instant::now(),
             }
         }
     }
@@ -981,10 +995,12 @@ mod tests {
         }
         fn capture(&mut self, out: &mut BgraFrame) -> Result<(), capture::CaptureError> {
             let row = out.width as usize * 4;
-            let start = self.offset * row;
+            // Two rows every 1/30 s.
+            let offset =
+                (self.started.elapsed().as_millis() as usize / 33 * 2) % out.height as usize;
+            let start = offset * row;
             out.data
                 .copy_from_slice(&self.page[start..start + out.height as usize * row]);
-            self.offset = (self.offset + 2) % (out.height as usize);
             Ok(())
         }
     }
@@ -993,7 +1009,9 @@ mod tests {
     /// sharp: its first keyframe is large (a whole page of text) but a keyframe is needed
     /// whatever the motion, and the P-frames after it fit. (A keyframe weighed against half
     /// a second of budget, as a P-frame is, was coded again coarser, and at 1080p shrank the
-    /// scroll to 640×360 for good: every step back up was another keyframe.)
+    /// scroll to 640×360 for good: every step back up was another keyframe. And the frame
+    /// after the keyframe's wait for budget, which carries all the scrolling of that wait,
+    /// was judged as one frame's motion: coded again and shrunk.)
     #[test]
     fn scrolling_text_on_a_path_that_carries_the_rate_stays_at_full_size() {
         let (w, h) = (1280, 720);
