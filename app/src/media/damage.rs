@@ -35,6 +35,8 @@ pub struct DamageTracker {
     width: u32,
     height: u32,
     hashes: Vec<u64>,
+    /// Which tiles this update looks at (kept between frames: no allocation per frame).
+    look: Vec<bool>,
 }
 
 impl DamageTracker {
@@ -67,7 +69,9 @@ impl DamageTracker {
             self.hashes = vec![0; total];
         }
         // The tiles to look at: every one, or those under a written part.
-        let mut look = vec![written.is_none() || fresh; total];
+        let mut look = std::mem::take(&mut self.look);
+        look.clear();
+        look.resize(total, written.is_none() || fresh);
         if let (Some(parts), false) = (written, fresh) {
             for r in parts {
                 let (c0, r0) = (r.x / TILE, r.y / TILE);
@@ -110,6 +114,7 @@ impl DamageTracker {
                 }
             }
         }
+        self.look = look;
         Damage {
             changed_tiles: changed,
             total_tiles: total,

@@ -378,12 +378,8 @@ fn run_pipeline(
         // An unchanged screen costs a hash: once refined, nothing is encoded or sent. Only
         // what the capture wrote is hashed, and only the rows that changed are converted.
         let changed = !known_still && {
-            let written = if config.whole_frames {
-                None
-            } else {
-                source.captured_area()
-            };
-            let found = damage.update_in(&frame, written);
+            // After `read_whole_frames` the source says it wrote everything.
+            let found = damage.update_in(&frame, source.captured_area());
             unconverted = if config.whole_frames {
                 Unconverted::All
             } else {
@@ -782,6 +778,24 @@ mod tests {
     use super::*;
     use crate::capture::PatternSource;
 
+    /// The monitor side of a test source: that of its `pattern` field.
+    macro_rules! monitors_of_the_pattern {
+        () => {
+            fn monitors(&self) -> &[MonitorInfo] {
+                self.pattern.monitors()
+            }
+            fn current(&self) -> &MonitorInfo {
+                self.pattern.current()
+            }
+            fn select(&mut self, id: u32) -> Result<(), capture::CaptureError> {
+                self.pattern.select(id)
+            }
+            fn method(&self) -> CaptureInfo {
+                self.pattern.method()
+            }
+        };
+    }
+
     /// The test pattern, with a Windows prompt the test opens and closes.
     struct Prompted {
         pattern: PatternSource,
@@ -791,18 +805,7 @@ mod tests {
     }
 
     impl ScreenSource for Prompted {
-        fn monitors(&self) -> &[MonitorInfo] {
-            self.pattern.monitors()
-        }
-        fn current(&self) -> &MonitorInfo {
-            self.pattern.current()
-        }
-        fn select(&mut self, id: u32) -> Result<(), capture::CaptureError> {
-            self.pattern.select(id)
-        }
-        fn method(&self) -> CaptureInfo {
-            self.pattern.method()
-        }
+        monitors_of_the_pattern!();
         fn capture(&mut self, out: &mut BgraFrame) -> Result<(), capture::CaptureError> {
             self.captures.fetch_add(1, Ordering::Relaxed);
             self.pattern.capture(out)
@@ -822,18 +825,7 @@ mod tests {
     }
 
     impl ScreenSource for Noise {
-        fn monitors(&self) -> &[MonitorInfo] {
-            self.pattern.monitors()
-        }
-        fn current(&self) -> &MonitorInfo {
-            self.pattern.current()
-        }
-        fn select(&mut self, id: u32) -> Result<(), capture::CaptureError> {
-            self.pattern.select(id)
-        }
-        fn method(&self) -> CaptureInfo {
-            self.pattern.method()
-        }
+        monitors_of_the_pattern!();
         fn capture(&mut self, out: &mut BgraFrame) -> Result<(), capture::CaptureError> {
             std::thread::sleep(self.slow);
             for px in out.data.chunks_exact_mut(8) {
@@ -981,18 +973,7 @@ mod tests {
     }
 
     impl ScreenSource for ScrollingText {
-        fn monitors(&self) -> &[MonitorInfo] {
-            self.pattern.monitors()
-        }
-        fn current(&self) -> &MonitorInfo {
-            self.pattern.current()
-        }
-        fn select(&mut self, id: u32) -> Result<(), capture::CaptureError> {
-            self.pattern.select(id)
-        }
-        fn method(&self) -> CaptureInfo {
-            self.pattern.method()
-        }
+        monitors_of_the_pattern!();
         fn capture(&mut self, out: &mut BgraFrame) -> Result<(), capture::CaptureError> {
             let row = out.width as usize * 4;
             // Two rows every 1/30 s.
