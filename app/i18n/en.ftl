@@ -5,7 +5,7 @@ app-title = Tandem
 home-get-help-title = Get help
 home-get-help-body = Enter the code the person helping you reads out.
 home-code-label = Code
-home-code-placeholder = ABCD-EFGH
+home-code-placeholder = ABC-DEF-GHJ
 home-submit = Submit
 home-help-someone-title = Give help
 home-help-someone-body = Get a code to read to the person you are helping.
@@ -13,7 +13,8 @@ home-help-someone = Help someone
 home-signed-in-as = Signed in as { $name }
 
 ## Code entry errors
-code-error-format = A code has 8 letters and digits, like ABCD-EFGH.
+code-error-format = A code has 9 letters and digits, like ABC-DEF-GHJ.
+code-error-mistyped = This code doesn’t look right — check it with the person helping you.
 code-error-character = “{ $character }” cannot be part of a code. Check it with the person helping you.
 code-error-unknown = This code does not exist. Check it with the person helping you.
 code-error-expired = This code has expired. Ask for a new one.

@@ -5,7 +5,7 @@ app-title = Tandem
 home-get-help-title = Ricevi assistenza
 home-get-help-body = Inserisci il codice che ti legge la persona che ti aiuta.
 home-code-label = Codice
-home-code-placeholder = ABCD-EFGH
+home-code-placeholder = ABC-DEF-GHJ
 home-submit = Invia
 home-help-someone-title = Offri aiuto
 home-help-someone-body = Ottieni un codice da leggere alla persona che stai aiutando.
@@ -13,7 +13,8 @@ home-help-someone = Aiuta qualcuno
 home-signed-in-as = Accesso eseguito come { $name }
 
 ## Code entry errors
-code-error-format = Un codice ha 8 lettere e cifre, come ABCD-EFGH.
+code-error-format = Un codice ha 9 lettere e cifre, come ABC-DEF-GHJ.
+code-error-mistyped = Questo codice non sembra giusto: controllalo con chi ti aiuta.
 code-error-character = «{ $character }» non può far parte di un codice. Verificalo con chi ti aiuta.
 code-error-unknown = Questo codice non esiste. Verificalo con chi ti aiuta.
 code-error-expired = Questo codice è scaduto. Chiedine uno nuovo.

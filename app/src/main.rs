@@ -23,7 +23,7 @@ use tandem::session::{
     DecodedFrameRef, FileSettings, HelperIdentity, IceOptions, Role, SessionConfig, SessionHandle,
     SourceSpec, VideoConfig,
 };
-use tandem_crypto::SessionCode;
+use tandem_crypto::{CodeError, SessionCode};
 use terminal::Terminal;
 
 #[derive(Parser)]
@@ -56,7 +56,7 @@ enum Mode {
     Share {
         #[command(flatten)]
         common: CommonArgs,
-        /// The code, e.g. ABCD-EFGH (spaces, dashes and case do not matter).
+        /// The code, e.g. ABC-DEF-GHJ (spaces, dashes and case do not matter).
         code: String,
         #[command(flatten)]
         video: VideoArgs,
@@ -446,7 +446,15 @@ async fn run(command: Mode) -> anyhow::Result<i32> {
             code,
             video,
         } => {
-            let code = SessionCode::parse(&code).context("that code is not valid")?;
+            let code = match SessionCode::parse(&code) {
+                Ok(code) => code,
+                Err(e) => {
+                    // Checked here, before the rendezvous is asked: the helper's code is
+                    // not spent by a typo.
+                    report_code_error(common.json, &code, &e);
+                    return Ok(2);
+                }
+            };
             let mut config = session_config(&common)?;
             config.video = video.config();
             let ui = Terminal::new(Role::Sharer, common.json);
@@ -561,6 +569,30 @@ fn report_sign_in_error(json: bool, e: &tandem::sign_in::SignInError) {
         }));
     } else {
         eprintln!("tandem: {e}");
+    }
+}
+
+fn report_code_error(json: bool, typed: &str, e: &CodeError) {
+    let (kind, advice) = match e {
+        CodeError::Mistyped => (
+            "mistyped_code",
+            "This code doesn't look right (a symbol is wrong or two are swapped): \
+             check it with the person helping you. Nothing was sent, so the code still works.",
+        ),
+        CodeError::Empty | CodeError::WrongLength { .. } | CodeError::InvalidSymbol(_) => (
+            "malformed_code",
+            "A code has 9 letters and digits, like ABC-DEF-GHJ.",
+        ),
+    };
+    if json {
+        print_json(serde_json::json!({
+            "event": "error",
+            "kind": kind,
+            "message": e.to_string(),
+            "typed": typed,
+        }));
+    } else {
+        eprintln!("tandem: {typed:?}: {e}. {advice}");
     }
 }
 

@@ -552,12 +552,24 @@ pub fn helper_with_code(rendezvous: &str) -> (Peer, String) {
     (helper, code)
 }
 
-/// A code with the same nameplate and a different secret.
+/// A code with the same nameplate and a different secret that passes the code's check: a
+/// wrong guess the rendezvous and the pairing see (a typo would be caught before either).
 pub fn wrong_secret(code: &str) -> String {
-    let (nameplate, secret) = code.split_once('-').expect("ABCD-EFGH");
-    let mut wrong: Vec<char> = secret.chars().collect();
-    wrong[0] = if wrong[0] == 'Z' { 'Y' } else { 'Z' };
-    format!("{nameplate}-{}", wrong.into_iter().collect::<String>())
+    let code = tandem_crypto::SessionCode::parse(code).expect("a valid code");
+    loop {
+        let other = tandem_crypto::SessionCode::generate(*code.nameplate());
+        if other != code {
+            return other.to_string();
+        }
+    }
+}
+
+/// The same code with one symbol changed: a typo that the code's check catches.
+pub fn mistyped(code: &str) -> String {
+    let mut symbols: Vec<char> = code.chars().collect();
+    let last = symbols.len() - 1;
+    symbols[last] = if symbols[last] == 'Z' { 'Y' } else { 'Z' };
+    symbols.into_iter().collect()
 }
 
 /// Writes `size` bytes that do not compress (xorshift: deterministic, no dependency) to

@@ -2522,7 +2522,8 @@ pub fn code_error_text(t: &Strings, error: &CodeError) -> String {
         CodeError::InvalidSymbol(c) => {
             t.with("code-error-character", &[("character", &c.to_string())])
         }
-        _ => t.get("code-error-format"),
+        CodeError::Mistyped => t.get("code-error-mistyped"),
+        CodeError::Empty | CodeError::WrongLength { .. } => t.get("code-error-format"),
     }
 }
 

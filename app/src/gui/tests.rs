@@ -401,16 +401,16 @@ async fn wrong_unknown_and_malformed_codes_are_explained_and_the_code_kept() {
     sharer.dispatch(Message::CodeChanged("ABC".into()));
     sharer.click("Submit");
     let (_, error) = home_error(&sharer.app).expect("an error");
-    assert_eq!(error, "A code has 8 letters and digits, like ABCD-EFGH.");
+    assert_eq!(error, "A code has 9 letters and digits, like ABC-DEF-GHJ.");
 
     // Well formed but unknown to the rendezvous.
-    sharer.dispatch(Message::CodeChanged("zzzz-1234".into()));
+    sharer.dispatch(Message::CodeChanged("zzzz-12343".into()));
     sharer.click("Submit");
     sharer
         .run_until("the refusal", |app| home_error(app).is_some())
         .await;
     let (kept, error) = home_error(&sharer.app).expect("an error");
-    assert_eq!(kept, "zzzz-1234", "the typed code stays to be corrected");
+    assert_eq!(kept, "zzzz-12343", "the typed code stays to be corrected");
     assert_eq!(
         error,
         "This code does not exist. Check it with the person helping you."
@@ -731,7 +731,7 @@ async fn the_dialogs_answer_the_keyboard() {
     // The helper's code screen: Escape cancels.
     let mut w = Window::new("ws://127.0.0.1:9", Some("Anna Rossi"), "en");
     w.app.screen = Screen::HelperCode {
-        code: Some("ABCD-EFGH".into()),
+        code: Some("ABC-DEF-GH3".into()),
         expires_at: None,
         joined: false,
         copied: false,
@@ -1137,8 +1137,64 @@ async fn the_consent_dialog_shows_a_hostile_name_cleaned_isolated_and_who_vouche
     w.save_png("gui-consent-rtl-name");
 }
 
-/// Someone types the helper's code with one symbol wrong: the code is spent (one guess per
-/// code), and the window offers a fresh one at once, saying why, instead of giving up.
+/// The sharer mishears one symbol, then swaps two: the window says so at once and keeps
+/// what was typed, and nothing reaches the rendezvous — the helper's code is not spent, so
+/// the corrected code opens the session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_typo_is_caught_on_the_sharers_machine_and_the_code_still_works() {
+    let rendezvous = tandem_rendezvous::EmbeddedRendezvous::start_for_demo()
+        .await
+        .expect("rendezvous");
+    let mut helper = Window::new(&rendezvous.url, Some("Anna Rossi"), "en");
+    helper.click("Help someone");
+    helper.until_code("a code").await;
+    let code = helper.code().expect("code");
+    let mut sharer = Window::new(&rendezvous.url, None, "en");
+    let mut misheard: Vec<char> = code.chars().collect();
+    misheard[1] = if misheard[1] == 'M' { 'N' } else { 'M' };
+    let misheard: String = misheard.into_iter().collect();
+    let mut swapped: Vec<char> = code.chars().collect();
+    // Two different neighbours (the last group has three symbols, so two of them differ
+    // unless all three are the same, when the middle group's are tried).
+    let at = (0..swapped.len() - 1)
+        .rev()
+        .find(|&i| swapped[i] != '-' && swapped[i + 1] != '-' && swapped[i] != swapped[i + 1])
+        .expect("a code has two different neighbours");
+    swapped.swap(at, at + 1);
+    let swapped: String = swapped.into_iter().collect();
+    sharer.type_into(ids::CODE_INPUT, &misheard);
+    for (typed, shot) in [(misheard, "home-mistyped-code"), (swapped, "")] {
+        sharer.dispatch(Message::CodeChanged(typed.clone()));
+        sharer.click("Submit");
+        let (kept, error) = home_error(&sharer.app).expect("said at once, with no network");
+        assert_eq!(kept, typed, "what was typed stays to be corrected");
+        assert_eq!(
+            error,
+            "This code doesn’t look right — check it with the person helping you."
+        );
+        sharer.assert_shows(&error);
+        if !shot.is_empty() {
+            sharer.save_png(shot);
+        }
+    }
+    assert!(
+        matches!(&helper.app.screen, Screen::HelperCode { code: Some(c), joined: false, replaced: None, .. } if *c == code),
+        "the helper's code is untouched"
+    );
+
+    // Corrected, the same code opens the session: no guess was spent on the typos.
+    sharer.dispatch(Message::CodeChanged(code.clone()));
+    sharer.click("Submit");
+    sharer
+        .run_until("the consent dialog", |app| {
+            matches!(app.screen, Screen::SharerConsent { .. })
+        })
+        .await;
+    sharer.assert_shows("Anna R. wants to share your screen");
+}
+
+/// Someone types a code that passes the check but is not the helper's (a guess): the code
+/// is spent (one guess per code), and the window offers a fresh one at once, saying why, instead of giving up.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_guess_gives_the_helper_a_fresh_code_at_once() {
     let rendezvous = tandem_rendezvous::EmbeddedRendezvous::start_for_demo()
@@ -1148,18 +1204,16 @@ async fn a_wrong_guess_gives_the_helper_a_fresh_code_at_once() {
     helper.click("Help someone");
     helper.until_code("a code").await;
     let first = helper.code().expect("code");
-    let (nameplate, secret) = first.split_once('-').expect("ABCD-EFGH");
-    let wrong_secret: String = secret
-        .chars()
-        .enumerate()
-        .map(|(i, c)| match (i, c) {
-            (0, 'Z') => 'Y',
-            (0, _) => 'Z',
-            (_, c) => c,
-        })
-        .collect();
+    // A guess that passes the code's check (a typo would not reach the rendezvous).
+    let wrong = loop {
+        let parsed = tandem_crypto::SessionCode::parse(&first).expect("a valid code");
+        let other = tandem_crypto::SessionCode::generate(*parsed.nameplate());
+        if other != parsed {
+            break other.to_string();
+        }
+    };
     let mut sharer = Window::new(&rendezvous.url, None, "en");
-    sharer.dispatch(Message::CodeChanged(format!("{nameplate}-{wrong_secret}")));
+    sharer.dispatch(Message::CodeChanged(wrong));
     sharer.click("Submit");
     helper
         .run_until("a fresh code", |app| {

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use tandem_crypto::{PairingRole, Secret, SessionCode};
+use tandem_crypto::{PairingRole, SessionCode};
 use tandem_rendezvous::records::{Feature, SessionReport};
 use tandem_rendezvous::wire::HelperIdentity;
 use tandem_rendezvous::{MailboxClient, PeerEvent};
@@ -117,7 +117,7 @@ async fn helper_session(
         let nameplate = tandem_crypto::Nameplate::parse(&allocation.nameplate)
             .map_err(|e| SessionError::Protocol(format!("rendezvous sent a bad nameplate: {e}")))?;
         // The secret half never leaves this machine except by voice.
-        let code = SessionCode::new(nameplate, Secret::generate());
+        let code = SessionCode::generate(nameplate);
         emit(
             &events,
             Event::CodeIssued {

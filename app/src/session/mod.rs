@@ -536,7 +536,7 @@ mod tests {
         };
         let events = vec![
             Event::CodeIssued {
-                code: "Q7K2-M9XP".into(),
+                code: "Q7K-2M9-XPR".into(),
                 expires_in_secs: 600,
             },
             Event::CodeRetired {

@@ -36,7 +36,7 @@ pub async fn run_sharer(
     events: EventSink,
 ) -> Result<EndReason, SessionError> {
     let mut mailbox = config.connect_mailbox().await?;
-    let joined = mailbox.join(code.nameplate.as_str()).await?;
+    let joined = mailbox.join(code.nameplate().as_str()).await?;
     let mut signaling = tokio::time::timeout(
         config.pairing_timeout,
         pair(mailbox, PairingRole::Sharer, &code),
@@ -382,7 +382,7 @@ async fn introduction(
             // Expiry by the rendezvous's clock: this machine's may be wrong.
             let skew = joined.server_time as i64 - unix_now() as i64;
             let now = (unix_now() as i64).saturating_add(skew).max(0) as u64;
-            Ok(introduction.verify(&joined.introducer_keys, code.nameplate.as_str(), now)?)
+            Ok(introduction.verify(&joined.introducer_keys, code.nameplate().as_str(), now)?)
         }
         Incoming::Signal(other) => Err(SessionError::Protocol(format!(
             "expected the helper's introduction, got {}",

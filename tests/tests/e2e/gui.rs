@@ -149,7 +149,7 @@ fn whole_session(compositor: bool) {
     // Helper: "Help someone", then "Copy" once the code shows.
     helper.click(locate(home(), WINDOW, "Help someone"));
     let code_screen = Screen::HelperCode {
-        code: Some("ABCD-EFGH".into()),
+        code: Some("ABC-DEF-GH3".into()),
         expires_at: None,
         joined: false,
         copied: false,
@@ -160,7 +160,7 @@ fn whole_session(compositor: bool) {
     let code = loop {
         std::thread::sleep(Duration::from_millis(500));
         helper.click(copy);
-        if let Some(code) = clipboard_text(&helper_x.display).filter(|c| c.len() == 9) {
+        if let Some(code) = clipboard_text(&helper_x.display).filter(|c| c.len() == 11) {
             break code;
         }
         assert!(

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use tandem_tests::hostile::{Attack, HostileRendezvous};
-use tandem_tests::{helper_with_code, wrong_secret, Peer, Rendezvous};
+use tandem_tests::{helper_with_code, mistyped, wrong_secret, Peer, Rendezvous};
 
 const T: Duration = Duration::from_secs(20);
 
@@ -15,7 +15,10 @@ fn is_frame(v: &serde_json::Value) -> bool {
 fn full_session_with_chat_pause_resume_and_end() {
     let rv = Rendezvous::start(&[]);
     let (mut helper, code) = helper_with_code(&rv.url);
-    assert!(code.len() == 9 && code.as_bytes()[4] == b'-', "code {code}");
+    assert!(
+        code.len() == 11 && code.as_bytes()[3] == b'-' && code.as_bytes()[7] == b'-',
+        "code {code} should read as three groups of three"
+    );
 
     // The sharer types the code the way people do when listening on the phone.
     let typed = code.to_lowercase().replace('-', " ");
@@ -85,6 +88,36 @@ fn full_session_with_chat_pause_resume_and_end() {
     );
 }
 
+/// A misheard symbol is caught by the sharer's own `tandem` before it asks anything of
+/// the rendezvous: a listener in its place sees no connection, the helper's code is not
+/// spent, and the corrected code opens the session.
+#[test]
+fn a_mistyped_code_is_refused_locally_and_the_code_still_works() {
+    let rv = Rendezvous::start(&[]);
+    let (mut helper, code) = helper_with_code(&rv.url);
+    let typo = mistyped(&code);
+
+    let watcher = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
+    watcher.set_nonblocking(true).expect("nonblocking");
+    let watched = format!("ws://{}", watcher.local_addr().expect("address"));
+    for rendezvous in [watched.as_str(), rv.url.as_str()] {
+        let mut sharer = Peer::share(rendezvous, &typo, &[]);
+        assert_eq!(sharer.wait_exit(T).code(), Some(2));
+        let err = sharer.find("error").expect("an error event");
+        assert_eq!(err["kind"], "mistyped_code", "{err}");
+        assert_eq!(err["typed"], typo.as_str(), "{err}");
+    }
+    assert!(
+        matches!(watcher.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "the rendezvous must not be contacted for a typo"
+    );
+
+    let mut sharer = Peer::share(&rv.url, &code, &[]);
+    sharer.wait_for("consent_requested", T);
+    helper.wait_for("paired", T);
+    assert_eq!(helper.count("code_retired"), 0);
+}
+
 #[test]
 fn wrong_code_burns_the_nameplate_and_tells_the_helper() {
     let rv = Rendezvous::start(&[]);
@@ -129,10 +162,10 @@ fn unknown_and_expired_codes_get_distinct_errors() {
     assert_eq!(helper.find("error").expect("error")["kind"], "expired_code");
 
     // Nameplate nobody allocated (the rendezvous is fresh apart from the one above).
-    let unknown = if code.starts_with("ZZZZ") {
-        "YYYY-YYYY"
+    let unknown = if code.starts_with("ZZZ-Z") {
+        "YYY-YYY-YYW"
     } else {
-        "ZZZZ-ZZZZ"
+        "ZZZ-ZZZ-ZZR"
     };
     let mut nobody = Peer::share(&rv.url, unknown, &[]);
     assert!(!nobody.wait_exit(T).success());

@@ -116,7 +116,7 @@ fn measure(mode: &'static str, actual_size: bool, seconds: u64) -> anyhow::Resul
     hands.click(locate(home, WINDOW, "Help someone"));
     let copy = locate(
         Screen::HelperCode {
-            code: Some("ABCD-EFGH".into()),
+            code: Some("ABC-DEF-GH3".into()),
             expires_at: None,
             joined: false,
             copied: false,
@@ -129,7 +129,7 @@ fn measure(mode: &'static str, actual_size: bool, seconds: u64) -> anyhow::Resul
     let code = loop {
         std::thread::sleep(Duration::from_millis(300));
         hands.click(copy);
-        if let Some(code) = clipboard_text(&x.display).filter(|c| c.len() == 9) {
+        if let Some(code) = clipboard_text(&x.display).filter(|c| c.len() == 11) {
             break code;
         }
         if Instant::now() > deadline {
