@@ -4,7 +4,7 @@
 //! - `tandem assist`: be the helper in the terminal: sign in (browser, or a code for another
 //!   device), then it prints the code to read out. `--dev-identity NAME` skips sign-in
 //!   against a server started with `--allow-dev-identity` (demos, tests).
-//! - `tandem share ABCD-EFGH`: be the sharer in the terminal; asks before anything is shared.
+//! - `tandem share ABC-DEF-GHJ`: be the sharer in the terminal; asks before anything is shared.
 //! - `tandem demo`: both, plus an embedded rendezvous, on this machine: two windows, or the
 //!   terminal when there is no display (or with `--headless`).
 
@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use tandem::session::{
     DecodedFrameRef, FileSettings, HelperIdentity, IceOptions, Role, SessionConfig, SessionHandle,
     SourceSpec, VideoConfig,
@@ -75,6 +75,18 @@ enum Mode {
         /// Also capture this many full frames and print what one costs (wall and CPU time).
         #[arg(long, value_name = "FRAMES")]
         time_capture: Option<u32>,
+    },
+    /// Print a completion script for a shell, e.g. `tandem completions bash`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff; `tandem man | man -l -`), or write one page per
+    /// command into a folder.
+    Man {
+        /// Write `tandem.1`, `tandem-share.1`… here instead of printing `tandem.1`.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
     },
     /// A whole session on this machine: embedded rendezvous, helper and sharer.
     #[cfg(feature = "demo")]
@@ -390,6 +402,21 @@ fn run_gui(args: GuiArgs) -> anyhow::Result<()> {
 async fn run(command: Mode) -> anyhow::Result<i32> {
     match command {
         Mode::Gui(_) => anyhow::bail!("the window runs outside the runtime"),
+        Mode::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "tandem", &mut std::io::stdout());
+            Ok(0)
+        }
+        Mode::Man { dir: Some(dir) } => {
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            clap_mangen::generate_to(Cli::command(), &dir)
+                .with_context(|| format!("cannot write the pages into {}", dir.display()))?;
+            Ok(0)
+        }
+        Mode::Man { dir: None } => {
+            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            Ok(0)
+        }
         Mode::Screens {
             display,
             json,

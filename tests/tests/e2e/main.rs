@@ -2,6 +2,7 @@
 //! namespaces, coturn, Redis and an OpenID provider, one module per subject. One test
 //! binary for all of them: linking the app once instead of per file.
 
+mod cli;
 mod clipboard;
 mod config;
 mod control;
