@@ -31,10 +31,13 @@ build_pkgs=(pkg-config g++ nasm libxkbcommon-dev
 # (X11, and sway through the data-control protocol).
 # gdb prints the stacks of a test binary that hangs (tests/src/watchdog.rs).
 # groff-base renders the manual pages `tandem man` writes, as man does (tests/tests/e2e/cli.rs).
+# dpkg-dev (dpkg-shlibdeps) makes the Debian packages; debootstrap gives them a clean Debian
+# to be installed into, and desktop-file-utils and appstream check their desktop entry and
+# metainfo (scripts/package-deb.sh, scripts/test-packages.sh).
 test_pkgs=(xvfb x11-xkb-utils xcompmgr coturn nftables iproute2 procps ethtool redis-server gdb
   mutter gnome-settings-daemon-common pipewire wireplumber dbus-daemon
   xdg-desktop-portal xdg-desktop-portal-gnome python3-gi gir1.2-gtk-4.0 sway grim
-  wine wine64 xclip wl-clipboard groff-base)
+  wine wine64 xclip wl-clipboard groff-base dpkg-dev debootstrap desktop-file-utils appstream)
 # Node.js + npm run the OpenID provider (npm's oidc-provider) of the sign-in tests; a
 # Node.js that is already there (e.g. NodeSource's, which bundles npm) is used as it is.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then

@@ -34,6 +34,10 @@ case "$windows_rc" in
 esac
 cargo test --workspace --locked
 unset RUSTC_WORKSPACE_WRAPPER CLIPPY_ARGS
+# The Debian packages, made from the debug build just tested, installed with apt into a
+# clean Debian (debootstrap) and run there.
+scripts/package-deb.sh debug --prebuilt
+scripts/test-packages.sh
 # Every decoder of peer or network input, over its committed corpus (nightly, cargo-fuzz).
 scripts/fuzz-smoke.sh 20000
 if [ "$windows_rc" -ne 0 ]; then
