@@ -21,7 +21,13 @@ desktop-file-validate packaging/linux/tandem.desktop
 appstreamcli validate --no-net packaging/linux/io.github.tandem.Tandem.metainfo.xml
 
 suite=$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")
-mirror=${TANDEM_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+# The mirror and proxy this machine's apt uses (CI reaches Debian only through them).
+host_mirror=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
+[ -n "$host_mirror" ] || host_mirror=$(awk '$1 == "deb" && $2 !~ /security/ {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
+mirror=${TANDEM_DEBIAN_MIRROR:-${host_mirror:-http://deb.debian.org/debian}}
+http_proxy=${http_proxy:-}
+[ -n "$http_proxy" ] || eval "$(apt-config shell http_proxy Acquire::http::Proxy)"
+export http_proxy
 root=$(mktemp -d /var/tmp/tandem-clean-debian.XXXXXX)
 cleanup() {
   pkill -KILL -f "chroot $root" 2>/dev/null || true
@@ -30,12 +36,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "test-packages: a clean Debian $suite in $root" >&2
+echo "test-packages: a clean Debian $suite from $mirror in $root" >&2
 debootstrap --variant=minbase "$suite" "$root" "$mirror" >/dev/null
 mount -t proc proc "$root/proc"
 mount -t devpts devpts "$root/dev/pts"
 cp "$app" "$rv" "$root/tmp/"
-in_root() { chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"; }
+in_root() { chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 http_proxy="$http_proxy" "$@"; }
 in_root apt-get install -y -q -o APT::Sandbox::User=root --no-install-recommends \
   "/tmp/$(basename "$app")" "/tmp/$(basename "$rv")" >/dev/null
 
