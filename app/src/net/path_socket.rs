@@ -183,13 +183,10 @@ impl AsyncUdpSocket for PathSocket {
                     };
                     filled += 1;
                 }
-                Poll::Ready(None) => {
-                    return Poll::Ready(Err(io::Error::new(
-                        io::ErrorKind::BrokenPipe,
-                        "ICE path closed",
-                    )))
-                }
-                Poll::Pending => return Poll::Pending,
+                // None: the ICE agent stopped, so the session is ending and drops the
+                // endpoint next. Nothing more will arrive, which is not an error (quinn
+                // would log one at ERROR level for every normal end).
+                Poll::Ready(None) | Poll::Pending => return Poll::Pending,
             }
         }
         Poll::Ready(Ok(filled))
@@ -257,5 +254,22 @@ mod tests {
             src_ip: None,
         };
         assert!(socket.try_send(&transmit).is_ok());
+    }
+
+    /// The ICE agent stops when the session ends, a moment before the endpoint is dropped:
+    /// an error here made quinn log `ERROR quinn::endpoint: I/O error: ICE path closed`
+    /// after every normal end (the README's demo printed it).
+    #[tokio::test]
+    async fn a_path_that_stopped_delivers_nothing_and_is_no_error() {
+        let (tx, rx) = mpsc::channel(1);
+        let socket = PathSocket::new(Transports::default(), SelectedPair::default(), rx);
+        drop(tx);
+        let mut buf = [0u8; 64];
+        let mut bufs = [IoSliceMut::new(&mut buf)];
+        let mut meta = [RecvMeta::default()];
+        let poll =
+            std::future::poll_fn(|cx| Poll::Ready(socket.poll_recv(cx, &mut bufs, &mut meta)))
+                .await;
+        assert!(poll.is_pending(), "{poll:?}");
     }
 }
