@@ -1,5 +1,10 @@
 # Tandem — English. Every string the person sees lives here (and in it.ftl).
 app-title = Tandem
+window-title-code = Tandem — Your code
+window-title-helping = Tandem — Helping { $name }
+window-title-helping-someone = Tandem — Helping someone
+window-title-sharing = Tandem — Sharing with { $name }
+window-title-overlay = Tandem — Drawings
 
 ## Home
 home-get-help-title = Get help

@@ -1,5 +1,10 @@
 # Tandem — italiano. Stesse chiavi di en.ftl.
 app-title = Tandem
+window-title-code = Tandem — Il tuo codice
+window-title-helping = Tandem — Stai aiutando { $name }
+window-title-helping-someone = Tandem — Stai aiutando qualcuno
+window-title-sharing = Tandem — Condivisione con { $name }
+window-title-overlay = Tandem — Disegni
 
 ## Home
 home-get-help-title = Ricevi assistenza

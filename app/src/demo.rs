@@ -38,8 +38,9 @@ pub async fn in_windows(video: VideoArgs) -> anyhow::Result<i32> {
             .kill_on_drop(true)
             .spawn()
     };
-    let mut helper = spawn(&["--dev-identity", "Anna Rossi"])?;
-    let mut sharer = spawn(&[])?;
+    // Side by side, as the two people's screens would be: the helper on the left.
+    let mut helper = spawn(&["--dev-identity", "Anna Rossi", "--place", "left"])?;
+    let mut sharer = spawn(&["--place", "right"])?;
     let (helper_status, sharer_status) = tokio::select! {
         statuses = async { (helper.wait().await, sharer.wait().await) } => statuses,
         _ = tokio::signal::ctrl_c() => return Ok(0),

@@ -115,8 +115,17 @@ struct GuiArgs {
     /// Which identity provider to sign in with, when the server trusts several (by name).
     #[arg(long, env = "TANDEM_SIGN_IN_PROVIDER")]
     sign_in_provider: Option<String>,
+    /// Open the window in this half of the monitor (`tandem demo` opens two side by side).
+    #[arg(long, value_enum)]
+    place: Option<WindowSide>,
     #[command(flatten)]
     video: VideoArgs,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum WindowSide {
+    Left,
+    Right,
 }
 
 #[derive(Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -395,6 +404,11 @@ fn run_gui(args: GuiArgs) -> anyhow::Result<()> {
         sign_in_ca: args.common.rendezvous_ca.clone(),
         sign_in_provider: args.sign_in_provider.clone(),
         language,
+        place: match args.place {
+            Some(WindowSide::Left) => tandem::gui::WindowPlace::Left,
+            Some(WindowSide::Right) => tandem::gui::WindowPlace::Right,
+            None => tandem::gui::WindowPlace::Default,
+        },
     })?;
     Ok(())
 }

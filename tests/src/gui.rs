@@ -47,6 +47,7 @@ where
         sign_in_ca: None,
         sign_in_provider: None,
         language: "en".into(),
+        place: tandem::gui::WindowPlace::Default,
     });
     app.screen = screen;
     let settings = iced::Settings {

@@ -46,6 +46,40 @@ pub struct GuiOptions {
     pub sign_in_provider: Option<String>,
     /// A language code or POSIX locale (`it`, `it_IT.UTF-8`); English if the app lacks it.
     pub language: String,
+    /// Where the window opens (`tandem demo` puts its two side by side).
+    pub place: WindowPlace,
+}
+
+/// Where the main window opens on its monitor.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum WindowPlace {
+    /// Where the desktop puts new windows.
+    #[default]
+    Default,
+    /// The left half of the monitor, centred in it.
+    Left,
+    /// The right half.
+    Right,
+}
+
+/// The top-left corner of a window of `window` size in one half of a `monitor`: centred in
+/// that half, inside the monitor even when the halves are narrower than the window (the
+/// two then overlap, the right one above).
+pub fn place_in_half(window: Size, monitor: Size, right: bool) -> Point {
+    let half = monitor.width / 2.0;
+    let centred = (half - window.width) / 2.0;
+    let x = if right { half + centred } else { centred };
+    let x = x.clamp(0.0, (monitor.width - window.width).max(0.0));
+    let y = ((monitor.height - window.height) / 2.0).max(0.0);
+    Point::new(x, y)
+}
+
+fn place_left(window: Size, monitor: Size) -> Point {
+    place_in_half(window, monitor, false)
+}
+
+fn place_right(window: Size, monitor: Size) -> Point {
+    place_in_half(window, monitor, true)
 }
 
 /// Widget ids the tests (and keyboard focus) use.
@@ -344,14 +378,35 @@ impl App {
         }
     }
 
-    pub fn title(&self, _window: window::Id) -> String {
-        self.t.get("app-title")
+    /// Says by role what the window is for, so the two of `tandem demo`, or a helper's
+    /// window among others, tell themselves apart in a task bar.
+    pub fn title(&self, window: window::Id) -> String {
+        if Some(window) == self.overlay.window {
+            return self.t.get("window-title-overlay");
+        }
+        match (&self.screen, &self.peer_name) {
+            // The sharer has no account: the helper's window knows a name only if one came.
+            (Screen::Viewer(_), Some(name)) => self
+                .t
+                .with("window-title-helping", &[("name", name.as_str())]),
+            (Screen::Viewer(_), None) => self.t.get("window-title-helping-someone"),
+            (Screen::Sharing { .. }, _) => self
+                .t
+                .with("window-title-sharing", &[("name", &self.peer())]),
+            (Screen::HelperCode { .. }, _) => self.t.get("window-title-code"),
+            _ => self.t.get("app-title"),
+        }
     }
 
     /// The main window's settings (the daemon opens it at start).
-    pub fn main_window() -> window::Settings {
+    pub fn main_window(place: WindowPlace) -> window::Settings {
         window::Settings {
             size: Size::new(900.0, 640.0),
+            position: match place {
+                WindowPlace::Default => window::Position::Default,
+                WindowPlace::Left => window::Position::SpecificWith(place_left),
+                WindowPlace::Right => window::Position::SpecificWith(place_right),
+            },
             // What desktops match to a launcher entry and an icon (and tests find it by).
             #[cfg(target_os = "linux")]
             platform_specific: window::settings::PlatformSpecific {

@@ -15,14 +15,14 @@ pub mod sketch;
 #[cfg(test)]
 mod tests;
 
-pub use app::{App, GuiOptions, Message};
+pub use app::{App, GuiOptions, Message, WindowPlace};
 
 /// Opens the Tandem window and runs until it is closed. A daemon, because the sharer's
 /// annotation overlay is a second window.
 pub fn run(options: GuiOptions) -> iced::Result {
     iced::daemon(
         move || {
-            let (_, opened) = iced::window::open(App::main_window());
+            let (_, opened) = iced::window::open(App::main_window(options.place));
             (App::new(options.clone()), opened.map(Message::WindowOpened))
         },
         App::update,

@@ -43,6 +43,7 @@ impl Window {
             sign_in_ca: None,
             sign_in_provider: None,
             language: language.into(),
+            place: super::WindowPlace::Default,
         });
         Self { app, tx, rx }
     }
@@ -172,6 +173,11 @@ impl Window {
         let _ = snapshot.matches_image(&path);
     }
 
+    /// The main window's title, without the marks that isolate a name in it.
+    fn title(&self) -> String {
+        without_isolation(&self.app.title(iced::window::Id::unique()))
+    }
+
     fn code(&self) -> Option<String> {
         match &self.app.screen {
             Screen::HelperCode { code, .. } => code.clone(),
@@ -256,6 +262,8 @@ async fn home_code_consent_viewer_chat_and_end_from_the_toolbar() {
     helper.dispatch(Message::Tick(expires_at - Duration::from_secs(65)));
     helper.assert_shows("The code expires in 1:05");
     helper.save_png("helper-code");
+    assert_eq!(helper.title(), "Tandem — Your code");
+    assert_eq!(sharer.title(), "Tandem");
 
     // Sharer: types the code as heard on the phone (lower case, spaces).
     let spoken = code.to_lowercase().replace('-', " ");
@@ -279,6 +287,9 @@ async fn home_code_consent_viewer_chat_and_end_from_the_toolbar() {
     sharer.click("Allow");
     assert!(matches!(sharer.app.screen, Screen::Sharing { .. }));
     sharer.assert_shows("Sharing with Anna R.");
+    // Titles by role: what a task bar shows for each window.
+    assert_eq!(sharer.title(), "Tandem — Sharing with Anna R.");
+    assert_eq!(helper.title(), "Tandem — Helping someone");
     sharer.assert_shows("Pause");
     sharer.assert_shows("End");
     sharer.save_png("sharer-bar");
@@ -376,6 +387,10 @@ async fn home_code_consent_viewer_chat_and_end_from_the_toolbar() {
     sharer.until_home().await;
     sharer.assert_shows("Anna R. ended the session.");
     sharer.assert_shows("Get help");
+    assert_eq!(
+        (helper.title(), sharer.title()),
+        ("Tandem".into(), "Tandem".into())
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -464,6 +479,49 @@ fn sharing_window(language: &str) -> Window {
 fn engine_event(w: &mut Window, event: Event) {
     let epoch = w.app.epoch();
     w.dispatch(Message::Engine(epoch, EngineMsg::Event(event)));
+}
+
+/// `tandem demo`'s two windows: side by side on a wide monitor, each whole on the screen
+/// even where the halves are narrower than a window.
+#[test]
+fn windows_placed_in_halves_sit_side_by_side_on_the_monitor() {
+    use super::app::place_in_half;
+    use iced::Size;
+    let window = Size::new(900.0, 640.0);
+    for monitor in [
+        Size::new(1920.0, 1080.0),
+        Size::new(1366.0, 768.0),
+        Size::new(800.0, 600.0),
+    ] {
+        let left = place_in_half(window, monitor, false);
+        let right = place_in_half(window, monitor, true);
+        for p in [left, right] {
+            assert!(p.x >= 0.0 && p.y >= 0.0, "{p:?} on {monitor:?}");
+            assert!(
+                p.x + window.width <= monitor.width.max(window.width),
+                "{p:?} on {monitor:?}"
+            );
+        }
+        assert!(
+            left.x < right.x || monitor.width <= window.width,
+            "{left:?} {right:?}"
+        );
+        if monitor.width >= 2.0 * window.width {
+            assert!(
+                left.x + window.width <= right.x,
+                "they must not overlap on {monitor:?}"
+            );
+        }
+    }
+    let wide = Size::new(1920.0, 1080.0);
+    assert_eq!(
+        place_in_half(window, wide, false),
+        iced::Point::new(30.0, 220.0)
+    );
+    assert_eq!(
+        place_in_half(window, wide, true),
+        iced::Point::new(990.0, 220.0)
+    );
 }
 
 #[tokio::test]
@@ -605,6 +663,10 @@ async fn italian_everywhere() {
     w.dispatch(Message::CodeChanged("abcd-efgu".into()));
     w.click("Invia");
     w.assert_shows("«u» non può far parte di un codice. Verificalo con chi ti aiuta.");
+    w.dispatch(Message::CodeChanged("abc-def-gh4".into()));
+    w.click("Invia");
+    w.assert_shows("Questo codice non sembra giusto: controllalo con chi ti aiuta.");
+    w.save_png("home-mistyped-code-it");
     let s = sharing_window("it");
     s.assert_shows("Condivisione con Anna R.");
     s.assert_shows("Termina");

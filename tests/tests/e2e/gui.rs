@@ -356,3 +356,113 @@ fn whole_session(compositor: bool) {
     );
     shot.save_png(&out_dir().join("7-sharer-home.png"));
 }
+
+/// `tandem demo` on a display: two windows, the helper's and the sharer's, side by side
+/// and whole on the monitor rather than one on top of the other, titled so a task bar tells
+/// them apart once a session runs (`Tandem` before).
+#[test]
+fn the_demo_opens_its_two_windows_side_by_side() {
+    use std::os::unix::process::CommandExt;
+    use x11rb::protocol::xproto::ConnectionExt;
+
+    let (width, height) = (1920u16, 1080u16);
+    let x = Xvfb::start(&[(u32::from(width), u32::from(height))]);
+    let demo = Command::new(bin("tandem"))
+        .arg("demo")
+        .env("DISPLAY", &x.display)
+        .env("ICED_BACKEND", "tiny-skia")
+        .env("RUST_LOG", "warn")
+        .env("TANDEM_LANG", "en")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        // Its own process group: the two windows are its children, ended with it.
+        .process_group(0)
+        .spawn()
+        .expect("tandem demo");
+    struct Group(Child);
+    impl Drop for Group {
+        fn drop(&mut self) {
+            // SAFETY: kill(2) on a process group this test started; no memory is touched.
+            unsafe { libc::kill(-(self.0.id() as i32), libc::SIGKILL) };
+            let _ = self.0.wait();
+        }
+    }
+    let _group = Group(demo);
+
+    let (conn, _) = x11rb::connect(Some(&x.display)).expect("connect");
+    let deadline = Instant::now() + T;
+    let windows = loop {
+        let windows: Vec<(i16, i16, u16, u16)> = stacking(&x.display)
+            .into_iter()
+            .filter(|(_, class)| class == "tandem")
+            .filter_map(|(w, _)| {
+                let g = conn.get_geometry(w).ok()?.reply().ok()?;
+                Some((g.x, g.y, g.width, g.height))
+            })
+            .collect();
+        if windows.len() == 2 {
+            break windows;
+        }
+        assert!(Instant::now() < deadline, "two windows, got {windows:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut windows = windows;
+    windows.sort();
+    let (left, right) = (windows[0], windows[1]);
+    for (wx, wy, ww, wh) in [left, right] {
+        assert!(
+            wx >= 0 && wy >= 0 && wx as u16 + ww <= width && wy as u16 + wh <= height,
+            "each window whole on the monitor: {windows:?}"
+        );
+    }
+    assert!(
+        left.0 as u16 + left.2 <= right.0 as u16,
+        "side by side, not overlapping: {windows:?}"
+    );
+    // Both say what they are (no session yet: the app's name).
+    let net_wm_name = conn
+        .intern_atom(false, b"_NET_WM_NAME")
+        .expect("atom")
+        .reply()
+        .expect("atom")
+        .atom;
+    let titles: Vec<String> = stacking(&x.display)
+        .into_iter()
+        .filter(|(_, class)| class == "tandem")
+        .map(|(w, _)| {
+            let reply = conn
+                .get_property(
+                    false,
+                    w,
+                    net_wm_name,
+                    x11rb::protocol::xproto::AtomEnum::ANY,
+                    0,
+                    256,
+                )
+                .expect("property")
+                .reply()
+                .expect("property");
+            String::from_utf8_lossy(&reply.value).into_owned()
+        })
+        .collect();
+    assert_eq!(titles, ["Tandem", "Tandem"]);
+
+    // A picture once both have drawn (their backgrounds are light, Xvfb's is black).
+    let centre = |(wx, wy, ww, wh): (i16, i16, u16, u16)| {
+        (wx as u32 + u32::from(ww) / 2, wy as u32 + u32::from(wh) / 4)
+    };
+    loop {
+        let shot = Screenshot::take(&x.display);
+        let drawn = [left, right].into_iter().all(|w| {
+            let (cx, cy) = centre(w);
+            shot.pixel(cx, cy) != (0, 0, 0)
+        });
+        if drawn {
+            shot.save_png(&out_dir().join("demo-side-by-side.png"));
+            break;
+        }
+        assert!(Instant::now() < deadline, "the windows never drew");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
