@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes the Debian packages: tandem (the app: binary, desktop entry, icon, AppStream
 # metainfo, manual pages, shell completions) and tandem-rendezvous (the service: binary,
-# hardened systemd unit, /etc/tandem/rendezvous.toml, a system user).
+# hardened systemd unit, /etc/tandem/rendezvous.toml, a system user, its manual page).
 #
 #   scripts/package-deb.sh [release|debug] [--prebuilt]
 #
@@ -106,6 +106,8 @@ install_bin tandem-rendezvous "$rv"
 install -D -m 0644 deploy/tandem-rendezvous.service "$rv/lib/systemd/system/tandem-rendezvous.service"
 install -D -m 0644 packaging/linux/rendezvous.toml "$rv/etc/tandem/rendezvous.toml"
 install -D -m 0644 packaging/linux/copyright "$rv/usr/share/doc/tandem-rendezvous/copyright"
+mkdir -p "$rv/usr/share/man/man8"
+"$rv/usr/bin/tandem-rendezvous" --man-page | gzip -9n >"$rv/usr/share/man/man8/tandem-rendezvous.8.gz"
 control "$rv" tandem-rendezvous "$(shlib_depends "$rv/usr/bin/tandem-rendezvous"), passwd" \
   "Tandem's rendezvous: codes and the pairing mailbox
  The small service Tandem's helpers and sharers meet through: it hands out codes

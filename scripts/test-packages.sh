@@ -57,9 +57,11 @@ echo "$demo" | grep -Eq '^Demo summary: [1-9][0-9]* frames decoded' || fail "tan
 echo "test-packages: installed tandem demo: $(echo "$demo" | grep '^Demo summary')" >&2
 
 # Pages and completions where man and the shells look for them.
-for page in tandem tandem-share tandem-assist; do
-  [ -s "$root/usr/share/man/man1/$page.1.gz" ] || fail "no man page $page"
+for page in man1/tandem.1 man1/tandem-share.1 man1/tandem-assist.1 man8/tandem-rendezvous.8; do
+  [ -s "$root/usr/share/man/$page.gz" ] || fail "no man page $page"
 done
+zcat "$root/usr/share/man/man8/tandem-rendezvous.8.gz" | grep -q '^\.TH tandem-rendezvous 8' ||
+  fail "the rendezvous's page is not in section 8"
 in_root bash -c 'source /usr/share/bash-completion/completions/tandem && complete -p tandem' >/dev/null ||
   fail "bash completion does not load"
 [ -s "$root/usr/share/applications/tandem.desktop" ] && [ -s "$root/usr/share/icons/hicolor/scalable/apps/tandem.svg" ] ||

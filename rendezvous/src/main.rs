@@ -19,6 +19,9 @@ use tracing::{info, warn};
 // A flag given twice takes its last value (scripts append overrides).
 #[command(args_override_self = true)]
 struct Args {
+    /// Print the manual page (roff, section 8) and exit; the package installs it.
+    #[arg(long, hide = true)]
+    man_page: bool,
     /// A TOML file of settings: the long flag names as keys (`listen = "0.0.0.0:443"`,
     /// `oidc-allowed-email-domain = ["example.org"]`, `allow-dev-identity = false`). The
     /// command line overrides it, and so does a setting's environment variable.
@@ -179,6 +182,12 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let args = Args::parse_from(args_with_config_file()?);
+    if args.man_page {
+        clap_mangen::Man::new(Args::command())
+            .section("8")
+            .render(&mut std::io::stdout())?;
+        return Ok(());
+    }
     let tls = match (&args.tls_cert, &args.tls_key, args.self_signed.is_empty()) {
         (Some(cert), Some(key), _) => Some(load_tls(cert, key)?),
         (None, None, false) => Some(self_signed(
