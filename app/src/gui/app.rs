@@ -50,6 +50,29 @@ pub struct GuiOptions {
     pub place: WindowPlace,
 }
 
+/// The border around the shared monitor, in its pixels.
+pub const SHARED_BORDER_WIDTH: u16 = 6;
+/// Amber: shared.
+pub const SHARED_BORDER: iced::Color = iced::Color::from_rgb(0.961, 0.620, 0.043);
+/// Red: the helper has control.
+pub const SHARED_BORDER_CONTROLLED: iced::Color = iced::Color::from_rgb(0.863, 0.149, 0.149);
+
+/// The four strips of the shared monitor's border (x, y, width, height), for a window
+/// that is cut to what it shows.
+pub fn border_strips(width: u32, height: u32) -> [(i16, i16, u16, u16); 4] {
+    let w = u16::try_from(width).unwrap_or(u16::MAX);
+    let h = u16::try_from(height).unwrap_or(u16::MAX);
+    let b = SHARED_BORDER_WIDTH.min(w / 2).min(h / 2);
+    let right = i16::try_from(w - b).unwrap_or(i16::MAX);
+    let bottom = i16::try_from(h - b).unwrap_or(i16::MAX);
+    [
+        (0, 0, w, b),
+        (0, bottom, w, b),
+        (0, 0, b, h),
+        (right, 0, b, h),
+    ]
+}
+
 /// Where the main window opens on its monitor.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum WindowPlace {
@@ -853,7 +876,7 @@ impl App {
                         reconnecting: false,
                     };
                     self.send(Command::Allow);
-                    return self.window_as_bar();
+                    return Task::batch([self.window_as_bar(), self.open_overlay()]);
                 }
                 Task::none()
             }
@@ -1494,8 +1517,9 @@ impl App {
                         self.overlay.monitor = shown;
                         let old = self.overlay.window.take();
                         self.overlay.native = None;
-                        // The overlay follows the shown monitor: reopened at the next drawing.
-                        return old.map_or_else(Task::none, window::close);
+                        // The overlay (and its border) follows the shown monitor.
+                        let close = old.map_or_else(Task::none, window::close);
+                        return Task::batch([close, self.open_overlay()]);
                     }
                 } else if let Screen::Viewer(v) = &mut self.screen {
                     if v.current_monitor != current || v.monitors.is_empty() {
@@ -1640,8 +1664,15 @@ impl App {
 
     /// Sharer: the overlay window over the shown monitor, opened at the first drawing (only
     /// when the shared screen is this machine's X display).
+    /// Opens the overlay over the shared monitor: the border that says it is shared, and
+    /// what the helper draws. Only while sharing. On Windows only once something is drawn,
+    /// and without the border: under Wine, a colour-keyed overlay opened before the first
+    /// stroke never showed the strokes that followed (not understood yet, so not shipped).
     fn open_overlay(&mut self) -> Task<Message> {
-        if self.overlay.window.is_some() || self.overlay.sketch.is_empty() {
+        if self.overlay.window.is_some()
+            || !matches!(self.screen, Screen::Sharing { .. })
+            || (cfg!(windows) && self.overlay.sketch.is_empty())
+        {
             return Task::none();
         }
         // Over an X desktop, or the Windows desktop (a Wayland compositor places no window
@@ -1724,14 +1755,34 @@ impl App {
         }
     }
 
-    /// Without a compositor, the overlay shows only where something is drawn.
+    /// The shared monitor's border: amber while shared, red while the helper has control
+    /// (the person must see at a glance that someone else moves the mouse), grey while
+    /// paused.
+    fn shared_border_colour(&self) -> iced::Color {
+        match &self.screen {
+            Screen::Sharing {
+                paused_by: Some(_), ..
+            } => iced::Color::from_rgb8(0x9c, 0xa3, 0xaf),
+            Screen::Sharing {
+                control: SharerControl::Helper,
+                ..
+            } => SHARED_BORDER_CONTROLLED,
+            _ => SHARED_BORDER,
+        }
+    }
+
+    /// Without a compositor, the overlay shows only where something is drawn, and its
+    /// border.
     fn reshape_overlay(&mut self) {
         #[cfg(target_os = "linux")]
         if let (true, Some(x11), Some(native)) =
             (self.overlay.shaped, &self.x11, self.overlay.native)
         {
             if let Ok(window) = u32::try_from(native) {
-                let rects = self.overlay.outline.update(&self.overlay.sketch);
+                let mut rects = self.overlay.outline.update(&self.overlay.sketch);
+                if let Some(m) = &self.overlay.monitor {
+                    rects.extend(border_strips(m.width, m.height));
+                }
                 // Mapping the overlay (winit maps it raised) put it above the bar: every
                 // change of what it shows puts the bar back on top.
                 let bar = self.bar_native.and_then(|b| u32::try_from(b).ok());
@@ -1813,20 +1864,32 @@ impl App {
         })
         .width(Length::Fill)
         .height(Length::Fill);
+        let border = iced::Border {
+            color: self.shared_border_colour(),
+            width: if cfg!(windows) {
+                0.0
+            } else {
+                f32::from(SHARED_BORDER_WIDTH)
+            },
+            radius: 0.0.into(),
+        };
         // Windows: the background is the colour key, shown as nothing.
         #[cfg(windows)]
-        if self.overlay.colour_keyed {
+        let background = self.overlay.colour_keyed.then(|| {
             let (r, g, b) = super::overlay_windows::KEY;
-            return container(drawing)
-                .style(move |_: &iced::Theme| container::Style {
-                    background: Some(iced::Color::from_rgb8(r, g, b).into()),
-                    ..container::Style::default()
-                })
-                .width(Length::Fill)
-                .height(Length::Fill)
-                .into();
-        }
-        drawing.into()
+            iced::Color::from_rgb8(r, g, b).into()
+        });
+        #[cfg(not(windows))]
+        let background = None;
+        container(drawing)
+            .style(move |_: &iced::Theme| container::Style {
+                background,
+                border,
+                ..container::Style::default()
+            })
+            .width(Length::Fill)
+            .height(Length::Fill)
+            .into()
     }
 
     /// The main window's content (tests look at this).

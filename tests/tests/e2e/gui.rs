@@ -78,6 +78,25 @@ const PEN_RED: (u8, u8, u8) = (230, 30, 40);
 const BLOCK_RED: (u8, u8, u8) = (220, 30, 30);
 const BLOCK_GREEN: (u8, u8, u8) = (30, 200, 40);
 const BLOCK_BLUE: (u8, u8, u8) = (30, 60, 220);
+/// The border around the shared monitor: amber while shared, red while controlled.
+const BORDER_SHARED: (u8, u8, u8) = (245, 158, 11);
+const BORDER_CONTROLLED: (u8, u8, u8) = (220, 38, 38);
+
+/// The sharer's monitor (1280×800) has the border in `colour` on all four sides (the
+/// top-left corner is under the sharer's bar, which stays above it).
+fn bordered(s: &Screenshot, colour: (u8, u8, u8)) -> bool {
+    [
+        (2, 400),
+        (1277, 400),
+        (640, 2),
+        (640, 797),
+        (1278, 1),
+        (1, 798),
+        (1278, 798),
+    ]
+    .into_iter()
+    .all(|(x, y)| near(s.pixel(x, y), colour, 6))
+}
 
 /// Whether a primary (blue) button is drawn at `at` (its label's letters are white, so
 /// look at the area around the centre).
@@ -190,6 +209,11 @@ fn whole_session(compositor: bool) {
     // does not handle Expose, so it is told).
     std::thread::sleep(Duration::from_millis(700));
     painter.show(&picture);
+    // While shared, a border around the shared monitor says so, over everything but the bar.
+    let shot = wait_for_screen(&sharer_x.display, T, "the shared monitor's border", |s| {
+        bordered(s, BORDER_SHARED)
+    });
+    shot.save_png(&out_dir().join("2b-sharer-shared-border.png"));
 
     // The helper sees the sharer's screen: the known picture's three blocks, scaled.
     let shot = wait_for_screen(
@@ -276,14 +300,21 @@ fn whole_session(compositor: bool) {
     );
     shot.save_png(&out_dir().join("5b-sharer-control-request.png"));
     sharer.click(allow_control);
+    // Controlled: the border turns red.
+    wait_for_screen(
+        &sharer_x.display,
+        T,
+        "the border of a controlled screen",
+        |s| bordered(s, BORDER_CONTROLLED),
+    );
     std::thread::sleep(Duration::from_millis(800));
     let recorder = EventRecorder::start(&sharer_x.display, 0);
-    // Where the picture sits in the helper's window: its top edge is the first row of the
-    // sharer's gradient ((127, 0, 128) at x = 640 on the sharer) in the middle column; it is
-    // fitted below the toolbar and the notice line.
+    // Where the picture sits in the helper's window: its top edge is the sharer's border
+    // (red now: control is granted), in the middle column; it is fitted below the toolbar
+    // and the notice line.
     let shot = Screenshot::take(&helper_x.display);
     let top = (40..400)
-        .find(|&y| near(shot.pixel(450, y), (127, 0, 128), 24))
+        .find(|&y| near(shot.pixel(450, y), BORDER_CONTROLLED, 40))
         .expect("the picture's top edge in the viewer") as f64;
     let (w, h) = (f64::from(WINDOW.0), f64::from(WINDOW.1));
     let scale = (w / 1280.0).min((h - top) / 800.0);
@@ -351,8 +382,13 @@ fn whole_session(compositor: bool) {
     let shot = wait_for_screen(
         &sharer_x.display,
         T,
-        "the sharer back home, drawing gone",
-        |s| sharer_home(s) && count(s, whole, PEN_RED, 3) == 0,
+        "the sharer back home, drawing and border gone",
+        |s| {
+            sharer_home(s)
+                && count(s, whole, PEN_RED, 3) == 0
+                && !bordered(s, BORDER_SHARED)
+                && !bordered(s, BORDER_CONTROLLED)
+        },
     );
     shot.save_png(&out_dir().join("7-sharer-home.png"));
 }
