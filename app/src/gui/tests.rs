@@ -1199,11 +1199,8 @@ async fn the_consent_dialog_shows_a_hostile_name_cleaned_isolated_and_who_vouche
     w.save_png("gui-consent-rtl-name");
 }
 
-/// The sharer mishears one symbol, then swaps two: the window says so at once and keeps
-/// what was typed, and nothing reaches the rendezvous — the helper's code is not spent, so
-/// the corrected code opens the session.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_typo_is_caught_on_the_sharers_machine_and_the_code_still_works() {
+/// A rendezvous, and a helper's window showing the code it was given.
+async fn helper_showing_a_code() -> (tandem_rendezvous::EmbeddedRendezvous, Window, String) {
     let rendezvous = tandem_rendezvous::EmbeddedRendezvous::start_for_demo()
         .await
         .expect("rendezvous");
@@ -1211,13 +1208,21 @@ async fn a_typo_is_caught_on_the_sharers_machine_and_the_code_still_works() {
     helper.click("Help someone");
     helper.until_code("a code").await;
     let code = helper.code().expect("code");
+    (rendezvous, helper, code)
+}
+
+/// The sharer mishears one symbol, then swaps two: the window says so at once and keeps
+/// what was typed, and nothing reaches the rendezvous — the helper's code is not spent, so
+/// the corrected code opens the session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_typo_is_caught_on_the_sharers_machine_and_the_code_still_works() {
+    let (rendezvous, helper, code) = helper_showing_a_code().await;
     let mut sharer = Window::new(&rendezvous.url, None, "en");
     let mut misheard: Vec<char> = code.chars().collect();
     misheard[1] = if misheard[1] == 'M' { 'N' } else { 'M' };
     let misheard: String = misheard.into_iter().collect();
     let mut swapped: Vec<char> = code.chars().collect();
-    // Two different neighbours (the last group has three symbols, so two of them differ
-    // unless all three are the same, when the middle group's are tried).
+    // The last two different neighbours within a group.
     let at = (0..swapped.len() - 1)
         .rev()
         .find(|&i| swapped[i] != '-' && swapped[i + 1] != '-' && swapped[i] != swapped[i + 1])
@@ -1259,13 +1264,7 @@ async fn a_typo_is_caught_on_the_sharers_machine_and_the_code_still_works() {
 /// is spent (one guess per code), and the window offers a fresh one at once, saying why, instead of giving up.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_guess_gives_the_helper_a_fresh_code_at_once() {
-    let rendezvous = tandem_rendezvous::EmbeddedRendezvous::start_for_demo()
-        .await
-        .expect("rendezvous");
-    let mut helper = Window::new(&rendezvous.url, Some("Anna Rossi"), "en");
-    helper.click("Help someone");
-    helper.until_code("a code").await;
-    let first = helper.code().expect("code");
+    let (rendezvous, mut helper, first) = helper_showing_a_code().await;
     // A guess that passes the code's check (a typo would not reach the rendezvous).
     let wrong = loop {
         let parsed = tandem_crypto::SessionCode::parse(&first).expect("a valid code");

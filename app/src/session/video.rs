@@ -844,33 +844,17 @@ mod tests {
     #[test]
     fn noise_on_a_thin_path_is_coded_smaller_from_the_first_frame_however_slow_the_machine() {
         for slow in [Duration::ZERO, Duration::from_millis(80)] {
-            let mut source = Noise {
+            let source = Noise {
                 pattern: PatternSource::new(1280, 720),
                 state: 0x9e37_79b9_7f4a_7c15,
                 slow,
             };
-            let control = Arc::new(PipelineControl::default());
+            let control = PipelineControl::default();
             control.set_path_estimate(500_000);
-            let (tx, mut rx) = mpsc::channel(2);
-            let config = VideoConfig::default();
-            let pipeline = {
-                let control = Arc::clone(&control);
-                std::thread::spawn(move || run_pipeline(&config, &mut source, &control, &tx))
-            };
-            let mut decoder = VideoDecoder::new().expect("decoder");
-            let mut coded = Vec::new();
-            while coded.len() < 3 {
-                if let PipelineOutput::Frame(f) = next(&mut rx, &control) {
-                    let bits = f.data.len() * 8;
-                    match decoder.decode(&f.data) {
-                        Ok(Some(picture)) => coded.push((picture.width, bits)),
-                        other => panic!("frame {} not decoded: {:?}", f.header.seq, other.err()),
-                    }
-                }
-            }
-            control.stop.store(true, Ordering::Relaxed);
-            drop(rx);
-            let _ = pipeline.join();
+            let coded: Vec<(u32, usize)> = coded_frames(source, VideoConfig::default(), control, 3)
+                .into_iter()
+                .map(|(width, bits, _)| (width, bits))
+                .collect();
             eprintln!("slowed by {slow:?}: (coded width, bits) {coded:?}");
             assert!(
                 coded.iter().all(|(w, _)| *w < 1280),
@@ -996,29 +980,10 @@ mod tests {
     #[test]
     fn scrolling_text_on_a_path_that_carries_the_rate_stays_at_full_size() {
         let (w, h) = (1280, 720);
-        let mut source = ScrollingText::new(w, h);
-        let control = Arc::new(PipelineControl::default());
-        let (tx, mut rx) = mpsc::channel(2);
+        let source = ScrollingText::new(w, h);
         let config = VideoConfig::default();
         let budget = f64::from(config.bitrate_bps);
-        let pipeline = {
-            let control = Arc::clone(&control);
-            std::thread::spawn(move || run_pipeline(&config, &mut source, &control, &tx))
-        };
-        let mut decoder = VideoDecoder::new().expect("decoder");
-        let mut coded = Vec::new();
-        while coded.len() < 20 {
-            if let PipelineOutput::Frame(f) = next(&mut rx, &control) {
-                let bits = f.data.len() * 8;
-                match decoder.decode(&f.data) {
-                    Ok(Some(picture)) => coded.push((picture.width, bits, f.header.keyframe)),
-                    other => panic!("frame {} not decoded: {:?}", f.header.seq, other.err()),
-                }
-            }
-        }
-        control.stop.store(true, Ordering::Relaxed);
-        drop(rx);
-        let _ = pipeline.join();
+        let coded = coded_frames(source, config, PipelineControl::default(), 20);
         eprintln!("(coded width, bits, keyframe) {coded:?}");
         assert!(
             coded.iter().all(|(width, ..)| *width == w),
@@ -1037,6 +1002,37 @@ mod tests {
     }
 
     /// The next output, acknowledging frames as a helper would (hang guard only).
+    /// Runs the pipeline over `source` until `count` frames were decoded, then stops it:
+    /// each frame's (decoded width, bits, keyframe).
+    fn coded_frames(
+        mut source: impl ScreenSource + Send + 'static,
+        config: VideoConfig,
+        control: PipelineControl,
+        count: usize,
+    ) -> Vec<(u32, usize, bool)> {
+        let control = Arc::new(control);
+        let (tx, mut rx) = mpsc::channel(2);
+        let pipeline = {
+            let control = Arc::clone(&control);
+            std::thread::spawn(move || run_pipeline(&config, &mut source, &control, &tx))
+        };
+        let mut decoder = VideoDecoder::new().expect("decoder");
+        let mut coded = Vec::new();
+        while coded.len() < count {
+            if let PipelineOutput::Frame(f) = next(&mut rx, &control) {
+                let bits = f.data.len() * 8;
+                match decoder.decode(&f.data) {
+                    Ok(Some(picture)) => coded.push((picture.width, bits, f.header.keyframe)),
+                    other => panic!("frame {} not decoded: {:?}", f.header.seq, other.err()),
+                }
+            }
+        }
+        control.stop.store(true, Ordering::Relaxed);
+        drop(rx);
+        let _ = pipeline.join();
+        coded
+    }
+
     fn next(rx: &mut mpsc::Receiver<PipelineOutput>, control: &PipelineControl) -> PipelineOutput {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {

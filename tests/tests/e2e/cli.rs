@@ -5,17 +5,19 @@ use std::process::{Command, Output};
 
 use tandem_tests::{bin, tempdir};
 
-fn tandem(args: &[&str]) -> Output {
-    let out = Command::new(bin("tandem"))
-        .args(args)
-        .output()
-        .expect("run tandem");
+/// Runs `command` to its end; it must succeed.
+fn succeeded(command: &mut Command) -> Output {
+    let out = command.output().expect("run");
     assert!(
         out.status.success(),
-        "tandem {args:?}: {}",
+        "{command:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     out
+}
+
+fn tandem(args: &[&str]) -> Output {
+    succeeded(Command::new(bin("tandem")).args(args))
 }
 
 #[test]
@@ -47,15 +49,7 @@ fn bash_completion_loads_and_completes_commands_and_flags() {
             current = words[words.len() - 1],
             previous = words[words.len() - 2],
         );
-        let out = Command::new("bash")
-            .args(["--norc", "--noprofile", "-c", &probe])
-            .output()
-            .expect("bash");
-        assert!(
-            out.status.success(),
-            "bash: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = succeeded(Command::new("bash").args(["--norc", "--noprofile", "-c", &probe]));
         String::from_utf8_lossy(&out.stdout)
             .lines()
             .map(str::to_owned)
