@@ -71,6 +71,8 @@ viewer-stats = { $path } · { $rtt } ms · { $fps } fps
 # How the sharer's screen is captured (dxgi, gdi, x11-shm…), after the stats.
 viewer-capture = screen: { $method }
 viewer-reduced = reduced size
+viewer-more = More
+viewer-colour = Colour
 viewer-colour-red = Red
 viewer-colour-yellow = Yellow
 viewer-colour-blue = Blue
@@ -111,6 +113,8 @@ sharing-take-back = Take control back
 sharing-pause = Pause
 sharing-resume = Resume
 sharing-chat = Chat
+sharing-chat-reply = Reply
+sharing-paused = paused
 sharing-end = End
 
 ## End

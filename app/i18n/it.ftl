@@ -71,6 +71,8 @@ viewer-stats = { $path } · { $rtt } ms · { $fps } fps
 # How the sharer's screen is captured (dxgi, gdi, x11-shm…), after the stats.
 viewer-capture = schermo: { $method }
 viewer-reduced = risoluzione ridotta
+viewer-more = Altro
+viewer-colour = Colore
 viewer-colour-red = Rosso
 viewer-colour-yellow = Giallo
 viewer-colour-blue = Blu
@@ -111,6 +113,8 @@ sharing-take-back = Riprendi il controllo
 sharing-pause = Pausa
 sharing-resume = Riprendi
 sharing-chat = Chat
+sharing-chat-reply = Rispondi
+sharing-paused = in pausa
 sharing-end = Termina
 
 ## End

@@ -118,8 +118,19 @@ struct GuiArgs {
     /// Open the window in this half of the monitor (`tandem demo` opens two side by side).
     #[arg(long, value_enum)]
     place: Option<WindowSide>,
+    /// Light or dark window; default: as the system says.
+    #[arg(long, value_enum, env = "TANDEM_THEME", default_value_t = ThemeArg::System)]
+    theme: ThemeArg,
     #[command(flatten)]
     video: VideoArgs,
+}
+
+#[derive(Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+enum ThemeArg {
+    #[default]
+    System,
+    Light,
+    Dark,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -408,6 +419,11 @@ fn run_gui(args: GuiArgs) -> anyhow::Result<()> {
             Some(WindowSide::Left) => tandem::gui::WindowPlace::Left,
             Some(WindowSide::Right) => tandem::gui::WindowPlace::Right,
             None => tandem::gui::WindowPlace::Default,
+        },
+        theme: match args.theme {
+            ThemeArg::System => tandem::gui::ThemeChoice::System,
+            ThemeArg::Light => tandem::gui::ThemeChoice::Light,
+            ThemeArg::Dark => tandem::gui::ThemeChoice::Dark,
         },
     })?;
     Ok(())

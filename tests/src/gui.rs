@@ -48,10 +48,12 @@ where
         sign_in_provider: None,
         language: "en".into(),
         place: tandem::gui::WindowPlace::Default,
+        theme: tandem::gui::ThemeChoice::System,
     });
     app.screen = screen;
     let settings = iced::Settings {
         default_font: iced::Font::with_name("Fira Sans"),
+        fonts: vec![tandem::gui::style::ICON_FONT_BYTES.into()],
         ..iced::Settings::default()
     };
     let mut ui = iced_test::Simulator::with_size(settings, size, app.main_view());

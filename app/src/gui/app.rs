@@ -18,6 +18,7 @@ use super::i18n::Strings;
 use super::keys;
 use super::sign_in::{self as gui_sign_in, HelperAuth, SignInMsg, SignInPrompt};
 use super::sketch::SketchLayer;
+use super::style::{self, Icon, ThemeChoice};
 use crate::annotation::{Annotation, PenColour, Sketch};
 use crate::input::view::ViewTransform;
 use crate::input::{DeclineReason, InputEvent, PointerButton};
@@ -31,6 +32,8 @@ use tandem_crypto::{CodeError, SessionCode};
 /// The sharer's window while sharing: a small bar.
 const BAR_WIDTH: f32 = 560.0;
 const BAR_HEIGHT: f32 = 150.0;
+/// The bar's line for a chat message that came while the chat was closed.
+const CHAT_NOTICE_HEIGHT: f32 = 44.0;
 
 /// What the GUI needs to run sessions.
 #[derive(Clone)]
@@ -48,6 +51,8 @@ pub struct GuiOptions {
     pub language: String,
     /// Where the window opens (`tandem demo` puts its two side by side).
     pub place: WindowPlace,
+    /// Light, dark, or as the system says.
+    pub theme: ThemeChoice,
 }
 
 /// The border around the shared monitor, in its pixels.
@@ -134,6 +139,12 @@ pub enum Message {
     CancelHelper,
     CopyCode,
     Tick(Instant),
+    /// The system switched between light and dark.
+    SystemTheme(iced::theme::Mode),
+    /// The helper's "More" menu opens or closes.
+    ToggleMore,
+    /// A choice in the "More" menu: the menu closes, the choice is made.
+    MenuChoice(Box<Message>),
     Engine(u64, EngineMsg),
     /// Sharer: the consent dialog.
     Allow,
@@ -269,6 +280,55 @@ pub struct Viewer {
     /// The stroke being drawn while the button is held.
     pub drawing: Option<u32>,
     pub next_stroke: u32,
+    /// The "More" menu (the toolbar's overflow in a narrow window) is open.
+    pub more_open: bool,
+}
+
+/// One entry of the helper's toolbar.
+struct ToolbarItem {
+    icon: Icon,
+    label: String,
+    /// `None`: shown, not usable now.
+    on_press: Option<Message>,
+    kind: ItemKind,
+    /// Goes into "More" in a narrow window, and is an icon alone in a wide one.
+    overflow: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ItemKind {
+    Plain,
+    /// The session's main action (asking for control).
+    Main,
+    /// The tool or state in use.
+    Chosen,
+    /// End.
+    Danger,
+}
+
+impl ToolbarItem {
+    /// The entry as a button with its icon and words (`wide`: filling a menu's width).
+    fn button<'a>(self, in_menu: bool) -> Element<'a, Message> {
+        let style = match self.kind {
+            ItemKind::Main | ItemKind::Chosen => button::primary,
+            ItemKind::Danger => button::danger,
+            ItemKind::Plain if in_menu => button::text,
+            ItemKind::Plain => button::secondary,
+        };
+        let on_press = if in_menu {
+            self.on_press.map(|m| Message::MenuChoice(Box::new(m)))
+        } else {
+            self.on_press
+        };
+        let b = style::action(self.icon, self.label)
+            .style(style)
+            .on_press_maybe(on_press);
+        if in_menu {
+            b.width(Length::Fill).into()
+        } else {
+            b.into()
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -361,6 +421,9 @@ pub struct App {
     /// Files offered, asked for, moving or just finished, oldest first.
     pub files: Vec<files::FileRow>,
     now: Instant,
+    theme_choice: ThemeChoice,
+    /// What the system prefers (the desktop's setting, followed live).
+    pub system_theme: iced::theme::Mode,
 }
 
 impl App {
@@ -398,7 +461,19 @@ impl App {
             bar_native: None,
             files: Vec::new(),
             now: Instant::now(),
+            theme_choice: options.theme,
+            system_theme: iced::theme::Mode::None,
         }
+    }
+
+    /// Light, dark or the system's from now on.
+    pub fn set_theme_choice(&mut self, choice: ThemeChoice) {
+        self.theme_choice = choice;
+    }
+
+    /// The palette for every window: the person's choice, else the system's.
+    pub fn theme(&self, _window: window::Id) -> iced::Theme {
+        self.theme_choice.theme(self.system_theme)
     }
 
     /// Says by role what the window is for, so the two of `tandem demo`, or a helper's
@@ -723,6 +798,22 @@ impl App {
             Message::Tick(now) => {
                 self.now = now;
                 Task::none()
+            }
+            Message::SystemTheme(mode) => {
+                self.system_theme = mode;
+                Task::none()
+            }
+            Message::ToggleMore => {
+                if let Screen::Viewer(v) = &mut self.screen {
+                    v.more_open = !v.more_open;
+                }
+                Task::none()
+            }
+            Message::MenuChoice(choice) => {
+                if let Screen::Viewer(v) = &mut self.screen {
+                    v.more_open = false;
+                }
+                self.update(*choice)
             }
             Message::CodeChanged(code) => {
                 if let Screen::Home {
@@ -1206,6 +1297,9 @@ impl App {
                     iced::widget::operation::focus_next()
                 };
             }
+            (keyboard::Key::Named(Named::Escape), Screen::Viewer(v)) if v.more_open => {
+                Message::ToggleMore
+            }
             (keyboard::Key::Named(Named::Escape), _) if self.chat_open => Message::ToggleChat,
             (keyboard::Key::Named(Named::Escape), Screen::HelperCode { .. }) => {
                 Message::CancelHelper
@@ -1454,6 +1548,13 @@ impl App {
                 self.push_chat(ChatLine { from, text });
                 if !self.chat_open {
                     self.chat_unread = true;
+                    // The sharer's bar grows by the message's line and asks to be seen.
+                    if matches!(self.screen, Screen::Sharing { .. }) {
+                        return Task::batch([
+                            self.fit_bar(),
+                            self.call_attention(window::UserAttention::Informational),
+                        ]);
+                    }
                 }
             }
             Event::Paused { by } => match &mut self.screen {
@@ -1546,10 +1647,11 @@ impl App {
                 return self.open_overlay();
             }
             Event::ControlRequested { helper_name } => {
+                self.peer_name = Some(helper_name);
                 if let Screen::Sharing { control, .. } = &mut self.screen {
                     *control = SharerControl::Asked;
+                    return self.call_attention(window::UserAttention::Critical);
                 }
-                self.peer_name = Some(helper_name);
             }
             Event::ControlGranted => {
                 if let Screen::Viewer(v) = &mut self.screen {
@@ -1586,10 +1688,11 @@ impl App {
                 }
             }
             Event::ClipboardRequested { helper_name } => {
+                self.peer_name = Some(helper_name);
                 if let Screen::Sharing { clipboard, .. } = &mut self.screen {
                     *clipboard = SharerControl::Asked;
+                    return self.call_attention(window::UserAttention::Critical);
                 }
-                self.peer_name = Some(helper_name);
             }
             Event::ClipboardGranted => {
                 if let Screen::Viewer(v) = &mut self.screen {
@@ -1810,6 +1913,18 @@ impl App {
         ])
     }
 
+    /// A question or a message for the sharer: the bar comes back if it was minimised,
+    /// and the desktop is asked to point at it (a flashing task bar entry).
+    fn call_attention(&self, urgency: window::UserAttention) -> Task<Message> {
+        let Some(id) = self.window else {
+            return Task::none();
+        };
+        Task::batch([
+            window::minimize(id, false),
+            window::request_user_attention(id, Some(urgency)),
+        ])
+    }
+
     fn window_as_dialog(&self) -> Task<Message> {
         let Some(id) = self.window else {
             return Task::none();
@@ -1821,7 +1936,10 @@ impl App {
     }
 
     pub fn subscription(&self) -> Subscription<Message> {
-        let mut subscriptions = vec![window::close_events().map(Message::WindowClosed)];
+        let mut subscriptions = vec![
+            window::close_events().map(Message::WindowClosed),
+            iced::system::theme_changes().map(Message::SystemTheme),
+        ];
         if matches!(self.screen, Screen::HelperCode { .. }) {
             subscriptions.push(iced::time::every(Duration::from_millis(500)).map(Message::Tick));
         }
@@ -1945,30 +2063,40 @@ impl App {
     ) -> Element<'a, Message> {
         let t = &self.t;
         let mut get_help = column![
-            text(t.get("home-get-help-title")).size(24),
-            text(t.get("home-get-help-body")),
-            text(t.get("home-code-label")),
+            heading(Icon::GetHelp, t.get("home-get-help-title")),
+            text(t.get("home-get-help-body")).size(style::BODY),
+            text(t.get("home-code-label")).size(style::SMALL),
             text_input(&t.get("home-code-placeholder"), code)
                 .id(ids::CODE_INPUT)
                 .on_input(Message::CodeChanged)
                 .on_submit(Message::SubmitCode)
+                .font(iced::Font::MONOSPACE)
                 .size(24)
                 .padding(10),
-            button(text(t.get("home-submit"))).on_press(Message::SubmitCode),
+            style::action(Icon::Check, t.get("home-submit"))
+                .style(button::primary)
+                .on_press(Message::SubmitCode),
         ]
         .spacing(10);
         if let Some(error) = error {
-            get_help = get_help.push(text(error).style(text::danger));
+            get_help = get_help.push(
+                row![
+                    style::icon(Icon::Alert).style(text::danger),
+                    text(error).size(style::BODY).style(text::danger)
+                ]
+                .spacing(6),
+            );
         }
         let help_someone = self.help_someone_section();
         let section = |content: Column<'a, Message>| {
-            container(content.width(380))
+            container(content.width(360))
                 .padding(20)
-                .style(container::rounded_box)
+                .height(Length::Fixed(330.0))
+                .style(style::card)
         };
-        let mut page = column![].spacing(16).padding(30);
+        let mut page = column![].spacing(style::GAP_LARGE).padding(30);
         if let Some(notice) = notice {
-            page = page.push(text(notice).size(18));
+            page = page.push(text(notice).size(style::HEADING));
         }
         centered(page.push(row![section(get_help), section(help_someone)].spacing(24)))
     }
@@ -1978,12 +2106,13 @@ impl App {
     fn help_someone_section(&self) -> Column<'_, Message> {
         let t = &self.t;
         let title = column![
-            text(t.get("home-help-someone-title")).size(24),
-            text(t.get("home-help-someone-body")),
+            heading(Icon::HelpSomeone, t.get("home-help-someone-title")),
+            text(t.get("home-help-someone-body")).size(style::BODY),
         ]
         .spacing(10);
         let help_button = |enabled: bool| {
-            button(text(t.get("home-help-someone")))
+            style::action(Icon::HelpSomeone, t.get("home-help-someone"))
+                .style(button::primary)
                 .on_press_maybe(enabled.then_some(Message::HelpSomeone))
         };
         match &self.auth {
@@ -2140,84 +2269,161 @@ impl App {
         } else {
             t.get("helper-copy")
         };
+        let copy_icon = if copied { Icon::Check } else { Icon::Copy };
         centered(
-            column![text(t.get("helper-code-title")).size(22),]
-                .push(replaced)
-                .push(
-                    column![
-                        text(code).size(64).font(iced::Font::MONOSPACE),
-                        text(expiry),
-                        row![
-                            button(text(copy_label)).on_press(Message::CopyCode),
-                            button(text(t.get("helper-cancel"))).on_press(Message::CancelHelper),
+            container(
+                column![heading(Icon::HelpSomeone, t.get("helper-code-title"))]
+                    .push(replaced)
+                    .push(
+                        column![
+                            text(code).size(64).font(iced::Font::MONOSPACE),
+                            text(expiry).size(style::BODY),
+                            row![
+                                style::action(copy_icon, copy_label)
+                                    .style(button::primary)
+                                    .on_press(Message::CopyCode),
+                                style::action(Icon::Close, t.get("helper-cancel"))
+                                    .style(button::secondary)
+                                    .on_press(Message::CancelHelper),
+                            ]
+                            .spacing(10),
+                            text(status).size(style::BODY),
                         ]
-                        .spacing(10),
-                        text(status),
-                    ]
-                    .spacing(16)
+                        .spacing(style::GAP_LARGE)
+                        .align_x(Alignment::Center),
+                    )
+                    .spacing(style::GAP_LARGE)
                     .align_x(Alignment::Center),
-                )
-                .spacing(16)
-                .align_x(Alignment::Center),
+            )
+            .padding(28)
+            .style(style::card),
         )
     }
 
     fn viewer<'a>(&'a self, v: &'a Viewer) -> Element<'a, Message> {
+        responsive(move |size| self.viewer_sized(v, size.width >= style::WIDE_TOOLBAR)).into()
+    }
+
+    /// The toolbar's entries but the monitor choice and the pen's colour, in the order
+    /// they show; `ToolbarItem::overflow` ones go into "More" in a narrow window.
+    fn toolbar_items(&self, v: &Viewer) -> Vec<ToolbarItem> {
         let t = &self.t;
-        let choices: Vec<Choice<u32>> = v
-            .monitors
-            .iter()
-            .enumerate()
-            .map(|(index, m)| Choice {
-                value: m.id,
-                label: t.with(
-                    "viewer-monitor-item",
-                    &[
-                        ("index", &(index + 1).to_string()),
-                        ("name", &m.name),
-                        ("width", &m.width.to_string()),
-                        ("height", &m.height.to_string()),
-                    ],
-                ),
-            })
-            .collect();
-        let selected = choices
-            .iter()
-            .find(|c| c.value == v.current_monitor)
-            .cloned();
-        let control_button = match v.control {
-            Some(ControlState::Granted) => {
-                button(text(t.get("viewer-release-control"))).on_press(Message::ReleaseControl)
-            }
-            Some(ControlState::Requested) => button(text(t.get("viewer-control-pending"))),
-            Some(ControlState::None) | None => button(text(t.get("viewer-request-control")))
-                .on_press_maybe(v.consented.then_some(Message::RequestControl)),
+        let live = v.consented && v.paused_by.is_none();
+        let item = |icon, key: &str, on_press: Option<Message>| ToolbarItem {
+            icon,
+            label: t.get(key),
+            on_press,
+            kind: ItemKind::Plain,
+            overflow: true,
         };
-        let clipboard_button = match v.clipboard {
-            Some(ControlState::Granted) => {
-                button(text(t.get("viewer-stop-clipboard"))).on_press(Message::ReleaseClipboard)
-            }
-            Some(ControlState::Requested) => button(text(t.get("viewer-clipboard-pending"))),
-            Some(ControlState::None) | None => button(text(t.get("viewer-share-clipboard")))
-                .on_press_maybe(v.consented.then_some(Message::RequestClipboard)),
-        };
-        let pause_button = match v.paused_by {
-            Some(Role::Helper) => button(text(t.get("viewer-resume"))).on_press(Message::Resume),
-            Some(Role::Sharer) => button(text(t.get("viewer-pause"))),
-            None => button(text(t.get("viewer-pause")))
-                .on_press_maybe(v.consented.then_some(Message::Pause)),
-        };
-        let fit_label = if v.fit {
-            t.get("viewer-actual-size")
+        let (fit_icon, fit_key) = if v.fit {
+            (Icon::ActualSize, "viewer-actual-size")
         } else {
-            t.get("viewer-fit")
+            (Icon::Fit, "viewer-fit")
         };
-        let chat_label = if self.chat_unread {
-            format!("{} •", t.get("viewer-chat"))
-        } else {
-            t.get("viewer-chat")
+        let control = match v.control {
+            Some(ControlState::Granted) => ToolbarItem {
+                kind: ItemKind::Chosen,
+                ..item(
+                    Icon::Control,
+                    "viewer-release-control",
+                    Some(Message::ReleaseControl),
+                )
+            },
+            Some(ControlState::Requested) => item(Icon::Waiting, "viewer-control-pending", None),
+            Some(ControlState::None) | None => ToolbarItem {
+                kind: ItemKind::Main,
+                ..item(
+                    Icon::Control,
+                    "viewer-request-control",
+                    v.consented.then_some(Message::RequestControl),
+                )
+            },
         };
-        let info = match (&v.path, v.rtt_ms, v.fps) {
+        let clipboard = match v.clipboard {
+            Some(ControlState::Granted) => item(
+                Icon::ClipboardOff,
+                "viewer-stop-clipboard",
+                Some(Message::ReleaseClipboard),
+            ),
+            Some(ControlState::Requested) => item(Icon::Waiting, "viewer-clipboard-pending", None),
+            Some(ControlState::None) | None => item(
+                Icon::Clipboard,
+                "viewer-share-clipboard",
+                v.consented.then_some(Message::RequestClipboard),
+            ),
+        };
+        let tool = |tool: Tool, icon, key: &str| ToolbarItem {
+            kind: if v.tool == tool {
+                ItemKind::Chosen
+            } else {
+                ItemKind::Plain
+            },
+            ..item(icon, key, live.then_some(Message::SelectTool(tool)))
+        };
+        let pause = match v.paused_by {
+            Some(Role::Helper) => item(Icon::Resume, "viewer-resume", Some(Message::Resume)),
+            // The sharer's pause is theirs to lift.
+            Some(Role::Sharer) => item(Icon::Pause, "viewer-pause", None),
+            None => item(
+                Icon::Pause,
+                "viewer-pause",
+                v.consented.then_some(Message::Pause),
+            ),
+        };
+        let chat = ToolbarItem {
+            label: if self.chat_unread {
+                format!("{} •", t.get("viewer-chat"))
+            } else {
+                t.get("viewer-chat")
+            },
+            ..item(Icon::Chat, "viewer-chat", Some(Message::ToggleChat))
+        };
+        let files = self.files_allowed();
+        vec![
+            item(fit_icon, fit_key, Some(Message::ToggleFit)),
+            ToolbarItem {
+                overflow: false,
+                ..control
+            },
+            clipboard,
+            item(
+                Icon::SendFile,
+                "viewer-send-file",
+                files.then_some(Message::ChooseFileToSend),
+            ),
+            item(
+                Icon::AskFile,
+                "viewer-ask-file",
+                files.then_some(Message::AskForFile),
+            ),
+            tool(Tool::Pen, Icon::Pen, "viewer-pen"),
+            tool(Tool::Laser, Icon::Laser, "viewer-laser"),
+            item(
+                Icon::Clear,
+                "viewer-clear",
+                (!v.sketch.is_empty()).then_some(Message::ClearAnnotations),
+            ),
+            ToolbarItem {
+                overflow: false,
+                ..pause
+            },
+            ToolbarItem {
+                overflow: false,
+                ..chat
+            },
+            ToolbarItem {
+                kind: ItemKind::Danger,
+                overflow: false,
+                ..item(Icon::End, "viewer-end", Some(Message::End))
+            },
+        ]
+    }
+
+    /// The line under the toolbar's connection facts: path, round trip, frames/s.
+    fn viewer_info(&self, v: &Viewer) -> String {
+        let t = &self.t;
+        match (&v.path, v.rtt_ms, v.fps) {
             (Some(path), rtt, fps) => {
                 let kind = if path.kind == "relayed" {
                     t.get("viewer-path-relayed")
@@ -2252,17 +2458,48 @@ impl App {
                 }
             }
             _ => String::new(),
-        };
-        let tool_button = |tool: Tool, key: &str| {
-            let b = button(text(t.get(key))).on_press_maybe(
-                (v.consented && v.paused_by.is_none()).then_some(Message::SelectTool(tool)),
-            );
-            if v.tool == tool {
-                b.style(button::success)
-            } else {
-                b.style(button::secondary)
-            }
-        };
+        }
+    }
+
+    /// The helper's toolbar in one row: in a wide window every entry (the less used as
+    /// icons with a tooltip), in a narrow one the main entries and "More"; and the "More"
+    /// menu when it is open.
+    fn viewer_toolbar<'a>(
+        &'a self,
+        v: &'a Viewer,
+        wide: bool,
+    ) -> (Element<'a, Message>, Option<Element<'a, Message>>) {
+        let t = &self.t;
+        let choices: Vec<Choice<u32>> = v
+            .monitors
+            .iter()
+            .enumerate()
+            .map(|(index, m)| Choice {
+                value: m.id,
+                label: t.with(
+                    "viewer-monitor-item",
+                    &[
+                        ("index", &(index + 1).to_string()),
+                        ("name", &m.name),
+                        ("width", &m.width.to_string()),
+                        ("height", &m.height.to_string()),
+                    ],
+                ),
+            })
+            .collect();
+        let selected = choices
+            .iter()
+            .find(|c| c.value == v.current_monitor)
+            .cloned();
+        let monitor = row![
+            style::icon(Icon::Monitor),
+            // Fixed widths keep every entry where it was when labels change.
+            pick_list(choices, selected, Message::SelectMonitor)
+                .width(190)
+                .text_size(style::BODY),
+        ]
+        .spacing(6)
+        .align_y(Alignment::Center);
         let colours: Vec<Choice<PenColour>> = PenColour::ALL
             .iter()
             .map(|&colour| Choice {
@@ -2271,35 +2508,99 @@ impl App {
             })
             .collect();
         let colour = colours.iter().find(|c| c.value == v.colour).cloned();
-        let toolbar = row![
-            text(t.get("viewer-monitor")),
-            // Fixed widths keep every button where it was when labels change.
-            pick_list(choices, selected, Message::SelectMonitor).width(230),
-            button(text(fit_label)).on_press(Message::ToggleFit),
-            control_button,
-            clipboard_button,
-            button(text(t.get("viewer-send-file")))
-                .on_press_maybe(self.files_allowed().then_some(Message::ChooseFileToSend)),
-            button(text(t.get("viewer-ask-file")))
-                .on_press_maybe(self.files_allowed().then_some(Message::AskForFile)),
-            tool_button(Tool::Pen, "viewer-pen"),
-            pick_list(colours, colour, Message::SelectColour).width(100),
-            tool_button(Tool::Laser, "viewer-laser"),
-            button(text(t.get("viewer-clear")))
-                .style(button::secondary)
-                .on_press_maybe((!v.sketch.is_empty()).then_some(Message::ClearAnnotations)),
-            pause_button,
-            button(text(chat_label)).on_press(Message::ToggleChat),
-            text(info).size(14).width(170),
-            button(text(t.get("viewer-end")))
-                .style(button::danger)
-                .on_press(Message::End),
-        ]
-        .spacing(8)
-        .padding(6)
-        .align_y(Alignment::Center)
-        // A narrow window wraps the toolbar rather than squeezing buttons away.
-        .wrap();
+        let colour_list = move |width: f32| {
+            pick_list(colours.clone(), colour.clone(), Message::SelectColour)
+                .width(width)
+                .text_size(style::BODY)
+        };
+        let info = self.viewer_info(v);
+        let (end, items): (Vec<_>, Vec<_>) = self
+            .toolbar_items(v)
+            .into_iter()
+            .partition(|item| item.kind == ItemKind::Danger);
+        let mut bar = row![monitor].spacing(style::GAP).align_y(Alignment::Center);
+        let mut menu = None;
+        if wide {
+            for item in items {
+                let after_pen = item.icon == Icon::Pen;
+                bar = bar.push(if item.overflow {
+                    style::icon_action(
+                        item.icon,
+                        item.label,
+                        item.on_press,
+                        item.kind == ItemKind::Chosen,
+                    )
+                } else {
+                    item.button(false)
+                });
+                if after_pen {
+                    bar = bar.push(colour_list(96.0));
+                }
+            }
+            // The facts go between the actions and End, which stays at the far right.
+            bar = bar.push(
+                text(info)
+                    .size(style::SMALL)
+                    .width(Length::Fill)
+                    .align_x(iced::alignment::Horizontal::Right),
+            );
+        } else {
+            let (kept, overflow): (Vec<_>, Vec<_>) =
+                items.into_iter().partition(|item| !item.overflow);
+            for item in kept {
+                bar = bar.push(item.button(false));
+            }
+            let more = style::action(Icon::More, t.get("viewer-more"))
+                .style(if v.more_open {
+                    button::primary
+                } else {
+                    button::secondary
+                })
+                .on_press(Message::ToggleMore);
+            bar = bar.push(more).push(iced::widget::space::horizontal());
+            if v.more_open {
+                let mut entries = Column::new().spacing(4).width(260);
+                for item in overflow {
+                    let pen = item.icon == Icon::Pen;
+                    entries = entries.push(item.button(true));
+                    if pen {
+                        entries = entries.push(
+                            row![
+                                text(t.get("viewer-colour")).size(style::BODY),
+                                colour_list(140.0)
+                            ]
+                            .spacing(style::GAP)
+                            .align_y(Alignment::Center)
+                            .padding([0, 12]),
+                        );
+                    }
+                }
+                menu = Some(
+                    container(container(entries).padding(6).style(style::panel))
+                        .align_right(Length::Fill)
+                        .padding([4, 8])
+                        .into(),
+                );
+            }
+        }
+        for item in end {
+            bar = bar.push(item.button(false));
+        }
+        let toolbar = container(bar.padding([6, 10]))
+            .width(Length::Fill)
+            .style(style::toolbar)
+            .into();
+        (toolbar, menu)
+    }
+
+    fn viewer_sized<'a>(&'a self, v: &'a Viewer, wide: bool) -> Element<'a, Message> {
+        let t = &self.t;
+        let (toolbar, menu) = self.viewer_toolbar(v, wide);
+        // A narrow toolbar has no room for the connection's facts: a line at the bottom.
+        let status = (!wide)
+            .then(|| self.viewer_info(v))
+            .filter(|info| !info.is_empty())
+            .map(|info| container(text(info).size(style::SMALL)).padding([2, 10]));
         let mut body = column![toolbar];
         if let Some(notice) = &v.notice {
             body = body.push(container(text(notice)).padding([2, 8]));
@@ -2324,6 +2625,11 @@ impl App {
         } else {
             screen
         };
+        // The "More" menu opens over the picture, under its button.
+        let screen = match menu {
+            Some(menu) => stack![screen, menu].into(),
+            None => screen,
+        };
         let mut body = body.push(screen);
         if let Some(by) = v.paused_by {
             let key = if by == Role::Helper {
@@ -2333,7 +2639,7 @@ impl App {
             };
             body = body.push(container(text(t.get(key))).padding(6));
         }
-        body.into()
+        body.push(status).into()
     }
 
     /// The sharer's screen, with the pointer drawn on top, taking mouse input.
@@ -2427,32 +2733,45 @@ impl App {
         // Who vouches for the name, beside it: the organisation the rendezvous verified,
         // or a plain warning that nobody did.
         let vouched = match affiliation {
-            Some(org) => text(t.with(
-                "consent-verified",
-                &[("name", helper_name), ("organisation", org)],
-            ))
-            .style(text::success),
-            None => {
+            Some(org) => row![
+                style::icon(Icon::Verified).style(text::success),
+                text(t.with(
+                    "consent-verified",
+                    &[("name", helper_name), ("organisation", org)],
+                ))
+                .style(text::success)
+            ],
+            None => row![
+                style::icon(Icon::Unverified).style(text::warning),
                 text(t.with("consent-unverified", &[("name", helper_name)])).style(text::warning)
-            }
-        };
+            ],
+        }
+        .spacing(8)
+        .align_y(Alignment::Center);
         centered(
-            column![
-                text(t.with("consent-title", &[("name", helper_name)])).size(24),
-                vouched,
-                text(t.with("consent-body", &[("name", helper_name)])),
-                row![
-                    button(text(t.get("consent-allow")))
-                        .style(button::primary)
-                        .on_press(Message::Allow),
-                    button(text(t.get("consent-cancel")))
-                        .style(button::secondary)
-                        .on_press(Message::Cancel),
+            container(
+                column![
+                    heading(
+                        Icon::Sharing,
+                        t.with("consent-title", &[("name", helper_name)])
+                    ),
+                    vouched,
+                    text(t.with("consent-body", &[("name", helper_name)])).size(style::BODY),
+                    row![
+                        style::action(Icon::Check, t.get("consent-allow"))
+                            .style(button::primary)
+                            .on_press(Message::Allow),
+                        style::action(Icon::Close, t.get("consent-cancel"))
+                            .style(button::secondary)
+                            .on_press(Message::Cancel),
+                    ]
+                    .spacing(12),
                 ]
-                .spacing(12),
-            ]
-            .spacing(16)
-            .max_width(520),
+                .spacing(style::GAP_LARGE)
+                .max_width(540),
+            )
+            .padding(24)
+            .style(style::card),
         )
     }
 
@@ -2472,8 +2791,10 @@ impl App {
                     text(t.with("clipboard-request-title", &[("name", helper_name)])).size(20),
                     text(t.with("clipboard-request-body", &[("name", helper_name)])).size(14),
                     row![
-                        button(text(t.get("control-allow"))).on_press(Message::GrantClipboard),
-                        button(text(t.get("control-decline")))
+                        style::action(Icon::Check, t.get("control-allow"))
+                            .style(button::primary)
+                            .on_press(Message::GrantClipboard),
+                        style::action(Icon::Close, t.get("control-decline"))
                             .style(button::secondary)
                             .on_press(Message::DeclineClipboard),
                     ]
@@ -2497,8 +2818,10 @@ impl App {
                     text(t.with("control-request-title", &[("name", helper_name)])).size(20),
                     text(t.with("control-request-body", &[("name", helper_name)])).size(14),
                     row![
-                        button(text(t.get("control-allow"))).on_press(Message::GrantControl),
-                        button(text(t.get("control-decline")))
+                        style::action(Icon::Check, t.get("control-allow"))
+                            .style(button::primary)
+                            .on_press(Message::GrantControl),
+                        style::action(Icon::Close, t.get("control-decline"))
                             .style(button::secondary)
                             .on_press(Message::DeclineControl),
                     ]
@@ -2515,11 +2838,54 @@ impl App {
             SharerControl::Helper => t.with("sharing-control-helper", &[("name", helper_name)]),
             _ => t.get("sharing-control-you"),
         };
+        // The band says at a glance what is happening, in the border's colour.
+        let state = if paused_by.is_some() || reconnecting || secure_desktop {
+            style::BarState::Quiet
+        } else if control == SharerControl::Helper {
+            style::BarState::Controlled
+        } else {
+            style::BarState::Shared
+        };
+        let band_icon = match state {
+            _ if reconnecting => Icon::Reconnecting,
+            _ if secure_desktop => Icon::Lock,
+            _ if paused_by.is_some() => Icon::Pause,
+            style::BarState::Controlled => Icon::Control,
+            _ => Icon::Sharing,
+        };
+        let headline = match paused_by {
+            Some(_) if !reconnecting && !secure_desktop => {
+                format!(
+                    "{} · {}",
+                    t.with("sharing-with", &[("name", helper_name)]),
+                    t.get("sharing-paused")
+                )
+            }
+            _ => t.with("sharing-with", &[("name", helper_name)]),
+        };
+        let band = container(
+            row![
+                style::icon(band_icon).size(style::HEADING),
+                column![
+                    text(headline).size(style::HEADING),
+                    text(who).size(style::SMALL),
+                ]
+                .spacing(2),
+            ]
+            .spacing(10)
+            .align_y(Alignment::Center),
+        )
+        .padding([6, 10])
+        .width(Length::Fill)
+        .style(style::bar_band(state));
         let pause = match paused_by {
-            Some(Role::Sharer) => button(text(t.get("sharing-resume"))).on_press(Message::Resume),
             // The person may lift the helper's pause too.
-            Some(Role::Helper) => button(text(t.get("sharing-resume"))).on_press(Message::Resume),
-            None => button(text(t.get("sharing-pause"))).on_press(Message::Pause),
+            Some(_) => {
+                style::action(Icon::Resume, t.get("sharing-resume")).on_press(Message::Resume)
+            }
+            None => style::action(Icon::Pause, t.get("sharing-pause"))
+                .style(button::secondary)
+                .on_press(Message::Pause),
         };
         let chat_label = if self.chat_unread {
             format!("{} •", t.get("sharing-chat"))
@@ -2528,37 +2894,82 @@ impl App {
         };
         let mut buttons = row![
             pause,
-            button(text(chat_label)).on_press(Message::ToggleChat)
+            style::action(Icon::Chat, chat_label)
+                .style(button::secondary)
+                .on_press(Message::ToggleChat)
         ]
-        .spacing(8);
+        .spacing(style::GAP);
         if control == SharerControl::Helper {
-            buttons = buttons
-                .push(button(text(t.get("sharing-take-back"))).on_press(Message::RevokeControl));
+            buttons = buttons.push(
+                style::action(Icon::TakeBack, t.get("sharing-take-back"))
+                    .style(button::primary)
+                    .on_press(Message::RevokeControl),
+            );
         }
         if clipboard == SharerControl::Helper {
             buttons = buttons.push(
-                button(text(t.get("sharing-stop-clipboard"))).on_press(Message::RevokeClipboard),
+                style::action(Icon::ClipboardOff, t.get("sharing-stop-clipboard"))
+                    .style(button::secondary)
+                    .on_press(Message::RevokeClipboard),
             );
         }
-        buttons = buttons.push(
-            button(text(t.get("sharing-end")))
+        buttons = buttons.push(iced::widget::space::horizontal()).push(
+            style::action(Icon::End, t.get("sharing-end"))
                 .style(button::danger)
                 .on_press(Message::End),
         );
-        let mut lines = column![
-            text(t.with("sharing-with", &[("name", helper_name)])).size(18),
-            text(who).size(14),
-        ]
-        .spacing(8);
+        let mut lines = column![band].spacing(style::GAP);
         if clipboard == SharerControl::Helper {
-            lines = lines
-                .push(text(t.with("sharing-clipboard-shared", &[("name", helper_name)])).size(14));
+            lines = lines.push(
+                text(t.with("sharing-clipboard-shared", &[("name", helper_name)]))
+                    .size(style::SMALL),
+            );
         }
         lines = lines.push(buttons);
+        // A message that came while the chat was closed shows in the bar itself.
+        if let Some(line) = self.unread_chat_line() {
+            lines = lines.push(
+                container(
+                    row![
+                        style::icon(Icon::Chat),
+                        text(format!("{helper_name}: {}", line.text))
+                            .size(style::SMALL)
+                            .width(Length::Fill)
+                            .wrapping(text::Wrapping::WordOrGlyph),
+                        button(text(t.get("sharing-chat-reply")).size(style::SMALL))
+                            .padding([4, 10])
+                            .on_press(Message::ToggleChat),
+                    ]
+                    .spacing(style::GAP)
+                    .align_y(Alignment::Center),
+                )
+                .padding([4, 8])
+                .height(CHAT_NOTICE_HEIGHT)
+                .clip(true)
+                .style(style::panel),
+            );
+        }
         if !self.files.is_empty() && !self.chat_open {
             lines = lines.push(self.file_rows(files::BAR_ROWS));
         }
-        container(lines).padding(12).into()
+        // Above an open chat, at the top; alone, in the middle of the bar.
+        let bar = container(lines).padding(10);
+        if self.chat_open {
+            bar.into()
+        } else {
+            bar.center_y(Length::Fill).into()
+        }
+    }
+
+    /// The helper's newest message while the chat is closed and unread.
+    fn unread_chat_line(&self) -> Option<&ChatLine> {
+        if !self.chat_unread || self.chat_open {
+            return None;
+        }
+        self.chat
+            .iter()
+            .rev()
+            .find(|line| Some(line.from) != self.role)
     }
 
     fn chat_panel(&self) -> Element<'_, Message> {
@@ -2616,6 +3027,17 @@ fn colour_key(colour: PenColour) -> &'static str {
         PenColour::Blue => "viewer-colour-blue",
         PenColour::Green => "viewer-colour-green",
     }
+}
+
+/// A screen's or a section's title, with its icon.
+fn heading<'a>(glyph: Icon, title: String) -> Element<'a, Message> {
+    row![
+        style::icon(glyph).size(style::TITLE),
+        text(title).size(style::TITLE)
+    ]
+    .spacing(10)
+    .align_y(Alignment::Center)
+    .into()
 }
 
 fn centered<'a>(content: impl Into<Element<'a, Message>>) -> Element<'a, Message> {

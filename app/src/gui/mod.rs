@@ -12,10 +12,12 @@ mod overlay_windows;
 mod overlay_x11;
 pub mod sign_in;
 pub mod sketch;
+pub mod style;
 #[cfg(test)]
 mod tests;
 
 pub use app::{App, GuiOptions, Message, WindowPlace};
+pub use style::ThemeChoice;
 
 /// Opens the Tandem window and runs until it is closed. A daemon, because the sharer's
 /// annotation overlay is a second window.
@@ -23,12 +25,18 @@ pub fn run(options: GuiOptions) -> iced::Result {
     iced::daemon(
         move || {
             let (_, opened) = iced::window::open(App::main_window(options.place));
-            (App::new(options.clone()), opened.map(Message::WindowOpened))
+            let system_theme = iced::system::theme().map(Message::SystemTheme);
+            (
+                App::new(options.clone()),
+                iced::Task::batch([opened.map(Message::WindowOpened), system_theme]),
+            )
         },
         App::update,
         App::view,
     )
     .title(App::title)
+    .theme(App::theme)
+    .font(style::ICON_FONT_BYTES)
     .subscription(App::subscription)
     // Built in: the same letters on every system, also one without any fonts installed.
     .default_font(iced::Font::with_name("Fira Sans"))

@@ -15,6 +15,8 @@ use super::{App, GuiOptions, Message};
 use crate::session::{Event, HelperIdentity, SessionConfig, SourceSpec, VideoConfig};
 use iced::widget::image;
 
+mod snapshots;
+
 const WAIT: Duration = Duration::from_secs(20);
 
 /// One window: the app, and the messages its tasks produce.
@@ -44,6 +46,7 @@ impl Window {
             sign_in_provider: None,
             language: language.into(),
             place: super::WindowPlace::Default,
+            theme: super::ThemeChoice::System,
         });
         Self { app, tx, rx }
     }
@@ -100,7 +103,7 @@ impl Window {
 
     fn messages_of(&mut self, act: impl FnOnce(&mut iced_test::Simulator<'_, Message>)) {
         let messages: Vec<Message> = {
-            let mut ui = iced_test::simulator(self.app.main_view());
+            let mut ui = simulator(self.app.main_view());
             act(&mut ui);
             ui.into_messages().collect()
         };
@@ -114,6 +117,16 @@ impl Window {
             ui.click(Shown(label))
                 .unwrap_or_else(|e| panic!("no {label:?} to click: {e}"));
         });
+    }
+
+    /// A toolbar entry a narrow window keeps in "More": opens the menu first when the
+    /// entry is not in sight.
+    fn click_tool(&mut self, label: &str) {
+        if !self.shows(label) {
+            let more = ["More", "Altro"].into_iter().find(|m| self.shows(m));
+            self.click(more.unwrap_or("More"));
+        }
+        self.click(label);
     }
 
     fn type_into(&mut self, id: &'static str, text: &str) {
@@ -146,8 +159,20 @@ impl Window {
     }
 
     fn shows(&self, text: &str) -> bool {
-        let mut ui = iced_test::simulator(self.app.main_view());
+        let mut ui = simulator(self.app.main_view());
         ui.find(Shown(text)).is_ok()
+    }
+
+    /// A toolbar entry is there, maybe in "More" (opened to look, then closed).
+    fn assert_tool_shows(&mut self, text: &str) {
+        let more = |app: &mut App, open| {
+            if let Screen::Viewer(v) = &mut app.screen {
+                v.more_open = open;
+            }
+        };
+        more(&mut self.app, true);
+        self.assert_shows(text);
+        more(&mut self.app, false);
     }
 
     fn assert_shows(&self, text: &str) {
@@ -168,8 +193,10 @@ impl Window {
         let _ = std::fs::create_dir_all(&dir);
         let path = dir.join(format!("{name}.png"));
         let _ = std::fs::remove_file(&path);
-        let mut ui = iced_test::simulator(self.app.main_view());
-        let snapshot = ui.snapshot(&iced::Theme::Light).expect("snapshot");
+        let mut ui = simulator(self.app.main_view());
+        let snapshot = ui
+            .snapshot(&self.app.theme(iced::window::Id::unique()))
+            .expect("snapshot");
         let _ = snapshot.matches_image(&path);
     }
 
@@ -184,6 +211,22 @@ impl Window {
             _ => None,
         }
     }
+}
+
+/// A simulated window of iced_test's default size (1024×768) with the app's fonts.
+fn simulator<'a>(element: iced::Element<'a, Message>) -> iced_test::Simulator<'a, Message> {
+    sized_simulator(element, (1024.0, 768.0))
+}
+
+fn sized_simulator<'a>(
+    element: iced::Element<'a, Message>,
+    size: (f32, f32),
+) -> iced_test::Simulator<'a, Message> {
+    let settings = iced::Settings {
+        fonts: vec![super::style::ICON_FONT_BYTES.into()],
+        ..iced::Settings::default()
+    };
+    iced_test::Simulator::with_size(settings, size, element)
 }
 
 /// Text as a person reads it: the isolation marks around names (U+2068, U+2069), which
@@ -317,7 +360,7 @@ async fn home_code_consent_viewer_chat_and_end_from_the_toolbar() {
 
     // Annotation: a pen stroke over the picture reaches the sharer's overlay, in the
     // sharer's pixels; Clear removes it there too.
-    helper.click("Pen");
+    helper.click_tool("Pen");
     helper.drag(&[
         iced::Point::new(300.0, 300.0),
         iced::Point::new(400.0, 360.0),
@@ -348,16 +391,16 @@ async fn home_code_consent_viewer_chat_and_end_from_the_toolbar() {
         "200 view px ≈ 125 sharer px: {stroke:?}"
     );
     helper.save_png("helper-annotation");
-    helper.click("Laser");
+    helper.click_tool("Laser");
     helper.drag(&[iced::Point::new(420.0, 330.0)]);
     sharer
         .run_until("the laser dot", |app| app.overlay.sketch.laser.is_some())
         .await;
-    helper.click("Clear");
+    helper.click_tool("Clear");
     sharer
         .run_until("the drawing cleared", |app| app.overlay.sketch.is_empty())
         .await;
-    helper.click("Laser"); // back to the pointer
+    helper.click_tool("Laser"); // back to the pointer
 
     // Chat both ways.
     helper.click("Chat");
@@ -1103,7 +1146,7 @@ async fn a_picture_coded_smaller_fills_the_view_and_says_so() {
     );
     // …and at actual size to the screen's 1280 pixels: 640 px of blue, the rest of the
     // 1024-px window orange.
-    w.click("Actual size");
+    w.click_tool("Actual size");
     let (blue, orange, scale) = middle_row_colours(&w, "actual");
     assert!(
         blue.abs_diff(640 * scale) < 20 * scale && orange > 300 * scale,
@@ -1113,7 +1156,7 @@ async fn a_picture_coded_smaller_fills_the_view_and_says_so() {
 
 /// Counts the blue and orange pixels across the middle of the rendered window.
 fn middle_row_colours(w: &Window, name: &str) -> (u32, u32, u32) {
-    let mut ui = iced_test::simulator(w.app.main_view());
+    let mut ui = simulator(w.app.main_view());
     let (width, pixels) = rendered_rgba(&mut ui, &format!("gui-reduced-{name}"));
     let height = pixels.len() as u32 / 4 / width;
     let row = &pixels[(height / 2 * width * 4) as usize..((height / 2 + 1) * width * 4) as usize];
@@ -1360,11 +1403,11 @@ async fn the_clipboard_is_asked_for_allowed_and_stopped_from_the_bar() {
         },
     );
     engine_event(&mut helper, Event::ConsentGiven);
-    helper.click("Share clipboard");
-    helper.assert_shows("Clipboard: waiting…");
+    helper.click_tool("Share clipboard");
+    helper.assert_tool_shows("Clipboard: waiting…");
     engine_event(&mut helper, Event::ClipboardGranted);
     helper.assert_shows("Clipboards are shared: what you copy reaches the other side, and back.");
-    helper.assert_shows("Stop clipboard");
+    helper.assert_tool_shows("Stop clipboard");
     engine_event(&mut helper, Event::ClipboardReceived { bytes: 20 });
     helper.assert_shows("The other side's copy is on your clipboard.");
     helper.save_png("viewer-clipboard-shared");
@@ -1375,8 +1418,8 @@ async fn the_clipboard_is_asked_for_allowed_and_stopped_from_the_bar() {
         },
     );
     helper.assert_shows("Marco B. stopped clipboard sharing.");
-    helper.assert_shows("Share clipboard");
-    helper.click("Share clipboard");
+    helper.assert_tool_shows("Share clipboard");
+    helper.click_tool("Share clipboard");
     engine_event(
         &mut helper,
         Event::ClipboardDeclined {
@@ -1522,7 +1565,7 @@ async fn files_are_offered_accepted_shown_moving_and_cancelled_on_both_sides() {
             direction: FileDirection::Sending,
         },
     );
-    helper.click("Ask for a file");
+    helper.click_tool("Ask for a file");
     assert_eq!(sent.try_recv().ok(), Some(Command::RequestFile));
     engine_event(&mut helper, Event::FileRequestSent { id: 2 });
     helper.assert_shows("Waiting for Marco B. to choose a file");

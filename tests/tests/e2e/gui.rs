@@ -21,14 +21,22 @@ struct Window(Child);
 impl Window {
     fn open(display: &str, rendezvous: &str, helper: Option<&str>) -> Self {
         let mut cmd = Command::new(bin("tandem"));
-        cmd.args(["gui", "--rendezvous", rendezvous, "--lang", "en"])
-            .env("DISPLAY", display)
-            // Software rendering: no GPU here, and stable pixels.
-            .env("ICED_BACKEND", "tiny-skia")
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
+        cmd.args([
+            "gui",
+            "--rendezvous",
+            rendezvous,
+            "--lang",
+            "en",
+            "--theme",
+            "light",
+        ])
+        .env("DISPLAY", display)
+        // Software rendering: no GPU here, and stable pixels.
+        .env("ICED_BACKEND", "tiny-skia")
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
         if let Some(name) = helper {
             cmd.args(["--dev-identity", name]);
         }
@@ -71,7 +79,8 @@ fn count(
     n
 }
 
-const WHITE: (u8, u8, u8) = (255, 255, 255);
+/// The light palette's window background (`style::light_theme`).
+const BACKGROUND: (u8, u8, u8) = (247, 248, 250);
 /// The pen's default colour (annotation::PenColour::Red).
 const PEN_RED: (u8, u8, u8) = (230, 30, 40);
 /// The known picture's blocks.
@@ -158,8 +167,9 @@ fn whole_session(compositor: bool) {
     let _sharer = Window::open(&sharer_x.display, &rv.url, None);
     let _helper = Window::open(&helper_x.display, &rv.url, Some("Anna Rossi"));
     let window_area = (0, 0, WINDOW.0 as u32, WINDOW.1 as u32);
-    let is_window =
-        |s: &Screenshot| near(s.pixel(5, 5), WHITE, 2) && near(s.pixel(890, 630), WHITE, 2);
+    let is_window = |s: &Screenshot| {
+        near(s.pixel(5, 5), BACKGROUND, 2) && near(s.pixel(890, 630), BACKGROUND, 2)
+    };
     wait_for_screen(&helper_x.display, T, "the helper's window", is_window);
     wait_for_screen(&sharer_x.display, T, "the sharer's window", is_window);
     let helper = Hands::new(&helper_x.display);
@@ -230,12 +240,17 @@ fn whole_session(compositor: bool) {
 
     // A pen stroke in the viewer appears on the sharer's real screen (no compositor here:
     // the overlay window is cut to the stroke).
-    let viewer = Screen::Viewer(Box::new(Viewer {
-        consented: true,
-        fit: true,
-        ..Viewer::default()
-    }));
-    helper.click(locate(viewer, WINDOW, "Pen"));
+    // The window is narrower than the one-row toolbar: the pen is in "More".
+    let viewer = |more_open| {
+        Screen::Viewer(Box::new(Viewer {
+            consented: true,
+            fit: true,
+            more_open,
+            ..Viewer::default()
+        }))
+    };
+    helper.click(locate(viewer(false), WINDOW, "More"));
+    helper.click(locate(viewer(true), WINDOW, "Pen"));
     helper.drag(&[(250, 450), (350, 470), (450, 490), (550, 510), (650, 530)]);
     let whole = (0, 0, 1280, 800);
     wait_for_screen(
@@ -274,15 +289,10 @@ fn whole_session(compositor: bool) {
     // Remote control through the windows: the helper asks, the sharer's bar asks the
     // person, and then the helper's clicks and keys in the viewer land on the sharer's
     // screen where the helper pointed.
-    let viewer = || {
-        Screen::Viewer(Box::new(Viewer {
-            consented: true,
-            fit: true,
-            ..Viewer::default()
-        }))
-    };
-    helper.click(locate(viewer(), WINDOW, "Pen")); // the pen off: the pointer again
-    helper.click(locate(viewer(), WINDOW, "Request control"));
+    // The pen off: the pointer again.
+    helper.click(locate(viewer(false), WINDOW, "More"));
+    helper.click(locate(viewer(true), WINDOW, "Pen"));
+    helper.click(locate(viewer(false), WINDOW, "Request control"));
     let asked = Screen::Sharing {
         helper_name: "Anna R.".into(),
         control: SharerControl::Asked,
@@ -311,13 +321,18 @@ fn whole_session(compositor: bool) {
     let recorder = EventRecorder::start(&sharer_x.display, 0);
     // Where the picture sits in the helper's window: its top edge is the sharer's border
     // (red now: control is granted), in the middle column; it is fitted below the toolbar
-    // and the notice line.
+    // and the notice line, above the status line: its size is what lies between its top
+    // and bottom edges.
     let shot = Screenshot::take(&helper_x.display);
     let top = (40..400)
         .find(|&y| near(shot.pixel(450, y), BORDER_CONTROLLED, 40))
-        .expect("the picture's top edge in the viewer") as f64;
-    let (w, h) = (f64::from(WINDOW.0), f64::from(WINDOW.1));
-    let scale = (w / 1280.0).min((h - top) / 800.0);
+        .expect("the picture's top edge in the viewer");
+    let bottom = (top + 100..WINDOW.1 as u32)
+        .rev()
+        .find(|&y| near(shot.pixel(450, y), BORDER_CONTROLLED, 40))
+        .expect("the picture's bottom edge in the viewer");
+    let (top, w) = (f64::from(top), f64::from(WINDOW.0));
+    let scale = (f64::from(bottom) + 1.0 - top) / 800.0;
     let left = (w - 1280.0 * scale) / 2.0;
     let to_window = |x: f64, y: f64| ((left + x * scale) as i16, (top + y * scale) as i16);
     helper.click(to_window(640.0, 400.0));
@@ -373,7 +388,7 @@ fn whole_session(compositor: bool) {
             WINDOW,
             "Submit",
         );
-        move |s: &Screenshot| primary_button_at(s, submit) && near(s.pixel(890, 630), WHITE, 2)
+        move |s: &Screenshot| primary_button_at(s, submit) && near(s.pixel(890, 630), BACKGROUND, 2)
     };
     let helper_home = home_saying("You ended the session.");
     let shot = wait_for_screen(&helper_x.display, T, "the helper back home", helper_home);

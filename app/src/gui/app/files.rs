@@ -347,7 +347,7 @@ impl App {
         self.files.len().min(BAR_ROWS)
     }
 
-    fn fit_bar(&self) -> Task<Message> {
+    pub(super) fn fit_bar(&self) -> Task<Message> {
         match (&self.screen, self.window) {
             (Screen::Sharing { .. }, Some(id)) if !self.chat_open => {
                 iced::window::resize(id, iced::Size::new(super::BAR_WIDTH, self.bar_height()))
@@ -357,7 +357,12 @@ impl App {
     }
 
     pub(super) fn bar_height(&self) -> f32 {
-        super::BAR_HEIGHT + self.bar_rows() as f32 * BAR_ROW_HEIGHT
+        let chat_notice = if self.unread_chat_line().is_some() {
+            super::CHAT_NOTICE_HEIGHT + crate::gui::style::GAP
+        } else {
+            0.0
+        };
+        super::BAR_HEIGHT + self.bar_rows() as f32 * BAR_ROW_HEIGHT + chat_notice
     }
 
     /// Sharer: "Anna R. wants to send you a file" (Accept / Decline).
