@@ -12,6 +12,9 @@ use iced::{keyboard, mouse, window, Alignment, Element, Length, Point, Size, Sub
 use tokio::sync::mpsc;
 
 mod files;
+mod focus;
+
+pub use focus::FocusTarget;
 
 use super::engine::{self, EngineMsg, FrameSlot, RemoteFrame, SessionFailure, Start};
 use super::i18n::Strings;
@@ -32,6 +35,8 @@ use tandem_crypto::{CodeError, SessionCode};
 /// The sharer's window while sharing: a small bar.
 const BAR_WIDTH: f32 = 560.0;
 const BAR_HEIGHT: f32 = 150.0;
+/// The main window's size when it opens (and as a dialog again after sharing).
+const MAIN_WINDOW: Size = Size::new(900.0, 640.0);
 /// The bar's line for a chat message that came while the chat was closed.
 const CHAT_NOTICE_HEIGHT: f32 = 44.0;
 
@@ -141,6 +146,8 @@ pub enum Message {
     Tick(Instant),
     /// The system switched between light and dark.
     SystemTheme(iced::theme::Mode),
+    /// A window's new size.
+    Resized(window::Id, Size),
     /// The helper's "More" menu opens or closes.
     ToggleMore,
     /// A choice in the "More" menu: the menu closes, the choice is made.
@@ -286,6 +293,8 @@ pub struct Viewer {
 
 /// One entry of the helper's toolbar.
 struct ToolbarItem {
+    /// Its words' key: what the keyboard's focus knows it by.
+    key: &'static str,
     icon: Icon,
     label: String,
     /// `None`: shown, not usable now.
@@ -308,8 +317,8 @@ enum ItemKind {
 
 impl ToolbarItem {
     /// The entry as a button with its icon and words (`wide`: filling a menu's width).
-    fn button<'a>(self, in_menu: bool) -> Element<'a, Message> {
-        let style = match self.kind {
+    fn button<'a>(self, in_menu: bool, focused: bool) -> Element<'a, Message> {
+        let base: fn(&iced::Theme, button::Status) -> button::Style = match self.kind {
             ItemKind::Main | ItemKind::Chosen => button::primary,
             ItemKind::Danger => button::danger,
             ItemKind::Plain if in_menu => button::text,
@@ -321,7 +330,13 @@ impl ToolbarItem {
             self.on_press
         };
         let b = style::action(self.icon, self.label)
-            .style(style)
+            .style(move |theme: &iced::Theme, status| {
+                if focused {
+                    style::focused(base)(theme, status)
+                } else {
+                    base(theme, status)
+                }
+            })
             .on_press_maybe(on_press);
         if in_menu {
             b.width(Length::Fill).into()
@@ -424,6 +439,10 @@ pub struct App {
     theme_choice: ThemeChoice,
     /// What the system prefers (the desktop's setting, followed live).
     pub system_theme: iced::theme::Mode,
+    /// The keyboard's place in [`App::focus_ring`]; `None` until Tab is pressed.
+    pub focus: Option<usize>,
+    /// The main window's width (logical pixels): whether the toolbar is in one row.
+    pub window_width: f32,
 }
 
 impl App {
@@ -463,6 +482,8 @@ impl App {
             now: Instant::now(),
             theme_choice: options.theme,
             system_theme: iced::theme::Mode::None,
+            focus: None,
+            window_width: MAIN_WINDOW.width,
         }
     }
 
@@ -499,7 +520,7 @@ impl App {
     /// The main window's settings (the daemon opens it at start).
     pub fn main_window(place: WindowPlace) -> window::Settings {
         window::Settings {
-            size: Size::new(900.0, 640.0),
+            size: MAIN_WINDOW,
             position: match place {
                 WindowPlace::Default => window::Position::Default,
                 WindowPlace::Left => window::Position::SpecificWith(place_left),
@@ -731,6 +752,16 @@ impl App {
     }
 
     pub fn update(&mut self, message: Message) -> Task<Message> {
+        // Another screen: the keyboard starts again from its first stop.
+        let before = std::mem::discriminant(&self.screen);
+        let task = self.handle(message);
+        if std::mem::discriminant(&self.screen) != before {
+            self.focus = None;
+        }
+        task
+    }
+
+    fn handle(&mut self, message: Message) -> Task<Message> {
         match message {
             Message::WindowOpened(id) => {
                 self.window = Some(id);
@@ -801,6 +832,12 @@ impl App {
             }
             Message::SystemTheme(mode) => {
                 self.system_theme = mode;
+                Task::none()
+            }
+            Message::Resized(id, size) => {
+                if Some(id) == self.window {
+                    self.window_width = size.width;
+                }
                 Task::none()
             }
             Message::ToggleMore => {
@@ -1290,12 +1327,14 @@ impl App {
             return Task::none();
         };
         let message = match (key.as_ref(), &self.screen) {
-            (keyboard::Key::Named(Named::Tab), _) => {
-                return if modifiers.shift() {
-                    iced::widget::operation::focus_previous()
-                } else {
-                    iced::widget::operation::focus_next()
-                };
+            (keyboard::Key::Named(Named::Tab), _) => return self.move_focus(!modifiers.shift()),
+            (keyboard::Key::Named(Named::Enter | Named::Space), _)
+                if self.focused_press().is_some() =>
+            {
+                match self.focused_press() {
+                    Some(message) => message,
+                    None => return Task::none(),
+                }
             }
             (keyboard::Key::Named(Named::Escape), Screen::Viewer(v)) if v.more_open => {
                 Message::ToggleMore
@@ -1930,7 +1969,7 @@ impl App {
             return Task::none();
         };
         Task::batch([
-            window::resize(id, Size::new(900.0, 640.0)),
+            window::resize(id, MAIN_WINDOW),
             window::set_level(id, window::Level::Normal),
         ])
     }
@@ -1939,6 +1978,7 @@ impl App {
         let mut subscriptions = vec![
             window::close_events().map(Message::WindowClosed),
             iced::system::theme_changes().map(Message::SystemTheme),
+            window::resize_events().map(|(id, size)| Message::Resized(id, size)),
         ];
         if matches!(self.screen, Screen::HelperCode { .. }) {
             subscriptions.push(iced::time::every(Duration::from_millis(500)).map(Message::Tick));
@@ -2074,7 +2114,7 @@ impl App {
                 .size(24)
                 .padding(10),
             style::action(Icon::Check, t.get("home-submit"))
-                .style(button::primary)
+                .style(self.ring("home-submit", button::primary))
                 .on_press(Message::SubmitCode),
         ]
         .spacing(10);
@@ -2112,7 +2152,7 @@ impl App {
         .spacing(10);
         let help_button = |enabled: bool| {
             style::action(Icon::HelpSomeone, t.get("home-help-someone"))
-                .style(button::primary)
+                .style(self.ring("home-help-someone", button::primary))
                 .on_press_maybe(enabled.then_some(Message::HelpSomeone))
         };
         match &self.auth {
@@ -2133,7 +2173,7 @@ impl App {
                     row![
                         text(t.with("home-signed-in-as", &[("name", &who)])).size(14),
                         button(text(t.get("sign-in-sign-out")).size(14))
-                            .style(button::text)
+                            .style(self.ring("sign-in-sign-out", button::text))
                             .on_press(Message::SignOut),
                     ]
                     .spacing(8)
@@ -2147,7 +2187,7 @@ impl App {
                     help_button(true),
                     text(t.get("home-sign-in-needed")).size(14),
                     button(text(t.get("sign-in-with-code")).size(14))
-                        .style(button::text)
+                        .style(self.ring("sign-in-with-code", button::text))
                         .on_press(Message::SignIn { device: true }),
                 ]
                 .spacing(10);
@@ -2159,16 +2199,21 @@ impl App {
             HelperAuth::ChoosingProvider { providers, .. } => {
                 let mut section = column![title, text(t.get("sign-in-choose"))].spacing(10);
                 for name in providers {
-                    section = section.push(
-                        button(text(t.with("sign-in-with-provider", &[("provider", name)])))
-                            .on_press(Message::SignInWith {
-                                provider: name.clone(),
-                            }),
-                    );
+                    section =
+                        section.push(
+                            button(text(t.with("sign-in-with-provider", &[("provider", name)])))
+                                .style(self.ring(
+                                    &format!("sign-in-with-provider:{name}"),
+                                    button::primary,
+                                ))
+                                .on_press(Message::SignInWith {
+                                    provider: name.clone(),
+                                }),
+                        );
                 }
                 section.push(
                     button(text(t.get("sign-in-cancel")))
-                        .style(button::secondary)
+                        .style(self.ring("sign-in-cancel", button::secondary))
                         .on_press(Message::CancelSignIn),
                 )
             }
@@ -2181,10 +2226,10 @@ impl App {
                         section.push(text(t.get("sign-in-browser-waiting"))).push(
                             row![
                                 button(text(t.get("sign-in-open-again")).size(14))
-                                    .style(button::text)
+                                    .style(self.ring("sign-in-open-again", button::text))
                                     .on_press(Message::OpenSignInAgain),
                                 button(text(t.get("sign-in-copy-address")).size(14))
-                                    .style(button::text)
+                                    .style(self.ring("sign-in-copy-address", button::text))
                                     .on_press(Message::CopySignInAddress),
                             ]
                             .spacing(8),
@@ -2198,18 +2243,18 @@ impl App {
                         .push(text(&code.user_code).size(32))
                         .push(
                             button(text(t.get("sign-in-copy-address")).size(14))
-                                .style(button::text)
+                                .style(self.ring("sign-in-copy-address", button::text))
                                 .on_press(Message::CopySignInAddress),
                         ),
                 };
                 let mut actions = row![button(text(t.get("sign-in-cancel")))
-                    .style(button::secondary)
+                    .style(self.ring("sign-in-cancel", button::secondary))
                     .on_press(Message::CancelSignIn)]
                 .spacing(10);
                 if !device {
                     actions = actions.push(
                         button(text(t.get("sign-in-with-code")))
-                            .style(button::text)
+                            .style(self.ring("sign-in-with-code", button::text))
                             .on_press(Message::SignIn { device: true }),
                     );
                 }
@@ -2238,7 +2283,9 @@ impl App {
             return centered(
                 column![
                     text(t.get("helper-getting-code")).size(20),
-                    button(text(t.get("helper-cancel"))).on_press(Message::CancelHelper),
+                    button(text(t.get("helper-cancel")))
+                        .style(self.ring("helper-cancel", button::primary))
+                        .on_press(Message::CancelHelper),
                 ]
                 .spacing(20)
                 .align_x(Alignment::Center),
@@ -2280,10 +2327,10 @@ impl App {
                             text(expiry).size(style::BODY),
                             row![
                                 style::action(copy_icon, copy_label)
-                                    .style(button::primary)
+                                    .style(self.ring("helper-copy", button::primary))
                                     .on_press(Message::CopyCode),
                                 style::action(Icon::Close, t.get("helper-cancel"))
-                                    .style(button::secondary)
+                                    .style(self.ring("helper-cancel", button::secondary))
                                     .on_press(Message::CancelHelper),
                             ]
                             .spacing(10),
@@ -2309,7 +2356,8 @@ impl App {
     fn toolbar_items(&self, v: &Viewer) -> Vec<ToolbarItem> {
         let t = &self.t;
         let live = v.consented && v.paused_by.is_none();
-        let item = |icon, key: &str, on_press: Option<Message>| ToolbarItem {
+        let item = |icon, key: &'static str, on_press: Option<Message>| ToolbarItem {
+            key,
             icon,
             label: t.get(key),
             on_press,
@@ -2353,7 +2401,7 @@ impl App {
                 v.consented.then_some(Message::RequestClipboard),
             ),
         };
-        let tool = |tool: Tool, icon, key: &str| ToolbarItem {
+        let tool = |tool: Tool, icon, key: &'static str| ToolbarItem {
             kind: if v.tool == tool {
                 ItemKind::Chosen
             } else {
@@ -2514,6 +2562,7 @@ impl App {
                 .text_size(style::BODY)
         };
         let info = self.viewer_info(v);
+        let focused = self.focused_key();
         let (end, items): (Vec<_>, Vec<_>) = self
             .toolbar_items(v)
             .into_iter()
@@ -2529,9 +2578,11 @@ impl App {
                         item.label,
                         item.on_press,
                         item.kind == ItemKind::Chosen,
+                        focused.as_deref() == Some(item.key),
                     )
                 } else {
-                    item.button(false)
+                    let focused = focused.as_deref() == Some(item.key);
+                    item.button(false, focused)
                 });
                 if after_pen {
                     bar = bar.push(colour_list(96.0));
@@ -2548,21 +2599,26 @@ impl App {
             let (kept, overflow): (Vec<_>, Vec<_>) =
                 items.into_iter().partition(|item| !item.overflow);
             for item in kept {
-                bar = bar.push(item.button(false));
+                let focused = focused.as_deref() == Some(item.key);
+                bar = bar.push(item.button(false, focused));
             }
             let more = style::action(Icon::More, t.get("viewer-more"))
-                .style(if v.more_open {
-                    button::primary
-                } else {
-                    button::secondary
-                })
+                .style(self.ring(
+                    "viewer-more",
+                    if v.more_open {
+                        button::primary
+                    } else {
+                        button::secondary
+                    },
+                ))
                 .on_press(Message::ToggleMore);
             bar = bar.push(more).push(iced::widget::space::horizontal());
             if v.more_open {
                 let mut entries = Column::new().spacing(4).width(260);
                 for item in overflow {
                     let pen = item.icon == Icon::Pen;
-                    entries = entries.push(item.button(true));
+                    let focused = focused.as_deref() == Some(item.key);
+                    entries = entries.push(item.button(true, focused));
                     if pen {
                         entries = entries.push(
                             row![
@@ -2584,7 +2640,8 @@ impl App {
             }
         }
         for item in end {
-            bar = bar.push(item.button(false));
+            let focused = focused.as_deref() == Some(item.key);
+            bar = bar.push(item.button(false, focused));
         }
         let toolbar = container(bar.padding([6, 10]))
             .width(Length::Fill)
@@ -2759,10 +2816,10 @@ impl App {
                     text(t.with("consent-body", &[("name", helper_name)])).size(style::BODY),
                     row![
                         style::action(Icon::Check, t.get("consent-allow"))
-                            .style(button::primary)
+                            .style(self.ring("consent-allow", button::primary))
                             .on_press(Message::Allow),
                         style::action(Icon::Close, t.get("consent-cancel"))
-                            .style(button::secondary)
+                            .style(self.ring("consent-cancel", button::secondary))
                             .on_press(Message::Cancel),
                     ]
                     .spacing(12),
@@ -2792,10 +2849,10 @@ impl App {
                     text(t.with("clipboard-request-body", &[("name", helper_name)])).size(14),
                     row![
                         style::action(Icon::Check, t.get("control-allow"))
-                            .style(button::primary)
+                            .style(self.ring("control-allow", button::primary))
                             .on_press(Message::GrantClipboard),
                         style::action(Icon::Close, t.get("control-decline"))
-                            .style(button::secondary)
+                            .style(self.ring("control-decline", button::secondary))
                             .on_press(Message::DeclineClipboard),
                     ]
                     .spacing(12),
@@ -2819,10 +2876,10 @@ impl App {
                     text(t.with("control-request-body", &[("name", helper_name)])).size(14),
                     row![
                         style::action(Icon::Check, t.get("control-allow"))
-                            .style(button::primary)
+                            .style(self.ring("control-allow", button::primary))
                             .on_press(Message::GrantControl),
                         style::action(Icon::Close, t.get("control-decline"))
-                            .style(button::secondary)
+                            .style(self.ring("control-decline", button::secondary))
                             .on_press(Message::DeclineControl),
                     ]
                     .spacing(12),
@@ -2880,11 +2937,11 @@ impl App {
         .style(style::bar_band(state));
         let pause = match paused_by {
             // The person may lift the helper's pause too.
-            Some(_) => {
-                style::action(Icon::Resume, t.get("sharing-resume")).on_press(Message::Resume)
-            }
+            Some(_) => style::action(Icon::Resume, t.get("sharing-resume"))
+                .style(self.ring("sharing-resume", button::primary))
+                .on_press(Message::Resume),
             None => style::action(Icon::Pause, t.get("sharing-pause"))
-                .style(button::secondary)
+                .style(self.ring("sharing-pause", button::secondary))
                 .on_press(Message::Pause),
         };
         let chat_label = if self.chat_unread {
@@ -2895,27 +2952,27 @@ impl App {
         let mut buttons = row![
             pause,
             style::action(Icon::Chat, chat_label)
-                .style(button::secondary)
+                .style(self.ring("sharing-chat", button::secondary))
                 .on_press(Message::ToggleChat)
         ]
         .spacing(style::GAP);
         if control == SharerControl::Helper {
             buttons = buttons.push(
                 style::action(Icon::TakeBack, t.get("sharing-take-back"))
-                    .style(button::primary)
+                    .style(self.ring("sharing-take-back", button::primary))
                     .on_press(Message::RevokeControl),
             );
         }
         if clipboard == SharerControl::Helper {
             buttons = buttons.push(
                 style::action(Icon::ClipboardOff, t.get("sharing-stop-clipboard"))
-                    .style(button::secondary)
+                    .style(self.ring("sharing-stop-clipboard", button::secondary))
                     .on_press(Message::RevokeClipboard),
             );
         }
         buttons = buttons.push(iced::widget::space::horizontal()).push(
             style::action(Icon::End, t.get("sharing-end"))
-                .style(button::danger)
+                .style(self.ring("sharing-end", button::danger))
                 .on_press(Message::End),
         );
         let mut lines = column![band].spacing(style::GAP);
@@ -2938,6 +2995,7 @@ impl App {
                             .wrapping(text::Wrapping::WordOrGlyph),
                         button(text(t.get("sharing-chat-reply")).size(style::SMALL))
                             .padding([4, 10])
+                            .style(self.ring("sharing-chat-reply", button::primary))
                             .on_press(Message::ToggleChat),
                     ]
                     .spacing(style::GAP)
@@ -2996,7 +3054,9 @@ impl App {
                     .id(ids::CHAT_INPUT)
                     .on_input(Message::ChatDraft)
                     .on_submit(Message::SendChat),
-                button(text(t.get("chat-send"))).on_press(Message::SendChat),
+                button(text(t.get("chat-send")))
+                    .style(self.ring("chat-send", button::primary))
+                    .on_press(Message::SendChat),
             ]
             .spacing(6),
         ]

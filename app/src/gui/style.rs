@@ -228,14 +228,22 @@ pub fn icon_action<'a, M: Clone + 'a>(
     label: impl text::IntoFragment<'a>,
     on_press: Option<M>,
     chosen: bool,
+    has_focus: bool,
 ) -> Element<'a, M> {
+    let base = if chosen {
+        button::primary
+    } else {
+        button::secondary
+    };
     let b = button(icon(glyph))
         .padding([7, 9])
         .on_press_maybe(on_press)
-        .style(if chosen {
-            button::primary
-        } else {
-            button::secondary
+        .style(move |theme: &Theme, status| {
+            if has_focus {
+                focused(base)(theme, status)
+            } else {
+                base(theme, status)
+            }
         });
     tooltip(
         b,
@@ -329,15 +337,16 @@ pub fn panel(theme: &Theme) -> container::Style {
     }
 }
 
-/// The keyboard's place among a screen's buttons: a ring in the accent colour, drawn
-/// around whatever style the button has.
+/// The keyboard's place among a screen's buttons: a ring drawn over whatever style the
+/// button has.
 pub fn focused(
     style: impl Fn(&Theme, button::Status) -> button::Style,
 ) -> impl Fn(&Theme, button::Status) -> button::Style {
     move |theme, status| {
         let mut s = style(theme, status);
+        // In the text's colour: it stands out from the background and from any button.
         s.border = Border {
-            color: theme.palette().primary,
+            color: theme.palette().text,
             width: 3.0,
             radius: 4.0.into(),
         };

@@ -387,9 +387,11 @@ impl App {
             .size(14)
             .style(text::danger),
             row![
-                button(text(t.get("file-accept"))).on_press(Message::AcceptFile(row.id)),
+                button(text(t.get("file-accept")))
+                    .style(self.ring("file-accept", button::primary))
+                    .on_press(Message::AcceptFile(row.id)),
                 button(text(t.get("file-decline")))
-                    .style(button::secondary)
+                    .style(self.ring("file-decline", button::secondary))
                     .on_press(Message::DeclineFile(row.id)),
             ]
             .spacing(12),
@@ -410,9 +412,11 @@ impl App {
             text(t.with("file-request-title", &[("name", helper_name)])).size(20),
             text(t.get("file-request-body")).size(14),
             row![
-                button(text(t.get("file-choose"))).on_press(Message::ChooseFileToSend),
+                button(text(t.get("file-choose")))
+                    .style(self.ring("file-choose", button::primary))
+                    .on_press(Message::ChooseFileToSend),
                 button(text(t.get("file-decline")))
-                    .style(button::secondary)
+                    .style(self.ring("file-decline", button::secondary))
                     .on_press(Message::DeclineFile(row.id)),
             ]
             .spacing(12),

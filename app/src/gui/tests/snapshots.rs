@@ -103,6 +103,15 @@ fn screens(language: &str) -> Vec<(&'static str, (f32, f32), Window)> {
                 affiliation: Some("example.org".into()),
             }),
         ),
+        ("consent-focused", MAIN, {
+            // The keyboard's ring on Allow.
+            let mut w = window(Screen::SharerConsent {
+                helper_name: "Anna R.".into(),
+                affiliation: Some("example.org".into()),
+            });
+            w.app.focus = Some(0);
+            w
+        }),
         (
             "consent-unverified",
             MAIN,
@@ -374,4 +383,169 @@ fn the_palette_follows_the_system_unless_chosen() {
     w.app.set_theme_choice(ThemeChoice::Dark);
     w.dispatch(Message::SystemTheme(Mode::Light));
     assert!(dark(&w), "the person's choice stands");
+}
+
+/// Every stop of the keyboard on every screen that is a button shows the focus ring: the
+/// screen drawn with the focus there differs from the screen without it (so the list Tab
+/// walks and the buttons drawn agree).
+#[test]
+fn every_button_tab_reaches_wears_the_focus_ring() {
+    use super::super::app::FocusTarget;
+    let dir = std::env::temp_dir().join(format!("tandem-focus-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let mut stops = 0;
+    for (name, size, mut w) in screens("en") {
+        w.app.window_width = size.0;
+        w.app.focus = None;
+        let plain = dir.join(format!("{name}.sha256"));
+        {
+            let mut ui = sized_simulator(w.app.main_view(), size);
+            let snapshot = ui
+                .snapshot(&w.app.theme(iced::window::Id::unique()))
+                .expect("snapshot");
+            assert!(snapshot.matches_hash(&plain).expect("hash"));
+        }
+        for (index, target) in w.app.focus_ring().into_iter().enumerate() {
+            let FocusTarget::Button { key, .. } = target else {
+                continue;
+            };
+            w.app.focus = Some(index);
+            let mut ui = sized_simulator(w.app.main_view(), size);
+            let snapshot = ui
+                .snapshot(&w.app.theme(iced::window::Id::unique()))
+                .expect("snapshot");
+            assert!(
+                !snapshot.matches_hash(&plain).expect("hash"),
+                "{name}: the focus on {key:?} is not drawn"
+            );
+            stops += 1;
+        }
+        w.app.focus = None;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(stops >= 30, "only {stops} stops");
+}
+
+fn tab(w: &mut Window, forward: bool) {
+    use iced::keyboard::{key::Named, Key, Modifiers};
+    let modifiers = if forward {
+        Modifiers::empty()
+    } else {
+        Modifiers::SHIFT
+    };
+    w.dispatch(super::key_press(Key::Named(Named::Tab), modifiers));
+}
+
+fn press(w: &mut Window, named: iced::keyboard::key::Named) {
+    w.dispatch(super::key_press(
+        iced::keyboard::Key::Named(named),
+        iced::keyboard::Modifiers::empty(),
+    ));
+}
+
+fn focused(w: &Window) -> Option<String> {
+    use super::super::app::FocusTarget;
+    match w.app.focus_ring().into_iter().nth(w.app.focus?)? {
+        FocusTarget::Button { key, .. } => Some(key),
+        FocusTarget::Input(id) => Some(format!("input:{id}")),
+    }
+}
+
+/// The whole session without a mouse: Tab walks each screen in reading order and around,
+/// Shift+Tab walks back, Enter and Space press the focused button, another screen starts
+/// from its first stop.
+#[tokio::test]
+async fn the_keyboard_alone_walks_and_presses_every_screen() {
+    use iced::keyboard::key::Named;
+    // Home: the code box, Submit, Help someone; around again.
+    let mut w = Window::new("ws://127.0.0.1:9", Some("Anna Rossi"), "en");
+    tab(&mut w, true);
+    assert_eq!(focused(&w).as_deref(), Some("input:code"));
+    tab(&mut w, true);
+    assert_eq!(focused(&w).as_deref(), Some("home-submit"));
+    tab(&mut w, true);
+    assert_eq!(focused(&w).as_deref(), Some("home-help-someone"));
+    tab(&mut w, true);
+    assert_eq!(focused(&w).as_deref(), Some("input:code"));
+    tab(&mut w, false);
+    assert_eq!(focused(&w).as_deref(), Some("home-help-someone"));
+    // Space on Submit with nothing typed: the box asks for a code (and keeps the focus).
+    tab(&mut w, false);
+    press(&mut w, Named::Space);
+    assert!(super::home_error(&w.app).is_some(), "Submit was pressed");
+
+    // Consent: Allow first, then Cancel; Enter on Cancel goes home, focus forgotten.
+    let mut w = Window::new("ws://127.0.0.1:9", None, "en");
+    w.app.screen = Screen::SharerConsent {
+        helper_name: "Anna R.".into(),
+        affiliation: None,
+    };
+    tab(&mut w, true);
+    assert_eq!(focused(&w).as_deref(), Some("consent-allow"));
+    tab(&mut w, true);
+    press(&mut w, Named::Enter);
+    assert!(matches!(w.app.screen, Screen::Home { .. }));
+    assert_eq!(w.app.focus, None, "a new screen starts from its first stop");
+
+    // The bar while controlled: Pause, Chat, Take control back, End.
+    let mut w = Window::new("ws://127.0.0.1:9", None, "en");
+    w.app.screen = sharing(SharerControl::Helper, SharerControl::None, false);
+    let mut walked = Vec::new();
+    for _ in 0..4 {
+        tab(&mut w, true);
+        walked.extend(focused(&w));
+    }
+    assert_eq!(
+        walked,
+        [
+            "sharing-pause",
+            "sharing-chat",
+            "sharing-take-back",
+            "sharing-end"
+        ]
+    );
+    tab(&mut w, false);
+    press(&mut w, Named::Enter);
+    assert!(matches!(
+        w.app.screen,
+        Screen::Sharing {
+            control: SharerControl::None,
+            ..
+        }
+    ));
+
+    // The viewer in a narrow window: the row, then "More" opens its menu, whose entries
+    // come next; Enter on the pen takes it and closes the menu.
+    let mut w = Window::new("ws://127.0.0.1:9", Some("Anna Rossi"), "en");
+    w.app.screen = viewer(false);
+    let mut walked = Vec::new();
+    for _ in 0..5 {
+        tab(&mut w, true);
+        walked.extend(focused(&w));
+    }
+    assert_eq!(
+        walked,
+        [
+            "viewer-request-control",
+            "viewer-pause",
+            "viewer-chat",
+            "viewer-more",
+            "viewer-end"
+        ]
+    );
+    tab(&mut w, false);
+    press(&mut w, Named::Enter);
+    assert!(matches!(&w.app.screen, Screen::Viewer(v) if v.more_open));
+    while focused(&w).as_deref() != Some("viewer-pen") {
+        tab(&mut w, true);
+        assert!(
+            w.app.focus.is_some_and(|i| i < 20),
+            "the pen is in the ring"
+        );
+    }
+    press(&mut w, Named::Space);
+    assert!(matches!(
+        &w.app.screen,
+        Screen::Viewer(v) if !v.more_open && v.tool == super::super::app::Tool::Pen
+    ));
 }
