@@ -20,23 +20,20 @@ struct Window(Child);
 
 impl Window {
     fn open(display: &str, rendezvous: &str, helper: Option<&str>) -> Self {
+        Self::open_with(display, rendezvous, helper, &["--theme", "light"])
+    }
+
+    fn open_with(display: &str, rendezvous: &str, helper: Option<&str>, args: &[&str]) -> Self {
         let mut cmd = Command::new(bin("tandem"));
-        cmd.args([
-            "gui",
-            "--rendezvous",
-            rendezvous,
-            "--lang",
-            "en",
-            "--theme",
-            "light",
-        ])
-        .env("DISPLAY", display)
-        // Software rendering: no GPU here, and stable pixels.
-        .env("ICED_BACKEND", "tiny-skia")
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
+        cmd.args(["gui", "--rendezvous", rendezvous, "--lang", "en"])
+            .args(args)
+            .env("DISPLAY", display)
+            // Software rendering: no GPU here, and stable pixels.
+            .env("ICED_BACKEND", "tiny-skia")
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
         if let Some(name) = helper {
             cmd.args(["--dev-identity", name]);
         }
@@ -406,6 +403,58 @@ fn whole_session(compositor: bool) {
         },
     );
     shot.save_png(&out_dir().join("7-sharer-home.png"));
+}
+
+/// Someone who uses no mouse, on a desktop set to dark: the window opens dark, Tab walks
+/// from the code box to "Submit" and "Help someone", Enter asks for a code, and on the
+/// code's screen Tab and Enter press "Copy" — real key presses through the X server.
+#[test]
+fn the_keyboard_alone_gets_and_copies_a_code_in_a_dark_window() {
+    /// The dark palette's background and accent (`style::dark_theme`).
+    const DARK: (u8, u8, u8) = (29, 33, 39);
+    const ACCENT: (u8, u8, u8) = (107, 159, 255);
+    const TAB: u32 = 0xff09;
+    let x = Xvfb::start(&[(1280, 800)]);
+    let rv = Rendezvous::start(&[]);
+    let _window = Window::open_with(
+        &x.display,
+        &rv.url,
+        Some("Anna Rossi"),
+        &["--theme", "dark"],
+    );
+    let shot = wait_for_screen(&x.display, T, "a dark window", |s| {
+        near(s.pixel(5, 5), DARK, 2) && near(s.pixel(890, 630), DARK, 2)
+    });
+    shot.save_png(&out_dir().join("keyboard-1-home-dark.png"));
+    let hands = Hands::new(&x.display);
+    // The window gets the keyboard as a window manager would give it: a click on nothing.
+    hands.click((450, 600));
+    for _ in 0..3 {
+        hands.tap(TAB);
+    }
+    hands.enter();
+    let code_screen = Screen::HelperCode {
+        code: Some("ABC-DEF-GH3".into()),
+        expires_at: None,
+        joined: false,
+        copied: false,
+        replaced: None,
+    };
+    let copy = locate(code_screen, WINDOW, "Copy");
+    let shot = wait_for_screen(&x.display, T, "the code's screen", |s| {
+        s.count_near((copy.0 as u32, copy.1 as u32), 10, |p| near(p, ACCENT, 12)) > 150
+    });
+    shot.save_png(&out_dir().join("keyboard-2-code-dark.png"));
+    hands.tap(TAB);
+    hands.enter();
+    let deadline = Instant::now() + T;
+    while clipboard_text(&x.display).is_none_or(|c| c.len() != 11) {
+        assert!(
+            Instant::now() < deadline,
+            "the code never reached the clipboard"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 /// `tandem demo` on a display: two windows, the helper's and the sharer's, side by side
