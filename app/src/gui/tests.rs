@@ -192,8 +192,16 @@ impl Window {
             .unwrap_or_else(|| std::env::temp_dir().join("tandem-gui-snapshots"));
         let _ = std::fs::create_dir_all(&dir);
         let path = dir.join(format!("{name}.png"));
-        let _ = std::fs::remove_file(&path);
-        let mut ui = simulator(self.app.main_view());
+        // iced_test names the file after the renderer, and only writes one that is not
+        // there yet (else it compares): the previous run's picture goes first.
+        let _ = std::fs::remove_file(dir.join(format!("{name}-tiny-skia.png")));
+        // The sharer's bar at its size on screen.
+        let size = match self.app.screen {
+            Screen::Sharing { .. } if self.app.chat_open => (560.0, 460.0),
+            Screen::Sharing { .. } => (560.0, 200.0),
+            _ => (1024.0, 768.0),
+        };
+        let mut ui = sized_simulator(self.app.main_view(), size);
         let snapshot = ui
             .snapshot(&self.app.theme(iced::window::Id::unique()))
             .expect("snapshot");

@@ -387,10 +387,10 @@ impl App {
             .size(14)
             .style(text::danger),
             row![
-                button(text(t.get("file-accept")))
+                crate::gui::style::action(crate::gui::style::Icon::Check, t.get("file-accept"))
                     .style(self.ring("file-accept", button::primary))
                     .on_press(Message::AcceptFile(row.id)),
-                button(text(t.get("file-decline")))
+                crate::gui::style::action(crate::gui::style::Icon::Close, t.get("file-decline"))
                     .style(self.ring("file-decline", button::secondary))
                     .on_press(Message::DeclineFile(row.id)),
             ]
@@ -412,10 +412,10 @@ impl App {
             text(t.with("file-request-title", &[("name", helper_name)])).size(20),
             text(t.get("file-request-body")).size(14),
             row![
-                button(text(t.get("file-choose")))
+                crate::gui::style::action(crate::gui::style::Icon::SendFile, t.get("file-choose"))
                     .style(self.ring("file-choose", button::primary))
                     .on_press(Message::ChooseFileToSend),
-                button(text(t.get("file-decline")))
+                crate::gui::style::action(crate::gui::style::Icon::Close, t.get("file-decline"))
                     .style(self.ring("file-decline", button::secondary))
                     .on_press(Message::DeclineFile(row.id)),
             ]
