@@ -1808,8 +1808,11 @@ impl App {
     /// when the shared screen is this machine's X display).
     /// Opens the overlay over the shared monitor: the border that says it is shared, and
     /// what the helper draws. Only while sharing. On Windows only once something is drawn,
-    /// and without the border: under Wine, a colour-keyed overlay opened before the first
-    /// stroke never showed the strokes that followed (not understood yet, so not shipped).
+    /// and without the border: under Wine the overlay window never shows a frame after its
+    /// first (tried: a colour key; a window region set on every change with InvalidateRect;
+    /// no layered or transparent style at all; a size other than the screen's — the
+    /// region follows the strokes, the pixels stay those of the first frame), so opened at
+    /// Allow it would only ever show the border. Not shipped until seen on real Windows.
     fn open_overlay(&mut self) -> Task<Message> {
         if self.overlay.window.is_some()
             || !matches!(self.screen, Screen::Sharing { .. })
@@ -1954,7 +1957,7 @@ impl App {
 
     /// A question or a message for the sharer: the bar comes back if it was minimised,
     /// and the desktop is asked to point at it (a flashing task bar entry).
-    fn call_attention(&self, urgency: window::UserAttention) -> Task<Message> {
+    pub(super) fn call_attention(&self, urgency: window::UserAttention) -> Task<Message> {
         let Some(id) = self.window else {
             return Task::none();
         };

@@ -457,6 +457,67 @@ fn the_keyboard_alone_gets_and_copies_a_code_in_a_dark_window() {
     }
 }
 
+/// The window follows the desktop's scale factor as a HiDPI desktop sets it (`Xft.dpi:
+/// 192` in the X resources, what `xrdb` writes): it opens at twice its size in pixels, with
+/// everything in it twice as large, rather than tiny.
+#[test]
+fn the_window_follows_the_desktops_scale_factor() {
+    use x11rb::connection::Connection;
+    use x11rb::protocol::xproto::{AtomEnum, ConnectionExt, PropMode};
+    use x11rb::wrapper::ConnectionExt as _;
+    let x = Xvfb::start(&[(2560, 1600)]);
+    let (conn, screen) = x11rb::connect(Some(&x.display)).expect("connect");
+    let root = conn.setup().roots[screen].root;
+    let resources = conn
+        .intern_atom(false, b"RESOURCE_MANAGER")
+        .expect("atom")
+        .reply()
+        .expect("atom reply")
+        .atom;
+    let dpi = b"Xft.dpi:\t192\n";
+    conn.change_property(
+        PropMode::REPLACE,
+        root,
+        resources,
+        AtomEnum::STRING,
+        8,
+        dpi.len() as u32,
+        dpi,
+    )
+    .expect("set Xft.dpi");
+    conn.sync().expect("sync");
+    let rv = Rendezvous::start(&[]);
+    let _window = Window::open(&x.display, &rv.url, None);
+    let deadline = Instant::now() + T;
+    let size = loop {
+        let found = stacking(&x.display)
+            .into_iter()
+            .filter(|(_, class)| class == "tandem")
+            .find_map(|(w, _)| {
+                let g = conn.get_geometry(w).ok()?.reply().ok()?;
+                Some((g.width, g.height))
+            });
+        if let Some(size) = found.filter(|&(w, _)| w > 1) {
+            break size;
+        }
+        assert!(Instant::now() < deadline, "no window");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(
+        (u32::from(size.0), u32::from(size.1)),
+        (2 * WINDOW.0 as u32, 2 * WINDOW.1 as u32),
+        "the window at twice its logical size"
+    );
+    // The home screen drawn at that scale: "Submit"'s blue button where the layout puts it,
+    // twice as far from the corner.
+    let submit = locate(home(), WINDOW, "Submit");
+    let scaled = (submit.0 * 2, submit.1 * 2);
+    let shot = wait_for_screen(&x.display, T, "the home screen at 2x", |s| {
+        primary_button_at(s, scaled)
+    });
+    shot.save_png(&out_dir().join("scale-2x-home.png"));
+}
+
 /// `tandem demo` on a display: two windows, the helper's and the sharer's, side by side
 /// and whole on the monitor rather than one on top of the other, titled so a task bar tells
 /// them apart once a session runs (`Tandem` before).

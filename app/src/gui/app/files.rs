@@ -139,21 +139,29 @@ impl App {
 
     /// What the session said about files.
     pub(super) fn file_event(&mut self, event: Event) -> Task<Message> {
+        let mut asks = false;
         match event {
-            Event::FileOffered { id, name, size, .. } => self.add_row(FileRow {
-                id,
-                name,
-                size,
-                direction: FileDirection::Receiving,
-                stage: FileStage::Asking,
-            }),
-            Event::FileRequested { id, .. } => self.add_row(FileRow {
-                id,
-                name: String::new(),
-                size: 0,
-                direction: FileDirection::Sending,
-                stage: FileStage::Choosing,
-            }),
+            // A question for the person: the bar asks to be seen, as for control.
+            Event::FileOffered { id, name, size, .. } => {
+                self.add_row(FileRow {
+                    id,
+                    name,
+                    size,
+                    direction: FileDirection::Receiving,
+                    stage: FileStage::Asking,
+                });
+                asks = true;
+            }
+            Event::FileRequested { id, .. } => {
+                self.add_row(FileRow {
+                    id,
+                    name: String::new(),
+                    size: 0,
+                    direction: FileDirection::Sending,
+                    stage: FileStage::Choosing,
+                });
+                asks = true;
+            }
             // On the sharer this answers a request: that row goes on.
             Event::FileOfferSent { id, name, size } => {
                 let new = FileRow {
@@ -258,6 +266,12 @@ impl App {
                 }
             }
             _ => {}
+        }
+        if asks {
+            return Task::batch([
+                self.fit_bar(),
+                self.call_attention(iced::window::UserAttention::Critical),
+            ]);
         }
         self.fit_bar()
     }
