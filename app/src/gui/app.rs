@@ -754,9 +754,15 @@ impl App {
     pub fn update(&mut self, message: Message) -> Task<Message> {
         // Another screen: the keyboard starts again from its first stop.
         let before = std::mem::discriminant(&self.screen);
+        let bar_before = self.bar_height();
         let task = self.handle(message);
         if std::mem::discriminant(&self.screen) != before {
             self.focus = None;
+        }
+        // The sharer's bar grows and shrinks with what it shows (a shared clipboard's line,
+        // a long explanation, a message).
+        if std::mem::discriminant(&self.screen) == before && self.bar_height() != bar_before {
+            return Task::batch([task, self.fit_bar()]);
         }
         task
     }
@@ -2966,23 +2972,26 @@ impl App {
                     .on_press(Message::RevokeControl),
             );
         }
-        if clipboard == SharerControl::Helper {
-            buttons = buttons.push(
-                style::action(Icon::ClipboardOff, t.get("sharing-stop-clipboard"))
-                    .style(self.ring("sharing-stop-clipboard", button::secondary))
-                    .on_press(Message::RevokeClipboard),
-            );
-        }
         buttons = buttons.push(iced::widget::space::horizontal()).push(
             style::action(Icon::End, t.get("sharing-end"))
                 .style(self.ring("sharing-end", button::danger))
                 .on_press(Message::End),
         );
         let mut lines = column![band].spacing(style::GAP);
+        // Shared clipboard: said, with its Stop beside it (the buttons' row is full).
         if clipboard == SharerControl::Helper {
             lines = lines.push(
-                text(t.with("sharing-clipboard-shared", &[("name", helper_name)]))
-                    .size(style::SMALL),
+                row![
+                    style::icon(Icon::Clipboard).size(style::SMALL),
+                    text(t.with("sharing-clipboard-shared", &[("name", helper_name)]))
+                        .size(style::SMALL),
+                    button(text(t.get("sharing-stop-clipboard")).size(style::SMALL))
+                        .padding([2, 8])
+                        .style(self.ring("sharing-stop-clipboard", button::secondary))
+                        .on_press(Message::RevokeClipboard),
+                ]
+                .spacing(6)
+                .align_y(Alignment::Center),
             );
         }
         lines = lines.push(buttons);
@@ -3005,7 +3014,7 @@ impl App {
                     .align_y(Alignment::Center),
                 )
                 .padding([4, 8])
-                .height(CHAT_NOTICE_HEIGHT)
+                .center_y(CHAT_NOTICE_HEIGHT)
                 .clip(true)
                 .style(style::panel),
             );

@@ -370,13 +370,31 @@ impl App {
         }
     }
 
-    pub(super) fn bar_height(&self) -> f32 {
+    /// The sharer's bar's height for what it shows now.
+    pub fn bar_height(&self) -> f32 {
         let chat_notice = if self.unread_chat_line().is_some() {
             super::CHAT_NOTICE_HEIGHT + crate::gui::style::GAP
         } else {
             0.0
         };
-        super::BAR_HEIGHT + self.bar_rows() as f32 * BAR_ROW_HEIGHT + chat_notice
+        // The shared clipboard's line, and the band's second line for a long explanation.
+        let (clipboard, explained) = match &self.screen {
+            Screen::Sharing {
+                clipboard,
+                reconnecting,
+                secure_desktop,
+                ..
+            } => (
+                *clipboard == super::SharerControl::Helper,
+                *reconnecting || *secure_desktop,
+            ),
+            _ => (false, false),
+        };
+        super::BAR_HEIGHT
+            + self.bar_rows() as f32 * BAR_ROW_HEIGHT
+            + chat_notice
+            + if clipboard { 32.0 } else { 0.0 }
+            + if explained { 24.0 } else { 0.0 }
     }
 
     /// Sharer: "Anna R. wants to send you a file" (Accept / Decline).

@@ -115,6 +115,10 @@ impl App {
                     push("control-allow", Message::GrantControl);
                     push("control-decline", Message::DeclineControl);
                 } else {
+                    // The clipboard's line comes above the buttons' row.
+                    if clipboard == SharerControl::Helper {
+                        push("sharing-stop-clipboard", Message::RevokeClipboard);
+                    }
                     match paused_by {
                         Some(_) => push("sharing-resume", Message::Resume),
                         None => push("sharing-pause", Message::Pause),
@@ -122,9 +126,6 @@ impl App {
                     push("sharing-chat", Message::ToggleChat);
                     if control == SharerControl::Helper {
                         push("sharing-take-back", Message::RevokeControl);
-                    }
-                    if clipboard == SharerControl::Helper {
-                        push("sharing-stop-clipboard", Message::RevokeClipboard);
                     }
                     push("sharing-end", Message::End);
                     if self.unread_chat_line().is_some() {

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use iced::Rectangle;
 
 use super::super::app::{ChatLine, Screen, SharerControl, Viewer};
+use super::super::sign_in::{HelperAuth, SignInPrompt};
 use super::super::style::ThemeChoice;
 use super::{sized_simulator, without_isolation, Window};
 use crate::gui::Message;
@@ -149,6 +150,115 @@ fn screens(language: &str) -> Vec<(&'static str, (f32, f32), Window)> {
         ("viewer-more", MAIN, window(viewer(true))),
         ("viewer-wide", WIDE, window(viewer(false))),
     ];
+    // Signing in, in its steps (the signed-in home needs a real provider's token: it is
+    // in the sign-in test's pictures).
+    let signing_in = |device: bool, prompt: Option<SignInPrompt>| {
+        let mut w = window(Screen::Home {
+            code: String::new(),
+            error: None,
+            notice: None,
+        });
+        w.app.auth = HelperAuth::SigningIn {
+            device,
+            prompt,
+            then_help: true,
+            cancel: tokio::sync::watch::channel(false).0,
+        };
+        w
+    };
+    out.push(("sign-in-starting", MAIN, signing_in(false, None)));
+    out.push((
+        "sign-in-browser",
+        MAIN,
+        signing_in(
+            false,
+            Some(SignInPrompt::Browser {
+                url: "https://id.example.org/authorize".into(),
+            }),
+        ),
+    ));
+    out.push((
+        "sign-in-device",
+        MAIN,
+        signing_in(
+            true,
+            Some(SignInPrompt::Device(crate::sign_in::DeviceCode {
+                user_code: "WDJB-MJHT".into(),
+                verification_uri: "https://id.example.org/device".into(),
+                verification_uri_complete: None,
+                expires_in_secs: 600,
+            })),
+        ),
+    ));
+    let mut choose = signing_in(false, None);
+    choose.app.auth = HelperAuth::ChoosingProvider {
+        providers: vec!["Example ID".into(), "Second ID".into()],
+        device: false,
+        then_help: true,
+    };
+    out.push(("sign-in-choose", MAIN, choose));
+    let mut signed_out = signing_in(false, None);
+    signed_out.app.auth = HelperAuth::SignedOut {
+        error: Some("The sign-in was cancelled.".into()),
+    };
+    out.push(("home-signed-out", MAIN, signed_out));
+    out.push(("sharer-joining", MAIN, window(Screen::SharerJoining)));
+    out.push((
+        "helper-getting-code",
+        MAIN,
+        window(Screen::HelperCode {
+            code: None,
+            expires_at: None,
+            joined: false,
+            copied: false,
+            replaced: None,
+        }),
+    ));
+    out.push((
+        "helper-code-replaced",
+        MAIN,
+        window(Screen::HelperCode {
+            code: Some("9MP-PHZ-QRF".into()),
+            expires_at: None,
+            joined: false,
+            copied: true,
+            replaced: Some(crate::session::CodeRetiredReason::WrongCode),
+        }),
+    ));
+    for (name, reconnecting, secure_desktop) in [
+        ("bar-reconnecting", true, false),
+        ("bar-windows-prompt", false, true),
+    ] {
+        out.push((
+            name,
+            BAR,
+            window(Screen::Sharing {
+                helper_name: "Anna R.".into(),
+                control: SharerControl::Helper,
+                clipboard: SharerControl::Helper,
+                paused_by: None,
+                secure_desktop,
+                reconnecting,
+            }),
+        ));
+    }
+    let mut paused = window(viewer(false));
+    if let Screen::Viewer(v) = &mut paused.app.screen {
+        v.paused_by = Some(Role::Sharer);
+        v.control = Some(super::super::app::ControlState::Granted);
+    }
+    out.push(("viewer-paused-controlling", MAIN, paused));
+    let mut chatting = window(viewer(false));
+    chatting.app.chat.push(ChatLine {
+        from: Role::Sharer,
+        text: "It says the printer is offline.".into(),
+    });
+    chatting.app.chat.push(ChatLine {
+        from: Role::Helper,
+        text: "Open Settings, then Printers.".into(),
+    });
+    chatting.app.chat_open = true;
+    out.push(("viewer-chat", MAIN, chatting));
     // A message that came while the chat was closed: the bar shows it.
     let mut chat = window(sharing(SharerControl::None, SharerControl::None, false));
     chat.app.chat.push(ChatLine {
@@ -169,18 +279,24 @@ fn screens(language: &str) -> Vec<(&'static str, (f32, f32), Window)> {
 
 /// Every text on the screen with where it is.
 #[derive(Clone, Default)]
-struct AllText(Arc<Mutex<Vec<(String, Rectangle)>>>);
+struct AllText(Arc<Mutex<Vec<ShownText>>>);
+
+/// A text, its layout box, and the part of that box on screen.
+type ShownText = (String, Rectangle, Option<Rectangle>);
 
 impl iced_test::Selector for AllText {
     type Output = ();
 
     fn select(&mut self, candidate: iced_test::selector::Candidate<'_>) -> Option<()> {
         if let iced_test::selector::Candidate::Text {
-            bounds, content, ..
+            bounds,
+            visible_bounds,
+            content,
+            ..
         } = candidate
         {
             if let Ok(mut texts) = self.0.lock() {
-                texts.push((without_isolation(content), bounds));
+                texts.push((without_isolation(content), bounds, visible_bounds));
             }
         }
         None
@@ -192,6 +308,14 @@ impl iced_test::Selector for AllText {
 }
 
 fn texts(w: &Window, size: (f32, f32)) -> Vec<(String, Rectangle)> {
+    shown_texts(w, size)
+        .into_iter()
+        .map(|(content, bounds, _)| (content, bounds))
+        .collect()
+}
+
+/// Every text with its layout box and the part of it on screen.
+fn shown_texts(w: &Window, size: (f32, f32)) -> Vec<ShownText> {
     let all = AllText::default();
     let mut ui = sized_simulator(w.app.main_view(), size);
     let _ = ui.find(all.clone());
@@ -212,11 +336,24 @@ fn every_screen_in_light_and_dark_english_and_italian() {
     let mut count = 0;
     for language in ["en", "it"] {
         for (name, size, mut w) in screens(language) {
-            // Nothing a person reads runs off the window's right edge.
-            for (content, bounds) in texts(&w, size) {
+            // The bar at the height it takes on screen for what it shows.
+            let size = match w.app.screen {
+                Screen::Sharing { .. } if !w.app.chat_open => (size.0, w.app.bar_height()),
+                _ => size,
+            };
+            // Nothing a person reads runs off the window's right edge, or is squeezed out
+            // of its place (a label cut short in a row too full for it).
+            for (content, bounds, visible) in shown_texts(&w, size) {
                 assert!(
                     bounds.x + bounds.width <= size.0 + 1.0 && bounds.x >= -1.0,
                     "{name} ({language}): {content:?} runs off the window at {bounds:?}"
+                );
+                let whole = visible.is_some_and(|v| {
+                    (v.width - bounds.width).abs() < 1.0 && (v.height - bounds.height).abs() < 1.0
+                });
+                assert!(
+                    content.trim().is_empty() || whole,
+                    "{name} ({language}): {content:?} is cut: {bounds:?} shown as {visible:?}"
                 );
             }
             for (choice, tone) in [(ThemeChoice::Light, "light"), (ThemeChoice::Dark, "dark")] {
