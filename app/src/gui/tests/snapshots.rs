@@ -686,3 +686,65 @@ async fn the_keyboard_alone_walks_and_presses_every_screen() {
         Screen::Viewer(v) if !v.more_open && v.tool == super::super::app::Tool::Pen
     ));
 }
+
+/// An icon alone in the wide toolbar says what it does when the pointer rests on it: its
+/// tooltip is drawn below it (dark, with the words).
+#[test]
+fn an_icon_in_the_toolbar_explains_itself_on_hover() {
+    use super::super::style::Icon;
+    use super::Shown;
+    let mut w = Window::new("ws://127.0.0.1:9", Some("Anna Rossi"), "en");
+    w.app.screen = viewer(false);
+    let theme = w.app.theme(iced::window::Id::unique());
+    let pen = Icon::Pen.glyph().to_string();
+    let dir = std::env::temp_dir().join(format!("tandem-tooltip-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let plain = dir.join("plain.sha256");
+    {
+        let mut ui = sized_simulator(w.app.main_view(), WIDE);
+        let snapshot = ui.snapshot(&theme).expect("snapshot");
+        assert!(snapshot.matches_hash(&plain).expect("hash"));
+    }
+    let mut ui = sized_simulator(w.app.main_view(), WIDE);
+    let icon = ui.find(Shown(&pen)).expect("the pen's icon");
+    let at = icon.visible_bounds().expect("visible").center();
+    ui.point_at(at);
+    let _ = ui.simulate([iced::Event::Mouse(iced::mouse::Event::CursorMoved {
+        position: at,
+    })]);
+    let snapshot = ui.snapshot(&theme).expect("snapshot");
+    assert!(
+        !snapshot.matches_hash(&plain).expect("hash"),
+        "nothing appeared under the pointer"
+    );
+    let shown = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|d| d.join("gui-snapshots")))
+        .unwrap_or_else(|| dir.clone());
+    let png = shown.join("viewer-tooltip.png");
+    let _ = std::fs::remove_file(shown.join("viewer-tooltip-tiny-skia.png"));
+    let _ = snapshot.matches_image(&png);
+    // Below the icon, the tooltip's dark box (the toolbar there is light).
+    let decoder = png::Decoder::new(std::io::BufReader::new(
+        std::fs::File::open(shown.join("viewer-tooltip-tiny-skia.png")).expect("png"),
+    ));
+    let mut reader = decoder.read_info().expect("info");
+    let mut pixels = vec![0; reader.output_buffer_size().expect("size")];
+    let info = reader.next_frame(&mut pixels).expect("frame");
+    let scale = info.width as f32 / WIDE.0;
+    let dark = (0..40)
+        .filter(|dy| {
+            let (x, y) = (
+                (at.x * scale) as u32,
+                ((at.y + 22.0 + *dy as f32) * scale) as u32,
+            );
+            let i = ((y * info.width + x) * 4) as usize;
+            pixels[i..i + 3].iter().all(|&c| c < 90)
+        })
+        .count();
+    assert!(
+        dark > 5,
+        "no dark tooltip under the icon ({dark} dark rows)"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
