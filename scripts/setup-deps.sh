@@ -34,10 +34,14 @@ build_pkgs=(pkg-config g++ nasm libxkbcommon-dev
 # dpkg-dev (dpkg-shlibdeps) makes the Debian packages; debootstrap gives them a clean Debian
 # to be installed into, and desktop-file-utils and appstream check their desktop entry and
 # metainfo (scripts/package-deb.sh, scripts/test-packages.sh).
+# The window's light/dark test sets GNOME's color-scheme with gsettings (libglib2.0-bin, in
+# dconf: dconf-service, dconf-gsettings-backend) and reads it through the portal's GTK
+# backend (xdg-desktop-portal-gtk) on a private bus (dbus-run-session, in dbus-daemon).
 test_pkgs=(xvfb x11-xkb-utils xcompmgr coturn nftables iproute2 procps ethtool redis-server gdb
   mutter gnome-settings-daemon-common pipewire wireplumber dbus-daemon
   xdg-desktop-portal xdg-desktop-portal-gnome python3-gi gir1.2-gtk-4.0 sway grim
-  wine wine64 xclip wl-clipboard groff-base dpkg-dev debootstrap desktop-file-utils appstream)
+  wine wine64 xclip wl-clipboard groff-base dpkg-dev debootstrap desktop-file-utils appstream
+  xdg-desktop-portal-gtk libglib2.0-bin dconf-service dconf-gsettings-backend)
 # Node.js + npm run the OpenID provider (npm's oidc-provider) of the sign-in tests; a
 # Node.js that is already there (e.g. NodeSource's, which bundles npm) is used as it is.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then

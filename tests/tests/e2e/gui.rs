@@ -457,6 +457,74 @@ fn the_keyboard_alone_gets_and_copies_a_code_in_a_dark_window() {
     }
 }
 
+/// The window follows the desktop's light/dark setting, live, as a GNOME desktop states
+/// it: GSettings' `color-scheme` (in dconf), read by the real `xdg-desktop-portal` and its
+/// GTK backend on a private session bus and passed to the app as
+/// `org.freedesktop.appearance color-scheme`. Set to dark, the window opens dark; set back
+/// to light while it runs, it turns light.
+#[test]
+fn the_window_follows_the_desktops_dark_setting_live() {
+    const DARK: (u8, u8, u8) = (29, 33, 39);
+    let x = Xvfb::start(&[(1280, 800)]);
+    let home = tandem_tests::tempdir::Dir::new("tandem-dark-desktop");
+    let flip = home.path().join("flip");
+    let rv = Rendezvous::start(&[]);
+    // One session bus for the desktop's settings, the portal and the app; the setting goes
+    // back to light once the test says so (a file), never after a pause.
+    let script = format!(
+        "gsettings set org.gnome.desktop.interface color-scheme prefer-dark && \
+         {tandem} gui --rendezvous {url} --lang en & \
+         app=$!; while [ ! -e {flip} ]; do sleep 0.05; done; \
+         gsettings set org.gnome.desktop.interface color-scheme prefer-light; wait $app",
+        tandem = bin("tandem").display(),
+        url = rv.url,
+        flip = flip.display(),
+    );
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    std::fs::set_permissions(home.path(), std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    /// The session's processes (bus, portal and its backend, dconf, the app): one
+    /// process group, ended with the test.
+    struct Group(Child);
+    impl Drop for Group {
+        fn drop(&mut self) {
+            // SAFETY: kill(2) on a process group this test started; no memory is touched.
+            unsafe { libc::kill(-(self.0.id() as i32), libc::SIGKILL) };
+            let _ = self.0.wait();
+        }
+    }
+    let _session = Group(
+        Command::new("dbus-run-session")
+            .args(["--", "sh", "-c", &script])
+            .env("DISPLAY", &x.display)
+            .env("HOME", home.path())
+            .env("XDG_CONFIG_HOME", home.path().join("config"))
+            .env("XDG_RUNTIME_DIR", home.path())
+            .env("XDG_CURRENT_DESKTOP", "GNOME")
+            .env("XDG_SESSION_TYPE", "x11")
+            .env("GDK_BACKEND", "x11")
+            .env("ICED_BACKEND", "tiny-skia")
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("dbus-run-session (scripts/setup-deps.sh test)"),
+    );
+    let shot = wait_for_screen(&x.display, T, "a dark window on a dark desktop", |s| {
+        near(s.pixel(5, 5), DARK, 2) && near(s.pixel(890, 630), DARK, 2)
+    });
+    shot.save_png(&out_dir().join("desktop-dark.png"));
+    std::fs::write(&flip, b"").expect("flip");
+    wait_for_screen(
+        &x.display,
+        T,
+        "the window turned light with the desktop",
+        |s| near(s.pixel(5, 5), BACKGROUND, 2) && near(s.pixel(890, 630), BACKGROUND, 2),
+    );
+}
+
 /// The window follows the desktop's scale factor as a HiDPI desktop sets it (`Xft.dpi:
 /// 192` in the X resources, what `xrdb` writes): it opens at twice its size in pixels, with
 /// everything in it twice as large, rather than tiny.
