@@ -222,7 +222,7 @@ impl App {
                 container(
                     row![
                         style::icon(Icon::Chat),
-                        text(format!("{helper_name}: {}", line.text))
+                        text(format!("{helper_name}: {}", isolated(&line.text)))
                             .size(style::SMALL)
                             .width(Length::Fill)
                             .wrapping(text::Wrapping::WordOrGlyph),
@@ -274,7 +274,9 @@ impl App {
                 } else {
                     self.peer()
                 };
-                text(format!("{who}: {}", line.text)).size(14).into()
+                text(format!("{who}: {}", isolated(&line.text)))
+                    .size(14)
+                    .into()
             }))
             .spacing(4)
             .into()
@@ -311,4 +313,11 @@ impl App {
             .padding(8)
             .into()
     }
+}
+
+/// The other side's words, isolated (U+2068 … U+2069): a direction override or an
+/// unclosed right-to-left run in a message cannot turn around the words shown after it,
+/// nor reach back into the name before it.
+fn isolated(message: &str) -> String {
+    format!("\u{2068}{message}\u{2069}")
 }

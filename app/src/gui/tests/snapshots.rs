@@ -748,3 +748,53 @@ fn an_icon_in_the_toolbar_explains_itself_on_hover() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A hostile helper's chat message with a right-to-left override is shown isolated, in the
+/// bar's notice and in the chat, so it cannot reorder what surrounds it.
+#[tokio::test]
+async fn a_message_cannot_turn_the_words_around_it() {
+    let mut w = Window::new("ws://127.0.0.1:9", None, "en");
+    w.app.screen = sharing(SharerControl::None, SharerControl::None, false);
+    super::engine_event(
+        &mut w,
+        crate::session::Event::Chat {
+            from: Role::Helper,
+            text: "click \u{202e}Allow".into(),
+        },
+    );
+    // The raw words on screen, isolation marks included.
+    let raw = |w: &Window, size: (f32, f32)| -> Vec<String> {
+        #[derive(Clone, Default)]
+        struct Raw(Arc<Mutex<Vec<String>>>);
+        impl iced_test::Selector for Raw {
+            type Output = ();
+            fn select(&mut self, candidate: iced_test::selector::Candidate<'_>) -> Option<()> {
+                if let iced_test::selector::Candidate::Text { content, .. } = candidate {
+                    if let Ok(mut texts) = self.0.lock() {
+                        texts.push(content.to_owned());
+                    }
+                }
+                None
+            }
+            fn description(&self) -> String {
+                "raw text".into()
+            }
+        }
+        let all = Raw::default();
+        let mut ui = sized_simulator(w.app.main_view(), size);
+        let _ = ui.find(all.clone());
+        let texts = all.0.lock().map(|t| t.clone()).unwrap_or_default();
+        texts
+    };
+    let wrapped = |texts: &[String]| {
+        texts
+            .iter()
+            .any(|t| t.contains("\u{2068}click \u{202e}Allow\u{2069}"))
+    };
+    assert!(
+        wrapped(&raw(&w, (BAR.0, w.app.bar_height()))),
+        "the bar's notice"
+    );
+    w.click("Reply");
+    assert!(wrapped(&raw(&w, (BAR.0, 460.0))), "the chat");
+}
