@@ -238,13 +238,7 @@ pub fn icon_action<'a, M: Clone + 'a>(
     let b = button(icon(glyph))
         .padding([7, 9])
         .on_press_maybe(on_press)
-        .style(move |theme: &Theme, status| {
-            if has_focus {
-                focused(base)(theme, status)
-            } else {
-                base(theme, status)
-            }
-        });
+        .style(focusable(base, has_focus));
     tooltip(
         b,
         container(text(label).size(SMALL))
@@ -337,19 +331,22 @@ pub fn panel(theme: &Theme) -> container::Style {
     }
 }
 
-/// The keyboard's place among a screen's buttons: a ring drawn over whatever style the
-/// button has.
-pub fn focused(
-    style: impl Fn(&Theme, button::Status) -> button::Style,
+/// The keyboard's place among a screen's buttons: `base`, with a ring drawn over it when
+/// `has_focus`. Every button that Tab can reach takes its style through this.
+pub fn focusable(
+    base: fn(&Theme, button::Status) -> button::Style,
+    has_focus: bool,
 ) -> impl Fn(&Theme, button::Status) -> button::Style {
     move |theme, status| {
-        let mut s = style(theme, status);
-        // In the text's colour: it stands out from the background and from any button.
-        s.border = Border {
-            color: theme.palette().text,
-            width: 3.0,
-            radius: 4.0.into(),
-        };
+        let mut s = base(theme, status);
+        if has_focus {
+            // In the text's colour: it stands out from the background and from any button.
+            s.border = Border {
+                color: theme.palette().text,
+                width: 3.0,
+                radius: 4.0.into(),
+            };
+        }
         s
     }
 }

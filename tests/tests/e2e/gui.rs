@@ -111,6 +111,17 @@ fn primary_button_at(shot: &Screenshot, at: (i16, i16)) -> bool {
     shot.count_near(at, 10, |(r, g, b)| b > 200 && r < 120 && g < 140) > 150
 }
 
+/// The helper's code screen (where its buttons are does not depend on the code).
+fn code_screen() -> Screen {
+    Screen::HelperCode {
+        code: Some("ABC-DEF-GH3".into()),
+        expires_at: None,
+        joined: false,
+        copied: false,
+        replaced: None,
+    }
+}
+
 fn home() -> Screen {
     Screen::Home {
         code: String::new(),
@@ -174,14 +185,7 @@ fn whole_session(compositor: bool) {
 
     // Helper: "Help someone", then "Copy" once the code shows.
     helper.click(locate(home(), WINDOW, "Help someone"));
-    let code_screen = Screen::HelperCode {
-        code: Some("ABC-DEF-GH3".into()),
-        expires_at: None,
-        joined: false,
-        copied: false,
-        replaced: None,
-    };
-    let copy = locate(code_screen, WINDOW, "Copy");
+    let copy = locate(code_screen(), WINDOW, "Copy");
     let deadline = Instant::now() + T;
     let code = loop {
         std::thread::sleep(Duration::from_millis(500));
@@ -433,14 +437,7 @@ fn the_keyboard_alone_gets_and_copies_a_code_in_a_dark_window() {
         hands.tap(TAB);
     }
     hands.enter();
-    let code_screen = Screen::HelperCode {
-        code: Some("ABC-DEF-GH3".into()),
-        expires_at: None,
-        joined: false,
-        copied: false,
-        replaced: None,
-    };
-    let copy = locate(code_screen, WINDOW, "Copy");
+    let copy = locate(code_screen(), WINDOW, "Copy");
     let shot = wait_for_screen(&x.display, T, "the code's screen", |s| {
         s.count_near((copy.0 as u32, copy.1 as u32), 10, |p| near(p, ACCENT, 12)) > 150
     });

@@ -230,13 +230,6 @@ impl App {
         key: &str,
         base: fn(&Theme, button::Status) -> button::Style,
     ) -> impl Fn(&Theme, button::Status) -> button::Style + 'a {
-        let focused = self.focused_key().is_some_and(|k| k == key);
-        move |theme: &Theme, status| {
-            if focused {
-                style::focused(base)(theme, status)
-            } else {
-                base(theme, status)
-            }
-        }
+        style::focusable(base, self.focused_key().is_some_and(|k| k == key))
     }
 }

@@ -62,6 +62,34 @@ impl App {
         )
     }
 
+    /// A question in the bar (control, the clipboard): what is asked, Allow and Decline.
+    fn bar_question<'a>(
+        &'a self,
+        helper_name: &'a str,
+        (title, body): (&str, &str),
+        allow: Message,
+        decline: Message,
+    ) -> Element<'a, Message> {
+        let t = &self.t;
+        centered(
+            column![
+                text(t.with(title, &[("name", helper_name)])).size(20),
+                text(t.with(body, &[("name", helper_name)])).size(14),
+                row![
+                    style::action(Icon::Check, t.get("control-allow"))
+                        .style(self.ring("control-allow", button::primary))
+                        .on_press(allow),
+                    style::action(Icon::Close, t.get("control-decline"))
+                        .style(self.ring("control-decline", button::secondary))
+                        .on_press(decline),
+                ]
+                .spacing(12),
+            ]
+            .spacing(8)
+            .padding(10),
+        )
+    }
+
     pub(super) fn sharing<'a>(
         &'a self,
         helper_name: &'a str,
@@ -73,22 +101,11 @@ impl App {
     ) -> Element<'a, Message> {
         let t = &self.t;
         if clipboard == SharerControl::Asked && control != SharerControl::Asked {
-            return centered(
-                column![
-                    text(t.with("clipboard-request-title", &[("name", helper_name)])).size(20),
-                    text(t.with("clipboard-request-body", &[("name", helper_name)])).size(14),
-                    row![
-                        style::action(Icon::Check, t.get("control-allow"))
-                            .style(self.ring("control-allow", button::primary))
-                            .on_press(Message::GrantClipboard),
-                        style::action(Icon::Close, t.get("control-decline"))
-                            .style(self.ring("control-decline", button::secondary))
-                            .on_press(Message::DeclineClipboard),
-                    ]
-                    .spacing(12),
-                ]
-                .spacing(8)
-                .padding(10),
+            return self.bar_question(
+                helper_name,
+                ("clipboard-request-title", "clipboard-request-body"),
+                Message::GrantClipboard,
+                Message::DeclineClipboard,
             );
         }
         if control != SharerControl::Asked && clipboard != SharerControl::Asked {
@@ -100,22 +117,11 @@ impl App {
             }
         }
         if control == SharerControl::Asked {
-            return centered(
-                column![
-                    text(t.with("control-request-title", &[("name", helper_name)])).size(20),
-                    text(t.with("control-request-body", &[("name", helper_name)])).size(14),
-                    row![
-                        style::action(Icon::Check, t.get("control-allow"))
-                            .style(self.ring("control-allow", button::primary))
-                            .on_press(Message::GrantControl),
-                        style::action(Icon::Close, t.get("control-decline"))
-                            .style(self.ring("control-decline", button::secondary))
-                            .on_press(Message::DeclineControl),
-                    ]
-                    .spacing(12),
-                ]
-                .spacing(8)
-                .padding(10),
+            return self.bar_question(
+                helper_name,
+                ("control-request-title", "control-request-body"),
+                Message::GrantControl,
+                Message::DeclineControl,
             );
         }
         let who = match control {

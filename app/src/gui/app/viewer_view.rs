@@ -55,13 +55,7 @@ impl ToolbarItem {
             self.on_press
         };
         let b = style::action(self.icon, self.label)
-            .style(move |theme: &iced::Theme, status| {
-                if focused {
-                    style::focused(base)(theme, status)
-                } else {
-                    base(theme, status)
-                }
-            })
+            .style(style::focusable(base, focused))
             .on_press_maybe(on_press);
         if in_menu {
             b.width(Length::Fill).into()

@@ -580,6 +580,16 @@ fn press(w: &mut Window, named: iced::keyboard::key::Named) {
     ));
 }
 
+/// The stops `n` presses of Tab reach.
+fn walk(w: &mut Window, n: usize) -> Vec<String> {
+    (0..n)
+        .filter_map(|_| {
+            tab(w, true);
+            focused(w)
+        })
+        .collect()
+}
+
 fn focused(w: &Window) -> Option<String> {
     use super::super::app::FocusTarget;
     match w.app.focus_ring().into_iter().nth(w.app.focus?)? {
@@ -627,11 +637,7 @@ async fn the_keyboard_alone_walks_and_presses_every_screen() {
     // The bar while controlled: Pause, Chat, Take control back, End.
     let mut w = Window::new("ws://127.0.0.1:9", None, "en");
     w.app.screen = sharing(SharerControl::Helper, SharerControl::None, false);
-    let mut walked = Vec::new();
-    for _ in 0..4 {
-        tab(&mut w, true);
-        walked.extend(focused(&w));
-    }
+    let walked = walk(&mut w, 4);
     assert_eq!(
         walked,
         [
@@ -655,11 +661,7 @@ async fn the_keyboard_alone_walks_and_presses_every_screen() {
     // come next; Enter on the pen takes it and closes the menu.
     let mut w = Window::new("ws://127.0.0.1:9", Some("Anna Rossi"), "en");
     w.app.screen = viewer(false);
-    let mut walked = Vec::new();
-    for _ in 0..5 {
-        tab(&mut w, true);
-        walked.extend(focused(&w));
-    }
+    let walked = walk(&mut w, 5);
     assert_eq!(
         walked,
         [
